@@ -1,0 +1,41 @@
+# tasktail — build, run and test. `make run` and `make test` are the quick start.
+GO      ?= go
+ADDR    ?= 127.0.0.1:8080
+BIN     := bin/tasktail
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+ACTOR_PROTO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)/actor
+
+.PHONY: build run test lint proto proto-check bench clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tasktail
+
+run: build
+	./$(BIN) serve --addr $(ADDR)
+
+test: lint
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Regenerate the actor messages with Debian's protoc and the protoc-gen-go pinned in go.mod.
+proto:
+	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+	protoc --plugin=protoc-gen-go=bin/protoc-gen-go -I proto -I $(ACTOR_PROTO_DIR) \
+		--go_out=. --go_opt=module=github.com/tasktail/tasktail \
+		--go_opt=Mactor.proto=github.com/asynkron/protoactor-go/actor \
+		proto/tasktail/v1/tasktail.proto
+
+# Fails when the committed generated code is not what `make proto` produces.
+proto-check: proto
+	git diff --exit-code -- proto/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

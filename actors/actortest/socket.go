@@ -1,0 +1,141 @@
+package actortest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasktail/tasktail/actors"
+)
+
+// ErrWriteFailed is what a failing FakeSocket's Write returns.
+var ErrWriteFailed = errors.New("fake socket: write failed")
+
+// FakeSocket is an actors.Socket that records frames. It is safe for concurrent use.
+type FakeSocket struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change, to wake waiters
+	frames  [][]byte
+	closed  bool
+	code    actors.CloseCode
+	reason  string
+	fail    bool
+	stall   chan struct{} // non-nil: writes block until it is closed or their deadline
+}
+
+// NewFakeSocket returns a socket that accepts every write.
+func NewFakeSocket() *FakeSocket { return &FakeSocket{changed: make(chan struct{})} }
+
+// Write implements actors.Socket.
+func (s *FakeSocket) Write(ctx context.Context, frame []byte) error {
+	s.mu.Lock()
+	stall, fail := s.stall, s.fail
+	s.mu.Unlock()
+	if stall != nil {
+		select {
+		case <-stall:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if fail {
+		return ErrWriteFailed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.frames = append(s.frames, append([]byte(nil), frame...))
+	s.notifyLocked()
+	return nil
+}
+
+// Close implements actors.Socket.
+func (s *FakeSocket) Close(code actors.CloseCode, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed, s.code, s.reason = true, code, reason
+		s.notifyLocked()
+	}
+	return nil
+}
+
+func (s *FakeSocket) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Stall makes writes block until Release (or their deadline).
+func (s *FakeSocket) Stall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stall == nil {
+		s.stall = make(chan struct{})
+	}
+}
+
+// Release lets stalled writes go on.
+func (s *FakeSocket) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stall != nil {
+		close(s.stall)
+		s.stall = nil
+	}
+}
+
+// Fail makes every later write fail.
+func (s *FakeSocket) Fail() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = true
+}
+
+// Frames returns a copy of the frames written so far.
+func (s *FakeSocket) Frames() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.frames...)
+}
+
+// CloseCode returns the close code and reason, and whether the socket was closed.
+func (s *FakeSocket) CloseCode() (actors.CloseCode, string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code, s.reason, s.closed
+}
+
+// WaitFrames waits up to timeout until at least n frames were written and returns them.
+func (s *FakeSocket) WaitFrames(t testing.TB, n int, timeout time.Duration) [][]byte {
+	t.Helper()
+	s.waitFor(t, timeout, "frames", func() bool { return len(s.frames) >= n })
+	return s.Frames()
+}
+
+// WaitClosed waits up to timeout for the socket to be closed and returns the code.
+func (s *FakeSocket) WaitClosed(t testing.TB, timeout time.Duration) (actors.CloseCode, string) {
+	t.Helper()
+	s.waitFor(t, timeout, "close", func() bool { return s.closed })
+	code, reason, _ := s.CloseCode()
+	return code, reason
+}
+
+func (s *FakeSocket) waitFor(t testing.TB, timeout time.Duration, what string, condLocked func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		ok, changed, got := condLocked(), s.changed, len(s.frames)
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("fake socket: no %s within %v (%d frames written)", what, timeout, got)
+		}
+	}
+}

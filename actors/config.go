@@ -1,0 +1,107 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config holds the settings of tasks and sockets. The zero value of every field means its
+// documented default; withDefaults fills them in, and nothing else does.
+type Config struct {
+	// QueueLimit is how many unseen messages a task queues while nobody watches (default 100).
+	QueueLimit int
+	// QueueKeep is how many of the most recent messages are kept when a message would push
+	// the queue past QueueLimit (default 50).
+	QueueKeep int
+	// HistoryLimit is how many recent messages a task retains for replay with since
+	// (default 1000). It must be at least QueueLimit: the queue is the tail of the history.
+	HistoryLimit int
+	// MaxMessageBytes is the largest message text accepted, in bytes (default 64 KiB).
+	MaxMessageBytes int
+	// MaxBatch is the most entries one publish may carry (default 1000).
+	MaxBatch int
+	// FinishedTTL is how long a finished task keeps its state for late viewers (default 10 min).
+	FinishedTTL time.Duration
+	// IdleTTL is how long a task with no viewers and no new messages lives (default 1 h).
+	IdleTTL time.Duration
+	// SocketBuffer is how many frames may wait for one socket; a socket that falls further
+	// behind is closed with 1013 "slow consumer" (default 4096). It must be at least
+	// MaxBatch, or one batch would close every viewer. On a busy 2-core machine a healthy
+	// writer was seen to lag a publisher in a tight loop by up to ~400 frames.
+	SocketBuffer int
+	// WriteTimeout bounds one frame write to a socket (default 10 s).
+	WriteTimeout time.Duration
+	// RequestTimeout bounds one request to a task actor (default 5 s).
+	RequestTimeout time.Duration
+	// MaxFailures is how many panics a task may have within FailureWindow before it is
+	// stopped (default 10); below it a panic drops only the failing message.
+	MaxFailures int
+	// FailureWindow is the window MaxFailures counts over (default 1 min).
+	FailureWindow time.Duration
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	var c Config
+	c.fill()
+	return c
+}
+
+func (c *Config) fill() {
+	setDefault(&c.QueueLimit, 100)
+	setDefault(&c.QueueKeep, 50)
+	setDefault(&c.HistoryLimit, 1000)
+	setDefault(&c.MaxMessageBytes, 64<<10)
+	setDefault(&c.MaxBatch, 1000)
+	setDefault(&c.FinishedTTL, 10*time.Minute)
+	setDefault(&c.IdleTTL, time.Hour)
+	setDefault(&c.SocketBuffer, 4096)
+	setDefault(&c.WriteTimeout, 10*time.Second)
+	setDefault(&c.RequestTimeout, 5*time.Second)
+	setDefault(&c.MaxFailures, 10)
+	setDefault(&c.FailureWindow, time.Minute)
+}
+
+// Validate fills in defaults and reports settings that contradict each other.
+func (c *Config) Validate() error {
+	c.fill()
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"queue limit", int64(c.QueueLimit)},
+		{"queue keep", int64(c.QueueKeep)},
+		{"history limit", int64(c.HistoryLimit)},
+		{"max message bytes", int64(c.MaxMessageBytes)},
+		{"max batch", int64(c.MaxBatch)},
+		{"finished ttl", int64(c.FinishedTTL)},
+		{"idle ttl", int64(c.IdleTTL)},
+		{"socket buffer", int64(c.SocketBuffer)},
+		{"write timeout", int64(c.WriteTimeout)},
+		{"request timeout", int64(c.RequestTimeout)},
+		{"max failures", int64(c.MaxFailures)},
+		{"failure window", int64(c.FailureWindow)},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", f.name))
+		}
+	}
+	if c.QueueKeep > c.QueueLimit {
+		errs = append(errs, fmt.Errorf("queue keep %d: must not exceed queue limit %d", c.QueueKeep, c.QueueLimit))
+	}
+	if c.HistoryLimit < c.QueueLimit {
+		errs = append(errs, fmt.Errorf("history limit %d: must be at least queue limit %d", c.HistoryLimit, c.QueueLimit))
+	}
+	if c.SocketBuffer < c.MaxBatch {
+		errs = append(errs, fmt.Errorf("socket buffer %d: must be at least max batch %d", c.SocketBuffer, c.MaxBatch))
+	}
+	return errors.Join(errs...)
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}

@@ -1,0 +1,122 @@
+package actors
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// The frames of the WebSocket contract are encoded by hand: each is built once per message
+// by its task actor and the same bytes go to every subscriber, so the encoder sits on the
+// hot path. frame_test.go checks the output against encoding/json.
+
+// timestampLayout is RFC 3339 in UTC with microseconds, as the contract shows.
+const timestampLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+func appendLogFrame(b []byte, e *v1.LogEntry) []byte {
+	b = append(b, `{"type":"log","task_id":`...)
+	b = appendJSONString(b, e.TaskId)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(b, `,"timestamp":"`...)
+	b = time.Unix(0, e.TimeUnixNano).UTC().AppendFormat(b, timestampLayout)
+	b = append(b, `","level":"`...)
+	b = append(b, LevelName(e.Level)...)
+	b = append(b, `","message":`...)
+	b = appendJSONString(b, e.Message)
+	b = append(b, `,"progress":`...)
+	b = strconv.AppendFloat(b, e.Progress, 'f', -1, 64)
+	b = append(b, `,"finished":`...)
+	b = strconv.AppendBool(b, e.Finished)
+	return append(b, '}')
+}
+
+func helloFrame(h *v1.Hello) []byte {
+	b := make([]byte, 0, 96+len(h.TaskId))
+	b = append(b, `{"type":"hello","task_id":`...)
+	b = appendJSONString(b, h.TaskId)
+	b = append(b, `,"epoch":`...)
+	b = appendJSONString(b, h.Epoch)
+	b = append(b, `,"last_seq":`...)
+	b = strconv.AppendUint(b, h.LastSeq, 10)
+	b = append(b, `,"finished":`...)
+	b = strconv.AppendBool(b, h.Finished)
+	return append(b, '}')
+}
+
+var gapReasons = [...]string{
+	v1.GapReason_GAP_REASON_TRIMMED: "trimmed",
+	v1.GapReason_GAP_REASON_HISTORY: "history",
+	v1.GapReason_GAP_REASON_EPOCH:   "epoch",
+}
+
+// gapFrame encodes a gap; to_seq is left out when the end of the range is unknown.
+func gapFrame(g *v1.Gap) []byte {
+	b := make([]byte, 0, 96+len(g.TaskId))
+	b = append(b, `{"type":"gap","task_id":`...)
+	b = appendJSONString(b, g.TaskId)
+	b = append(b, `,"from_seq":`...)
+	b = strconv.AppendUint(b, g.FromSeq, 10)
+	if g.ToSeq != 0 {
+		b = append(b, `,"to_seq":`...)
+		b = strconv.AppendUint(b, g.ToSeq, 10)
+	}
+	b = append(b, `,"reason":"`...)
+	b = append(b, gapReasons[g.Reason]...)
+	return append(b, `"}`...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string with the escaping of encoding/json: quotes,
+// backslashes and control characters, <, > and & (so a frame is safe to embed in HTML),
+// U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,40 @@
+package actors
+
+// history is a ring of the encoded log frames of a task's most recent messages, which have
+// consecutive sequence numbers. It grows to its limit instead of being allocated up front,
+// so an idle task costs little.
+type history struct {
+	frames [][]byte
+	start  int    // index of the oldest frame
+	first  uint64 // seq of the oldest frame; 0 when empty
+}
+
+func (h *history) push(seq uint64, frame []byte, limit int) {
+	switch {
+	case len(h.frames) == 0:
+		h.first = seq
+		h.frames = append(h.frames, frame)
+	case len(h.frames) < limit:
+		h.frames = append(h.frames, frame)
+	default:
+		h.frames[h.start] = frame
+		h.start = (h.start + 1) % len(h.frames)
+		h.first++
+	}
+}
+
+// oldest returns the seq of the oldest retained frame, or lastSeq+1 when none is retained.
+func (h *history) oldest(lastSeq uint64) uint64 {
+	if len(h.frames) == 0 {
+		return lastSeq + 1
+	}
+	return h.first
+}
+
+// appendRange appends the frames of seqs from..to (inclusive, all retained) to dst.
+func (h *history) appendRange(dst [][]byte, from, to uint64) [][]byte {
+	for seq := from; seq <= to && seq != 0; seq++ {
+		dst = append(dst, h.frames[(h.start+int(seq-h.first))%len(h.frames)])
+	}
+	return dst
+}

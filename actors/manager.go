@@ -1,0 +1,290 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// Options are the Manager's collaborators; nil fields mean defaults.
+type Options struct {
+	// Logger receives the service's log lines and the actor system's (default: discard).
+	Logger *slog.Logger
+	// TaskMiddleware wraps every task actor's Receive (local mode).
+	TaskMiddleware []actor.ReceiverMiddleware
+}
+
+// Manager is tasktail as a Go library: the seed's ConnectionManager, one method for each of
+// its methods, over task actors. It is safe for concurrent use. Calls that ask a task
+// something block until the task answers or Config.RequestTimeout passes.
+type Manager struct {
+	cfg    Config
+	system *actor.ActorSystem
+	router Router
+	stats  *Stats
+	logger *slog.Logger
+
+	shutdown chan struct{} // closed when Shutdown begins: sockets close with 1001
+
+	mu     sync.Mutex // guards closed against wg.Add racing Shutdown's wg.Wait
+	closed bool
+	wg     sync.WaitGroup // one per attached socket's writer
+}
+
+// NewManager starts an actor system with a local Registry.
+func NewManager(cfg Config, opts Options) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logger.With(slog.String("component", "actor"))
+	}))
+	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger, shutdown: make(chan struct{})}
+	m.router = NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
+	return m, nil
+}
+
+// Config returns the Manager's configuration with defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Stats returns the Manager's running counters.
+func (m *Manager) Stats() *Stats { return m.stats }
+
+// Ack is the answer to a publish.
+type Ack struct {
+	TaskID   string
+	FirstSeq uint64
+	LastSeq  uint64
+	Queued   bool // no viewer was connected: the messages wait in the queue
+	Epoch    string
+}
+
+// SendLog is seed method send_log: it publishes one message and returns its seq.
+func (m *Manager) SendLog(ctx context.Context, taskID string, level v1.Level, message string, progress float64, finished bool) (Ack, error) {
+	return m.Publish(ctx, taskID, []*v1.LogInput{{Level: level, Message: message, Progress: progress, Finished: finished}})
+}
+
+// Publish appends entries to a task, all or nothing, after checking the field rules.
+func (m *Manager) Publish(ctx context.Context, taskID string, entries []*v1.LogInput) (Ack, error) {
+	if err := ValidateTaskID(taskID); err != nil {
+		return Ack{}, err
+	}
+	if err := m.cfg.ValidateEntries(entries); err != nil {
+		return Ack{}, err
+	}
+	reply, err := m.request(ctx, &v1.Publish{TaskId: taskID, Entries: entries})
+	if err != nil {
+		return Ack{}, err
+	}
+	ack, ok := reply.(*v1.PublishAck)
+	if !ok {
+		return Ack{}, unexpected(reply)
+	}
+	if ack.Status == v1.PublishStatus_PUBLISH_STATUS_FINISHED {
+		return Ack{}, ErrTaskFinished
+	}
+	return Ack{TaskID: taskID, FirstSeq: ack.FirstSeq, LastSeq: ack.LastSeq, Queued: ack.Queued, Epoch: ack.Epoch}, nil
+}
+
+// Status returns a task's status, or ErrNotFound.
+func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error) {
+	if err := ValidateTaskID(taskID); err != nil {
+		return nil, err
+	}
+	reply, err := m.request(ctx, &v1.GetStatus{TaskId: taskID})
+	if err != nil {
+		return nil, err
+	}
+	st, ok := reply.(*v1.Status)
+	if !ok {
+		return nil, unexpected(reply)
+	}
+	if !st.Found {
+		return nil, ErrNotFound
+	}
+	return st, nil
+}
+
+// ConnectionStatus is seed method get_connection_status: true if at least one socket is
+// connected to the task.
+func (m *Manager) ConnectionStatus(ctx context.Context, taskID string) (bool, error) {
+	st, err := m.Status(ctx, taskID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return st.GetConnected(), err
+}
+
+// QueuedCount is seed method get_queued_message_count: how many messages wait for a
+// viewer (0 for an unknown task).
+func (m *Manager) QueuedCount(ctx context.Context, taskID string) (int, error) {
+	st, err := m.Status(ctx, taskID)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	return int(st.GetQueued()), err
+}
+
+// Disconnect is seed method disconnect: it closes the task's sockets with 1000 "task
+// deleted" and drops all its state. Deleting an unknown task is not an error.
+func (m *Manager) Disconnect(ctx context.Context, taskID string) error {
+	if err := ValidateTaskID(taskID); err != nil {
+		return err
+	}
+	reply, err := m.request(ctx, &v1.Delete{TaskId: taskID})
+	if err != nil {
+		return err
+	}
+	if _, ok := reply.(*v1.DeleteAck); !ok {
+		return unexpected(reply)
+	}
+	return nil
+}
+
+// Resume selects what a new connection receives before live messages. The zero value is
+// seed rule 1: flush the queue.
+type Resume struct {
+	// Replay selects history replay: every retained message with seq > Since.
+	Replay bool
+	Since  uint64
+	// Epoch is the epoch the client last saw; a different one means the task was
+	// restarted and the client gets a gap and the new incarnation from its start.
+	Epoch string
+}
+
+// Connect is seed method connect: it registers s with the task (creating the task if
+// needed), sends it the hello frame and every queued message in order, and clears the
+// queue. It returns once s is registered; frames are written by a goroutine the Manager
+// owns until the connection ends or Shutdown.
+func (m *Manager) Connect(ctx context.Context, taskID string, s Socket) error {
+	conn, err := m.attach(ctx, taskID, s, Resume{})
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer m.wg.Done()
+		if err := conn.run(context.Background()); err != nil {
+			m.logger.Info("socket closed after a failed write", slog.String("task_id", taskID), slog.Any("error", err))
+		}
+	}()
+	return nil
+}
+
+// Serve attaches s to the task like Connect, with the replay that from selects, and then
+// writes frames in the calling goroutine until the connection ends: ctx is done (the peer
+// left), the task finished or was deleted, the socket fell behind (1013), a write failed,
+// or Shutdown began (1001). A failed write is returned as an error.
+func (m *Manager) Serve(ctx context.Context, taskID string, s Socket, from Resume) error {
+	conn, err := m.attach(ctx, taskID, s, from)
+	if err != nil {
+		return err
+	}
+	defer m.wg.Done()
+	return conn.run(ctx)
+}
+
+// attached is a socket registered with its task, ready for its writer.
+type attached struct {
+	m    *Manager
+	s    Socket
+	out  *outbox
+	self *actor.PID
+}
+
+func (c *attached) run(ctx context.Context) error {
+	defer c.m.system.Root.Stop(c.self)
+	return c.out.run(ctx, c.s, c.m.cfg.WriteTimeout, c.m.shutdown, c.m.stats)
+}
+
+// attach spawns the socket's actor and subscribes it. On success the caller owns one
+// count of m.wg and must run the writer.
+func (m *Manager) attach(ctx context.Context, taskID string, s Socket, from Resume) (*attached, error) {
+	if err := ValidateTaskID(taskID); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrShuttingDown
+	}
+	m.wg.Add(1)
+	m.mu.Unlock()
+
+	out := newOutbox(m.cfg.SocketBuffer)
+	self := m.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &socketActor{taskID: taskID, out: out, stats: m.stats}
+	}, actor.WithMailbox(actor.Unbounded())))
+	reply, err := m.request(ctx, &v1.Subscribe{TaskId: taskID, Subscriber: self, Resume: from.Replay, Since: from.Since, Epoch: from.Epoch})
+	if err == nil {
+		if ack, ok := reply.(*v1.SubscribeAck); ok {
+			m.system.Root.Send(self, watchTask{task: ack.Task})
+			return &attached{m: m, s: s, out: out, self: self}, nil
+		}
+		err = unexpected(reply)
+	}
+	m.system.Root.Stop(self)
+	m.wg.Done()
+	return nil, fmt.Errorf("subscribe: %w", err)
+}
+
+// request asks the task's actor through the router, translating the actor library's
+// errors into the package's.
+func (m *Manager) request(ctx context.Context, msg TaskMessage) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	timeout := m.cfg.RequestTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(deadline))
+	}
+	reply, err := m.router.Request(msg, timeout)
+	switch {
+	case errors.Is(err, actor.ErrTimeout):
+		return nil, ErrTimeout
+	case err != nil:
+		return nil, fmt.Errorf("request %T: %w", msg, err)
+	}
+	if f, ok := reply.(*v1.TaskFailure); ok {
+		return nil, fmt.Errorf("%w: %s", ErrTaskFailed, f.Reason)
+	}
+	return reply, nil
+}
+
+func unexpected(reply any) error { return fmt.Errorf("unexpected reply %T", reply) }
+
+// Shutdown closes every socket with 1001 "server shutting down", waits for their writers
+// until ctx is done, then stops every task actor and the actor system. Later calls that
+// attach sockets fail with ErrShuttingDown.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	close(m.shutdown)
+
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("sockets still open: %w", ctx.Err())
+	}
+	m.router.Shutdown()
+	m.system.Shutdown()
+	return err
+}

@@ -1,0 +1,170 @@
+package actors
+
+import (
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// registryShards spreads tasks over several registry actors so that routing is not one
+// mailbox for the whole process.
+const registryShards = 16
+
+// Registry is the local Router: a fixed set of registry actors, each the supervising parent
+// of the task actors whose task_id hashes to it. Every routed message passes through the
+// task's registry actor, which forwards it with the original sender. Because the registry
+// is the only way in, it knows exactly what it has forwarded, and that makes stopping a
+// task safe: nothing can be on its way to a task the registry stops (see taskIdle).
+type Registry struct {
+	root   *actor.RootContext
+	shards [registryShards]*actor.PID
+	seed   maphash.Seed
+}
+
+// taskIdle is a task actor's request to be passivated. It carries the number of routed
+// messages the task has handled; the registry agrees only when that is everything it
+// forwarded, so a message in flight is never lost with the actor.
+type taskIdle struct {
+	taskID string
+	task   *actor.PID
+	routed uint64
+}
+
+type taskRef struct {
+	pid    *actor.PID
+	routed uint64
+}
+
+// registryActor routes to and supervises the tasks of one shard. It is its children's
+// supervision strategy itself (protoactor asks the parent actor first), because stopping a
+// failing task must unmap it in the same step; the strategy runs on the registry's own
+// goroutine, so it may touch the map.
+type registryActor struct {
+	tasks      map[string]*taskRef
+	spawned    uint64 // generations handed out, for child names
+	newProps   func(taskID string) *actor.Props
+	stats      *Stats
+	supervisor taskSupervisor
+}
+
+// HandleFailure implements actor.SupervisorStrategy for the registry's children.
+func (r *registryActor) HandleFailure(system *actor.ActorSystem, supervisor actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
+	r.supervisor.HandleFailure(system, supervisor, child, rs, reason, message)
+}
+
+func (r *registryActor) unmap(task *actor.PID) {
+	if taskID, ok := taskIDOfChild(task); ok {
+		if ref := r.tasks[taskID]; ref != nil && ref.pid.Equal(task) {
+			delete(r.tasks, taskID)
+		}
+	}
+}
+
+// NewRegistry starts the registry actors. taskMiddleware wraps every task actor's Receive
+// (tracing, fault injection in tests).
+func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
+	r := &Registry{root: system.Root, seed: maphash.MakeSeed()}
+	newProps := func(taskID string) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor {
+			return &TaskActor{taskID: taskID, cfg: cfg, stats: stats, passivate: askRegistryToPassivate}
+		}, actor.WithMailbox(actor.Unbounded()), actor.WithReceiverMiddleware(taskMiddleware...))
+	}
+	for i := range r.shards {
+		props := actor.PropsFromProducer(func() actor.Actor {
+			ra := &registryActor{tasks: map[string]*taskRef{}, newProps: newProps, stats: stats}
+			ra.supervisor = taskSupervisor{cfg: cfg, stats: stats, logger: logger, unmap: ra.unmap}
+			return ra
+		}, actor.WithMailbox(actor.Unbounded()))
+		r.shards[i] = system.Root.Spawn(props)
+	}
+	return r
+}
+
+func askRegistryToPassivate(ctx actor.Context, routed uint64) {
+	t := ctx.Actor().(*TaskActor)
+	ctx.Send(ctx.Parent(), &taskIdle{taskID: t.taskID, task: ctx.Self(), routed: routed})
+}
+
+// Request implements Router.
+func (r *Registry) Request(msg TaskMessage, timeout time.Duration) (any, error) {
+	shard := r.shards[maphash.String(r.seed, msg.GetTaskId())%registryShards]
+	return r.root.RequestFuture(shard, msg, timeout).Result()
+}
+
+// Shutdown implements Router: it stops the registry actors and with them every task.
+func (r *Registry) Shutdown() {
+	for _, pid := range r.shards {
+		_ = r.root.StopFuture(pid).Wait()
+	}
+}
+
+func (r *registryActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *v1.Publish:
+		r.forward(ctx, r.getOrSpawn(ctx, m.TaskId))
+	case *v1.Subscribe:
+		r.forward(ctx, r.getOrSpawn(ctx, m.TaskId))
+	case *v1.GetStatus:
+		if ref := r.tasks[m.TaskId]; ref != nil {
+			r.forward(ctx, ref)
+		} else {
+			ctx.Respond(&v1.Status{TaskId: m.TaskId})
+		}
+	case *v1.Delete:
+		// Unmapped first: the next Publish starts a new incarnation while this one closes.
+		if ref := r.tasks[m.TaskId]; ref != nil {
+			delete(r.tasks, m.TaskId)
+			r.forward(ctx, ref)
+		} else {
+			ctx.Respond(&v1.DeleteAck{TaskId: m.TaskId})
+		}
+	case *taskIdle:
+		if ref := r.tasks[m.taskID]; ref != nil && ref.pid.Equal(m.task) && ref.routed == m.routed {
+			delete(r.tasks, m.taskID)
+			r.stats.TasksPassivate.Add(1)
+			ctx.Stop(m.task)
+		}
+	case *actor.Terminated:
+		// A child stopped on its own (out of its failure budget), or one already unmapped
+		// (deleted, passivated) finished stopping.
+		r.unmap(m.Who)
+	}
+}
+
+// getOrSpawn returns the task's actor, spawning it if needed. A child is named
+// "<task_id>#<generation>": task_ids contain neither '/' nor '#', so the task_id can be
+// read back from the PID, and a new incarnation never collides with one still stopping.
+func (r *registryActor) getOrSpawn(ctx actor.Context, taskID string) *taskRef {
+	ref := r.tasks[taskID]
+	if ref == nil {
+		r.spawned++
+		pid, err := ctx.SpawnNamed(r.newProps(taskID), taskID+"#"+strconv.FormatUint(r.spawned, 36))
+		if err != nil {
+			// Unreachable: the generation makes every name new.
+			panic(fmt.Sprintf("spawn task actor: %v", err))
+		}
+		ref = &taskRef{pid: pid}
+		r.tasks[taskID] = ref
+	}
+	return ref
+}
+
+func taskIDOfChild(pid *actor.PID) (string, bool) {
+	id := pid.Id
+	slash, hash := strings.LastIndexByte(id, '/'), strings.LastIndexByte(id, '#')
+	if hash <= slash {
+		return "", false
+	}
+	return id[slash+1 : hash], true
+}
+
+func (r *registryActor) forward(ctx actor.Context, ref *taskRef) {
+	ref.routed++
+	ctx.Forward(ref.pid)
+}

@@ -1,0 +1,232 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// Socket is one client connection as the Manager sees it. Write sends one frame and must
+// honour ctx's deadline; Close ends the connection with a WebSocket close code. Both are
+// called from one goroutine at a time.
+type Socket interface {
+	Write(ctx context.Context, frame []byte) error
+	Close(code CloseCode, reason string) error
+}
+
+// closeRequest asks the writer to end the connection; drain says whether the frames
+// already waiting are written first.
+type closeRequest struct {
+	code   CloseCode
+	reason string
+	drain  bool
+}
+
+// outbox is the bounded buffer between a socket actor and the goroutine that writes to
+// the socket. The actor pushes without ever blocking; the writer takes everything
+// pending in one step. Only connection buffering is under its mutex, never task state.
+type outbox struct {
+	limit   int64
+	pending atomic.Int64  // frames pushed and not yet written (the first push excluded)
+	wake    chan struct{} // capacity 1: "there is something to take"
+
+	mu      sync.Mutex
+	frames  [][]byte
+	exempt  int // leading frames of frames that pending does not count
+	closing *closeRequest
+}
+
+func newOutbox(limit int) *outbox {
+	return &outbox{limit: int64(limit), wake: make(chan struct{}, 1)}
+}
+
+// push queues frames for writing. It refuses (returns false) when that would leave more
+// than limit frames waiting. The first push of a connection, the hello and its replay,
+// is exempt: it is bounded by the history limit instead.
+func (o *outbox) push(frames [][]byte, first bool) bool {
+	if !first && o.pending.Load()+int64(len(frames)) > o.limit {
+		return false
+	}
+	o.mu.Lock()
+	if first {
+		o.exempt += len(frames)
+	} else {
+		o.pending.Add(int64(len(frames)))
+	}
+	o.frames = append(o.frames, frames...)
+	o.mu.Unlock()
+	o.signal()
+	return true
+}
+
+func (o *outbox) close(req closeRequest) {
+	o.mu.Lock()
+	if o.closing == nil {
+		o.closing = &req
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take swaps out everything waiting, handing back the writer's spent slice for reuse. It
+// also returns how many leading frames are exempt from the pending count.
+func (o *outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRequest) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	frames, exempt = o.frames, o.exempt
+	o.frames, o.exempt = spent[:0], 0
+	return frames, exempt, o.closing
+}
+
+// run writes frames until the connection ends: the peer left (ctx done), the server shuts
+// down, a close was requested, or a write failed. Every write has a deadline.
+func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, shutdown <-chan struct{}, stats *Stats) error {
+	var batch [][]byte
+	for {
+		select {
+		case <-o.wake:
+		case <-ctx.Done():
+			return nil
+		case <-shutdown:
+			return ignoreClosed(s.Close(CloseGoingAway, "server shutting down"))
+		}
+		frames, exempt, req := o.take(batch)
+		if req != nil && !req.drain {
+			frames = frames[:0]
+		}
+		for i, f := range frames {
+			if err := writeFrame(ctx, s, f, writeTimeout); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				stats.WriteFailures.Add(1)
+				_ = s.Close(CloseInternal, "write failed") // the write error is the one to report
+				return fmt.Errorf("write frame: %w", err)
+			}
+			frames[i] = nil
+			if i >= exempt {
+				o.pending.Add(-1)
+			}
+		}
+		if req != nil {
+			return ignoreClosed(s.Close(req.code, req.reason))
+		}
+		// Keep a small slice for the next batch; let a large replay's go.
+		if cap(frames) <= 64 {
+			batch = frames
+		} else {
+			batch = nil
+		}
+	}
+}
+
+func writeFrame(ctx context.Context, s Socket, f []byte, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return s.Write(wctx, f)
+}
+
+// errSocketClosed may be returned by a Socket whose connection is already gone; closing it
+// again is not a failure.
+var errSocketClosed = errors.New("socket closed")
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, errSocketClosed) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// watchTask tells a socket actor which task actor it is subscribed to.
+type watchTask struct{ task *actor.PID }
+
+// taskGone is a socket actor's note to itself that its task actor stopped.
+type taskGone struct{ task *actor.PID }
+
+// socketActor stands for one connection in the actor system: tasks send it Deliver
+// messages, it pushes them to the outbox without blocking, and it closes the connection
+// with 1013 when the outbox overflows. It stops when its writer returns.
+type socketActor struct {
+	taskID string
+	out    *outbox
+	stats  *Stats
+
+	task      *actor.PID
+	delivered bool // the first Deliver (hello and replay) has arrived
+	closed    bool
+}
+
+func (s *socketActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *v1.Deliver:
+		s.deliver(ctx, m)
+	case watchTask:
+		s.task = m.task
+		ctx.Watch(m.task)
+		if s.closed {
+			s.unsubscribe(ctx)
+		}
+	case *actor.Terminated:
+		// Terminated is a system message and overtakes user messages: the task's last
+		// Deliver (the 1000 close of a delete) may still be waiting in the mailbox. Queue
+		// the reaction behind it.
+		if s.task != nil && s.task.Equal(m.Who) {
+			ctx.Send(ctx.Self(), taskGone{task: m.Who})
+		}
+	case taskGone:
+		if s.task != nil && s.task.Equal(m.task) {
+			s.task = nil
+			s.close(ctx, closeRequest{code: CloseGoingAway, reason: "task restarting", drain: true})
+		}
+	case *actor.Started:
+		s.stats.Sockets.Add(1)
+	case *actor.Stopping:
+		s.unsubscribe(ctx)
+	case *actor.Stopped:
+		s.stats.Sockets.Add(-1)
+	}
+}
+
+func (s *socketActor) deliver(ctx actor.Context, m *v1.Deliver) {
+	if s.closed {
+		return
+	}
+	first := !s.delivered
+	s.delivered = true
+	if !s.out.push(m.Frames, first) {
+		s.stats.SlowConsumers.Add(1)
+		s.close(ctx, closeRequest{code: CloseTryAgainLater, reason: "slow consumer"})
+		return
+	}
+	if m.CloseCode != 0 {
+		s.close(ctx, closeRequest{code: CloseCode(m.CloseCode), reason: m.CloseReason, drain: true})
+	}
+}
+
+func (s *socketActor) close(ctx actor.Context, req closeRequest) {
+	s.closed = true
+	s.out.close(req)
+	s.unsubscribe(ctx)
+}
+
+func (s *socketActor) unsubscribe(ctx actor.Context) {
+	if s.task == nil {
+		return
+	}
+	ctx.Unwatch(s.task)
+	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: ctx.Self()})
+	s.task = nil
+}

@@ -1,0 +1,46 @@
+package actors
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// taskSupervisor handles a panic inside a task actor. The task resumes: it keeps its queue,
+// history and subscribers, and only the message that panicked is dropped; its sender, if it
+// waits for an answer, gets a TaskFailure at once instead of a timeout. A task that panics
+// more than MaxFailures times within FailureWindow is stopped, since its state is
+// evidently not one it can work with. Other tasks are never affected.
+type taskSupervisor struct {
+	cfg    *Config
+	stats  *Stats
+	logger *slog.Logger
+	// unmap runs before a task is stopped, so that nothing more is routed to it.
+	unmap func(task *actor.PID)
+}
+
+func (s *taskSupervisor) HandleFailure(system *actor.ActorSystem, supervisor actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
+	s.stats.TaskPanics.Add(1)
+	_, msg, sender := actor.UnwrapEnvelope(message)
+	taskID := ""
+	if tm, ok := msg.(TaskMessage); ok {
+		taskID = tm.GetTaskId()
+	}
+	if sender != nil {
+		system.Root.Send(sender, &v1.TaskFailure{TaskId: taskID, Reason: fmt.Sprint(reason)})
+	}
+	rs.Fail()
+	attrs := []any{slog.String("task_id", taskID), slog.String("actor", child.Id),
+		slog.String("message", fmt.Sprintf("%T", msg)), slog.Any("panic", reason)}
+	if rs.NumberOfFailures(s.cfg.FailureWindow) > s.cfg.MaxFailures {
+		s.stats.TasksStopped.Add(1)
+		s.logger.Error("task stopped: too many failures", append(attrs, slog.Int("max_failures", s.cfg.MaxFailures))...)
+		s.unmap(child)
+		supervisor.StopChildren(child)
+		return
+	}
+	s.logger.Warn("task resumed after a failure; the message was dropped", attrs...)
+	supervisor.ResumeChildren(child)
+}

@@ -1,0 +1,264 @@
+package actors
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// Close codes the contract uses.
+const (
+	CloseNormal        CloseCode = 1000 // task finished or deleted
+	CloseGoingAway     CloseCode = 1001 // server shutting down or task restarting: resume with since
+	ClosePolicy        CloseCode = 1008 // authentication
+	CloseInternal      CloseCode = 1011 // a write failed
+	CloseTryAgainLater CloseCode = 1013 // slow consumer: resume with since
+)
+
+// CloseCode is a WebSocket close status code.
+type CloseCode uint16
+
+// TaskActor owns all state of one task_id: its subscribers, queue, history, sequence
+// numbers, epoch, progress and finished flag. It does no I/O: frames go to subscribers as
+// Deliver messages. The same Receive serves the local registry and the cluster.
+type TaskActor struct {
+	taskID string
+	cfg    *Config
+	stats  *Stats
+	// passivate asks whoever routes to this actor to stop it. routed counts the routed
+	// messages (Publish, Subscribe, GetStatus, Delete) handled so far, so the router can
+	// tell whether any are still on their way.
+	passivate func(ctx actor.Context, routed uint64)
+
+	epoch      string
+	lastSeq    uint64
+	history    history
+	unseenFrom uint64 // first seq no subscriber has seen; 0 when nothing is queued
+	queuedFrom uint64 // first seq still queued after the trim rule (valid when unseenFrom > 0)
+	subs       []*actor.PID
+	progress   float64
+	finished   bool
+	routed     uint64
+	lastActive time.Time
+	timer      *time.Timer
+}
+
+// passivateCheck is sent by the task's own timer.
+type passivateCheck struct{}
+
+func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
+
+// Receive handles one message.
+func (t *TaskActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *v1.Publish:
+		t.routed++
+		t.publish(ctx, m)
+	case *v1.Subscribe:
+		t.routed++
+		t.subscribe(ctx, m)
+	case *v1.GetStatus:
+		t.routed++
+		ctx.Respond(t.status())
+	case *v1.Delete:
+		t.routed++
+		t.delete(ctx)
+	case *v1.Unsubscribe:
+		ctx.Unwatch(m.Subscriber)
+		t.removeSubscriber(m.Subscriber)
+	case *actor.Terminated:
+		t.removeSubscriber(m.Who)
+	case passivateCheck:
+		t.checkIdle(ctx)
+	case *actor.Started:
+		t.epoch = newEpoch()
+		t.lastActive = time.Now()
+		t.stats.LiveTasks.Add(1)
+		t.armTimer(ctx, t.cfg.IdleTTL)
+	case *actor.Stopped:
+		t.timer.Stop()
+		t.stats.LiveTasks.Add(-1)
+	}
+}
+
+func (t *TaskActor) publish(ctx actor.Context, m *v1.Publish) {
+	if t.finished {
+		ctx.Respond(&v1.PublishAck{TaskId: t.taskID, Status: v1.PublishStatus_PUBLISH_STATUS_FINISHED, LastSeq: t.lastSeq, Epoch: t.epoch})
+		return
+	}
+	now := time.Now()
+	t.lastActive = now
+	first := t.lastSeq + 1
+	queued := len(t.subs) == 0
+	var live [][]byte
+	if !queued {
+		live = make([][]byte, 0, len(m.Entries))
+	}
+	for _, in := range m.Entries {
+		t.lastSeq++
+		frame := appendLogFrame(make([]byte, 0, 160+len(t.taskID)+len(in.Message)), &v1.LogEntry{
+			TaskId: t.taskID, Seq: t.lastSeq, TimeUnixNano: now.UnixNano(),
+			Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished,
+		})
+		t.history.push(t.lastSeq, frame, t.cfg.HistoryLimit)
+		t.progress = in.Progress
+		t.finished = t.finished || in.Finished
+		if queued {
+			t.enqueue()
+		} else {
+			live = append(live, frame)
+		}
+	}
+	t.stats.Published.Add(uint64(len(m.Entries)))
+	if !queued {
+		deliver := &v1.Deliver{Frames: live}
+		if t.finished {
+			deliver.CloseCode, deliver.CloseReason = uint32(CloseNormal), "task finished"
+		}
+		t.sendAll(ctx, deliver)
+	}
+	if t.finished {
+		t.dropSubscribers(ctx)
+		t.armTimer(ctx, t.cfg.FinishedTTL)
+	}
+	ctx.Respond(&v1.PublishAck{TaskId: t.taskID, FirstSeq: first, LastSeq: t.lastSeq, Queued: queued, Epoch: t.epoch})
+}
+
+// enqueue applies seed rules 3 and 4 to the message just appended at lastSeq: it joins the
+// queue, and when it would make the queue longer than QueueLimit only the most recent
+// QueueKeep stay.
+func (t *TaskActor) enqueue() {
+	if t.unseenFrom == 0 {
+		t.unseenFrom, t.queuedFrom = t.lastSeq, t.lastSeq
+	}
+	if t.lastSeq-t.queuedFrom+1 > uint64(t.cfg.QueueLimit) {
+		keepFrom := t.lastSeq - uint64(t.cfg.QueueKeep) + 1
+		t.stats.Trimmed.Add(keepFrom - t.queuedFrom)
+		t.queuedFrom = keepFrom
+	}
+}
+
+func (t *TaskActor) queued() uint32 {
+	if t.unseenFrom == 0 {
+		return 0
+	}
+	return uint32(t.lastSeq - t.queuedFrom + 1)
+}
+
+func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe) {
+	t.lastActive = time.Now()
+	frames := [][]byte{helloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished})}
+	if m.Resume {
+		frames = t.appendReplay(frames, m.Since, m.Epoch)
+	} else {
+		frames = t.appendQueue(frames)
+	}
+	// Whatever was queued has now been handed to a subscriber.
+	t.unseenFrom, t.queuedFrom = 0, 0
+	deliver := &v1.Deliver{Frames: frames}
+	if t.finished {
+		deliver.CloseCode, deliver.CloseReason = uint32(CloseNormal), "task finished"
+	} else {
+		ctx.Watch(m.Subscriber)
+		t.subs = append(t.subs, m.Subscriber)
+	}
+	ctx.Send(m.Subscriber, deliver)
+	ctx.Respond(&v1.SubscribeAck{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished, Task: ctx.Self()})
+}
+
+// appendQueue appends seed rule 1's flush: a gap for what the trim rule dropped, then the queue.
+func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
+	if t.unseenFrom == 0 {
+		return frames
+	}
+	if t.unseenFrom < t.queuedFrom {
+		frames = append(frames, gapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: t.unseenFrom, ToSeq: t.queuedFrom - 1, Reason: v1.GapReason_GAP_REASON_TRIMMED}))
+	}
+	return t.history.appendRange(frames, t.queuedFrom, t.lastSeq)
+}
+
+// appendReplay appends every retained message after since. A client that resumes from
+// another incarnation (a different epoch, or a since this one never reached) first gets a
+// gap for what it missed there, then this incarnation from its start.
+func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string) [][]byte {
+	if (epoch != "" && epoch != t.epoch) || since > t.lastSeq {
+		frames = append(frames, gapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: since + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
+		since = 0
+	}
+	from := since + 1
+	if oldest := t.history.oldest(t.lastSeq); from < oldest {
+		frames = append(frames, gapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: oldest - 1, Reason: v1.GapReason_GAP_REASON_HISTORY}))
+		from = oldest
+	}
+	return t.history.appendRange(frames, from, t.lastSeq)
+}
+
+func (t *TaskActor) status() *v1.Status {
+	return &v1.Status{
+		TaskId: t.taskID, Found: true, Epoch: t.epoch,
+		Connected: len(t.subs) > 0, Subscribers: uint32(len(t.subs)), Queued: t.queued(),
+		LastSeq: t.lastSeq, Progress: t.progress, Finished: t.finished,
+	}
+}
+
+// delete is seed rule 2: close the task's sockets and drop all of its state. The router no
+// longer routes to this actor, so nothing is lost by stopping at once.
+func (t *TaskActor) delete(ctx actor.Context) {
+	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(CloseNormal), CloseReason: "task deleted"})
+	t.dropSubscribers(ctx)
+	ctx.Respond(&v1.DeleteAck{TaskId: t.taskID, Found: true})
+	ctx.Stop(ctx.Self())
+}
+
+func (t *TaskActor) sendAll(ctx actor.Context, d *v1.Deliver) {
+	for _, s := range t.subs {
+		ctx.Send(s, d)
+	}
+}
+
+func (t *TaskActor) dropSubscribers(ctx actor.Context) {
+	for _, s := range t.subs {
+		ctx.Unwatch(s)
+	}
+	t.subs = nil
+}
+
+func (t *TaskActor) removeSubscriber(pid *actor.PID) {
+	for i, s := range t.subs {
+		if s.Equal(pid) {
+			t.subs = append(t.subs[:i], t.subs[i+1:]...)
+			t.lastActive = time.Now()
+			return
+		}
+	}
+}
+
+// armTimer schedules a passivation check after d. The check runs as a message, so the timer
+// goroutine never touches task state.
+func (t *TaskActor) armTimer(ctx actor.Context, d time.Duration) {
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	t.timer = time.AfterFunc(d, func() { root.Send(self, passivateCheck{}) })
+}
+
+// checkIdle passivates a task with no subscribers once its TTL has passed since the last
+// publish, subscribe or unsubscribe; otherwise it checks again when the TTL could be up.
+func (t *TaskActor) checkIdle(ctx actor.Context) {
+	ttl := t.cfg.IdleTTL
+	if t.finished {
+		ttl = t.cfg.FinishedTTL
+	}
+	left := ttl - time.Since(t.lastActive)
+	if len(t.subs) > 0 || left > 0 {
+		t.armTimer(ctx, max(left, ttl/8, time.Millisecond))
+		return
+	}
+	t.passivate(ctx, t.routed)
+	// If the router declines (a routed message is still on its way), look again later.
+	t.armTimer(ctx, max(ttl/8, time.Millisecond))
+}
