@@ -1,0 +1,111 @@
+package actors_test
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/actors/actortest"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// newRegistry starts a registry and a probe in one quiet actor system.
+func newRegistry(t *testing.T, cfg actors.Config) (*actors.Registry, *actortest.Probe, *actor.ActorSystem) {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sys := actortest.NewSystem(t)
+	r := actors.NewRegistry(sys, &cfg, &actors.Stats{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(r.Shutdown)
+	return r, actortest.NewProbe(t, sys), sys
+}
+
+func ask[T any](t *testing.T, r *actors.Registry, msg actors.TaskMessage) T {
+	t.Helper()
+	reply, err := r.Request(msg, time.Second)
+	if err != nil {
+		t.Fatalf("%T: %v", msg, err)
+	}
+	v, ok := reply.(T)
+	if !ok {
+		t.Fatalf("%T answered %T %v", msg, reply, reply)
+	}
+	return v
+}
+
+func publish(t *testing.T, r *actors.Registry, taskID, text string) *v1.PublishAck {
+	t.Helper()
+	return ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: taskID, Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: text}}})
+}
+
+func TestSubscriberGetsQueueThenLiveThenNothingAfterUnsubscribe(t *testing.T) {
+	r, probe, sys := newRegistry(t, actors.Config{})
+	for _, text := range []string{"a", "b"} {
+		if ack := publish(t, r, "t", text); !ack.Queued {
+			t.Fatalf("publish %s: not queued with no subscriber", text)
+		}
+	}
+	sub := ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	if sub.LastSeq != 2 || sub.Task == nil {
+		t.Fatalf("subscribe ack %v", sub)
+	}
+	first := actortest.Expect[*v1.Deliver](t, probe, time.Second)
+	if f := actortest.DecodeFrames(t, first.Frames); len(f) != 3 || f[0].Type != "hello" || f[1].Message != "a" || f[2].Message != "b" {
+		t.Fatalf("first delivery %+v, want hello, a, b", f)
+	}
+	if ack := publish(t, r, "t", "c"); ack.Queued || ack.LastSeq != 3 {
+		t.Fatalf("live publish ack %v", ack)
+	}
+	live := actortest.Expect[*v1.Deliver](t, probe, time.Second)
+	if f := actortest.DecodeFrames(t, live.Frames); len(f) != 1 || f[0].Seq != 3 {
+		t.Fatalf("live delivery %+v", f)
+	}
+	// Unsubscribe is not routed: it goes straight to the task actor.
+	sys.Root.Send(sub.Task, &v1.Unsubscribe{TaskId: "t", Subscriber: probe.PID()})
+	actortest.AwaitCondition(t, time.Second, "unsubscribed", func() bool {
+		return !ask[*v1.Status](t, r, &v1.GetStatus{TaskId: "t"}).Connected
+	})
+	if ack := publish(t, r, "t", "d"); !ack.Queued {
+		t.Fatal("publish after unsubscribe was not queued")
+	}
+	actortest.ExpectNoMsg(t, probe, 100*time.Millisecond)
+}
+
+func TestDeleteSendsCloseToSubscriberAndForgetsTask(t *testing.T) {
+	r, probe, _ := newRegistry(t, actors.Config{})
+	publish(t, r, "t", "a")
+	ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	actortest.Expect[*v1.Deliver](t, probe, time.Second)
+	if ack := ask[*v1.DeleteAck](t, r, &v1.Delete{TaskId: "t"}); !ack.Found {
+		t.Fatal("delete: not found")
+	}
+	closing := actortest.Expect[*v1.Deliver](t, probe, time.Second)
+	if closing.CloseCode != 1000 || closing.CloseReason != "task deleted" || len(closing.Frames) != 0 {
+		t.Fatalf("delete delivery %v", closing)
+	}
+	if st := ask[*v1.Status](t, r, &v1.GetStatus{TaskId: "t"}); st.Found {
+		t.Fatalf("status after delete: %v", st)
+	}
+	if ack := ask[*v1.DeleteAck](t, r, &v1.Delete{TaskId: "t"}); ack.Found {
+		t.Fatal("second delete found the task")
+	}
+}
+
+func TestFinishedDeliveryCarriesClose(t *testing.T) {
+	r, probe, _ := newRegistry(t, actors.Config{})
+	ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	actortest.Expect[*v1.Deliver](t, probe, time.Second)
+	ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: "t", Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_ERROR, Message: "failed", Finished: true}}})
+	d := actortest.Expect[*v1.Deliver](t, probe, time.Second)
+	if d.CloseCode != 1000 || d.CloseReason != "task finished" || len(d.Frames) != 1 {
+		t.Fatalf("finished delivery %v", d)
+	}
+	if ack := publish(t, r, "t", "late"); ack.Status != v1.PublishStatus_PUBLISH_STATUS_FINISHED {
+		t.Fatalf("publish after finished: %v", ack)
+	}
+	actortest.ExpectNoMsg(t, probe, 50*time.Millisecond)
+}
