@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/server"
+)
+
+const serveSynopsis = `Usage: tasktail serve [flags]
+
+Runs the tasktail service. With no flags it listens on 127.0.0.1:8080 with the defaults
+below. SIGINT or SIGTERM drains it: readiness turns false, viewers get close 1001, and
+the process exits within --shutdown-timeout.
+
+Example:
+  tasktail serve --addr 127.0.0.1:9000 --history-limit 5000`
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	def := actors.DefaultConfig()
+	var (
+		cfg       server.Config
+		logFormat string
+		logLevel  string
+	)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen address")
+	fs.IntVar(&cfg.Actors.QueueLimit, "queue-limit", def.QueueLimit, "unseen messages a task queues while nobody watches")
+	fs.IntVar(&cfg.Actors.QueueKeep, "queue-keep", def.QueueKeep, "most recent messages kept when the queue would pass its limit")
+	fs.IntVar(&cfg.Actors.HistoryLimit, "history-limit", def.HistoryLimit, "recent messages a task keeps for replay with since (at least --queue-limit)")
+	fs.IntVar(&cfg.Actors.MaxMessageBytes, "max-message-bytes", def.MaxMessageBytes, "largest message text in bytes (larger: 413)")
+	fs.IntVar(&cfg.Actors.MaxBatch, "max-batch", def.MaxBatch, "most messages in one batch publish (more: 413)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 8<<20, "largest request body in bytes (larger: 413)")
+	fs.DurationVar(&cfg.Actors.FinishedTTL, "finished-ttl", def.FinishedTTL, "how long a finished task keeps its state for late viewers")
+	fs.DurationVar(&cfg.Actors.IdleTTL, "idle-ttl", def.IdleTTL, "how long a task with no viewers and no new messages lives")
+	fs.IntVar(&cfg.Actors.SocketBuffer, "socket-buffer", def.SocketBuffer, "frames that may wait for one viewer before it is closed with 1013 (at least --max-batch)")
+	fs.DurationVar(&cfg.Actors.WriteTimeout, "write-timeout", def.WriteTimeout, "deadline of one frame write to a viewer")
+	fs.DurationVar(&cfg.Actors.RequestTimeout, "request-timeout", def.RequestTimeout, "deadline of one request to a task actor")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10e9, "deadline of the graceful shutdown")
+	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	withEnvUsage(fs, serveSynopsis)
+	if err := parseWithEnv(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, logFormat, logLevel)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.Logger = logger
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		_ = srv.Manager().Shutdown(ctx)
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	logger.Info("tasktail listening", slog.String("addr", ln.Addr().String()), slog.String("version", version))
+	fmt.Fprintf(stdout, `tasktail %s listening on %s
+  publish:  curl -X POST %s/v1/tasks/demo/logs -H 'Content-Type: application/json' -d '{"level":"info","message":"hello"}'
+  status:   curl %s/v1/tasks/demo
+  watch:    npx wscat -c '%s/v1/tasks/demo/ws?since=0'   (any WebSocket client)
+  health:   %s/healthz   metrics: %s/metrics
+`, version, base, base, base, strings.Replace(base, "http://", "ws://", 1), base, base)
+	return srv.Serve(ctx, ln)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}

@@ -1,0 +1,47 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/tasktail/tasktail/actors"
+)
+
+// Config holds the edge's settings. The zero value of every field means its documented
+// default; fill sets them and nothing else does.
+type Config struct {
+	// Addr is the listen address (default "127.0.0.1:8080").
+	Addr string
+	// MaxBodyBytes bounds a request body (default 8 MiB); a larger one gets 413.
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds the graceful shutdown (default 10 s).
+	ShutdownTimeout time.Duration
+	// Actors are the task and socket settings.
+	Actors actors.Config
+	// Logger receives the service's logs (default: discard).
+	Logger *slog.Logger
+}
+
+// DefaultAddr is where tasktail listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:8080"
+
+func (c *Config) fill() error {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 8 << 20
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 {
+		return fmt.Errorf("max body bytes and shutdown timeout must not be negative")
+	}
+	return c.Actors.Validate()
+}

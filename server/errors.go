@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/tasktail/tasktail/actors"
+)
+
+// Error codes of the API's error bodies.
+const (
+	codeInvalid     = "invalid_argument"
+	codeTooLarge    = "too_large"
+	codeNotFound    = "not_found"
+	codeFinished    = "task_finished"
+	codeMediaType   = "unsupported_media_type"
+	codeUnavailable = "unavailable"
+	codeInternal    = "internal"
+)
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":{"code":"internal","message":"encode response"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n')) // a failed write means the client left
+}
+
+func writeErrorCode(w http.ResponseWriter, status int, code, message string) {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, body)
+}
+
+// writeError answers err with its status and code. Errors that are the service's fault
+// are logged; bad input and a client that left are not.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var inv *actors.InvalidError
+	switch {
+	case errors.As(err, &inv) && inv.TooLarge:
+		writeErrorCode(w, http.StatusRequestEntityTooLarge, codeTooLarge, inv.Error())
+	case errors.As(err, &inv):
+		writeErrorCode(w, http.StatusBadRequest, codeInvalid, inv.Error())
+	case errors.Is(err, actors.ErrNotFound):
+		writeErrorCode(w, http.StatusNotFound, codeNotFound, "task not found")
+	case errors.Is(err, actors.ErrTaskFinished):
+		writeErrorCode(w, http.StatusConflict, codeFinished, "task has finished; publishing is closed")
+	case errors.Is(err, actors.ErrShuttingDown):
+		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "server is shutting down")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client left; nobody reads an answer.
+	case errors.Is(err, actors.ErrTimeout):
+		s.logger.Warn("task did not answer in time", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "task did not answer in time")
+	default:
+		s.logger.Error("request failed", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
+		writeErrorCode(w, http.StatusInternalServerError, codeInternal, "internal error")
+	}
+}

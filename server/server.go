@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tasktail/tasktail/actors"
+)
+
+// Server is tasktail's HTTP and WebSocket edge over one actors.Manager.
+type Server struct {
+	cfg     Config
+	mgr     *actors.Manager
+	logger  *slog.Logger
+	ready   atomic.Bool
+	metrics *prometheus.Registry
+	handler http.Handler
+}
+
+// New starts the actor system and builds the routes. Call Serve to listen.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger}
+	s.metrics = newMetrics(mgr.Stats())
+	s.handler = s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+// Handler returns the routes, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Manager returns the Manager the server serves.
+func (s *Server) Manager() *actors.Manager { return s.mgr }
+
+// Serve answers on ln until ctx is done, then shuts down gracefully: readiness turns
+// false, the listener closes, in-flight requests finish, every socket is closed with
+// 1001 and the actors stop, all within Config.ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	s.ready.Store(false)
+	s.logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if e := srv.Shutdown(shutdownCtx); e != nil {
+		err = errors.Join(err, fmt.Errorf("http shutdown: %w", e))
+	}
+	if e := s.mgr.Shutdown(shutdownCtx); e != nil {
+		err = errors.Join(err, fmt.Errorf("actors shutdown: %w", e))
+	}
+	if e := <-served; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = fmt.Errorf("serve: %w", e)
+	}
+	return err
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", s.publish)
+	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
+	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)
+	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", metricsHandler(s.metrics))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no route for "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "draining")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/tasktail/tasktail/actors"
+)
+
+type publishReply struct {
+	TaskID   string  `json:"task_id"`
+	Seq      *uint64 `json:"seq,omitempty"`
+	FirstSeq *uint64 `json:"first_seq,omitempty"`
+	LastSeq  *uint64 `json:"last_seq,omitempty"`
+	Queued   bool    `json:"queued"`
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	taskID := r.PathValue("task_id")
+	if err := actors.ValidateTaskID(taskID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeErrorCode(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json (with curl: -H 'Content-Type: application/json')")
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.writeError(w, r, &actors.InvalidError{Field: "body", Reason: "larger than the request limit", TooLarge: true})
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	entries, batch, err := decodePublish(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ack, err := s.mgr.Publish(r.Context(), taskID, entries)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reply := publishReply{TaskID: taskID, Queued: ack.Queued}
+	if batch {
+		reply.FirstSeq, reply.LastSeq = &ack.FirstSeq, &ack.LastSeq
+	} else {
+		reply.Seq = &ack.LastSeq
+	}
+	writeJSON(w, http.StatusAccepted, reply)
+}
+
+type statusReply struct {
+	TaskID      string  `json:"task_id"`
+	Epoch       string  `json:"epoch"`
+	Connected   bool    `json:"connected"`
+	Subscribers uint32  `json:"subscribers"`
+	Queued      uint32  `json:"queued"`
+	LastSeq     uint64  `json:"last_seq"`
+	Progress    float64 `json:"progress"`
+	Finished    bool    `json:"finished"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st, err := s.mgr.Status(r.Context(), r.PathValue("task_id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, statusReply{
+		TaskID: st.TaskId, Epoch: st.Epoch, Connected: st.Connected, Subscribers: st.Subscribers,
+		Queued: st.Queued, LastSeq: st.LastSeq, Progress: st.Progress, Finished: st.Finished,
+	})
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+	if err := s.mgr.Disconnect(r.Context(), r.PathValue("task_id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

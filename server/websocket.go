@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/coder/websocket"
+	"github.com/tasktail/tasktail/actors"
+)
+
+// viewerReadLimit bounds what a viewer may send: viewers send only control frames.
+const viewerReadLimit = 1 << 10
+
+// wsSocket adapts a WebSocket connection to actors.Socket.
+type wsSocket struct{ c *websocket.Conn }
+
+func (s wsSocket) Write(ctx context.Context, frame []byte) error {
+	return s.c.Write(ctx, websocket.MessageText, frame)
+}
+
+func (s wsSocket) Close(code actors.CloseCode, reason string) error {
+	err := s.c.Close(websocket.StatusCode(code), reason)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// parseResume reads since and epoch from the query; epoch needs since.
+func parseResume(r *http.Request) (actors.Resume, error) {
+	q := r.URL.Query()
+	var from actors.Resume
+	if v := q.Get("since"); v != "" || q.Has("since") {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return from, &actors.InvalidError{Field: "since", Reason: "must be a non-negative integer"}
+		}
+		from.Replay, from.Since = true, n
+	}
+	if epoch := q.Get("epoch"); epoch != "" {
+		if !from.Replay {
+			return from, &actors.InvalidError{Field: "epoch", Reason: "needs since"}
+		}
+		if len(epoch) > 64 {
+			return from, &actors.InvalidError{Field: "epoch", Reason: "longer than 64 characters"}
+		}
+		from.Epoch = epoch
+	}
+	return from, nil
+}
+
+func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
+	taskID := r.PathValue("task_id")
+	if err := actors.ValidateTaskID(taskID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	from, err := parseResume(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !s.ready.Load() {
+		s.writeError(w, r, actors.ErrShuttingDown)
+		return
+	}
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered the request
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(viewerReadLimit)
+	ctx := c.CloseRead(r.Context())
+
+	err = s.mgr.Serve(ctx, taskID, wsSocket{c}, from)
+	switch {
+	case errors.Is(err, actors.ErrShuttingDown):
+		_ = c.Close(websocket.StatusGoingAway, "server shutting down")
+	case err != nil && ctx.Err() == nil:
+		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
+		_ = c.Close(websocket.StatusInternalError, "internal error")
+	}
+}
