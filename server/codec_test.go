@@ -1,0 +1,85 @@
+package server
+
+import (
+	"errors"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/tasktail/tasktail/actors"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+func TestDecodePublish(t *testing.T) {
+	ok := []struct {
+		body  string
+		batch bool
+		want  []*v1.LogInput
+	}{
+		{`{"level":"info","message":"hi"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "hi"}}},
+		{` {"level":"error","message":"","progress":12.5,"finished":true} `, false, []*v1.LogInput{{Level: v1.Level_LEVEL_ERROR, Progress: 12.5, Finished: true}}},
+		{`[{"level":"debug","message":"a"},{"level":"critical","message":"b","progress":100}]`, true,
+			[]*v1.LogInput{{Level: v1.Level_LEVEL_DEBUG, Message: "a"}, {Level: v1.Level_LEVEL_CRITICAL, Message: "b", Progress: 100}}},
+	}
+	for _, tc := range ok {
+		got, batch, err := decodePublish([]byte(tc.body))
+		if err != nil || batch != tc.batch || len(got) != len(tc.want) {
+			t.Fatalf("%s: %v %v %v", tc.body, got, batch, err)
+		}
+		for i := range got {
+			if got[i].Level != tc.want[i].Level || got[i].Message != tc.want[i].Message ||
+				got[i].Progress != tc.want[i].Progress || got[i].Finished != tc.want[i].Finished {
+				t.Fatalf("%s: entry %d = %v, want %v", tc.body, i, got[i], tc.want[i])
+			}
+		}
+	}
+	bad := []struct{ body, field string }{
+		{`{"level":"info"}`, "message"},
+		{`{"message":"x"}`, "level"},
+		{`{"level":"INFO","message":"x"}`, "level"},
+		{`{"level":1,"message":"x"}`, "level"},
+		{`{"level":"info","message":"x","finished":"yes"}`, "finished"},
+		{`{"level":"info","message":"x","x":1}`, "x"},
+		{`[{"level":"info","message":"x"},{"level":"nope","message":"y"}]`, "[1].level"},
+		{`[{"level":"info","message":"x"},3]`, "body"},
+		{`{"level":"info","message":"x"}]`, "body"},
+		{`nul`, "body"},
+		{"\xff", "body"},
+	}
+	for _, tc := range bad {
+		_, _, err := decodePublish([]byte(tc.body))
+		var inv *actors.InvalidError
+		if !errors.As(err, &inv) || inv.Field != tc.field {
+			t.Errorf("%s: err %v, want invalid %s", tc.body, err, tc.field)
+		}
+	}
+}
+
+// FuzzDecodePublish feeds the publish decoder arbitrary bodies: it must never panic, must
+// refuse with an InvalidError, and what it accepts must be well-formed entries.
+func FuzzDecodePublish(f *testing.F) {
+	for _, s := range []string{
+		`{"level":"info","message":"hi"}`, `[{"level":"info","message":"a"},{"level":"warning","message":"b","progress":3}]`,
+		`{"level":"info","message":"x","progress":1e308}`, `[]`, `[null]`, `{"level":"info","message":"\u0000"}`,
+		`{"level":"info","message":"x","finished":true}`, `{"level":"info","message":"x"}{}`, "\xef\xbb\xbf{}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		entries, batch, err := decodePublish(body)
+		if err != nil {
+			var inv *actors.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("error %v is not an InvalidError", err)
+			}
+			return
+		}
+		if !batch && len(entries) != 1 {
+			t.Fatalf("accepted %q as %d entries, want one object", body, len(entries))
+		}
+		for _, e := range entries {
+			if actors.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
+				t.Fatalf("accepted %q as %v", body, e)
+			}
+		}
+	})
+}
