@@ -347,16 +347,18 @@ func TestSlowConsumerClosedOthersUnaffected(t *testing.T) {
 	}
 }
 
-func TestPanicKeepsQueueAndOtherTasks(t *testing.T) {
-	boom := func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-			if p, ok := env.Message.(*v1.Publish); ok && p.Entries[0].Message == "boom" {
-				panic("boom")
-			}
-			next(ctx, env)
+// panicOnBoom makes a task actor panic on a publish whose first message is "boom".
+func panicOnBoom(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if p, ok := env.Message.(*v1.Publish); ok && p.Entries[0].Message == "boom" {
+			panic("boom")
 		}
+		next(ctx, env)
 	}
-	m := newManager(t, actors.Config{}, actors.Options{TaskMiddleware: []actor.ReceiverMiddleware{boom}})
+}
+
+func TestPanicKeepsQueueAndOtherTasks(t *testing.T) {
+	m := newManager(t, actors.Config{}, actors.Options{TaskMiddleware: []actor.ReceiverMiddleware{panicOnBoom}})
 	ctx := context.Background()
 	sendN(t, m, "p", 1, 3)
 	sendN(t, m, "other", 1, 2)
@@ -380,15 +382,7 @@ func TestPanicKeepsQueueAndOtherTasks(t *testing.T) {
 }
 
 func TestPanicBudgetStopsTask(t *testing.T) {
-	boom := func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-			if p, ok := env.Message.(*v1.Publish); ok && p.Entries[0].Message == "boom" {
-				panic("boom")
-			}
-			next(ctx, env)
-		}
-	}
-	m := newManager(t, actors.Config{MaxFailures: 2}, actors.Options{TaskMiddleware: []actor.ReceiverMiddleware{boom}})
+	m := newManager(t, actors.Config{MaxFailures: 2}, actors.Options{TaskMiddleware: []actor.ReceiverMiddleware{panicOnBoom}})
 	ctx := context.Background()
 	sendN(t, m, "bad", 1, 1)
 	for range 3 {

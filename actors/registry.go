@@ -127,7 +127,7 @@ func (r *registryActor) Receive(ctx actor.Context) {
 	case *taskIdle:
 		if ref := r.tasks[m.taskID]; ref != nil && ref.pid.Equal(m.task) && ref.routed == m.routed {
 			delete(r.tasks, m.taskID)
-			r.stats.TasksPassivate.Add(1)
+			r.stats.TasksPassivated.Add(1)
 			ctx.Stop(m.task)
 		}
 	case *actor.Terminated:

@@ -101,7 +101,7 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 		case <-ctx.Done():
 			return nil
 		case <-shutdown:
-			return ignoreClosed(s.Close(CloseGoingAway, "server shutting down"))
+			return ignoreCanceled(s.Close(CloseGoingAway, "server shutting down"))
 		}
 		frames, exempt, req := o.take(batch)
 		if req != nil && !req.drain {
@@ -122,7 +122,7 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 			}
 		}
 		if req != nil {
-			return ignoreClosed(s.Close(req.code, req.reason))
+			return ignoreCanceled(s.Close(req.code, req.reason))
 		}
 		// Keep a small slice for the next batch; let a large replay's go.
 		if cap(frames) <= 64 {
@@ -139,12 +139,9 @@ func writeFrame(ctx context.Context, s Socket, f []byte, timeout time.Duration) 
 	return s.Write(wctx, f)
 }
 
-// errSocketClosed may be returned by a Socket whose connection is already gone; closing it
-// again is not a failure.
-var errSocketClosed = errors.New("socket closed")
-
-func ignoreClosed(err error) error {
-	if errors.Is(err, errSocketClosed) || errors.Is(err, context.Canceled) {
+// ignoreCanceled treats a close cut short because the peer left as no error.
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

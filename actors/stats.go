@@ -5,13 +5,13 @@ import "sync/atomic"
 // Stats are the Manager's running counters, read by the metrics endpoint. They are counters
 // about the service, not task state: tasks never read them.
 type Stats struct {
-	LiveTasks      atomic.Int64  // task actors alive now
-	Sockets        atomic.Int64  // sockets attached now
-	Published      atomic.Uint64 // messages accepted
-	Trimmed        atomic.Uint64 // queued messages dropped by the trim rule
-	SlowConsumers  atomic.Uint64 // sockets closed with 1013
-	WriteFailures  atomic.Uint64 // sockets closed because a write failed
-	TaskPanics     atomic.Uint64 // messages whose handling panicked (the task resumed)
-	TasksStopped   atomic.Uint64 // tasks stopped for exceeding their failure budget
-	TasksPassivate atomic.Uint64 // tasks stopped after their idle or finished TTL
+	LiveTasks       atomic.Int64  // task actors alive now
+	Sockets         atomic.Int64  // sockets attached now
+	Published       atomic.Uint64 // messages accepted
+	Trimmed         atomic.Uint64 // queued messages dropped by the trim rule
+	SlowConsumers   atomic.Uint64 // sockets closed with 1013
+	WriteFailures   atomic.Uint64 // sockets closed because a write failed
+	TaskPanics      atomic.Uint64 // messages whose handling panicked (the task resumed)
+	TasksStopped    atomic.Uint64 // tasks stopped for exceeding their failure budget
+	TasksPassivated atomic.Uint64 // tasks stopped after their idle or finished TTL
 }

@@ -27,7 +27,7 @@ func newMetrics(st *actors.Stats) *prometheus.Registry {
 	counter("write_failures_total", "Viewers closed because a write failed.", st.WriteFailures.Load)
 	counter("task_panics_total", "Messages whose handling panicked; the task resumed.", st.TaskPanics.Load)
 	counter("tasks_stopped_total", "Tasks stopped for exceeding their failure budget.", st.TasksStopped.Load)
-	counter("tasks_passivated_total", "Tasks stopped after their idle or finished TTL.", st.TasksPassivate.Load)
+	counter("tasks_passivated_total", "Tasks stopped after their idle or finished TTL.", st.TasksPassivated.Load)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }

@@ -46,13 +46,18 @@ func start(t *testing.T, cfg server.Config) *service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{t: t, srv: srv, base: "http://" + ln.Addr().String(), stop: cancel, served: make(chan error, 1),
-		client: &http.Client{Timeout: wait, Transport: &http.Transport{}}}
+		client: newClient()}
 	go func() { s.served <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		s.shutdown()
 		s.client.CloseIdleConnections()
 	})
 	return s
+}
+
+// newClient returns an HTTP client of its own, so idle connections end with the test.
+func newClient() *http.Client {
+	return &http.Client{Timeout: wait, Transport: &http.Transport{}}
 }
 
 // shutdown stops the server and waits for Serve to return (at most once per service).
