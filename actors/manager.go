@@ -31,12 +31,21 @@ type Manager struct {
 	stats  *Stats
 	logger *slog.Logger
 
-	shutdown chan struct{} // closed when Shutdown begins: sockets close with 1001
-
-	mu     sync.Mutex // guards closed against wg.Add racing Shutdown's wg.Wait
-	closed bool
-	wg     sync.WaitGroup // one per attached socket's writer
+	mu       sync.Mutex // guards closed and closeAll; orders wg.Add before Shutdown's wg.Wait
+	closed   bool
+	closeAll *closeBroadcast // the one every socket attached now listens to
+	wg       sync.WaitGroup  // one per attached socket's writer
 }
+
+// closeBroadcast tells every socket attached before it fired to close with code. Its
+// fields are written before done is closed and only read after, so they need no lock.
+type closeBroadcast struct {
+	done   chan struct{}
+	code   CloseCode
+	reason string
+}
+
+func newCloseBroadcast() *closeBroadcast { return &closeBroadcast{done: make(chan struct{})} }
 
 // NewManager starts an actor system with a local Registry.
 func NewManager(cfg Config, opts Options) (*Manager, error) {
@@ -50,7 +59,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With(slog.String("component", "actor"))
 	}))
-	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger, shutdown: make(chan struct{})}
+	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger, closeAll: newCloseBroadcast()}
 	m.router = NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
 	return m, nil
 }
@@ -196,15 +205,28 @@ func (m *Manager) Serve(ctx context.Context, taskID string, s Socket, from Resum
 
 // attached is a socket registered with its task, ready for its writer.
 type attached struct {
-	m    *Manager
-	s    Socket
-	out  *outbox
-	self *actor.PID
+	m        *Manager
+	s        Socket
+	out      *outbox
+	self     *actor.PID
+	closeAll *closeBroadcast
 }
 
 func (c *attached) run(ctx context.Context) error {
 	defer c.m.system.Root.Stop(c.self)
-	return c.out.run(ctx, c.s, c.m.cfg.WriteTimeout, c.m.shutdown, c.m.stats)
+	return c.out.run(ctx, c.s, c.m.cfg.WriteTimeout, c.closeAll, c.m.stats)
+}
+
+// CloseViewers closes every socket attached now with code and reason; the tasks keep
+// their state, and clients resume with since/epoch. Shutdown uses it with 1001; a member
+// that hands its tasks to others, or a test of reconnects, may use it alone.
+func (m *Manager) CloseViewers(code CloseCode, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fired := m.closeAll
+	m.closeAll = newCloseBroadcast()
+	fired.code, fired.reason = code, reason
+	close(fired.done)
 }
 
 // attach spawns the socket's actor and subscribes it. On success the caller owns one
@@ -219,6 +241,7 @@ func (m *Manager) attach(ctx context.Context, taskID string, s Socket, from Resu
 		return nil, ErrShuttingDown
 	}
 	m.wg.Add(1)
+	closeAll := m.closeAll
 	m.mu.Unlock()
 
 	out := newOutbox(m.cfg.SocketBuffer)
@@ -229,7 +252,7 @@ func (m *Manager) attach(ctx context.Context, taskID string, s Socket, from Resu
 	if err == nil {
 		if ack, ok := reply.(*v1.SubscribeAck); ok {
 			m.system.Root.Send(self, watchTask{task: ack.Task})
-			return &attached{m: m, s: s, out: out, self: self}, nil
+			return &attached{m: m, s: s, out: out, self: self, closeAll: closeAll}, nil
 		}
 		err = unexpected(reply)
 	}
@@ -274,7 +297,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.closed = true
 	m.mu.Unlock()
-	close(m.shutdown)
+	m.CloseViewers(CloseGoingAway, "server shutting down")
 
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()

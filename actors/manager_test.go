@@ -477,3 +477,27 @@ func TestValidation(t *testing.T) {
 		t.Fatalf("a refused publish created the task: %v", err)
 	}
 }
+
+func TestCloseViewersKeepsTaskState(t *testing.T) {
+	m := newManager(t, actors.Config{}, actors.Options{})
+	s := connect(t, m, "kick")
+	sendN(t, m, "kick", 1, 2)
+	s.WaitFrames(t, 3, wait)
+	m.CloseViewers(actors.CloseGoingAway, "rebalancing")
+	if code, reason := s.WaitClosed(t, wait); code != actors.CloseGoingAway || reason != "rebalancing" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	actortest.AwaitCondition(t, wait, "viewer removed", func() bool {
+		ok, _ := m.ConnectionStatus(context.Background(), "kick")
+		return !ok
+	})
+	// The task lives on; a new viewer resumes where the old one stopped.
+	sendN(t, m, "kick", 3, 3)
+	again := serve(t, m, "kick", actors.Resume{Replay: true, Since: 2})
+	if seqs := logSeqs(t, actortest.DecodeFrames(t, again.WaitFrames(t, 2, wait))); len(seqs) != 1 || seqs[0] != 3 {
+		t.Fatalf("resumed with %v, want [3]", seqs)
+	}
+	if _, _, closed := again.CloseCode(); closed {
+		t.Fatal("a viewer attached after CloseViewers was closed too")
+	}
+}

@@ -91,17 +91,18 @@ func (o *outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRe
 	return frames, exempt, o.closing
 }
 
-// run writes frames until the connection ends: the peer left (ctx done), the server shuts
-// down, a close was requested, or a write failed. Every write has a deadline.
-func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, shutdown <-chan struct{}, stats *Stats) error {
+// run writes frames until the connection ends: the peer left (ctx done), the Manager
+// closed all viewers (shutdown), a close was requested, or a write failed. Every write has
+// a deadline.
+func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, closeAll *closeBroadcast, stats *Stats) error {
 	var batch [][]byte
 	for {
 		select {
 		case <-o.wake:
 		case <-ctx.Done():
 			return nil
-		case <-shutdown:
-			return ignoreCanceled(s.Close(CloseGoingAway, "server shutting down"))
+		case <-closeAll.done:
+			return ignoreCanceled(s.Close(closeAll.code, closeAll.reason))
 		}
 		frames, exempt, req := o.take(batch)
 		if req != nil && !req.drain {
