@@ -214,7 +214,8 @@ type attached struct {
 
 func (c *attached) run(ctx context.Context) error {
 	defer c.m.system.Root.Stop(c.self)
-	return c.out.run(ctx, c.s, c.m.cfg.WriteTimeout, c.closeAll, c.m.stats)
+	detach := func() { c.m.system.Root.Send(c.self, detachSocket{}) }
+	return c.out.run(ctx, c.s, c.m.cfg.WriteTimeout, c.closeAll, detach, c.m.stats)
 }
 
 // CloseViewers closes every socket attached now with code and reason; the tasks keep

@@ -94,7 +94,11 @@ func (o *outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRe
 // run writes frames until the connection ends: the peer left (ctx done), the Manager
 // closed all viewers (shutdown), a close was requested, or a write failed. Every write has
 // a deadline.
-func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, closeAll *closeBroadcast, stats *Stats) error {
+//
+// A close can block until the peer answers the close handshake (seconds, for a peer that
+// does not read), so before closing for closeAll it calls detach, which must make the
+// socket leave its task at once.
+func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, closeAll *closeBroadcast, detach func(), stats *Stats) error {
 	var batch [][]byte
 	for {
 		select {
@@ -102,6 +106,7 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 		case <-ctx.Done():
 			return nil
 		case <-closeAll.done:
+			detach()
 			return ignoreCanceled(s.Close(closeAll.code, closeAll.reason))
 		}
 		frames, exempt, req := o.take(batch)
@@ -154,6 +159,10 @@ type watchTask struct{ task *actor.PID }
 // taskGone is a socket actor's note to itself that its task actor stopped.
 type taskGone struct{ task *actor.PID }
 
+// detachSocket tells a socket actor that its writer is closing the connection: it stops
+// taking frames and leaves its task now, not when the close handshake ends.
+type detachSocket struct{}
+
 // socketActor stands for one connection in the actor system: tasks send it Deliver
 // messages, it pushes them to the outbox without blocking, and it closes the connection
 // with 1013 when the outbox overflows. It stops when its writer returns.
@@ -189,6 +198,9 @@ func (s *socketActor) Receive(ctx actor.Context) {
 			s.task = nil
 			s.close(ctx, closeRequest{code: CloseGoingAway, reason: "task restarting", drain: true})
 		}
+	case detachSocket:
+		s.closed = true
+		s.unsubscribe(ctx)
 	case *actor.Started:
 		s.stats.Sockets.Add(1)
 	case *actor.Stopping:
