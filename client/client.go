@@ -1,0 +1,171 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Level is a log level.
+type Level string
+
+// The levels the API accepts.
+const (
+	Debug    Level = "debug"
+	Info     Level = "info"
+	Success  Level = "success"
+	Warning  Level = "warning"
+	Error    Level = "error"
+	Critical Level = "critical"
+)
+
+// Log is one message to publish.
+type Log struct {
+	Level    Level   `json:"level"`
+	Message  string  `json:"message"`
+	Progress float64 `json:"progress"` // 0–100
+	Finished bool    `json:"finished"` // the task's last message
+}
+
+// Ack answers a publish of one message.
+type Ack struct {
+	TaskID string `json:"task_id"`
+	Seq    uint64 `json:"seq"`
+	Queued bool   `json:"queued"` // no viewer was connected
+}
+
+// BatchAck answers a batch publish.
+type BatchAck struct {
+	TaskID   string `json:"task_id"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	Queued   bool   `json:"queued"`
+}
+
+// Status describes a task.
+type Status struct {
+	TaskID      string  `json:"task_id"`
+	Epoch       string  `json:"epoch"`
+	Connected   bool    `json:"connected"`
+	Subscribers int     `json:"subscribers"`
+	Queued      int     `json:"queued"`
+	LastSeq     uint64  `json:"last_seq"`
+	Progress    float64 `json:"progress"`
+	Finished    bool    `json:"finished"`
+}
+
+// Options tune a Client; nil or zero fields mean the defaults.
+type Options struct {
+	// HTTPClient makes the requests (default: one with a 30 s timeout).
+	HTTPClient *http.Client
+	// MinBackoff is the first wait before a Stream reconnects (default 100 ms); it doubles
+	// up to MaxBackoff (default 5 s).
+	MinBackoff, MaxBackoff time.Duration
+	// ReconnectTimeout is how long a Stream keeps trying to reconnect before it fails
+	// (default 1 min).
+	ReconnectTimeout time.Duration
+}
+
+// Client talks to one tasktail server.
+type Client struct {
+	base *url.URL
+	http *http.Client
+	opts Options
+}
+
+// New returns a client of the server at baseURL, e.g. "http://127.0.0.1:8080".
+func New(baseURL string, opts *Options) (*Client, error) {
+	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("server url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("server url %q: want http://host:port or https://host", baseURL)
+	}
+	c := &Client{base: u}
+	if opts != nil {
+		c.opts = *opts
+	}
+	c.http = c.opts.HTTPClient
+	if c.http == nil {
+		c.http = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.opts.MinBackoff <= 0 {
+		c.opts.MinBackoff = 100 * time.Millisecond
+	}
+	if c.opts.MaxBackoff <= 0 {
+		c.opts.MaxBackoff = 5 * time.Second
+	}
+	if c.opts.ReconnectTimeout <= 0 {
+		c.opts.ReconnectTimeout = time.Minute
+	}
+	return c, nil
+}
+
+// Publish appends one message to the task.
+func (c *Client) Publish(ctx context.Context, taskID string, l Log) (Ack, error) {
+	var ack Ack
+	return ack, c.do(ctx, http.MethodPost, taskPath(taskID)+"/logs", l, http.StatusAccepted, &ack)
+}
+
+// PublishBatch appends messages to the task, all or nothing.
+func (c *Client) PublishBatch(ctx context.Context, taskID string, logs []Log) (BatchAck, error) {
+	var ack BatchAck
+	if logs == nil {
+		logs = []Log{}
+	}
+	return ack, c.do(ctx, http.MethodPost, taskPath(taskID)+"/logs", logs, http.StatusAccepted, &ack)
+}
+
+// Status returns the task's status; ErrNotFound if it does not exist.
+func (c *Client) Status(ctx context.Context, taskID string) (Status, error) {
+	var st Status
+	return st, c.do(ctx, http.MethodGet, taskPath(taskID), nil, http.StatusOK, &st)
+}
+
+// Delete closes the task's viewers and drops its state. Deleting an unknown task is not
+// an error.
+func (c *Client) Delete(ctx context.Context, taskID string) error {
+	return c.do(ctx, http.MethodDelete, taskPath(taskID), nil, http.StatusNoContent, nil)
+}
+
+func taskPath(taskID string) string { return "/v1/tasks/" + url.PathEscape(taskID) }
+
+func (c *Client) do(ctx context.Context, method, path string, in any, want int, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		return apiError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
