@@ -15,7 +15,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("tasktail: %s (%d): %s", e.Code, e.Status, e.Message)
+	return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message)
 }
 
 // Is matches an APIError against the sentinels below by code.

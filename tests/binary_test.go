@@ -3,9 +3,12 @@ package tests
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,23 +16,44 @@ import (
 	"github.com/coder/websocket"
 )
 
-// buildBinary builds cmd/tasktail into a temporary directory.
-func buildBinary(t *testing.T) string {
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+// tasktailBinary builds cmd/tasktail once per test run and returns its path.
+func tasktailBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tasktail")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/tasktail").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "tasktail-bin-"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "tasktail")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, "../cmd/tasktail").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return binPath
+}
+
+func removeBinary() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 }
 
 var listening = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
 // The binary drains on SIGTERM: a viewer gets 1001 and the process exits 0 within 10 s.
 func TestBinaryDrainsOnSIGTERM(t *testing.T) {
-	cmd := exec.Command(buildBinary(t), "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(tasktailBinary(t), "serve", "--addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"github.com/tasktail/tasktail/server"
 )
 
-func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m) }
+func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, removeBinary) }
 
 const wait = 10 * time.Second
 

@@ -3,8 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/tasktail/tasktail/client"
 )
 
 // envName is the environment variable that sets a flag: TASKTAIL_ and the flag's name in
@@ -16,16 +20,8 @@ func envName(flagName string) string {
 // parseWithEnv sets every flag of fs from its environment variable, then parses args,
 // so the command line wins over the environment and the environment over defaults.
 func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	var errs []string
-	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return usageError{fmt.Errorf("%s", strings.Join(errs, "; "))}
+	if err := applyEnv(fs); err != nil {
+		return err
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -37,6 +33,76 @@ func parseWithEnv(fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
 	}
 	return nil
+}
+
+// applyEnv sets every flag of fs that has an environment variable set.
+func applyEnv(fs *flag.FlagSet) error {
+	var errs []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return usageError{fmt.Errorf("%s", strings.Join(errs, "; "))}
+	}
+	return nil
+}
+
+// parseCommand parses a client command's arguments: flags may stand anywhere among the
+// positional arguments, and everything after "--" is returned untouched as tail. The
+// environment sets flags as for serve.
+func parseCommand(fs *flag.FlagSet, args []string) (positional, tail []string, err error) {
+	if err := applyEnv(fs); err != nil {
+		return nil, nil, err
+	}
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, tail = args[:i], args[i+1:]
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, nil, err
+			}
+			return nil, nil, usageError{err}
+		}
+		if fs.NArg() == 0 {
+			return positional, tail, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// DefaultServer is where client commands look for the service.
+const DefaultServer = "http://127.0.0.1:8080"
+
+// clientCommand builds a client command's flag set with --server.
+func clientCommand(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", DefaultServer, "tasktail server URL")
+	withEnvUsage(fs, synopsis)
+	return fs, server
+}
+
+// newClient connects a client command to --server.
+func newClient(server string) (*client.Client, error) {
+	c, err := client.New(server, nil)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+// taskArg takes the one TASK argument of a command that has no other positionals.
+func taskArg(positional []string) (string, error) {
+	if len(positional) != 1 {
+		return "", usageError{fmt.Errorf("want exactly one TASK argument, got %d", len(positional))}
+	}
+	return positional[0], nil
 }
 
 // withEnvUsage prints each flag with its environment variable.

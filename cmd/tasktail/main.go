@@ -21,8 +21,16 @@ var version = "dev"
 const usage = `tasktail streams the live logs and progress of background tasks.
 
 Usage:
-  tasktail serve [flags]   run the service (tasktail serve --help for its flags)
-  tasktail version         print the version
+  tasktail serve [flags]                         run the service
+  tasktail send TASK [flags] MESSAGE...          publish a message (--stdin: one per input line)
+  tasktail tail TASK [--since N] [-o json]       follow a task's log until it ends
+  tasktail run TASK [flags] -- COMMAND ARGS...   run a command and publish its output
+  tasktail status TASK [-o json]                 show a task's status
+  tasktail delete TASK                           close a task's viewers and drop it
+  tasktail version                               print the version
+
+Every command takes --help. Client commands reach the server named by --server or
+TASKTAIL_SERVER (default http://127.0.0.1:8080).
 `
 
 func main() {
@@ -32,7 +40,7 @@ func main() {
 }
 
 // run executes one subcommand and returns the process exit code: 0 success, 1 failure,
-// 2 usage error.
+// 2 usage error, or the code an exitError carries.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -42,6 +50,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = serve(ctx, args[1:], stdout, stderr)
+	case "send":
+		err = send(ctx, args[1:], os.Stdin, stderr)
+	case "tail":
+		err = tail(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = runCommand(ctx, args[1:], stdout, stderr)
+	case "status":
+		err = status(ctx, args[1:], stdout, stderr)
+	case "delete":
+		err = deleteTask(ctx, args[1:], stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":
@@ -50,11 +68,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tasktail: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
+	var exit exitError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &exit):
+		if exit.err != nil {
+			fmt.Fprintf(stderr, "tasktail %s: %v\n", args[0], exit.err)
+		}
+		return exit.code
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "tasktail %s: %v\n", args[0], err)
 		return 2
@@ -69,3 +93,16 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// exitError ends a command with a given exit code; err, if any, is printed.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}

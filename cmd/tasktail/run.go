@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tasktail/tasktail/client"
+)
+
+const runSynopsis = `Usage: tasktail run TASK [--stderr-level L] -- COMMAND ARGS...
+
+Runs COMMAND, passing its output through, and publishes each line it prints: standard
+output as info, standard error as --stderr-level. When it exits, publishes a final
+finished message (success, or error with the exit code) and exits with the command's
+code. If the server cannot be reached the command still runs; tasktail says so once.
+
+Example:
+  tasktail run nightly-report -- python build_report.py --month 2026-11`
+
+// finalPublishTimeout bounds the last publish after the command ended.
+const finalPublishTimeout = 10 * time.Second
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, server := clientCommand("run", runSynopsis, stderr)
+	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: warning or error")
+	positional, command, err := parseCommand(fs, args)
+	if err != nil {
+		return err
+	}
+	taskID, err := taskArg(positional)
+	if err != nil {
+		return err
+	}
+	if len(command) == 0 {
+		return usageError{fmt.Errorf("want -- COMMAND ARGS...")}
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		return err
+	}
+
+	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
+	cmd.Stdin = os.Stdin
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+
+	var warnOnce sync.Once
+	warn := func(err error) {
+		warnOnce.Do(func() {
+			fmt.Fprintf(stderr, "tasktail: publishing to %s failed (the command goes on): %v\n", *server, err)
+		})
+	}
+	lines := make(chan client.Log, maxLinesPerBatch)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		publishLines(ctx, c, taskID, lines, warn)
+	}()
+
+	code, final := 0, client.Log{Level: client.Success, Message: "command succeeded", Progress: 100, Finished: true}
+	if err := cmd.Start(); err != nil {
+		close(lines)
+		<-published
+		code = 126 // as a shell: found but not runnable
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, iofs.ErrNotExist) {
+			code = 127
+		}
+		final = client.Log{Level: client.Error, Message: fmt.Sprintf("command failed to start: %v", err), Finished: true}
+		fmt.Fprintf(stderr, "tasktail run: %v\n", err)
+	} else {
+		var readers sync.WaitGroup
+		readers.Add(2)
+		go func() { defer readers.Done(); pipeLines(outPipe, stdout, client.Info, lines) }()
+		go func() { defer readers.Done(); pipeLines(errPipe, stderr, client.Level(*stderrLevel), lines) }()
+		readers.Wait() // both pipes end when the command exits
+		waitErr := cmd.Wait()
+		close(lines)
+		<-published
+		code, final = exitOutcome(waitErr)
+	}
+
+	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalPublishTimeout)
+	defer cancel()
+	if _, err := c.Publish(finalCtx, taskID, final); err != nil {
+		warn(err)
+	}
+	return exitError{code, nil}
+}
+
+// pipeLines copies r to w line by line and queues each line for publishing.
+func pipeLines(r io.Reader, w io.Writer, level client.Level, lines chan<- client.Log) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fmt.Fprintln(w, sc.Text())
+		lines <- client.Log{Level: level, Message: sc.Text()}
+	}
+	// A line past 1 MiB ends the scan; drain the rest so the command never blocks on us.
+	_, _ = io.Copy(w, r)
+}
+
+// exitOutcome turns the command's end into an exit code and the task's final message.
+func exitOutcome(waitErr error) (int, client.Log) {
+	var exit *exec.ExitError
+	switch {
+	case waitErr == nil:
+		return 0, client.Log{Level: client.Success, Message: "command succeeded", Progress: 100, Finished: true}
+	case errors.As(waitErr, &exit) && exit.ExitCode() >= 0:
+		code := exit.ExitCode()
+		return code, client.Log{Level: client.Error, Message: fmt.Sprintf("command exited with code %d", code), Finished: true}
+	case errors.As(waitErr, &exit):
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), client.Log{Level: client.Error, Message: fmt.Sprintf("command killed by signal: %v", ws.Signal()), Finished: true}
+		}
+	}
+	return 1, client.Log{Level: client.Error, Message: fmt.Sprintf("command failed: %v", waitErr), Finished: true}
+}

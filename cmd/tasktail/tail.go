@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/tasktail/tasktail/client"
+)
+
+const tailSynopsis = `Usage: tasktail tail TASK [--since N] [-o json]
+
+Prints the task's messages as they come, with time, level and progress, reconnecting and
+resuming by itself, until the task finishes or is deleted. On a terminal levels are
+coloured and a progress bar follows the log.
+
+Exit status: 0 when the task finished with a non-error level, 1 when its final level was
+error or critical (or the task was deleted), 2 on a usage or connection error.
+
+Examples:
+  tasktail tail import-42
+  tasktail tail import-42 --since 120 -o json | jq .message`
+
+func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, server := clientCommand("tail", tailSynopsis, stderr)
+	since := fs.Uint64("since", 0, "show only messages after this seq (0: everything the server retains)")
+	output := fs.String("o", "text", "output: text, or json for the frames as JSON lines")
+	positional, _, err := parseCommand(fs, args)
+	if err != nil {
+		return err
+	}
+	taskID, err := taskArg(positional)
+	if err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return usageError{fmt.Errorf("-o %q: want text or json", *output)}
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		return err
+	}
+	stream, err := c.Tail(ctx, taskID, *since)
+	if err != nil {
+		return exitError{2, err}
+	}
+	defer stream.Close()
+
+	p := newPrinter(stdout, stderr, *output == "json")
+	var last client.Event
+	for {
+		ev, err := stream.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			p.finish()
+			return exitError{2, err}
+		}
+		if ev.Type == "hello" && stream.Reconnects() > 0 {
+			p.note("reconnected")
+		}
+		p.event(ev)
+		if ev.Type == "log" {
+			last = ev
+		}
+	}
+	p.finish()
+	if stream.EndReason() != "task finished" {
+		return exitError{1, errors.New(stream.EndReason())}
+	}
+	if last.Level == client.Error || last.Level == client.Critical {
+		return exitError{1, nil}
+	}
+	return nil
+}
+
+// printer writes events for a person (text, coloured with a progress bar on a terminal)
+// or for a program (the frames as JSON lines).
+type printer struct {
+	out, notes io.Writer
+	json       bool
+	terminal   bool // colours and the progress bar
+	bar        bool // a progress bar is on screen
+	progress   float64
+}
+
+func newPrinter(out, notes io.Writer, json bool) *printer {
+	return &printer{out: out, notes: notes, json: json, terminal: !json && isTerminal(out) && os.Getenv("NO_COLOR") == ""}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+var levelColours = map[client.Level]string{
+	client.Debug: "\x1b[90m", client.Info: "\x1b[36m", client.Success: "\x1b[32m",
+	client.Warning: "\x1b[33m", client.Error: "\x1b[31m", client.Critical: "\x1b[1;31m",
+}
+
+func (p *printer) event(ev client.Event) {
+	if p.json {
+		fmt.Fprintf(p.out, "%s\n", ev.Raw)
+		return
+	}
+	switch ev.Type {
+	case "log":
+		p.clearBar()
+		level := fmt.Sprintf("%-8s", ev.Level)
+		if p.terminal {
+			level = levelColours[ev.Level] + level + "\x1b[0m"
+		}
+		fmt.Fprintf(p.out, "%s %s %3.0f%% %s\n", ev.Timestamp.Local().Format("15:04:05.000"), level, ev.Progress, ev.Message)
+		p.progress = ev.Progress
+		p.drawBar()
+	case "gap":
+		p.clearBar()
+		if ev.Reason == "epoch" {
+			fmt.Fprintln(p.out, "… the task restarted: messages of its earlier run are not shown")
+		} else {
+			fmt.Fprintf(p.out, "… %d messages not shown (%s)\n", ev.ToSeq-ev.FromSeq+1, ev.Reason)
+		}
+		p.drawBar()
+	}
+}
+
+// note tells the person something about the connection, on the notes stream.
+func (p *printer) note(msg string) {
+	p.clearBar()
+	fmt.Fprintf(p.notes, "tasktail: %s\n", msg)
+	p.drawBar()
+}
+
+const barWidth = 30
+
+func (p *printer) drawBar() {
+	if !p.terminal {
+		return
+	}
+	filled := int(p.progress / 100 * barWidth)
+	fmt.Fprintf(p.out, "[%s%s] %3.0f%%", strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled), p.progress)
+	p.bar = true
+}
+
+func (p *printer) clearBar() {
+	if p.bar {
+		fmt.Fprint(p.out, "\r\x1b[2K")
+		p.bar = false
+	}
+}
+
+// finish leaves the final progress bar on its own line.
+func (p *printer) finish() {
+	if p.bar {
+		fmt.Fprintln(p.out)
+		p.bar = false
+	}
+}

@@ -1,0 +1,190 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cli runs the tasktail binary against s and returns stdout, stderr and the exit code.
+func (s *service) cli(stdin string, args ...string) (string, string, int) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tasktailBinary(s.t), args...)
+	cmd.Env = append(cmd.Environ(), "TASKTAIL_SERVER="+s.base, "NO_COLOR=1")
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		s.t.Fatalf("tasktail %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+// startCLI starts the binary and returns a function that waits for it.
+func (s *service) startCLI(args ...string) func() (string, int) {
+	s.t.Helper()
+	cmd := exec.Command(tasktailBinary(s.t), args...)
+	cmd.Env = append(cmd.Environ(), "TASKTAIL_SERVER="+s.base)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	return func() (string, int) {
+		select {
+		case <-done:
+		case <-time.After(wait):
+			s.t.Fatalf("tasktail %v did not exit", args)
+		}
+		return stdout.String(), cmd.ProcessState.ExitCode()
+	}
+}
+
+func TestCLISendAndStatus(t *testing.T) {
+	s := start(t, defaults())
+	if _, stderr, code := s.cli("", "send", "cli", "--progress", "25", "rows", "1-100", "done"); code != 0 {
+		t.Fatalf("send: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := s.cli("line one\nline two\nline three\n", "send", "cli", "--stdin", "--level", "debug"); code != 0 {
+		t.Fatalf("send --stdin: exit %d: %s", code, stderr)
+	}
+	out, _, code := s.cli("", "status", "cli", "-o", "json")
+	var st struct {
+		LastSeq  uint64  `json:"last_seq"`
+		Queued   int     `json:"queued"`
+		Progress float64 `json:"progress"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || st.LastSeq != 4 || st.Queued != 4 {
+		t.Fatalf("status: exit %d %q %v", code, out, err)
+	}
+	v := s.watch("cli", "since=0")
+	v.hello()
+	logs := v.logs(4)
+	if logs[0].Message != "rows 1-100 done" || logs[0].Progress != 25 || logs[3].Message != "line three" || logs[3].Level != "debug" {
+		t.Fatalf("published %+v", logs)
+	}
+	if out, _, code := s.cli("", "status", "cli"); code != 0 || !strings.Contains(out, "last seq  4") {
+		t.Fatalf("status text: exit %d %q", code, out)
+	}
+	if _, stderr, code := s.cli("", "send", "cli", "--level", "loud", "x"); code != 1 || !strings.Contains(stderr, "level") {
+		t.Fatalf("bad level: exit %d %q", code, stderr)
+	}
+	if _, _, code := s.cli("", "send"); code != 2 {
+		t.Fatalf("send without TASK: exit %d, want 2", code)
+	}
+}
+
+func TestCLISendStdinFinished(t *testing.T) {
+	s := start(t, defaults())
+	if _, stderr, code := s.cli("a\nb\n", "send", "fin", "--stdin", "--finished", "--level", "success"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if st := s.status("fin"); st.num("last_seq") != 2 || st.body["finished"] != true {
+		t.Fatalf("status %v, want 2 messages, finished", st.body)
+	}
+}
+
+func TestCLITailExitCodes(t *testing.T) {
+	s := start(t, defaults())
+	cases := []struct {
+		task, level string
+		code        int
+	}{{"ok-task", "success", 0}, {"err-task", "error", 1}, {"crit-task", "critical", 1}}
+	for _, tc := range cases {
+		s.publish(tc.task, "info", "working", 50, false)
+		wait := s.startCLI("tail", tc.task)
+		await(t, "tail connected", func() bool { return s.status(tc.task).body["connected"] == true })
+		s.publish(tc.task, tc.level, "the end", 100, true)
+		out, code := wait()
+		if code != tc.code || !strings.Contains(out, "working") || !strings.Contains(out, "the end") {
+			t.Fatalf("%s: exit %d, want %d; output %q", tc.task, code, tc.code, out)
+		}
+	}
+	if _, _, code := s.cli("", "tail", "x", "--server", "http://127.0.0.1:1"); code != 2 {
+		t.Fatalf("tail with no server: exit %d, want 2", code)
+	}
+}
+
+func TestCLITailJSON(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("j", "info", "a", 0, false)
+	s.publish("j", "success", "b", 100, true)
+	out, _, code := s.cli("", "tail", "j", "-o", "json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("exit %d, %d lines: %q", code, len(lines), out)
+	}
+	for i, want := range []string{"hello", "log", "log"} {
+		var f struct{ Type string }
+		if err := json.Unmarshal([]byte(lines[i]), &f); err != nil || f.Type != want {
+			t.Fatalf("line %d %q: %v, want type %s", i, lines[i], err, want)
+		}
+	}
+}
+
+func TestCLIRun(t *testing.T) {
+	s := start(t, defaults())
+	stdout, stderr, code := s.cli("", "run", "job", "--", "sh", "-c", "echo first; echo oops >&2; echo second; exit 3")
+	if code != 3 {
+		t.Fatalf("exit %d, want the command's 3; stderr %q", code, stderr)
+	}
+	if stdout != "first\nsecond\n" || stderr != "oops\n" {
+		t.Fatalf("passthrough: stdout %q stderr %q", stdout, stderr)
+	}
+	v := s.watch("job", "since=0")
+	v.hello()
+	logs := v.logs(4)
+	byMessage := map[string]string{}
+	for _, l := range logs {
+		byMessage[l.Message] = l.Level
+	}
+	if byMessage["first"] != "info" || byMessage["second"] != "info" || byMessage["oops"] != "warning" {
+		t.Fatalf("published %+v", logs)
+	}
+	final := logs[3]
+	if !final.Finished || final.Level != "error" || !strings.Contains(final.Message, "code 3") {
+		t.Fatalf("final message %+v, want finished error with the code", final)
+	}
+	if _, _, code := s.cli("", "run", "ok", "--", "true"); code != 0 {
+		t.Fatalf("run true: exit %d", code)
+	}
+	if st := s.status("ok"); st.body["finished"] != true || st.body["progress"] != 100.0 {
+		t.Fatalf("status after success: %v", st.body)
+	}
+	if _, _, code := s.cli("", "run", "missing", "--", "/no/such/command"); code != 127 {
+		t.Fatalf("run of a missing command: exit %d, want 127", code)
+	}
+}
+
+func TestCLIDelete(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("d", "info", "x", 0, false)
+	if _, stderr, code := s.cli("", "delete", "d"); code != 0 {
+		t.Fatalf("delete: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := s.cli("", "status", "d"); code != 1 || !strings.Contains(stderr, "not found") {
+		t.Fatalf("status after delete: exit %d %q", code, stderr)
+	}
+}
+
+func TestCLIHelpHasExamples(t *testing.T) {
+	s := start(t, defaults())
+	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "delete"} {
+		_, stderr, code := s.cli("", cmd, "--help")
+		if code != 0 || !strings.Contains(stderr, "Example") || !strings.Contains(stderr, "--server") && cmd != "serve" {
+			t.Errorf("%s --help: exit %d %q", cmd, code, stderr)
+		}
+	}
+}
