@@ -1,0 +1,61 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// requireTool finds a program the test needs; under CI=true a missing one is a failure.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required (.ci/run installs it): %v", name, err)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return path
+}
+
+// runExample runs an example producer against s and checks what the task then holds.
+func runExample(t *testing.T, s *service, taskID string, wantMessages []string, wantLevels []string, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, append(args, taskID)...)
+	cmd.Env = append(cmd.Environ(), "TASKTAIL_SERVER="+s.base)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, out)
+	}
+	st := s.status(taskID)
+	if st.body["finished"] != true || st.num("last_seq") != uint64(len(wantMessages)) || st.body["progress"] != 100.0 {
+		t.Fatalf("status after %s: %v\n%s", name, st.body, out)
+	}
+	v := s.watch(taskID, "since=0")
+	v.hello()
+	for i, l := range v.logs(len(wantMessages)) {
+		if l.Message != wantMessages[i] || l.Level != wantLevels[i] {
+			t.Fatalf("message %d = %s %q, want %s %q", i+1, l.Level, l.Message, wantLevels[i], wantMessages[i])
+		}
+	}
+}
+
+func TestPythonExample(t *testing.T) {
+	python := requireTool(t, "python3")
+	s := start(t, defaults())
+	msgs := []string{"imported rows 1-100", "imported rows 101-200", "imported rows 201-300", "imported rows 301-400", "imported rows 401-500", "import complete"}
+	levels := []string{"info", "info", "info", "info", "info", "success"}
+	runExample(t, s, "py-import", msgs, levels, python, "../examples/python/publish.py")
+}
+
+func TestCurlExample(t *testing.T) {
+	requireTool(t, "curl")
+	s := start(t, defaults())
+	msgs := []string{"report started", "query 1 done", "query 2 slow", "report ready"}
+	levels := []string{"info", "info", "warning", "success"}
+	runExample(t, s, "curl-report", msgs, levels, "bash", "../examples/curl.sh")
+}
