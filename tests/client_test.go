@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,6 +140,33 @@ func TestClientTailResumesAfterServerCloses(t *testing.T) {
 	}
 	if _, err := st.Next(); err != io.EOF || st.EndReason() != "task finished" {
 		t.Fatalf("after finished: %v %q, want EOF task finished", err, st.EndReason())
+	}
+}
+
+// A connection dropped under the stream (no close frame at all) is resumed the same way.
+func TestClientTailResumesAfterDroppedConnection(t *testing.T) {
+	s := start(t, defaults())
+	proxy := newCutProxy(t, strings.TrimPrefix(s.base, "http://"))
+	c, err := client.New("http://"+proxy.addr(), &client.Options{HTTPClient: s.client, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	st, err := c.Tail(ctx, "drop", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var logs []client.Event
+	s.publishN("drop", 1, 3)
+	collect(t, st, &logs, 3)
+	proxy.cut()
+	await(t, "server noticed the drop", func() bool { return s.status("drop").body["connected"] == false })
+	s.publishN("drop", 4, 6)
+	collect(t, st, &logs, 6)
+	if st.Reconnects() != 1 {
+		t.Fatalf("reconnects = %d, want 1", st.Reconnects())
 	}
 }
 
