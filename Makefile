@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ACTOR_PROTO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)/actor
 
-.PHONY: build run test lint proto proto-check fuzz bench clean
+.PHONY: build run test lint proto proto-check fuzz screenshot bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tasktail
@@ -43,6 +43,10 @@ proto-check:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodePublish -fuzztime 30s ./server/
 	$(GO) test -run '^$$' -fuzz FuzzLogFrame -fuzztime 30s ./actors/
+
+# Refreshes the README's picture of the viewer page from the real page in headless chromium.
+screenshot:
+	TASKTAIL_UPDATE_SCREENSHOT=$(CURDIR)/docs/viewer.png $(GO) test -count=1 -run TestViewerScreenshot ./tests
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -87,6 +87,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
 	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
+	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
+	mux.Handle("GET /static/", staticFiles())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -137,6 +137,19 @@ func (s *service) publish(taskID, level, message string, progress float64, finis
 	return r
 }
 
+// publishBatch publishes messages "m<from>" … "m<to>" in one batch request.
+func (s *service) publishBatch(taskID string, from, to int) {
+	s.t.Helper()
+	batch := make([]map[string]any, 0, to-from+1)
+	for i := from; i <= to; i++ {
+		batch = append(batch, map[string]any{"level": "info", "message": fmt.Sprintf("m%d", i)})
+	}
+	b, _ := json.Marshal(batch)
+	if r := s.publishRaw(taskID, b); r.status != http.StatusAccepted {
+		s.t.Fatalf("batch %d-%d: %d %v", from, to, r.status, r.body)
+	}
+}
+
 func (s *service) publishN(taskID string, from, to int) {
 	s.t.Helper()
 	for i := from; i <= to; i++ {

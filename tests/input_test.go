@@ -85,3 +85,24 @@ func TestUnknownRouteIsJSON404(t *testing.T) {
 		t.Fatalf("ws with a bad task id: %d", r.status)
 	}
 }
+
+func TestViewerRoutes(t *testing.T) {
+	s := start(t, defaults())
+	page := s.do(http.MethodGet, "/tasks/import-42", "", nil)
+	if page.status != http.StatusOK || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page.header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("page: %d %v", page.status, page.header)
+	}
+	if r := s.do(http.MethodGet, "/tasks/"+strings.Repeat("x", 129), "", nil); r.status != http.StatusBadRequest {
+		t.Fatalf("page of a bad task id: %d", r.status)
+	}
+	js := s.do(http.MethodGet, "/static/tasktail.js", "", nil)
+	if js.status != http.StatusOK || !strings.HasPrefix(js.header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("tasktail.js: %d %q", js.status, js.header.Get("Content-Type"))
+	}
+	for _, path := range []string{"/static/", "/static/nope.js"} {
+		if r := s.do(http.MethodGet, path, "", nil); r.status != http.StatusNotFound {
+			t.Fatalf("%s: %d, want 404", path, r.status)
+		}
+	}
+}

@@ -70,9 +70,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, `tasktail %s listening on %s
   publish:  curl -X POST %s/v1/tasks/demo/logs -H 'Content-Type: application/json' -d '{"level":"info","message":"hello"}'
   status:   curl %s/v1/tasks/demo
+  view:     %s/tasks/demo
   watch:    node --experimental-websocket -e 'new WebSocket(process.argv[1]).onmessage = e => console.log(e.data)' '%s/v1/tasks/demo/ws?since=0'
   health:   %s/healthz   metrics: %s/metrics
-`, version, base, base, base, strings.Replace(base, "http://", "ws://", 1), base, base)
+`, version, base, base, base, base, strings.Replace(base, "http://", "ws://", 1), base, base)
 	return srv.Serve(ctx, ln)
 }
 

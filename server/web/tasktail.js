@@ -1,0 +1,113 @@
+// tasktail.js: follow a tasktail task from a web page.
+//
+//   import { tail } from "/static/tasktail.js";
+//   const t = tail("import-42", {
+//     onLog: (entry) => console.log(entry.seq, entry.level, entry.message),
+//     onStatus: (s) => console.log(s), // connecting | live | reconnecting | finished | deleted | closed
+//   });
+//   t.close();
+//
+// It reconnects by itself after a dropped connection or a 1001/1011/1013 close, with
+// exponential backoff, and resumes with since/epoch, so no entry is lost or shown twice.
+// Entries the server could not keep arrive through onGap.
+
+const ACTIVE = new Set(["connecting", "live", "reconnecting"]);
+
+/**
+ * @param {string} taskId
+ * @param {object} [options]
+ * @param {number} [options.since=0]   replay entries after this seq (0: all retained)
+ * @param {string} [options.baseUrl]   server origin (default: this page's)
+ * @param {(hello: object) => void} [options.onHello]      first frame of each connection
+ * @param {(entry: object) => void} [options.onLog]        {seq, timestamp, level, message, progress, finished}
+ * @param {(gap: object) => void} [options.onGap]          {from_seq, to_seq, reason}
+ * @param {(progress: number) => void} [options.onProgress]
+ * @param {(last: object|null) => void} [options.onFinished] the task's final entry
+ * @param {(status: string) => void} [options.onStatus]
+ * @returns {{close: () => void}}
+ */
+export function tail(taskId, options = {}) {
+  const o = { since: 0, minBackoff: 250, maxBackoff: 5000, ...options };
+  let epoch = "";
+  let lastSeq = o.since;
+  let lastEntry = null;
+  let attempt = 0;
+  let socket = null;
+  let timer = null;
+  let status = "";
+
+  const setStatus = (s) => {
+    if (s !== status) {
+      status = s;
+      o.onStatus?.(s);
+    }
+  };
+
+  const url = () => {
+    const u = new URL(`/v1/tasks/${encodeURIComponent(taskId)}/ws`, o.baseUrl || location.href);
+    u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+    u.searchParams.set("since", String(lastSeq));
+    if (epoch) u.searchParams.set("epoch", epoch);
+    return u;
+  };
+
+  const onFrame = (frame) => {
+    switch (frame.type) {
+      case "hello":
+        if (epoch && frame.epoch !== epoch) lastSeq = 0; // a new incarnation numbers from 1
+        epoch = frame.epoch;
+        attempt = 0;
+        setStatus("live");
+        o.onHello?.(frame);
+        break;
+      case "log":
+        if (frame.seq <= lastSeq) return; // already shown
+        lastSeq = frame.seq;
+        lastEntry = frame;
+        o.onLog?.(frame);
+        o.onProgress?.(frame.progress);
+        break;
+      case "gap":
+        o.onGap?.(frame);
+        break;
+    }
+  };
+
+  const connect = () => {
+    setStatus(attempt === 0 && !epoch ? "connecting" : "reconnecting");
+    const ws = new WebSocket(url());
+    socket = ws;
+    ws.onmessage = (e) => onFrame(JSON.parse(e.data));
+    ws.onclose = (e) => {
+      if (socket !== ws || !ACTIVE.has(status)) return; // closed by close()
+      socket = null;
+      if (e.code === 1000) {
+        if (e.reason === "task deleted") {
+          setStatus("deleted");
+        } else {
+          setStatus("finished");
+          o.onFinished?.(lastEntry);
+        }
+        return;
+      }
+      if (e.code === 1008) {
+        setStatus("closed"); // not allowed: reconnecting would not help
+        return;
+      }
+      attempt++;
+      const backoff = Math.min(o.maxBackoff, o.minBackoff * 2 ** (attempt - 1));
+      setStatus("reconnecting");
+      timer = setTimeout(connect, backoff * (0.5 + Math.random() / 2));
+    };
+  };
+
+  connect();
+  return {
+    close() {
+      setStatus("closed");
+      clearTimeout(timer);
+      socket?.close(1000);
+      socket = null;
+    },
+  };
+}

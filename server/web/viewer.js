@@ -1,0 +1,115 @@
+// The viewer page: one task's live log, progress and end state. Messages are shown as
+// text, never as HTML.
+import { tail } from "/static/tasktail.js";
+
+const MAX_LINES = 5000;
+const taskId = decodeURIComponent(location.pathname.split("/").pop());
+const $ = (id) => document.getElementById(id);
+const log = $("log");
+const jump = $("jump");
+const trimmedNote = $("trimmed");
+let trimmed = 0;
+let pending = [];
+
+document.title = `${taskId} · tasktail`;
+$("task-id").textContent = taskId;
+
+const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 32;
+
+const timeOf = (iso) => {
+  const d = new Date(iso);
+  const pad = (n, w = 2) => String(n).padStart(w, "0");
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+};
+
+function lineFor(entry) {
+  const line = document.createElement("div");
+  line.className = `line level-${entry.level}`;
+  line.dataset.seq = entry.seq;
+  const time = document.createElement("time");
+  time.dateTime = entry.timestamp;
+  time.textContent = timeOf(entry.timestamp);
+  const level = document.createElement("span");
+  level.className = "level";
+  level.textContent = entry.level;
+  const message = document.createElement("span");
+  message.className = "message";
+  message.textContent = entry.message;
+  line.append(time, level, message);
+  return line;
+}
+
+function gapLine(gap) {
+  const line = document.createElement("div");
+  line.className = "line gap";
+  line.textContent =
+    gap.reason === "epoch"
+      ? "… the task restarted: messages of its earlier run are not shown"
+      : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`;
+  return line;
+}
+
+// Lines are added once per animation frame, so a burst costs one layout.
+function add(line) {
+  pending.push(line);
+  if (pending.length === 1) requestAnimationFrame(flush);
+}
+
+function flush() {
+  const stick = atBottom();
+  log.append(...pending);
+  pending = [];
+  const excess = log.childElementCount - MAX_LINES;
+  for (let i = 0; i < excess; i++) log.firstElementChild.remove();
+  if (excess > 0) {
+    trimmed += excess;
+    trimmedNote.textContent = `${trimmed.toLocaleString()} older lines are not shown (this page keeps the latest ${MAX_LINES.toLocaleString()})`;
+    trimmedNote.hidden = false;
+  }
+  if (stick) log.scrollTop = log.scrollHeight;
+  else jump.hidden = false;
+}
+
+log.addEventListener("scroll", () => {
+  if (atBottom()) jump.hidden = true;
+});
+jump.addEventListener("click", () => {
+  log.scrollTop = log.scrollHeight;
+  jump.hidden = true;
+});
+
+function setProgress(p) {
+  $("progress").value = p;
+  $("progress-text").textContent = `${Math.round(p)}%`;
+}
+
+function showStatus(status) {
+  const el = $("status");
+  el.textContent = status;
+  el.className = `status status-${status}`;
+}
+
+function showEnd(last) {
+  const failed = last && (last.level === "error" || last.level === "critical");
+  const banner = $("banner");
+  banner.className = `banner ${failed ? "banner-error" : "banner-success"}`;
+  banner.textContent = `${failed ? "Failed" : "Finished"}${last ? `: ${last.message}` : ""} (${Math.round(last?.progress ?? $("progress").value)}%)`;
+  banner.hidden = false;
+}
+
+tail(taskId, {
+  since: 0,
+  onLog: (entry) => add(lineFor(entry)),
+  onGap: (gap) => add(gapLine(gap)),
+  onProgress: setProgress,
+  onStatus: (status) => {
+    showStatus(status);
+    if (status === "deleted") {
+      const banner = $("banner");
+      banner.className = "banner banner-error";
+      banner.textContent = "This task was deleted.";
+      banner.hidden = false;
+    }
+  },
+  onFinished: showEnd,
+});

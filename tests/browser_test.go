@@ -1,0 +1,267 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/tasktail/tasktail/actors"
+)
+
+// findChromium locates Debian's chromium; under CI=true a missing browser fails the test.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	return requireTool(t, "chromium")
+}
+
+// browser starts headless chromium; it is stopped when the test ends.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(findChromium(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1100, 700),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Run(ctx); err != nil { // starts the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// run runs browser actions with a deadline.
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// until waits for a JavaScript expression to become true.
+func until(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	var ok bool
+	pollCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := chromedp.Run(pollCtx, chromedp.Poll(expr, &ok, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		var page string
+		dumpCtx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_ = chromedp.Run(dumpCtx, chromedp.Evaluate(`document.body.innerText.slice(0, 500)`, &page)) // best effort, for the message
+		t.Fatalf("%s (%s): %v\npage text: %q", what, expr, err, page)
+	}
+}
+
+type domLine struct {
+	Seq     int    `json:"seq"`
+	Level   string `json:"level"`
+	Message string `json:"message"`
+}
+
+// domLines reads the log lines the page shows.
+func domLines(t *testing.T, ctx context.Context) []domLine {
+	t.Helper()
+	var raw string
+	run(t, ctx, chromedp.Evaluate(`JSON.stringify([...document.querySelectorAll("#log .line:not(.gap)")].map(l => ({
+		seq: +l.dataset.seq, level: l.querySelector(".level").textContent, message: l.querySelector(".message").textContent})))`, &raw))
+	var lines []domLine
+	if err := json.Unmarshal([]byte(raw), &lines); err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	var s string
+	run(t, ctx, chromedp.Evaluate(expr, &s))
+	return s
+}
+
+func openViewer(t *testing.T, s *service, taskID string) context.Context {
+	t.Helper()
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(s.base+"/tasks/"+taskID))
+	until(t, ctx, "page live", `document.getElementById("status").textContent === "live"`)
+	return ctx
+}
+
+func TestViewerShowsLiveLogLevelsAndProgress(t *testing.T) {
+	s := start(t, defaults())
+	ctx := openViewer(t, s, "page")
+	if got := evalString(t, ctx, `document.getElementById("task-id").textContent`); got != "page" {
+		t.Fatalf("task id shown as %q", got)
+	}
+	s.publish("page", "info", "import started", 10, false)
+	s.publish("page", "warning", "row 7 skipped", 50, false)
+	s.publish("page", "error", "row 9 failed", 70, false)
+	until(t, ctx, "three lines", `document.querySelectorAll("#log .line").length === 3`)
+	want := []domLine{{1, "info", "import started"}, {2, "warning", "row 7 skipped"}, {3, "error", "row 9 failed"}}
+	if got := domLines(t, ctx); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("page shows %v, want %v", got, want)
+	}
+	until(t, ctx, "progress 70", `document.getElementById("progress").value === 70`)
+	if got := evalString(t, ctx, `document.getElementById("progress-text").textContent + "|" + document.getElementById("progress").getAttribute("aria-label")`); got != "70%|Task progress" {
+		t.Fatalf("progress text and label: %q", got)
+	}
+	// Each level has its own class, and so its own colour.
+	if got := evalString(t, ctx, `[...document.querySelectorAll("#log .line")].map(l => getComputedStyle(l.querySelector(".level")).color).join("|")`); len(strings.Split(got, "|")) != 3 || strings.Split(got, "|")[0] == strings.Split(got, "|")[2] {
+		t.Fatalf("level colours %q: info and error must differ", got)
+	}
+}
+
+func TestViewerShowsHTMLAsText(t *testing.T) {
+	s := start(t, defaults())
+	ctx := openViewer(t, s, "xss")
+	payload := `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>bold</b>`
+	s.publish("xss", "info", payload, 0, false)
+	until(t, ctx, "line shown", `document.querySelectorAll("#log .line").length === 1`)
+	if got := domLines(t, ctx)[0].Message; got != payload {
+		t.Fatalf("message shown as %q, want the literal text", got)
+	}
+	if got := evalString(t, ctx, `String(document.querySelector("#log img, #log script, #log b") === null && window.pwned === undefined)`); got != "true" {
+		t.Fatal("the message was interpreted as HTML")
+	}
+}
+
+func TestViewerShowsGapAndReplaysHistory(t *testing.T) {
+	cfg := defaults()
+	cfg.Actors = actors.Config{HistoryLimit: 100}
+	s := start(t, cfg)
+	s.publishN("hist", 1, 130) // history keeps 31..130
+	ctx := openViewer(t, s, "hist")
+	until(t, ctx, "replay shown", `document.querySelectorAll("#log .line:not(.gap)").length === 100`)
+	if got := evalString(t, ctx, `document.querySelector("#log .gap").textContent`); got != "… 30 messages not shown" {
+		t.Fatalf("gap line %q", got)
+	}
+	if lines := domLines(t, ctx); lines[0].Seq != 31 || lines[99].Seq != 130 {
+		t.Fatalf("replayed %d..%d", lines[0].Seq, lines[99].Seq)
+	}
+}
+
+func TestViewerReconnectsAndShowsEveryMessageOnce(t *testing.T) {
+	s := start(t, defaults())
+	ctx := openViewer(t, s, "re")
+	run(t, ctx, chromedp.Evaluate(`window.seen = []; new MutationObserver(() => seen.push(document.getElementById("status").textContent))
+		.observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true}); true`, nil))
+	s.publishN("re", 1, 3)
+	until(t, ctx, "first lines", `document.querySelectorAll("#log .line").length === 3`)
+
+	s.srv.Manager().CloseViewers(actors.CloseGoingAway, "server shutting down")
+	s.publishN("re", 4, 6) // while the page is away or coming back
+	until(t, ctx, "reconnected", `seen.includes("reconnecting") && document.getElementById("status").textContent === "live"`)
+	s.publishN("re", 7, 9)
+	until(t, ctx, "all lines", `document.querySelectorAll("#log .line").length >= 9`)
+	lines := domLines(t, ctx)
+	if len(lines) != 9 {
+		t.Fatalf("page shows %d lines, want 9: %v", len(lines), lines)
+	}
+	for i, l := range lines {
+		if l.Seq != i+1 || l.Message != fmt.Sprintf("m%d", i+1) {
+			t.Fatalf("line %d is %+v: lost, doubled or out of order", i, l)
+		}
+	}
+}
+
+func TestViewerFinishedWithErrorShowsBanner(t *testing.T) {
+	s := start(t, defaults())
+	ctx := openViewer(t, s, "boom")
+	s.publish("boom", "info", "working", 60, false)
+	s.publish("boom", "critical", "database unreachable", 65, true)
+	until(t, ctx, "banner", `!document.getElementById("banner").hidden`)
+	if got := evalString(t, ctx, `document.getElementById("banner").className + "|" + document.getElementById("banner").textContent`); got != "banner banner-error|Failed: database unreachable (65%)" {
+		t.Fatalf("banner %q", got)
+	}
+	until(t, ctx, "status finished", `document.getElementById("status").textContent === "finished"`)
+	if got := evalString(t, ctx, `String(document.getElementById("progress").value)`); got != "65" {
+		t.Fatalf("final progress %s", got)
+	}
+}
+
+func TestViewerAutoScrollPausesAndJumps(t *testing.T) {
+	s := start(t, defaults())
+	ctx := openViewer(t, s, "scroll")
+	s.publishBatch("scroll", 1, 200)
+	until(t, ctx, "lines", `document.querySelectorAll("#log .line").length === 200`)
+	atBottom := `(() => { const l = document.getElementById("log"); return l.scrollHeight - l.scrollTop - l.clientHeight < 32 })()`
+	until(t, ctx, "follows the log", atBottom)
+	run(t, ctx, chromedp.Evaluate(`document.getElementById("log").scrollTop = 0; true`, nil))
+	s.publishBatch("scroll", 201, 260)
+	until(t, ctx, "more lines", `document.querySelectorAll("#log .line").length === 260`)
+	until(t, ctx, "jump offered", `!document.getElementById("jump").hidden`)
+	if got := evalString(t, ctx, `String(document.getElementById("log").scrollTop)`); got != "0" {
+		t.Fatalf("the page scrolled while the reader was reading (scrollTop %s)", got)
+	}
+	run(t, ctx, chromedp.Click("#jump", chromedp.ByID))
+	until(t, ctx, "at the latest", atBottom+` && document.getElementById("jump").hidden`)
+}
+
+func TestViewerKeepsAtMost5000Lines(t *testing.T) {
+	s := start(t, defaults())
+	ctx := openViewer(t, s, "many")
+	for from := 1; from <= 6000; from += 1000 {
+		s.publishBatch("many", from, from+999)
+	}
+	until(t, ctx, "last line shown", `document.querySelector("#log .line:last-child")?.dataset.seq === "6000"`)
+	lines := domLines(t, ctx)
+	if len(lines) != 5000 || lines[0].Seq != 1001 {
+		t.Fatalf("page holds %d lines from %d, want 5000 from 1001", len(lines), lines[0].Seq)
+	}
+	if got := evalString(t, ctx, `document.getElementById("trimmed").hidden ? "" : document.getElementById("trimmed").textContent`); !strings.HasPrefix(got, "1,000 older lines") {
+		t.Fatalf("trim note %q", got)
+	}
+}
+
+// The README shows docs/viewer.png; `make screenshot` refreshes it from this test.
+func TestViewerScreenshot(t *testing.T) {
+	s := start(t, defaults())
+	for _, m := range []struct {
+		level, text string
+		progress    float64
+	}{
+		{"info", "import started: customers.csv (48,210 rows)", 2},
+		{"debug", "schema detected: 14 columns, key customer_id", 5},
+		{"info", "rows 1-20000 imported", 40},
+		{"warning", "row 23117: invalid email \"jane@\", row skipped", 48},
+		{"info", "rows 20001-40000 imported", 82},
+		{"error", "row 41002: duplicate key 'C-1042', row skipped", 86},
+		{"info", "rows 40001-48210 imported", 99},
+	} {
+		s.publish("import-42", m.level, m.text, m.progress, false)
+	}
+	s.publish("import-42", "success", "import complete: 48,208 rows, 2 skipped", 100, true)
+	ctx := browser(t)
+	var png []byte
+	run(t, ctx, chromedp.EmulateViewport(1000, 420), chromedp.Navigate(s.base+"/tasks/import-42"))
+	until(t, ctx, "finished", `document.getElementById("status").textContent === "finished"`)
+	run(t, ctx, chromedp.CaptureScreenshot(&png))
+	if len(png) < 10_000 || string(png[1:4]) != "PNG" {
+		t.Fatalf("screenshot of %d bytes is not a PNG of the page", len(png))
+	}
+	if path := os.Getenv("TASKTAIL_UPDATE_SCREENSHOT"); path != "" {
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
