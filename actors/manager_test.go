@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/client"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -51,7 +52,7 @@ func queued(t *testing.T, m *actors.Manager, taskID string) int {
 }
 
 // logSeqs returns the seqs of the log frames, failing on a frame out of seq order.
-func logSeqs(t *testing.T, frames []actortest.Frame) []uint64 {
+func logSeqs(t *testing.T, frames []client.Event) []uint64 {
 	t.Helper()
 	var seqs []uint64
 	for _, f := range frames {
@@ -181,10 +182,9 @@ func TestLiveDeliveryToEveryViewer(t *testing.T) {
 		if seqs := logSeqs(t, frames); len(seqs) != 20 {
 			t.Fatalf("viewer %s got %d log frames, want 20", name, len(seqs))
 		}
-		for _, f := range frames[1:] {
-			ts, err := time.Parse(time.RFC3339Nano, f.Timestamp)
-			if err != nil || !strings.HasSuffix(f.Timestamp, "Z") || ts.IsZero() {
-				t.Fatalf("timestamp %q: not RFC 3339 UTC (%v)", f.Timestamp, err)
+		for _, f := range frames[1:] { // ParseEvent has checked RFC 3339
+			if f.Timestamp.Location() != time.UTC || time.Since(f.Timestamp) > time.Minute {
+				t.Fatalf("timestamp %v: want now, in UTC (Z)", f.Timestamp)
 			}
 		}
 	}
@@ -234,14 +234,14 @@ func TestResumeReplaysHistory(t *testing.T) {
 	cases := []struct {
 		name      string
 		from      actors.Resume
-		wantGap   *actortest.Frame
+		wantGap   *client.Event
 		wantFirst uint64
 	}{
-		{"since 0 replays all retained", actors.Resume{Replay: true}, &actortest.Frame{FromSeq: 1, ToSeq: 10, Reason: "history"}, 11},
+		{"since 0 replays all retained", actors.Resume{Replay: true}, &client.Event{FromSeq: 1, ToSeq: 10, Reason: "history"}, 11},
 		{"since inside history", actors.Resume{Replay: true, Since: 25, Epoch: st.Epoch}, nil, 26},
-		{"since before history", actors.Resume{Replay: true, Since: 5, Epoch: st.Epoch}, &actortest.Frame{FromSeq: 6, ToSeq: 10, Reason: "history"}, 11},
-		{"stale epoch", actors.Resume{Replay: true, Since: 25, Epoch: "old"}, &actortest.Frame{FromSeq: 26, Reason: "epoch"}, 0},
-		{"since beyond last seq", actors.Resume{Replay: true, Since: 99}, &actortest.Frame{FromSeq: 100, Reason: "epoch"}, 0},
+		{"since before history", actors.Resume{Replay: true, Since: 5, Epoch: st.Epoch}, &client.Event{FromSeq: 6, ToSeq: 10, Reason: "history"}, 11},
+		{"stale epoch", actors.Resume{Replay: true, Since: 25, Epoch: "old"}, &client.Event{FromSeq: 26, Reason: "epoch"}, 0},
+		{"since beyond last seq", actors.Resume{Replay: true, Since: 99}, &client.Event{FromSeq: 100, Reason: "epoch"}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

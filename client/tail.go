@@ -88,7 +88,7 @@ func (s *Stream) Next() (Event, error) {
 			s.err = s.afterReadError(err)
 			continue
 		}
-		ev, err := parseEvent(raw)
+		ev, err := ParseEvent(raw)
 		if err != nil {
 			s.err = err
 			break
@@ -208,7 +208,8 @@ func (s *Stream) dial() error {
 	return nil
 }
 
-func parseEvent(raw []byte) (Event, error) {
+// ParseEvent decodes one server-to-client frame of the WebSocket contract.
+func ParseEvent(raw []byte) (Event, error) {
 	var f struct {
 		Type      string  `json:"type"`
 		TaskID    string  `json:"task_id"`

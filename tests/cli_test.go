@@ -148,7 +148,7 @@ func TestCLIRun(t *testing.T) {
 	logs := v.logs(4)
 	byMessage := map[string]string{}
 	for _, l := range logs {
-		byMessage[l.Message] = l.Level
+		byMessage[l.Message] = string(l.Level)
 	}
 	if byMessage["first"] != "info" || byMessage["second"] != "info" || byMessage["oops"] != "warning" {
 		t.Fatalf("published %+v", logs)

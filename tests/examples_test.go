@@ -38,7 +38,7 @@ func runExample(t *testing.T, s *service, taskID string, wantMessages []string, 
 	v := s.watch(taskID, "since=0")
 	v.hello()
 	for i, l := range v.logs(len(wantMessages)) {
-		if l.Message != wantMessages[i] || l.Level != wantLevels[i] {
+		if l.Message != wantMessages[i] || string(l.Level) != wantLevels[i] {
 			t.Fatalf("message %d = %s %q, want %s %q", i+1, l.Level, l.Message, wantLevels[i], wantMessages[i])
 		}
 	}

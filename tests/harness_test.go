@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/client"
 	"github.com/tasktail/tasktail/server"
 )
 
@@ -170,7 +171,7 @@ type viewer struct {
 }
 
 type frameOrErr struct {
-	f   actortest.Frame
+	f   client.Event
 	err error
 }
 
@@ -212,9 +213,9 @@ func (v *viewer) startReading() {
 				v.frames <- frameOrErr{err: err}
 				return
 			}
-			var f actortest.Frame
-			if err := json.Unmarshal(b, &f); err != nil {
-				v.frames <- frameOrErr{err: fmt.Errorf("frame %q: %w", b, err)}
+			f, err := client.ParseEvent(b)
+			if err != nil {
+				v.frames <- frameOrErr{err: err}
 				return
 			}
 			v.frames <- frameOrErr{f: f}
@@ -227,7 +228,7 @@ func (v *viewer) startReading() {
 }
 
 // next returns the next frame, failing if the connection ends or nothing arrives in time.
-func (v *viewer) next() actortest.Frame {
+func (v *viewer) next() client.Event {
 	v.t.Helper()
 	select {
 	case fe := <-v.frames:
@@ -238,11 +239,11 @@ func (v *viewer) next() actortest.Frame {
 	case <-time.After(wait):
 		v.t.Fatalf("viewer: no frame within %v", wait)
 	}
-	return actortest.Frame{}
+	return client.Event{}
 }
 
 // hello reads the first frame and checks that it is hello.
-func (v *viewer) hello() actortest.Frame {
+func (v *viewer) hello() client.Event {
 	v.t.Helper()
 	f := v.next()
 	if f.Type != "hello" {
@@ -252,9 +253,9 @@ func (v *viewer) hello() actortest.Frame {
 }
 
 // logs reads n frames and checks they are log frames with strictly increasing seq.
-func (v *viewer) logs(n int) []actortest.Frame {
+func (v *viewer) logs(n int) []client.Event {
 	v.t.Helper()
-	out := make([]actortest.Frame, n)
+	out := make([]client.Event, n)
 	for i := range out {
 		out[i] = v.next()
 		if out[i].Type != "log" {

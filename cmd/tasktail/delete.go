@@ -16,15 +16,7 @@ Example:
 
 func deleteTask(ctx context.Context, args []string, stderr io.Writer) error {
 	fs, server := clientCommand("delete", deleteSynopsis, stderr)
-	positional, _, err := parseCommand(fs, args)
-	if err != nil {
-		return err
-	}
-	taskID, err := taskArg(positional)
-	if err != nil {
-		return err
-	}
-	c, err := newClient(*server)
+	taskID, c, err := parseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
 	}

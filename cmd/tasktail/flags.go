@@ -97,6 +97,21 @@ func newClient(server string) (*client.Client, error) {
 	return c, nil
 }
 
+// parseTaskCommand parses a command that takes exactly one TASK argument and returns it
+// with a client of --server.
+func parseTaskCommand(fs *flag.FlagSet, server *string, args []string) (string, *client.Client, error) {
+	positional, _, err := parseCommand(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	taskID, err := taskArg(positional)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := newClient(*server)
+	return taskID, c, err
+}
+
 // taskArg takes the one TASK argument of a command that has no other positionals.
 func taskArg(positional []string) (string, error) {
 	if len(positional) != 1 {

@@ -19,15 +19,7 @@ Example:
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, server := clientCommand("status", statusSynopsis, stderr)
 	output := fs.String("o", "text", "output: text or json")
-	positional, _, err := parseCommand(fs, args)
-	if err != nil {
-		return err
-	}
-	taskID, err := taskArg(positional)
-	if err != nil {
-		return err
-	}
-	c, err := newClient(*server)
+	taskID, c, err := parseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
 	}

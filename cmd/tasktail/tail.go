@@ -28,20 +28,12 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, server := clientCommand("tail", tailSynopsis, stderr)
 	since := fs.Uint64("since", 0, "show only messages after this seq (0: everything the server retains)")
 	output := fs.String("o", "text", "output: text, or json for the frames as JSON lines")
-	positional, _, err := parseCommand(fs, args)
-	if err != nil {
-		return err
-	}
-	taskID, err := taskArg(positional)
+	taskID, c, err := parseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
 	}
 	if *output != "text" && *output != "json" {
 		return usageError{fmt.Errorf("-o %q: want text or json", *output)}
-	}
-	c, err := newClient(*server)
-	if err != nil {
-		return err
 	}
 	stream, err := c.Tail(ctx, taskID, *since)
 	if err != nil {
