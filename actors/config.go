@@ -34,6 +34,12 @@ type Config struct {
 	WriteTimeout time.Duration
 	// RequestTimeout bounds one request to a task actor (default 5 s).
 	RequestTimeout time.Duration
+	// MaxTasks is the most live tasks a node keeps (default 100,000); a publish or
+	// subscribe that would create one more is refused with ErrTooManyTasks.
+	MaxTasks int
+	// MaxViewersPerTask is the most sockets one task serves (default 1,000); one more is
+	// refused with ErrTooManyViewers.
+	MaxViewersPerTask int
 	// MaxFailures is how many panics a task may have within FailureWindow before it is
 	// stopped (default 10); below it a panic drops only the failing message.
 	MaxFailures int
@@ -59,6 +65,8 @@ func (c *Config) fill() {
 	setDefault(&c.SocketBuffer, 4096)
 	setDefault(&c.WriteTimeout, 10*time.Second)
 	setDefault(&c.RequestTimeout, 5*time.Second)
+	setDefault(&c.MaxTasks, 100_000)
+	setDefault(&c.MaxViewersPerTask, 1000)
 	setDefault(&c.MaxFailures, 10)
 	setDefault(&c.FailureWindow, time.Minute)
 }
@@ -81,6 +89,8 @@ func (c *Config) Validate() error {
 		{"socket buffer", int64(c.SocketBuffer)},
 		{"write timeout", int64(c.WriteTimeout)},
 		{"request timeout", int64(c.RequestTimeout)},
+		{"max tasks", int64(c.MaxTasks)},
+		{"max viewers per task", int64(c.MaxViewersPerTask)},
 		{"max failures", int64(c.MaxFailures)},
 		{"failure window", int64(c.FailureWindow)},
 	} {

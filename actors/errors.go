@@ -17,6 +17,10 @@ var (
 	ErrTimeout = errors.New("task did not answer in time")
 	// ErrShuttingDown is returned once the Manager has begun to shut down.
 	ErrShuttingDown = errors.New("shutting down")
+	// ErrTooManyTasks is returned when creating a task would pass Config.MaxTasks.
+	ErrTooManyTasks = errors.New("too many live tasks")
+	// ErrTooManyViewers is returned when a task already has Config.MaxViewersPerTask sockets.
+	ErrTooManyViewers = errors.New("too many viewers of this task")
 )
 
 // InvalidError reports a field that breaks the contract's field rules.

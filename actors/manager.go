@@ -177,62 +177,43 @@ type Resume struct {
 // queue. It returns once s is registered; frames are written by a goroutine the Manager
 // owns until the connection ends or Shutdown.
 func (m *Manager) Connect(ctx context.Context, taskID string, s Socket) error {
-	conn, err := m.attach(ctx, taskID, s, Resume{})
+	a, err := m.Attach(ctx, taskID, Resume{})
 	if err != nil {
 		return err
 	}
 	go func() {
-		defer m.wg.Done()
-		if err := conn.run(context.Background()); err != nil {
+		if err := a.Run(context.Background(), s); err != nil {
 			m.logger.Info("socket closed after a failed write", slog.String("task_id", taskID), slog.Any("error", err))
 		}
 	}()
 	return nil
 }
 
-// Serve attaches s to the task like Connect, with the replay that from selects, and then
-// writes frames in the calling goroutine until the connection ends: ctx is done (the peer
-// left), the task finished or was deleted, the socket fell behind (1013), a write failed,
-// or Shutdown began (1001). A failed write is returned as an error.
+// Serve is Attach and Run: it attaches s to the task with the replay from selects and
+// writes frames in the calling goroutine until the connection ends.
 func (m *Manager) Serve(ctx context.Context, taskID string, s Socket, from Resume) error {
-	conn, err := m.attach(ctx, taskID, s, from)
+	a, err := m.Attach(ctx, taskID, from)
 	if err != nil {
 		return err
 	}
-	defer m.wg.Done()
-	return conn.run(ctx)
+	return a.Run(ctx, s)
 }
 
-// attached is a socket registered with its task, ready for its writer.
-type attached struct {
+// Attachment is a connection registered with its task whose frames wait, in a bounded
+// outbox, for Run to write them. A server attaches before it accepts a WebSocket, so a
+// refusal (ErrTooManyViewers, ErrTooManyTasks, ErrShuttingDown) can still be an HTTP
+// answer.
+type Attachment struct {
 	m        *Manager
-	s        Socket
 	out      *outbox
 	self     *actor.PID
 	closeAll *closeBroadcast
+	done     bool
 }
 
-func (c *attached) run(ctx context.Context) error {
-	defer c.m.system.Root.Stop(c.self)
-	detach := func() { c.m.system.Root.Send(c.self, detachSocket{}) }
-	return c.out.run(ctx, c.s, c.m.cfg.WriteTimeout, c.closeAll, detach, c.m.stats)
-}
-
-// CloseViewers closes every socket attached now with code and reason; the tasks keep
-// their state, and clients resume with since/epoch. Shutdown uses it with 1001; a member
-// that hands its tasks to others, or a test of reconnects, may use it alone.
-func (m *Manager) CloseViewers(code CloseCode, reason string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fired := m.closeAll
-	m.closeAll = newCloseBroadcast()
-	fired.code, fired.reason = code, reason
-	close(fired.done)
-}
-
-// attach spawns the socket's actor and subscribes it. On success the caller owns one
-// count of m.wg and must run the writer.
-func (m *Manager) attach(ctx context.Context, taskID string, s Socket, from Resume) (*attached, error) {
+// Attach spawns a socket actor and subscribes it to the task (creating the task if
+// needed) with the replay from selects. The caller must call Run or Cancel.
+func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Attachment, error) {
 	if err := ValidateTaskID(taskID); err != nil {
 		return nil, err
 	}
@@ -249,17 +230,55 @@ func (m *Manager) attach(ctx context.Context, taskID string, s Socket, from Resu
 	self := m.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &socketActor{taskID: taskID, out: out, stats: m.stats}
 	}, actor.WithMailbox(actor.Unbounded())))
+	a := &Attachment{m: m, out: out, self: self, closeAll: closeAll}
 	reply, err := m.request(ctx, &v1.Subscribe{TaskId: taskID, Subscriber: self, Resume: from.Replay, Since: from.Since, Epoch: from.Epoch})
-	if err == nil {
-		if ack, ok := reply.(*v1.SubscribeAck); ok {
-			m.system.Root.Send(self, watchTask{task: ack.Task})
-			return &attached{m: m, s: s, out: out, self: self, closeAll: closeAll}, nil
-		}
-		err = unexpected(reply)
+	if err != nil {
+		a.Cancel()
+		return nil, err
 	}
-	m.system.Root.Stop(self)
-	m.wg.Done()
-	return nil, fmt.Errorf("subscribe: %w", err)
+	ack, ok := reply.(*v1.SubscribeAck)
+	if !ok {
+		a.Cancel()
+		return nil, unexpected(reply)
+	}
+	m.system.Root.Send(self, watchTask{task: ack.Task})
+	return a, nil
+}
+
+// Run writes the attachment's frames to s until the connection ends: ctx is done (the
+// peer left), the task finished or was deleted, the socket fell behind (1013), a write
+// failed, or CloseViewers or Shutdown closed it. A failed write is returned as an error.
+func (a *Attachment) Run(ctx context.Context, s Socket) error {
+	if a.done {
+		return errors.New("attachment already used")
+	}
+	a.done = true
+	defer a.m.wg.Done()
+	defer a.m.system.Root.Stop(a.self)
+	detach := func() { a.m.system.Root.Send(a.self, detachSocket{}) }
+	return a.out.run(ctx, s, a.m.cfg.WriteTimeout, a.closeAll, detach, a.m.stats)
+}
+
+// Cancel gives up an attachment that will not Run: the task forgets the subscriber.
+func (a *Attachment) Cancel() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.m.system.Root.Stop(a.self)
+	a.m.wg.Done()
+}
+
+// CloseViewers closes every socket attached now with code and reason; the tasks keep
+// their state, and clients resume with since/epoch. Shutdown uses it with 1001; a member
+// that hands its tasks to others, or a test of reconnects, may use it alone.
+func (m *Manager) CloseViewers(code CloseCode, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fired := m.closeAll
+	m.closeAll = newCloseBroadcast()
+	fired.code, fired.reason = code, reason
+	close(fired.done)
 }
 
 // request asks the task's actor through the router, translating the actor library's
@@ -279,8 +298,14 @@ func (m *Manager) request(ctx context.Context, msg TaskMessage) (any, error) {
 	case err != nil:
 		return nil, fmt.Errorf("request %T: %w", msg, err)
 	}
-	if f, ok := reply.(*v1.TaskFailure); ok {
-		return nil, fmt.Errorf("%w: %s", ErrTaskFailed, f.Reason)
+	switch r := reply.(type) {
+	case *v1.TaskFailure:
+		return nil, fmt.Errorf("%w: %s", ErrTaskFailed, r.Reason)
+	case *v1.Refused:
+		if r.Reason == v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS {
+			return nil, ErrTooManyViewers
+		}
+		return nil, ErrTooManyTasks
 	}
 	return reply, nil
 }

@@ -501,3 +501,43 @@ func TestCloseViewersKeepsTaskState(t *testing.T) {
 		t.Fatal("a viewer attached after CloseViewers was closed too")
 	}
 }
+
+func TestMaxTasksRefusesNewTasksAndKeepsTheOthers(t *testing.T) {
+	m := newManager(t, actors.Config{MaxTasks: 2}, actors.Options{})
+	ctx := context.Background()
+	sendN(t, m, "a", 1, 2)
+	sendN(t, m, "b", 1, 1)
+	if _, err := m.SendLog(ctx, "c", v1.Level_LEVEL_INFO, "x", 0, false); !errors.Is(err, actors.ErrTooManyTasks) {
+		t.Fatalf("third task: %v, want ErrTooManyTasks", err)
+	}
+	if err := m.Connect(ctx, "c", actortest.NewFakeSocket()); !errors.Is(err, actors.ErrTooManyTasks) {
+		t.Fatalf("viewer of a third task: %v, want ErrTooManyTasks", err)
+	}
+	sendN(t, m, "a", 3, 3) // existing tasks go on
+	if n := queued(t, m, "a"); n != 3 {
+		t.Fatalf("task a queued %d, want 3", n)
+	}
+	if _, err := m.Status(ctx, "c"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("refused task exists: %v", err)
+	}
+	if err := m.Disconnect(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := m.SendLog(ctx, "c", v1.Level_LEVEL_INFO, "x", 0, false); err != nil || ack.LastSeq != 1 {
+		t.Fatalf("after a delete there is room: %+v %v", ack, err)
+	}
+}
+
+func TestMaxViewersPerTask(t *testing.T) {
+	m := newManager(t, actors.Config{MaxViewersPerTask: 1}, actors.Options{})
+	ctx := context.Background()
+	first := connect(t, m, "v")
+	if err := m.Connect(ctx, "v", actortest.NewFakeSocket()); !errors.Is(err, actors.ErrTooManyViewers) {
+		t.Fatalf("second viewer: %v, want ErrTooManyViewers", err)
+	}
+	sendN(t, m, "v", 1, 1)
+	first.WaitFrames(t, 2, wait)
+	if st, _ := m.Status(ctx, "v"); st.Subscribers != 1 {
+		t.Fatalf("subscribers %d", st.Subscribers)
+	}
+}

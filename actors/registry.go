@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -25,6 +26,21 @@ type Registry struct {
 	root   *actor.RootContext
 	shards [registryShards]*actor.PID
 	seed   maphash.Seed
+}
+
+// taskCount is the number of tasks mapped in all shards, against Config.MaxTasks.
+type taskCount struct {
+	n   atomic.Int64
+	max int64
+}
+
+// reserve counts one more task unless that would pass the limit.
+func (c *taskCount) reserve() bool {
+	if c.n.Add(1) > c.max {
+		c.n.Add(-1)
+		return false
+	}
+	return true
 }
 
 // taskIdle is a task actor's request to be passivated. It carries the number of routed
@@ -47,7 +63,8 @@ type taskRef struct {
 // goroutine, so it may touch the map.
 type registryActor struct {
 	tasks      map[string]*taskRef
-	spawned    uint64 // generations handed out, for child names
+	count      *taskCount // shared by all shards
+	spawned    uint64     // generations handed out, for child names
 	newProps   func(taskID string) *actor.Props
 	stats      *Stats
 	supervisor taskSupervisor
@@ -61,15 +78,22 @@ func (r *registryActor) HandleFailure(system *actor.ActorSystem, supervisor acto
 func (r *registryActor) unmap(task *actor.PID) {
 	if taskID, ok := taskIDOfChild(task); ok {
 		if ref := r.tasks[taskID]; ref != nil && ref.pid.Equal(task) {
-			delete(r.tasks, taskID)
+			r.remove(taskID)
 		}
 	}
+}
+
+// remove forgets a task: nothing more is routed to it.
+func (r *registryActor) remove(taskID string) {
+	delete(r.tasks, taskID)
+	r.count.n.Add(-1)
 }
 
 // NewRegistry starts the registry actors. taskMiddleware wraps every task actor's Receive
 // (tracing, fault injection in tests).
 func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
 	r := &Registry{root: system.Root, seed: maphash.MakeSeed()}
+	count := &taskCount{max: int64(cfg.MaxTasks)}
 	newProps := func(taskID string) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor {
 			return &TaskActor{taskID: taskID, cfg: cfg, stats: stats, passivate: askRegistryToPassivate}
@@ -77,7 +101,7 @@ func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *s
 	}
 	for i := range r.shards {
 		props := actor.PropsFromProducer(func() actor.Actor {
-			ra := &registryActor{tasks: map[string]*taskRef{}, newProps: newProps, stats: stats}
+			ra := &registryActor{tasks: map[string]*taskRef{}, count: count, newProps: newProps, stats: stats}
 			ra.supervisor = taskSupervisor{cfg: cfg, stats: stats, logger: logger, unmap: ra.unmap}
 			return ra
 		}, actor.WithMailbox(actor.Unbounded()))
@@ -107,9 +131,9 @@ func (r *Registry) Shutdown() {
 func (r *registryActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *v1.Publish:
-		r.forward(ctx, r.getOrSpawn(ctx, m.TaskId))
+		r.forwardOrRefuse(ctx, m.TaskId)
 	case *v1.Subscribe:
-		r.forward(ctx, r.getOrSpawn(ctx, m.TaskId))
+		r.forwardOrRefuse(ctx, m.TaskId)
 	case *v1.GetStatus:
 		if ref := r.tasks[m.TaskId]; ref != nil {
 			r.forward(ctx, ref)
@@ -119,14 +143,14 @@ func (r *registryActor) Receive(ctx actor.Context) {
 	case *v1.Delete:
 		// Unmapped first: the next Publish starts a new incarnation while this one closes.
 		if ref := r.tasks[m.TaskId]; ref != nil {
-			delete(r.tasks, m.TaskId)
+			r.remove(m.TaskId)
 			r.forward(ctx, ref)
 		} else {
 			ctx.Respond(&v1.DeleteAck{TaskId: m.TaskId})
 		}
 	case *taskIdle:
 		if ref := r.tasks[m.taskID]; ref != nil && ref.pid.Equal(m.task) && ref.routed == m.routed {
-			delete(r.tasks, m.taskID)
+			r.remove(m.taskID)
 			r.stats.TasksPassivated.Add(1)
 			ctx.Stop(m.task)
 		}
@@ -137,12 +161,27 @@ func (r *registryActor) Receive(ctx actor.Context) {
 	}
 }
 
-// getOrSpawn returns the task's actor, spawning it if needed. A child is named
-// "<task_id>#<generation>": task_ids contain neither '/' nor '#', so the task_id can be
-// read back from the PID, and a new incarnation never collides with one still stopping.
+// forwardOrRefuse forwards a message that may create its task, or answers Refused when
+// creating it would pass Config.MaxTasks.
+func (r *registryActor) forwardOrRefuse(ctx actor.Context, taskID string) {
+	ref := r.getOrSpawn(ctx, taskID)
+	if ref == nil {
+		ctx.Respond(&v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS})
+		return
+	}
+	r.forward(ctx, ref)
+}
+
+// getOrSpawn returns the task's actor, spawning it if needed, or nil when the node already
+// has its maximum of tasks. A child is named "<task_id>#<generation>": task_ids contain
+// neither '/' nor '#', so the task_id can be read back from the PID, and a new incarnation
+// never collides with one still stopping.
 func (r *registryActor) getOrSpawn(ctx actor.Context, taskID string) *taskRef {
 	ref := r.tasks[taskID]
 	if ref == nil {
+		if !r.count.reserve() {
+			return nil
+		}
 		r.spawned++
 		pid, err := ctx.SpawnNamed(r.newProps(taskID), taskID+"#"+strconv.FormatUint(r.spawned, 36))
 		if err != nil {

@@ -149,6 +149,10 @@ func (t *TaskActor) queued() uint32 {
 }
 
 func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe) {
+	if len(t.subs) >= t.cfg.MaxViewersPerTask {
+		ctx.Respond(&v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
+		return
+	}
 	t.lastActive = time.Now()
 	frames := [][]byte{helloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished})}
 	if m.Resume {

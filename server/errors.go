@@ -63,6 +63,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeErrorCode(w, http.StatusConflict, codeFinished, "task has finished; publishing is closed")
 	case errors.Is(err, actors.ErrShuttingDown):
 		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "server is shutting down")
+	case errors.Is(err, actors.ErrTooManyTasks):
+		s.logger.Warn("refused: too many live tasks", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "this server has its maximum of live tasks; try again later")
+	case errors.Is(err, actors.ErrTooManyViewers):
+		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "this task has its maximum of viewers; try again later")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client left; nobody reads an answer.
 	case errors.Is(err, actors.ErrTimeout):

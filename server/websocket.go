@@ -68,18 +68,23 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, actors.ErrShuttingDown)
 		return
 	}
+	// Subscribe first, so that a refusal is still an HTTP answer.
+	attachment, err := s.mgr.Attach(r.Context(), taskID, from)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
+		attachment.Cancel()
 		return // Accept has answered the request
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(viewerReadLimit)
 	ctx := c.CloseRead(r.Context())
 
-	err = s.mgr.Serve(ctx, taskID, wsSocket{c}, from)
+	err = attachment.Run(ctx, wsSocket{c})
 	switch {
-	case errors.Is(err, actors.ErrShuttingDown):
-		_ = c.Close(websocket.StatusGoingAway, "server shutting down")
 	case err != nil && ctx.Err() == nil:
 		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
 		_ = c.Close(websocket.StatusInternalError, "internal error")

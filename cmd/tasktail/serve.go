@@ -43,6 +43,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Actors.SocketBuffer, "socket-buffer", def.SocketBuffer, "frames that may wait for one viewer before it is closed with 1013 (at least --max-batch)")
 	fs.DurationVar(&cfg.Actors.WriteTimeout, "write-timeout", def.WriteTimeout, "deadline of one frame write to a viewer")
 	fs.DurationVar(&cfg.Actors.RequestTimeout, "request-timeout", def.RequestTimeout, "deadline of one request to a task actor")
+	fs.IntVar(&cfg.Actors.MaxTasks, "max-tasks", def.MaxTasks, "most live tasks; creating one more answers 503")
+	fs.IntVar(&cfg.Actors.MaxViewersPerTask, "max-viewers-per-task", def.MaxViewersPerTask, "most viewers of one task; one more answers 503")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10e9, "deadline of the graceful shutdown")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

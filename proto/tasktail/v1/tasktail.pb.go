@@ -192,6 +192,58 @@ func (GapReason) EnumDescriptor() ([]byte, []int) {
 	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{2}
 }
 
+// RefusedReason says which limit turned a request away.
+type RefusedReason int32
+
+const (
+	RefusedReason_REFUSED_REASON_UNSPECIFIED RefusedReason = 0
+	// The node already runs its maximum of live tasks.
+	RefusedReason_REFUSED_REASON_TOO_MANY_TASKS RefusedReason = 1
+	// The task already has its maximum of viewers.
+	RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS RefusedReason = 2
+)
+
+// Enum value maps for RefusedReason.
+var (
+	RefusedReason_name = map[int32]string{
+		0: "REFUSED_REASON_UNSPECIFIED",
+		1: "REFUSED_REASON_TOO_MANY_TASKS",
+		2: "REFUSED_REASON_TOO_MANY_VIEWERS",
+	}
+	RefusedReason_value = map[string]int32{
+		"REFUSED_REASON_UNSPECIFIED":      0,
+		"REFUSED_REASON_TOO_MANY_TASKS":   1,
+		"REFUSED_REASON_TOO_MANY_VIEWERS": 2,
+	}
+)
+
+func (x RefusedReason) Enum() *RefusedReason {
+	p := new(RefusedReason)
+	*p = x
+	return p
+}
+
+func (x RefusedReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefusedReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_tasktail_v1_tasktail_proto_enumTypes[3].Descriptor()
+}
+
+func (RefusedReason) Type() protoreflect.EnumType {
+	return &file_tasktail_v1_tasktail_proto_enumTypes[3]
+}
+
+func (x RefusedReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefusedReason.Descriptor instead.
+func (RefusedReason) EnumDescriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{3}
+}
+
 // LogInput is one message as a producer publishes it, already validated.
 type LogInput struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1211,6 +1263,59 @@ func (x *TaskFailure) GetReason() string {
 	return ""
 }
 
+// Refused answers a Publish or Subscribe that a limit turned away; nothing changed.
+type Refused struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Reason        RefusedReason          `protobuf:"varint,2,opt,name=reason,proto3,enum=tasktail.v1.RefusedReason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Refused) Reset() {
+	*x = Refused{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refused) ProtoMessage() {}
+
+func (x *Refused) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refused.ProtoReflect.Descriptor instead.
+func (*Refused) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Refused) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *Refused) GetReason() RefusedReason {
+	if x != nil {
+		return x.Reason
+	}
+	return RefusedReason_REFUSED_REASON_UNSPECIFIED
+}
+
 var File_tasktail_v1_tasktail_proto protoreflect.FileDescriptor
 
 const file_tasktail_v1_tasktail_proto_rawDesc = "" +
@@ -1296,7 +1401,10 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\fclose_reason\x18\x03 \x01(\tR\vcloseReason\">\n" +
 	"\vTaskFailure\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*\x8a\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
+	"\aRefused\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x122\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x1a.tasktail.v1.RefusedReasonR\x06reason*\x8a\x01\n" +
 	"\x05Level\x12\x15\n" +
 	"\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vLEVEL_DEBUG\x10\x01\x12\x0e\n" +
@@ -1313,7 +1421,11 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12GAP_REASON_TRIMMED\x10\x01\x12\x16\n" +
 	"\x12GAP_REASON_HISTORY\x10\x02\x12\x14\n" +
-	"\x10GAP_REASON_EPOCH\x10\x03B;Z9github.com/tasktail/tasktail/proto/tasktail/v1;tasktailv1b\x06proto3"
+	"\x10GAP_REASON_EPOCH\x10\x03*w\n" +
+	"\rRefusedReason\x12\x1e\n" +
+	"\x1aREFUSED_REASON_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dREFUSED_REASON_TOO_MANY_TASKS\x10\x01\x12#\n" +
+	"\x1fREFUSED_REASON_TOO_MANY_VIEWERS\x10\x02B;Z9github.com/tasktail/tasktail/proto/tasktail/v1;tasktailv1b\x06proto3"
 
 var (
 	file_tasktail_v1_tasktail_proto_rawDescOnce sync.Once
@@ -1327,43 +1439,46 @@ func file_tasktail_v1_tasktail_proto_rawDescGZIP() []byte {
 	return file_tasktail_v1_tasktail_proto_rawDescData
 }
 
-var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(Level)(0),           // 0: tasktail.v1.Level
 	(PublishStatus)(0),   // 1: tasktail.v1.PublishStatus
 	(GapReason)(0),       // 2: tasktail.v1.GapReason
-	(*LogInput)(nil),     // 3: tasktail.v1.LogInput
-	(*Publish)(nil),      // 4: tasktail.v1.Publish
-	(*PublishAck)(nil),   // 5: tasktail.v1.PublishAck
-	(*Subscribe)(nil),    // 6: tasktail.v1.Subscribe
-	(*SubscribeAck)(nil), // 7: tasktail.v1.SubscribeAck
-	(*Unsubscribe)(nil),  // 8: tasktail.v1.Unsubscribe
-	(*Delete)(nil),       // 9: tasktail.v1.Delete
-	(*DeleteAck)(nil),    // 10: tasktail.v1.DeleteAck
-	(*GetStatus)(nil),    // 11: tasktail.v1.GetStatus
-	(*Status)(nil),       // 12: tasktail.v1.Status
-	(*LogEntry)(nil),     // 13: tasktail.v1.LogEntry
-	(*Gap)(nil),          // 14: tasktail.v1.Gap
-	(*Hello)(nil),        // 15: tasktail.v1.Hello
-	(*Deliver)(nil),      // 16: tasktail.v1.Deliver
-	(*TaskFailure)(nil),  // 17: tasktail.v1.TaskFailure
-	(*actor.PID)(nil),    // 18: actor.PID
+	(RefusedReason)(0),   // 3: tasktail.v1.RefusedReason
+	(*LogInput)(nil),     // 4: tasktail.v1.LogInput
+	(*Publish)(nil),      // 5: tasktail.v1.Publish
+	(*PublishAck)(nil),   // 6: tasktail.v1.PublishAck
+	(*Subscribe)(nil),    // 7: tasktail.v1.Subscribe
+	(*SubscribeAck)(nil), // 8: tasktail.v1.SubscribeAck
+	(*Unsubscribe)(nil),  // 9: tasktail.v1.Unsubscribe
+	(*Delete)(nil),       // 10: tasktail.v1.Delete
+	(*DeleteAck)(nil),    // 11: tasktail.v1.DeleteAck
+	(*GetStatus)(nil),    // 12: tasktail.v1.GetStatus
+	(*Status)(nil),       // 13: tasktail.v1.Status
+	(*LogEntry)(nil),     // 14: tasktail.v1.LogEntry
+	(*Gap)(nil),          // 15: tasktail.v1.Gap
+	(*Hello)(nil),        // 16: tasktail.v1.Hello
+	(*Deliver)(nil),      // 17: tasktail.v1.Deliver
+	(*TaskFailure)(nil),  // 18: tasktail.v1.TaskFailure
+	(*Refused)(nil),      // 19: tasktail.v1.Refused
+	(*actor.PID)(nil),    // 20: actor.PID
 }
 var file_tasktail_v1_tasktail_proto_depIdxs = []int32{
 	0,  // 0: tasktail.v1.LogInput.level:type_name -> tasktail.v1.Level
-	3,  // 1: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
+	4,  // 1: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
 	1,  // 2: tasktail.v1.PublishAck.status:type_name -> tasktail.v1.PublishStatus
-	18, // 3: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
-	18, // 4: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
-	18, // 5: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
+	20, // 3: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
+	20, // 4: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
+	20, // 5: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
 	0,  // 6: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
 	2,  // 7: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 8: tasktail.v1.Refused.reason:type_name -> tasktail.v1.RefusedReason
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_tasktail_v1_tasktail_proto_init() }
@@ -1376,8 +1491,8 @@ func file_tasktail_v1_tasktail_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tasktail_v1_tasktail_proto_rawDesc), len(file_tasktail_v1_tasktail_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   15,
+			NumEnums:      4,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
