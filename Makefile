@@ -23,19 +23,24 @@ lint:
 	$(GO) vet ./...
 
 # Regenerate the actor messages with Debian's protoc and the protoc-gen-go pinned in go.mod.
+# PROTO_OUT is where the generated tree goes (the module root by default).
+PROTO_OUT ?= .
 proto:
 	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
 	protoc --plugin=protoc-gen-go=bin/protoc-gen-go -I proto -I $(ACTOR_PROTO_DIR) \
-		--go_out=. --go_opt=module=github.com/tasktail/tasktail \
+		--go_out=$(PROTO_OUT) --go_opt=module=github.com/tasktail/tasktail \
 		--go_opt=Mactor.proto=github.com/asynkron/protoactor-go/actor \
 		proto/tasktail/v1/tasktail.proto
 
-# Fails when the committed generated code is not what `make proto` produces. Without
-# protoc it is skipped, except under CI=true, where a missing prerequisite is a failure.
+# Fails when the generated code in the tree is not what `make proto` makes of the .proto
+# in the tree. Without protoc it is skipped, except under CI=true, where a missing
+# prerequisite is a failure.
 proto-check:
 	@if command -v protoc >/dev/null; then \
-		$(MAKE) --no-print-directory proto && git diff --exit-code -- proto/ || \
-		{ echo "generated code in proto/ is stale: run make proto and commit"; exit 1; }; \
+		tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+		$(MAKE) --no-print-directory -s proto PROTO_OUT=$$tmp && \
+		diff -u proto/tasktail/v1/tasktail.pb.go $$tmp/proto/tasktail/v1/tasktail.pb.go || \
+		{ echo "proto/tasktail/v1/tasktail.pb.go is stale: run make proto"; exit 1; }; \
 	elif [ "$$CI" = true ]; then echo "protoc missing (apt-get install protobuf-compiler)"; exit 1; \
 	else echo "proto-check skipped: protoc not installed"; fi
 
