@@ -123,6 +123,7 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 				return fmt.Errorf("write frame: %w", err)
 			}
 			frames[i] = nil
+			stats.Delivered.Add(1)
 			if i >= exempt {
 				o.pending.Add(-1)
 			}

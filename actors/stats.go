@@ -8,6 +8,8 @@ type Stats struct {
 	LiveTasks       atomic.Int64  // task actors alive now
 	Sockets         atomic.Int64  // sockets attached now
 	Published       atomic.Uint64 // messages accepted
+	Queued          atomic.Uint64 // messages queued because no subscriber was connected
+	Delivered       atomic.Uint64 // frames written to sockets
 	Trimmed         atomic.Uint64 // queued messages dropped by the trim rule
 	SlowConsumers   atomic.Uint64 // sockets closed with 1013
 	WriteFailures   atomic.Uint64 // sockets closed because a write failed

@@ -131,6 +131,7 @@ func (t *TaskActor) publish(ctx actor.Context, m *v1.Publish) {
 // queue, and when it would make the queue longer than QueueLimit only the most recent
 // QueueKeep stay.
 func (t *TaskActor) enqueue() {
+	t.stats.Queued.Add(1)
 	if t.unseenFrom == 0 {
 		t.unseenFrom, t.queuedFrom = t.lastSeq, t.lastSeq
 	}

@@ -70,6 +70,8 @@ type Options struct {
 	// ReconnectTimeout is how long a Stream keeps trying to reconnect before it fails
 	// (default 1 min).
 	ReconnectTimeout time.Duration
+	// Token is a publish key or a subscribe token, sent as Authorization: Bearer.
+	Token string
 }
 
 // Client talks to one tasktail server.
@@ -153,6 +155,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, want int, 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	c.authorize(req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
@@ -168,4 +171,11 @@ func (c *Client) do(ctx context.Context, method, path string, in any, want int, 
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// authorize adds the client's credential to a request's headers.
+func (c *Client) authorize(h http.Header) {
+	if c.opts.Token != "" {
+		h.Set("Authorization", "Bearer "+c.opts.Token)
+	}
 }

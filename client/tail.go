@@ -195,7 +195,9 @@ func (s *Stream) dial() error {
 		q.Set("epoch", s.epoch)
 	}
 	u.RawQuery = q.Encode()
-	conn, resp, err := websocket.Dial(s.ctx, u.String(), &websocket.DialOptions{HTTPClient: s.c.http})
+	header := http.Header{}
+	s.c.authorize(header)
+	conn, resp, err := websocket.Dial(s.ctx, u.String(), &websocket.DialOptions{HTTPClient: s.c.http, HTTPHeader: header})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return apiError(resp)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/token"
 )
 
 // Config holds the edge's settings. The zero value of every field means its documented
@@ -18,6 +19,17 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds the graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration
+	// PublishKeys are the keys that may publish and delete (Authorization: Bearer KEY).
+	// Empty: anyone may.
+	PublishKeys []string
+	// TokenSecret signs subscribe tokens (HS256, at least 32 bytes). Empty: anyone may
+	// view any task and read its status.
+	TokenSecret []byte
+	// AllowedOrigins are the host patterns (as in "app.example.com" or "*.example.com")
+	// whose pages may open viewer WebSockets besides the server's own origin.
+	AllowedOrigins []string
+	// Insecure allows listening beyond loopback without PublishKeys and TokenSecret.
+	Insecure bool
 	// Actors are the task and socket settings.
 	Actors actors.Config
 	// Logger receives the service's logs (default: discard).
@@ -42,6 +54,14 @@ func (c *Config) fill() error {
 	}
 	if c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 {
 		return fmt.Errorf("max body bytes and shutdown timeout must not be negative")
+	}
+	if n := len(c.TokenSecret); n > 0 && n < token.MinSecretBytes {
+		return fmt.Errorf("token secret of %d bytes: want at least %d", n, token.MinSecretBytes)
+	}
+	for _, k := range c.PublishKeys {
+		if len(k) < 16 {
+			return fmt.Errorf("publish key %.4s…: want at least 16 characters", k)
+		}
 	}
 	return c.Actors.Validate()
 }

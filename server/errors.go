@@ -13,6 +13,8 @@ import (
 // Error codes of the API's error bodies.
 const (
 	codeInvalid     = "invalid_argument"
+	codeUnauth      = "unauthenticated"
+	codeForbidden   = "permission_denied"
 	codeTooLarge    = "too_large"
 	codeNotFound    = "not_found"
 	codeFinished    = "task_finished"
@@ -52,7 +54,15 @@ func writeErrorCode(w http.ResponseWriter, status int, code, message string) {
 // are logged; bad input and a client that left are not.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *actors.InvalidError
+	var auth *authError
 	switch {
+	case errors.As(err, &auth) && errors.Is(err, errForbidden):
+		s.logger.Info("refused: forbidden", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		writeErrorCode(w, http.StatusForbidden, codeForbidden, auth.message)
+	case errors.As(err, &auth):
+		s.logger.Info("refused: unauthenticated", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tasktail"`)
+		writeErrorCode(w, http.StatusUnauthorized, codeUnauth, auth.message)
 	case errors.As(err, &inv) && inv.TooLarge:
 		writeErrorCode(w, http.StatusRequestEntityTooLarge, codeTooLarge, inv.Error())
 	case errors.As(err, &inv):

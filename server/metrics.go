@@ -9,8 +9,16 @@ import (
 	"github.com/tasktail/tasktail/actors"
 )
 
-// newMetrics registers the Manager's counters and the process and Go runtime collectors.
-func newMetrics(st *actors.Stats) *prometheus.Registry {
+// metrics are the edge's own instruments; the Manager's counters are read from its Stats.
+type metrics struct {
+	reg            *prometheus.Registry
+	authFailures   prometheus.Counter
+	publishLatency prometheus.Histogram
+}
+
+// newMetrics registers the Manager's counters, the edge's instruments and the process and
+// Go runtime collectors.
+func newMetrics(st *actors.Stats) *metrics {
 	reg := prometheus.NewRegistry()
 	gauge := func(name, help string, f func() float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tasktail", Name: name, Help: help}, f))
@@ -22,16 +30,26 @@ func newMetrics(st *actors.Stats) *prometheus.Registry {
 	gauge("tasks_live", "Task actors alive now.", func() float64 { return float64(st.LiveTasks.Load()) })
 	gauge("viewers", "WebSocket viewers attached now.", func() float64 { return float64(st.Sockets.Load()) })
 	counter("messages_published_total", "Log messages accepted.", st.Published.Load)
+	counter("messages_queued_total", "Log messages queued because no viewer was connected.", st.Queued.Load)
 	counter("messages_trimmed_total", "Queued messages dropped by the trim rule.", st.Trimmed.Load)
+	counter("frames_delivered_total", "Frames written to viewers (hello, log and gap).", st.Delivered.Load)
 	counter("slow_consumer_closes_total", "Viewers closed with 1013 for falling behind.", st.SlowConsumers.Load)
 	counter("write_failures_total", "Viewers closed because a write failed.", st.WriteFailures.Load)
-	counter("task_panics_total", "Messages whose handling panicked; the task resumed.", st.TaskPanics.Load)
+	counter("task_panics_total", "Messages whose handling panicked; the task resumed without them.", st.TaskPanics.Load)
 	counter("tasks_stopped_total", "Tasks stopped for exceeding their failure budget.", st.TasksStopped.Load)
 	counter("tasks_passivated_total", "Tasks stopped after their idle or finished TTL.", st.TasksPassivated.Load)
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
+	m := &metrics{
+		reg: reg,
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasktail", Name: "auth_failures_total",
+			Help: "Requests refused for missing, invalid or insufficient credentials."}),
+		publishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "tasktail", Name: "publish_duration_seconds",
+			Help:    "Time from a publish request's arrival to its answer.",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5}}),
+	}
+	reg.MustRegister(m.authFailures, m.publishLatency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
 }
 
-func metricsHandler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }

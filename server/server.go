@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tasktail/tasktail/actors"
 )
 
@@ -20,7 +19,7 @@ type Server struct {
 	mgr     *actors.Manager
 	logger  *slog.Logger
 	ready   atomic.Bool
-	metrics *prometheus.Registry
+	metrics *metrics
 	handler http.Handler
 }
 
@@ -40,6 +39,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// CheckExposure reports an error when addr reaches beyond loopback while publishing or
+// viewing needs no credentials and Config.Insecure is not set. Serve checks it too.
+func (s *Server) CheckExposure(addr net.Addr) error { return s.cfg.checkExposure(addr) }
+
 // Handler returns the routes, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -50,6 +53,11 @@ func (s *Server) Manager() *actors.Manager { return s.mgr }
 // false, the listener closes, in-flight requests finish, every socket is closed with
 // 1001 and the actors stop, all within Config.ShutdownTimeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.cfg.checkExposure(ln.Addr()); err != nil {
+		ln.Close()
+		_ = s.mgr.Shutdown(ctx)
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -93,7 +101,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", metricsHandler(s.metrics))
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})

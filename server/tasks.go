@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/tasktail/tasktail/actors"
 )
@@ -18,7 +19,12 @@ type publishReply struct {
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	defer s.observePublish(time.Now())
 	taskID := r.PathValue("task_id")
+	if err := s.authorizePublish(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := actors.ValidateTaskID(taskID); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -69,7 +75,15 @@ type statusReply struct {
 	Finished    bool    `json:"finished"`
 }
 
+func (s *Server) observePublish(began time.Time) {
+	s.metrics.publishLatency.Observe(time.Since(began).Seconds())
+}
+
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.authorizeView(r, r.PathValue("task_id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	st, err := s.mgr.Status(r.Context(), r.PathValue("task_id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -82,6 +96,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorizePublish(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.mgr.Disconnect(r.Context(), r.PathValue("task_id")); err != nil {
 		s.writeError(w, r, err)
 		return

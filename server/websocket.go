@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
@@ -59,6 +60,11 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	expires, err := s.authorizeView(r, taskID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	from, err := parseResume(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -74,14 +80,21 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := websocket.Accept(w, r, nil)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		attachment.Cancel()
-		return // Accept has answered the request
+		return // Accept has answered the request (403 for a foreign Origin)
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(viewerReadLimit)
 	ctx := c.CloseRead(r.Context())
+	if !expires.IsZero() {
+		// The token is checked again when it expires: the connection ends with 1008.
+		expiry := time.AfterFunc(time.Until(expires), func() {
+			_ = c.Close(websocket.StatusPolicyViolation, "token expired")
+		})
+		defer expiry.Stop()
+	}
 
 	err = attachment.Run(ctx, wsSocket{c})
 	switch {

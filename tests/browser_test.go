@@ -265,3 +265,11 @@ func TestViewerScreenshot(t *testing.T) {
 		}
 	}
 }
+
+func TestViewerPassesItsToken(t *testing.T) {
+	s := secured(t)
+	s.with(testKey, "POST", "/v1/tasks/private/logs", `{"level":"info","message":"for token holders"}`)
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(s.base+"/tasks/private?token="+mint(t, "private", time.Hour)))
+	until(t, ctx, "line shown", `document.querySelector("#log .message")?.textContent === "for token holders"`)
+}

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os/exec"
@@ -11,16 +10,24 @@ import (
 	"time"
 )
 
+// cliCommand prepares the tasktail binary to run against s.
+func (s *service) cliCommand(args ...string) *exec.Cmd {
+	s.t.Helper()
+	cmd := exec.Command(tasktailBinary(s.t), args...)
+	cmd.Env = append(cmd.Environ(), "TASKTAIL_SERVER="+s.base, "NO_COLOR=1")
+	cmd.WaitDelay = wait
+	return cmd
+}
+
 // cli runs the tasktail binary against s and returns stdout, stderr and the exit code.
 func (s *service) cli(stdin string, args ...string) (string, string, int) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, tasktailBinary(s.t), args...)
-	cmd.Env = append(cmd.Environ(), "TASKTAIL_SERVER="+s.base, "NO_COLOR=1")
+	cmd := s.cliCommand(args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	timer := time.AfterFunc(wait, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {

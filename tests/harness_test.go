@@ -297,3 +297,33 @@ func await(t *testing.T, what string, cond func() bool) {
 }
 
 func defaults() server.Config { return server.Config{Actors: actors.Config{}} }
+
+func decodeJSON(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// metrics returns the server's /metrics text.
+func (s *service) metrics() string {
+	s.t.Helper()
+	resp, err := s.client.Get(s.base + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// grepLines returns the lines of text that contain word.
+func grepLines(text, word string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -76,21 +76,44 @@ func parseCommand(fs *flag.FlagSet, args []string) (positional, tail []string, e
 	}
 }
 
+// stringList is a comma-separated flag value.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = nil
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
 // DefaultServer is where client commands look for the service.
 const DefaultServer = "http://127.0.0.1:8080"
 
-// clientCommand builds a client command's flag set with --server.
-func clientCommand(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", DefaultServer, "tasktail server URL")
-	withEnvUsage(fs, synopsis)
-	return fs, server
+// remote is where a client command connects, and with what credential.
+type remote struct {
+	server string
+	key    string
 }
 
-// newClient connects a client command to --server.
-func newClient(server string) (*client.Client, error) {
-	c, err := client.New(server, nil)
+// clientCommand builds a client command's flag set with --server and --key.
+func clientCommand(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *remote) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	r := &remote{}
+	fs.StringVar(&r.server, "server", DefaultServer, "tasktail server URL")
+	fs.StringVar(&r.key, "key", "", "publish key or subscribe token, sent as Authorization: Bearer (prefer the environment variable)")
+	withEnvUsage(fs, synopsis)
+	return fs, r
+}
+
+// newClient connects a client command to --server with --key.
+func newClient(r *remote) (*client.Client, error) {
+	c, err := client.New(r.server, &client.Options{Token: r.key})
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -99,7 +122,7 @@ func newClient(server string) (*client.Client, error) {
 
 // parseTaskCommand parses a command that takes exactly one TASK argument and returns it
 // with a client of --server.
-func parseTaskCommand(fs *flag.FlagSet, server *string, args []string) (string, *client.Client, error) {
+func parseTaskCommand(fs *flag.FlagSet, server *remote, args []string) (string, *client.Client, error) {
 	positional, _, err := parseCommand(fs, args)
 	if err != nil {
 		return "", nil, err
@@ -108,7 +131,7 @@ func parseTaskCommand(fs *flag.FlagSet, server *string, args []string) (string, 
 	if err != nil {
 		return "", nil, err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(server)
 	return taskID, c, err
 }
 

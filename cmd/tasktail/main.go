@@ -27,10 +27,12 @@ Usage:
   tasktail run TASK [flags] -- COMMAND ARGS...   run a command and publish its output
   tasktail status TASK [-o json]                 show a task's status
   tasktail delete TASK                           close a task's viewers and drop it
+  tasktail token TASK [--ttl 1h]                 mint a subscribe token
   tasktail version                               print the version
 
 Every command takes --help. Client commands reach the server named by --server or
-TASKTAIL_SERVER (default http://127.0.0.1:8080).
+TASKTAIL_SERVER (default http://127.0.0.1:8080), with the credential in --key or
+TASKTAIL_KEY (a publish key, or a subscribe token for tail and status).
 `
 
 func main() {
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = status(ctx, args[1:], stdout, stderr)
 	case "delete":
 		err = deleteTask(ctx, args[1:], stderr)
+	case "token":
+		err = mintToken(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":

@@ -43,7 +43,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(command) == 0 {
 		return usageError{fmt.Errorf("want -- COMMAND ARGS...")}
 	}
-	c, err := newClient(*server)
+	c, err := newClient(server)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var warnOnce sync.Once
 	warn := func(err error) {
 		warnOnce.Do(func() {
-			fmt.Fprintf(stderr, "tasktail: publishing to %s failed (the command goes on): %v\n", *server, err)
+			fmt.Fprintf(stderr, "tasktail: publishing to %s failed (the command goes on): %v\n", server.server, err)
 		})
 	}
 	lines := make(chan client.Log, maxLinesPerBatch)

@@ -36,7 +36,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer)
 		return usageError{fmt.Errorf("want a TASK argument")}
 	}
 	taskID, words := positional[0], positional[1:]
-	c, err := newClient(*server)
+	c, err := newClient(server)
 	if err != nil {
 		return err
 	}

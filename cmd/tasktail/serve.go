@@ -46,6 +46,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Actors.MaxTasks, "max-tasks", def.MaxTasks, "most live tasks; creating one more answers 503")
 	fs.IntVar(&cfg.Actors.MaxViewersPerTask, "max-viewers-per-task", def.MaxViewersPerTask, "most viewers of one task; one more answers 503")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10e9, "deadline of the graceful shutdown")
+	var publishKeys, origins stringList
+	var secret string
+	fs.Var(&publishKeys, "publish-keys", "comma-separated keys that may publish and delete (prefer the environment variable to the flag: flags show in ps)")
+	fs.StringVar(&secret, "token-secret", "", "secret (32+ bytes) that signs subscribe tokens; set it to require a token for viewing and status")
+	fs.Var(&origins, "allowed-origins", "comma-separated host patterns (app.example.com, *.example.com) whose pages may open viewer WebSockets")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without publish keys and a token secret")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	withEnvUsage(fs, serveSynopsis)
@@ -57,6 +63,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	cfg.Logger = logger
+	cfg.PublishKeys, cfg.AllowedOrigins, cfg.TokenSecret = publishKeys, origins, []byte(secret)
+	if len(cfg.PublishKeys) == 0 || len(cfg.TokenSecret) == 0 {
+		logger.Warn("publishing or viewing needs no credentials: set --publish-keys and --token-secret before exposing this server; without them it listens on loopback only (or pass --insecure)",
+			slog.Bool("publish_keys", len(cfg.PublishKeys) > 0), slog.Bool("token_secret", len(cfg.TokenSecret) > 0))
+	}
 
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -66,6 +77,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		_ = srv.Manager().Shutdown(ctx)
 		return fmt.Errorf("listen: %w", err)
+	}
+	if err := srv.CheckExposure(ln.Addr()); err != nil {
+		ln.Close()
+		_ = srv.Manager().Shutdown(ctx)
+		return usageError{err}
 	}
 	base := "http://" + ln.Addr().String()
 	logger.Info("tasktail listening", slog.String("addr", ln.Addr().String()), slog.String("version", version))

@@ -18,6 +18,7 @@ const ACTIVE = new Set(["connecting", "live", "reconnecting"]);
  * @param {object} [options]
  * @param {number} [options.since=0]   replay entries after this seq (0: all retained)
  * @param {string} [options.baseUrl]   server origin (default: this page's)
+ * @param {string} [options.token]     subscribe token, when the server requires one
  * @param {(hello: object) => void} [options.onHello]      first frame of each connection
  * @param {(entry: object) => void} [options.onLog]        {seq, timestamp, level, message, progress, finished}
  * @param {(gap: object) => void} [options.onGap]          {from_seq, to_seq, reason}
@@ -48,6 +49,7 @@ export function tail(taskId, options = {}) {
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     u.searchParams.set("since", String(lastSeq));
     if (epoch) u.searchParams.set("epoch", epoch);
+    if (o.token) u.searchParams.set("token", o.token);
     return u;
   };
 

@@ -99,6 +99,7 @@ function showEnd(last) {
 
 tail(taskId, {
   since: 0,
+  token: new URLSearchParams(location.search).get("token") || undefined,
   onLog: (entry) => add(lineFor(entry)),
   onGap: (gap) => add(gapLine(gap)),
   onProgress: setProgress,

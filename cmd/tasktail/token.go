@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tasktail/tasktail/token"
+)
+
+const tokenSynopsis = `Usage: tasktail token TASK [--ttl 1h]
+
+Mints a subscribe token that lets a viewer watch TASK (or every task matching a prefix
+pattern such as "import-*") until it expires. It is signed with the server's
+--token-secret, here read from TASKTAIL_TOKEN_SECRET or --token-secret.
+
+Example:
+  TASKTAIL_TOKEN_SECRET=... tasktail token import-42 --ttl 30m`
+
+func mintToken(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ttl := fs.Duration("ttl", time.Hour, "how long the token works")
+	secret := fs.String("token-secret", "", "the server's token secret (prefer the environment variable)")
+	withEnvUsage(fs, tokenSynopsis)
+	positional, _, err := parseCommand(fs, args)
+	if err != nil {
+		return err
+	}
+	sub, err := taskArg(positional)
+	if err != nil {
+		return err
+	}
+	if *ttl <= 0 {
+		return usageError{fmt.Errorf("--ttl %v: must be positive", *ttl)}
+	}
+	tok, err := token.Mint([]byte(*secret), sub, *ttl, time.Now())
+	if err != nil {
+		return usageError{err}
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
