@@ -31,11 +31,11 @@ func runExample(t *testing.T, s *service, taskID string, wantMessages []string, 
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", name, err, out)
 	}
-	st := s.status(taskID)
+	st := s.with(testKey, "GET", "/v1/tasks/"+taskID, "")
 	if st.body["finished"] != true || st.num("last_seq") != uint64(len(wantMessages)) || st.body["progress"] != 100.0 {
 		t.Fatalf("status after %s: %v\n%s", name, st.body, out)
 	}
-	v := s.watch(taskID, "since=0")
+	v := s.watch(taskID, "since=0&token="+testKey)
 	v.hello()
 	for i, l := range v.logs(len(wantMessages)) {
 		if l.Message != wantMessages[i] || string(l.Level) != wantLevels[i] {
@@ -46,7 +46,8 @@ func runExample(t *testing.T, s *service, taskID string, wantMessages []string, 
 
 func TestPythonExample(t *testing.T) {
 	python := requireTool(t, "python3")
-	s := start(t, defaults())
+	s := secured(t) // the example sends TASKTAIL_KEY
+	t.Setenv("TASKTAIL_KEY", testKey)
 	msgs := []string{"imported rows 1-100", "imported rows 101-200", "imported rows 201-300", "imported rows 301-400", "imported rows 401-500", "import complete"}
 	levels := []string{"info", "info", "info", "info", "info", "success"}
 	runExample(t, s, "py-import", msgs, levels, python, "../examples/python/publish.py")
@@ -54,7 +55,8 @@ func TestPythonExample(t *testing.T) {
 
 func TestCurlExample(t *testing.T) {
 	requireTool(t, "curl")
-	s := start(t, defaults())
+	s := secured(t)
+	t.Setenv("TASKTAIL_KEY", testKey)
 	msgs := []string{"report started", "query 1 done", "query 2 slow", "report ready"}
 	levels := []string{"info", "info", "warning", "success"}
 	runExample(t, s, "curl-report", msgs, levels, "bash", "../examples/curl.sh")

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 SERVER = os.environ.get("TASKTAIL_SERVER", "http://127.0.0.1:8080")
+KEY = os.environ.get("TASKTAIL_KEY")  # a publish key, when the server requires one
 
 
 def publish(task_id, message, level="info", progress=0, finished=False):
@@ -21,7 +22,7 @@ def publish(task_id, message, level="info", progress=0, finished=False):
     req = urllib.request.Request(
         f"{SERVER}/v1/tasks/{task_id}/logs",
         data=body.encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {KEY}"} if KEY else {})},
         method="POST",
     )
     try:
