@@ -21,6 +21,8 @@ type Config struct {
 	MaxMessageBytes int
 	// MaxBatch is the most entries one publish may carry (default 1000).
 	MaxBatch int
+	// MaxTaskIDLength is the longest task_id accepted (default and most: 128).
+	MaxTaskIDLength int
 	// FinishedTTL is how long a finished task keeps its state for late viewers (default 10 min).
 	FinishedTTL time.Duration
 	// IdleTTL is how long a task with no viewers and no new messages lives (default 1 h).
@@ -60,6 +62,7 @@ func (c *Config) fill() {
 	setDefault(&c.HistoryLimit, 1000)
 	setDefault(&c.MaxMessageBytes, 64<<10)
 	setDefault(&c.MaxBatch, 1000)
+	setDefault(&c.MaxTaskIDLength, MaxTaskIDLength)
 	setDefault(&c.FinishedTTL, 10*time.Minute)
 	setDefault(&c.IdleTTL, time.Hour)
 	setDefault(&c.SocketBuffer, 4096)
@@ -84,6 +87,7 @@ func (c *Config) Validate() error {
 		{"history limit", int64(c.HistoryLimit)},
 		{"max message bytes", int64(c.MaxMessageBytes)},
 		{"max batch", int64(c.MaxBatch)},
+		{"max task id length", int64(c.MaxTaskIDLength)},
 		{"finished ttl", int64(c.FinishedTTL)},
 		{"idle ttl", int64(c.IdleTTL)},
 		{"socket buffer", int64(c.SocketBuffer)},
@@ -103,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HistoryLimit < c.QueueLimit {
 		errs = append(errs, fmt.Errorf("history limit %d: must be at least queue limit %d", c.HistoryLimit, c.QueueLimit))
+	}
+	if c.MaxTaskIDLength > MaxTaskIDLength {
+		errs = append(errs, fmt.Errorf("max task id length %d: must not exceed %d", c.MaxTaskIDLength, MaxTaskIDLength))
 	}
 	if c.SocketBuffer < c.MaxBatch {
 		errs = append(errs, fmt.Errorf("socket buffer %d: must be at least max batch %d", c.SocketBuffer, c.MaxBatch))

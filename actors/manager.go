@@ -86,7 +86,7 @@ func (m *Manager) SendLog(ctx context.Context, taskID string, level v1.Level, me
 
 // Publish appends entries to a task, all or nothing, after checking the field rules.
 func (m *Manager) Publish(ctx context.Context, taskID string, entries []*v1.LogInput) (Ack, error) {
-	if err := ValidateTaskID(taskID); err != nil {
+	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return Ack{}, err
 	}
 	if err := m.cfg.ValidateEntries(entries); err != nil {
@@ -108,7 +108,7 @@ func (m *Manager) Publish(ctx context.Context, taskID string, entries []*v1.LogI
 
 // Status returns a task's status, or ErrNotFound.
 func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error) {
-	if err := ValidateTaskID(taskID); err != nil {
+	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return nil, err
 	}
 	reply, err := m.request(ctx, &v1.GetStatus{TaskId: taskID})
@@ -148,7 +148,7 @@ func (m *Manager) QueuedCount(ctx context.Context, taskID string) (int, error) {
 // Disconnect is seed method disconnect: it closes the task's sockets with 1000 "task
 // deleted" and drops all its state. Deleting an unknown task is not an error.
 func (m *Manager) Disconnect(ctx context.Context, taskID string) error {
-	if err := ValidateTaskID(taskID); err != nil {
+	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return err
 	}
 	reply, err := m.request(ctx, &v1.Delete{TaskId: taskID})
@@ -214,7 +214,7 @@ type Attachment struct {
 // Attach spawns a socket actor and subscribes it to the task (creating the task if
 // needed) with the replay from selects. The caller must call Run or Cancel.
 func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Attachment, error) {
-	if err := ValidateTaskID(taskID); err != nil {
+	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()

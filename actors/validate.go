@@ -7,7 +7,8 @@ import (
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-// MaxTaskIDLength is the longest task_id accepted.
+// MaxTaskIDLength is the longest task_id the contract allows; Config.MaxTaskIDLength may
+// lower it.
 const MaxTaskIDLength = 128
 
 var levelNames = [...]string{
@@ -37,10 +38,11 @@ func ParseLevel(s string) (v1.Level, error) {
 	return 0, invalid("level", "must be one of debug info success warning error critical")
 }
 
-// ValidateTaskID checks the task_id rule: 1–128 characters of [A-Za-z0-9._:-].
-func ValidateTaskID(id string) error {
-	if id == "" || len(id) > MaxTaskIDLength {
-		return invalid("task_id", "must be 1-%d characters", MaxTaskIDLength)
+// ValidateTaskID checks the task_id rule: 1 to MaxTaskIDLength characters of
+// [A-Za-z0-9._:-].
+func (c *Config) ValidateTaskID(id string) error {
+	if id == "" || len(id) > c.MaxTaskIDLength {
+		return invalid("task_id", "must be 1-%d characters", c.MaxTaskIDLength)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]

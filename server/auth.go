@@ -63,8 +63,16 @@ func (s *Server) authorizePublish(r *http.Request) error {
 	case !s.isPublishKey(cred):
 		return s.refuse(&authError{errForbidden, "this key may not publish"})
 	}
+	if ok, wait := s.limiter.allow(cred, time.Now()); !ok {
+		return &rateLimitError{retryAfter: wait}
+	}
 	return nil
 }
+
+// rateLimitError is a publish over its key's rate.
+type rateLimitError struct{ retryAfter time.Duration }
+
+func (e *rateLimitError) Error() string { return "publish rate limit reached for this key" }
 
 // authorizeView checks the credential of a request that reads a task. It returns when the
 // credential stops working (zero: never).

@@ -19,6 +19,21 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds the graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration
+	// MaxConnections bounds open client connections, viewers included (default 10,000);
+	// one more is answered 503 and closed.
+	MaxConnections int
+	// PublishRate is how many publish requests per second one publish key may make
+	// (default 1,000), with bursts of PublishBurst (default 2,000); past it: 429 with
+	// Retry-After. Without publish keys there is no rate limit.
+	PublishRate  float64
+	PublishBurst int
+	// IdleTimeout closes a keep-alive connection idle that long (default 2 min).
+	IdleTimeout time.Duration
+	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
+	ReadHeaderTimeout time.Duration
+	// WebSocketReadLimit bounds a message a viewer may send (default 1 KiB); viewers send
+	// only control frames, and any data message closes the connection.
+	WebSocketReadLimit int64
 	// PublishKeys are the keys that may publish and delete (Authorization: Bearer KEY).
 	// Empty: anyone may.
 	PublishKeys []string
@@ -49,11 +64,30 @@ func (c *Config) fill() error {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 10_000
+	}
+	if c.PublishRate == 0 {
+		c.PublishRate = 1000
+	}
+	if c.PublishBurst == 0 {
+		c.PublishBurst = 2000
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.WebSocketReadLimit == 0 {
+		c.WebSocketReadLimit = 1 << 10
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 {
-		return fmt.Errorf("max body bytes and shutdown timeout must not be negative")
+	if c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 || c.MaxConnections < 0 || c.PublishRate < 0 || c.PublishBurst < 0 ||
+		c.IdleTimeout < 0 || c.ReadHeaderTimeout < 0 || c.WebSocketReadLimit < 0 {
+		return fmt.Errorf("limits and timeouts must not be negative")
 	}
 	if n := len(c.TokenSecret); n > 0 && n < token.MinSecretBytes {
 		return fmt.Errorf("token secret of %d bytes: want at least %d", n, token.MinSecretBytes)

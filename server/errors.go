@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/tasktail/tasktail/actors"
 )
@@ -19,6 +21,7 @@ const (
 	codeNotFound    = "not_found"
 	codeFinished    = "task_finished"
 	codeMediaType   = "unsupported_media_type"
+	codeRateLimited = "rate_limited"
 	codeUnavailable = "unavailable"
 	codeInternal    = "internal"
 )
@@ -55,7 +58,11 @@ func writeErrorCode(w http.ResponseWriter, status int, code, message string) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *actors.InvalidError
 	var auth *authError
+	var limited *rateLimitError
 	switch {
+	case errors.As(err, &limited):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(limited.retryAfter.Seconds()))))
+		writeErrorCode(w, http.StatusTooManyRequests, codeRateLimited, limited.Error())
 	case errors.As(err, &auth) && errors.Is(err, errForbidden):
 		s.logger.Info("refused: forbidden", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		writeErrorCode(w, http.StatusForbidden, codeForbidden, auth.message)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/tasktail/tasktail/actors"
 )
@@ -20,6 +19,7 @@ type Server struct {
 	logger  *slog.Logger
 	ready   atomic.Bool
 	metrics *metrics
+	limiter *rateLimiter
 	handler http.Handler
 }
 
@@ -32,7 +32,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger}
+	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst)}
 	s.metrics = newMetrics(mgr.Stats())
 	s.handler = s.routes()
 	s.ready.Store(true)
@@ -60,12 +60,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(&connLimitListener{Listener: ln, max: int64(s.cfg.MaxConnections)}) }()
 
 	var err error
 	select {

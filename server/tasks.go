@@ -25,7 +25,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := actors.ValidateTaskID(taskID); err != nil {
+	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

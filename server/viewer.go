@@ -5,8 +5,6 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
-
-	"github.com/tasktail/tasktail/actors"
 )
 
 // web holds the viewer page and tasktail.js, served from the binary: no CDN, no build step.
@@ -19,7 +17,7 @@ var web embed.FS
 const viewerPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func (s *Server) viewer(w http.ResponseWriter, r *http.Request) {
-	if err := actors.ValidateTaskID(r.PathValue("task_id")); err != nil {
+	if err := s.cfg.Actors.ValidateTaskID(r.PathValue("task_id")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

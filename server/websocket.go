@@ -13,9 +13,6 @@ import (
 	"github.com/tasktail/tasktail/actors"
 )
 
-// viewerReadLimit bounds what a viewer may send: viewers send only control frames.
-const viewerReadLimit = 1 << 10
-
 // wsSocket adapts a WebSocket connection to actors.Socket.
 type wsSocket struct{ c *websocket.Conn }
 
@@ -56,7 +53,7 @@ func parseResume(r *http.Request) (actors.Resume, error) {
 
 func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	taskID := r.PathValue("task_id")
-	if err := actors.ValidateTaskID(taskID); err != nil {
+	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -85,9 +82,11 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		attachment.Cancel()
 		return // Accept has answered the request (403 for a foreign Origin)
 	}
-	defer c.CloseNow()
-	c.SetReadLimit(viewerReadLimit)
-	ctx := c.CloseRead(r.Context())
+	ctx, reading := readViewer(r.Context(), c, s.cfg.WebSocketReadLimit)
+	defer func() {
+		c.CloseNow()
+		<-reading
+	}()
 	if !expires.IsZero() {
 		// The token is checked again when it expires: the connection ends with 1008.
 		expiry := time.AfterFunc(time.Until(expires), func() {
@@ -102,4 +101,24 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
 		_ = c.Close(websocket.StatusInternalError, "internal error")
 	}
+}
+
+// readViewer reads what a viewer sends, so that pings are answered and its close is seen:
+// messages up to limit are discarded (a client's own keepalive), a larger one closes the
+// connection with 1009. The returned context ends with the connection; reading is closed
+// when the reader has returned.
+func readViewer(parent context.Context, c *websocket.Conn, limit int64) (context.Context, <-chan struct{}) {
+	c.SetReadLimit(limit)
+	ctx, cancel := context.WithCancel(parent)
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		defer cancel()
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return ctx, reading
 }
