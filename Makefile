@@ -14,8 +14,15 @@ build:
 run: build
 	./$(BIN) serve --addr $(ADDR)
 
+# The brief fuzz runs first, so that go test's summary closes the output.
 test: lint proto-check
+	$(MAKE) --no-print-directory fuzz FUZZTIME=4s
 	$(GO) test -race -count=1 -timeout 10m ./...
+
+# Fuzz targets: each runs its committed seed corpus (testdata/fuzz) in every `go test`, and
+# here for FUZZTIME beyond it.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := server:FuzzDecodePublish server:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify actors:FuzzLogFrame
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -44,10 +51,12 @@ proto-check:
 	elif [ "$$CI" = true ]; then echo "protoc missing (apt-get install protobuf-compiler)"; exit 1; \
 	else echo "proto-check skipped: protoc not installed"; fi
 
-# Runs each fuzz target briefly beyond its committed seed corpus.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodePublish -fuzztime 30s ./server/
-	$(GO) test -run '^$$' -fuzz FuzzLogFrame -fuzztime 30s ./actors/
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ > $$log 2>&1 || \
+		{ cat $$log; exit 1; }; \
+	done
 
 # Refreshes the README's picture of the viewer page from the real page in headless chromium.
 screenshot:

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -75,6 +76,36 @@ func FuzzDecodePublish(f *testing.F) {
 		}
 		if !batch && len(entries) != 1 {
 			t.Fatalf("accepted %q as %d entries, want one object", body, len(entries))
+		}
+		for _, e := range entries {
+			if actors.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
+				t.Fatalf("accepted %q as %v", body, e)
+			}
+		}
+	})
+}
+
+// FuzzDecodeBatch starts from batch bodies, so mutations explore arrays of entries.
+func FuzzDecodeBatch(f *testing.F) {
+	for _, s := range []string{
+		`[{"level":"info","message":"a"}]`,
+		`[{"level":"info","message":"a","progress":1},{"level":"error","message":"b","finished":true}]`,
+		`[{"level":"info","message":"a"},{"level":"warning","message":"b","finished":true},{"level":"info","message":"c"}]`,
+		`[{"level":"info","message":"a"},{}]`, `[[]]`, `[{"level":"info","message":"a"}`, ` [ ] `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		entries, batch, err := decodePublish(body)
+		if err != nil {
+			var inv *actors.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("error %v is not an InvalidError", err)
+			}
+			return
+		}
+		if batch && len(body) > 0 && strings.TrimSpace(string(body))[0] != '[' {
+			t.Fatalf("%q taken as a batch", body)
 		}
 		for _, e := range entries {
 			if actors.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
