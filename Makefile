@@ -62,8 +62,11 @@ fuzz:
 screenshot:
 	TASKTAIL_UPDATE_SCREENSHOT=$(CURDIR)/docs/viewer.png $(GO) test -count=1 -run TestViewerScreenshot ./tests
 
+# Go benchmarks, then the soak: valid and garbage traffic together for SOAK (at most 10m).
+SOAK ?= 1m
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	TASKTAIL_SOAK_DURATION=$(SOAK) $(GO) test -tags soak -count=1 -run '^TestSoak$$' -v -timeout 12m ./tests
 
 clean:
 	rm -rf bin

@@ -35,12 +35,16 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	tooLarge := &actors.InvalidError{Field: "body", Reason: "larger than the request limit", TooLarge: true}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		s.writeError(w, r, tooLarge) // refused unread: an oversized body costs no memory
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.writeError(w, r, &actors.InvalidError{Field: "body", Reason: "larger than the request limit", TooLarge: true})
-			return
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			err = tooLarge
 		}
 		s.writeError(w, r, err)
 		return
