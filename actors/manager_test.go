@@ -541,3 +541,21 @@ func TestMaxViewersPerTask(t *testing.T) {
 		t.Fatalf("subscribers %d", st.Subscribers)
 	}
 }
+
+func TestWriteTimeoutClosesAStalledSocket(t *testing.T) {
+	m := newManager(t, actors.Config{WriteTimeout: 100 * time.Millisecond}, actors.Options{})
+	stalled, other := connect(t, m, "wt"), connect(t, m, "wt")
+	stalled.Stall()
+	sendN(t, m, "wt", 1, 1)
+	if code, reason := stalled.WaitClosed(t, wait); code != actors.CloseInternal || reason != "write failed" {
+		t.Fatalf("stalled socket closed with %d %q, want 1011 after its write deadline", code, reason)
+	}
+	actortest.AwaitCondition(t, wait, "stalled socket removed", func() bool {
+		st, _ := m.Status(context.Background(), "wt")
+		return st.Subscribers == 1
+	})
+	other.WaitFrames(t, 2, wait)
+	if got := m.Stats().WriteFailures.Load(); got != 1 {
+		t.Fatalf("write failures %d", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -60,4 +61,23 @@ func TestCurlExample(t *testing.T) {
 	msgs := []string{"report started", "query 1 done", "query 2 slow", "report ready"}
 	levels := []string{"info", "info", "warning", "success"}
 	runExample(t, s, "curl-report", msgs, levels, "bash", "../examples/curl.sh")
+}
+
+func TestPythonMintedTokenOpensTheTask(t *testing.T) {
+	python := requireTool(t, "python3")
+	s := secured(t)
+	s.with(testKey, "POST", "/v1/tasks/py-tok/logs", `{"level":"info","message":"x"}`)
+	cmd := exec.Command(python, "../examples/python/mint_token.py", "py-*", "600")
+	cmd.Env = append(cmd.Environ(), "TASKTAIL_TOKEN_SECRET="+testSecret)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(out))
+	if r := s.with(tok, "GET", "/v1/tasks/py-tok", ""); r.status != 200 || r.num("last_seq") != 1 {
+		t.Fatalf("status with the Python token: %d %v", r.status, r.body)
+	}
+	if r := s.with(tok, "GET", "/v1/tasks/other", ""); r.status != 403 {
+		t.Fatalf("the Python token opened another task: %d", r.status)
+	}
 }

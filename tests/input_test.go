@@ -13,7 +13,7 @@ import (
 // refused publish changes nothing.
 func TestBadInput(t *testing.T) {
 	cfg := defaults()
-	cfg.Actors = actors.Config{MaxMessageBytes: 1024}
+	cfg.Actors = actors.Config{MaxMessageBytes: 1024, MaxBatch: 3, SocketBuffer: 3}
 	cfg.MaxBodyBytes = 64 << 10
 	s := start(t, cfg)
 	big := strings.Repeat("x", 1025)
@@ -45,6 +45,7 @@ func TestBadInput(t *testing.T) {
 		{"batch with one bad item", "ok", "application/json", `[{"level":"info","message":"a"},{"level":"info","message":"b","progress":200}]`, 400, "invalid_argument", "[1].progress"},
 		{"batch with a null item", "ok", "application/json", `[{"level":"info","message":"a"},null]`, 400, "invalid_argument", "[1]"},
 		{"empty batch", "ok", "application/json", `[]`, 400, "invalid_argument", "entries"},
+		{"batch past --max-batch", "ok", "application/json", "[" + strings.Repeat(`{"level":"info","message":"m"},`, 3) + `{"level":"info","message":"m"}]`, 413, "too_large", "entries"},
 		{"finished before the end of a batch", "ok", "application/json", `[{"level":"info","message":"a","finished":true},{"level":"info","message":"b"}]`, 400, "invalid_argument", "[0].finished"},
 		{"wrong content type", "ok", "text/plain", `{"level":"info","message":"x"}`, 415, "unsupported_media_type", "Content-Type"},
 	}
