@@ -74,6 +74,20 @@ func TestPublishRatePerKeyAnswers429(t *testing.T) {
 	}
 }
 
+// rawConn opens a TCP connection to s with a deadline and writes request to it as is.
+func (s *service) rawConn(request string) (net.Conn, *bufio.Reader, error) {
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		return nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(wait))
+	if _, err := conn.Write([]byte(request)); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReader(conn), nil
+}
+
 func TestMaxConnectionsAnswers503(t *testing.T) {
 	cfg := defaults()
 	cfg.MaxConnections = 2
@@ -81,16 +95,12 @@ func TestMaxConnectionsAnswers503(t *testing.T) {
 	a, b := s.watch("c", ""), s.watch("c", "")
 	a.hello()
 	b.hello()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	conn, br, err := s.rawConn("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(wait))
-	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("third connection: %v %v", err, resp)
 	}
@@ -100,14 +110,12 @@ func TestMaxConnectionsAnswers503(t *testing.T) {
 	}
 	b.c.CloseNow()
 	await(t, "a connection is free again", func() bool {
-		c, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+		c, br, err := s.rawConn("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		if err != nil {
 			return false
 		}
 		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(wait))
-		_, _ = c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		resp, err := http.ReadResponse(br, nil)
 		return err == nil && resp.StatusCode == http.StatusOK
 	})
 }
@@ -116,14 +124,11 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 	cfg := defaults()
 	cfg.IdleTimeout = 200 * time.Millisecond
 	s := start(t, cfg)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	conn, br, err := s.rawConn("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(wait))
-	_, _ = conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
-	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("request: %v %v", err, resp)
@@ -142,14 +147,12 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 	cfg := defaults()
 	cfg.ReadHeaderTimeout = 200 * time.Millisecond
 	s := start(t, cfg)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	conn, br, err := s.rawConn("GET /healthz HTTP/1.1\r\nHost: x\r\n") // and never the blank line
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(wait))
-	_, _ = conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")) // and never the blank line
-	if _, err := io.ReadAll(conn); err != nil {
+	if _, err := io.ReadAll(br); err != nil {
 		t.Fatalf("slow client: %v, want the server to hang up", err)
 	}
 }
