@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,3 +140,25 @@ func (s *FakeSocket) waitFor(t testing.TB, timeout time.Duration, what string, c
 		}
 	}
 }
+
+// CountingSocket is an actors.Socket that only counts frames, for load tests and
+// benchmarks where recording them would cost more than what is measured.
+type CountingSocket struct {
+	frames atomic.Int64
+	closed atomic.Bool
+}
+
+// Write implements actors.Socket.
+func (s *CountingSocket) Write(context.Context, []byte) error {
+	s.frames.Add(1)
+	return nil
+}
+
+// Close implements actors.Socket.
+func (s *CountingSocket) Close(actors.CloseCode, string) error {
+	s.closed.Store(true)
+	return nil
+}
+
+// Frames is how many frames were written.
+func (s *CountingSocket) Frames() int64 { return s.frames.Load() }
