@@ -96,7 +96,9 @@ func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *s
 	count := &taskCount{max: int64(cfg.MaxTasks)}
 	newProps := func(taskID string) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor {
-			return &TaskActor{taskID: taskID, cfg: cfg, stats: stats, passivate: askRegistryToPassivate}
+			t := NewTaskActor(taskID, cfg, stats)
+			t.passivate = askRegistryToPassivate
+			return t
 		}, actor.WithMailbox(actor.Unbounded()), actor.WithReceiverMiddleware(taskMiddleware...))
 	}
 	for i := range r.shards {

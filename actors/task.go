@@ -46,6 +46,16 @@ type TaskActor struct {
 	timer      *time.Timer
 }
 
+// NewTaskActor returns the actor of one task, for a router to spawn: the local Registry,
+// a cluster kind, or a test. It passivates by stopping itself after its TTL, which is
+// right wherever a stopped actor's PID is not cached by whoever routes to it (the local
+// Registry sets its own handshake instead).
+func NewTaskActor(taskID string, cfg *Config, stats *Stats) *TaskActor {
+	return &TaskActor{taskID: taskID, cfg: cfg, stats: stats, passivate: stopSelf}
+}
+
+func stopSelf(ctx actor.Context, _ uint64) { ctx.Poison(ctx.Self()) }
+
 // passivateCheck is sent by the task's own timer.
 type passivateCheck struct{}
 

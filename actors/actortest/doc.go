@@ -6,13 +6,23 @@
 // Every wait has a deadline: a test that would hang fails instead.
 //
 // FakeSocket implements actors.Socket: it records the frames written to it and the close
-// code, and can be made to stall (writes block until released or their deadline passes)
-// or to fail.
+// code, and can be made slow (every write takes a while), stalled (writes block until
+// released or their deadline passes) or failing. CountingSocket only counts frames, for
+// load tests and benchmarks.
 //
 // NewSystem returns an actor system that logs nothing and is shut down with the test.
+// SpawnTask starts one TaskActor in such a system, to be sent the messages of
+// proto/tasktail/v1 directly. VerifyNoLeaks, called from TestMain, fails a package whose
+// tests leave goroutines behind.
 //
-//	sys := actortest.NewSystem(t)
+// A test of a task message (this is TestKitExample in example_test.go):
+//
+//	sys, task := actortest.SpawnTask(t, "import-42", actors.Config{})
 //	probe := actortest.NewProbe(t, sys)
-//	sys.Root.Send(probe.PID(), &v1.Hello{TaskId: "t1"})
-//	hello := actortest.Expect[*v1.Hello](t, probe, time.Second)
+//	sys.Root.RequestFuture(task, &v1.Subscribe{TaskId: "import-42", Subscriber: probe.PID()}, time.Second).Result()
+//	actortest.Expect[*v1.Deliver](t, probe, time.Second) // the hello
+//	sys.Root.Send(task, &v1.Publish{TaskId: "import-42", Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "rows 1-100"}}})
+//	live := actortest.DecodeFrames(t, actortest.Expect[*v1.Deliver](t, probe, time.Second).Frames)
+//	// live[0].Seq == 1, live[0].Message == "rows 1-100"
+//	actortest.ExpectNoMsg(t, probe, 20*time.Millisecond)
 package actortest

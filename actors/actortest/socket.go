@@ -24,6 +24,7 @@ type FakeSocket struct {
 	reason  string
 	fail    bool
 	stall   chan struct{} // non-nil: writes block until it is closed or their deadline
+	delay   time.Duration // each write takes this long (or until its deadline)
 }
 
 // NewFakeSocket returns a socket that accepts every write.
@@ -32,8 +33,15 @@ func NewFakeSocket() *FakeSocket { return &FakeSocket{changed: make(chan struct{
 // Write implements actors.Socket.
 func (s *FakeSocket) Write(ctx context.Context, frame []byte) error {
 	s.mu.Lock()
-	stall, fail := s.stall, s.fail
+	stall, fail, delay := s.stall, s.fail, s.delay
 	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if stall != nil {
 		select {
 		case <-stall:
@@ -84,6 +92,13 @@ func (s *FakeSocket) Release() {
 		close(s.stall)
 		s.stall = nil
 	}
+}
+
+// Slow makes every later write take d, as a reader on a slow link would.
+func (s *FakeSocket) Slow(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Fail makes every later write fail.
