@@ -195,3 +195,29 @@ func TestCLIHelpHasExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestCLIBench(t *testing.T) {
+	s := start(t, defaults())
+	for _, args := range [][]string{
+		{"--tasks", "5", "--producers", "3", "--messages", "40"},
+		{"--tasks", "5", "--producers", "3", "--messages", "40", "--batch", "10"},
+		{"--tasks", "5", "--producers", "3", "--messages", "40", "--rate", "400"},
+	} {
+		out, stderr, code := s.cli("", append([]string{"bench", "-o", "json"}, args...)...)
+		var r struct {
+			Messages, Delivered, Lost, Reordered int
+			P99                                  float64 `json:"p99_ms"`
+			CPU                                  float64 `json:"server_cpu_us_per_msg"`
+			RSS                                  int64   `json:"server_rss_bytes"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+			t.Fatalf("bench %v: exit %d %v\n%s%s", args, code, err, out, stderr)
+		}
+		if r.Messages != 120 || r.Delivered != 120 || r.Lost != 0 || r.Reordered != 0 || r.P99 <= 0 || r.CPU < 0 || r.RSS <= 0 {
+			t.Fatalf("bench %v: %+v", args, r)
+		}
+	}
+	if _, stderr, code := s.cli("", "bench", "--server", "http://192.0.2.1:8080"); code != 2 || !strings.Contains(stderr, "loopback") {
+		t.Fatalf("bench against a non-loopback server: exit %d %q", code, stderr)
+	}
+}

@@ -28,6 +28,7 @@ Usage:
   tasktail status TASK [-o json]                 show a task's status
   tasktail delete TASK                           close a task's viewers and drop it
   tasktail token TASK [--ttl 1h]                 mint a subscribe token
+  tasktail bench [flags]                         load a server on loopback and measure it
   tasktail version                               print the version
 
 Every command takes --help. Client commands reach the server named by --server or
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = deleteTask(ctx, args[1:], stderr)
 	case "token":
 		err = mintToken(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = bench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":
