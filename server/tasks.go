@@ -5,17 +5,34 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
 )
 
-type publishReply struct {
-	TaskID   string  `json:"task_id"`
-	Seq      *uint64 `json:"seq,omitempty"`
-	FirstSeq *uint64 `json:"first_seq,omitempty"`
-	LastSeq  *uint64 `json:"last_seq,omitempty"`
-	Queued   bool    `json:"queued"`
+// writePublishReply answers an accepted publish: {"task_id","seq","queued"}, or for a batch
+// {"task_id","first_seq","last_seq","queued"}. It is built by hand because it is the one
+// answer on the hot path (encoding/json cost ~4% of the server's CPU per publish), and a
+// validated task_id ([A-Za-z0-9._:-]) needs no escaping.
+func writePublishReply(w http.ResponseWriter, ack actors.Ack, batch bool) {
+	b := make([]byte, 0, 96+len(ack.TaskID))
+	b = append(b, `{"task_id":"`...)
+	b = append(b, ack.TaskID...)
+	if batch {
+		b = append(b, `","first_seq":`...)
+		b = strconv.AppendUint(b, ack.FirstSeq, 10)
+		b = append(b, `,"last_seq":`...)
+	} else {
+		b = append(b, `","seq":`...)
+	}
+	b = strconv.AppendUint(b, ack.LastSeq, 10)
+	b = append(b, `,"queued":`...)
+	b = strconv.AppendBool(b, ack.Queued)
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(b) // a failed write means the client left
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
@@ -59,13 +76,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	reply := publishReply{TaskID: taskID, Queued: ack.Queued}
-	if batch {
-		reply.FirstSeq, reply.LastSeq = &ack.FirstSeq, &ack.LastSeq
-	} else {
-		reply.Seq = &ack.LastSeq
-	}
-	writeJSON(w, http.StatusAccepted, reply)
+	writePublishReply(w, ack, batch)
 }
 
 type statusReply struct {

@@ -60,6 +60,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&secret, "token-secret", "", "secret (32+ bytes) that signs subscribe tokens; set it to require a token for viewing and status")
 	fs.Var(&origins, "allowed-origins", "comma-separated host patterns (app.example.com, *.example.com) whose pages may open viewer WebSockets")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without publish keys and a token secret")
+	var debugAddr string
+	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go's pprof profiles on this loopback address (off when empty)")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	withEnvUsage(fs, serveSynopsis)
@@ -90,6 +92,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		_ = srv.Manager().Shutdown(ctx)
 		return usageError{err}
+	}
+	if debugAddr != "" {
+		stop, err := serveDebug(debugAddr, logger)
+		if err != nil {
+			ln.Close()
+			_ = srv.Manager().Shutdown(ctx)
+			return usageError{err}
+		}
+		defer stop()
 	}
 	base := "http://" + ln.Addr().String()
 	logger.Info("tasktail listening", slog.String("addr", ln.Addr().String()), slog.String("version", version))
