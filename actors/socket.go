@@ -115,6 +115,7 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 		}
 		for i, f := range frames {
 			if err := writeFrame(ctx, s, f, writeTimeout); err != nil {
+				stats.Delivered.Add(uint64(i))
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -123,10 +124,12 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 				return fmt.Errorf("write frame: %w", err)
 			}
 			frames[i] = nil
-			stats.Delivered.Add(1)
-			if i >= exempt {
-				o.pending.Add(-1)
-			}
+		}
+		// Shared counters are touched once per batch, not once per frame: with many
+		// viewers every frame of a message is written at about the same time.
+		stats.Delivered.Add(uint64(len(frames)))
+		if counted := len(frames) - exempt; counted > 0 {
+			o.pending.Add(-int64(counted))
 		}
 		if req != nil {
 			return ignoreCanceled(s.Close(req.code, req.reason))

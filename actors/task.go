@@ -123,7 +123,9 @@ func (t *TaskActor) publish(ctx actor.Context, m *v1.Publish) {
 		}
 	}
 	t.stats.Published.Add(uint64(len(m.Entries)))
-	if !queued {
+	if queued {
+		t.stats.Queued.Add(uint64(len(m.Entries)))
+	} else {
 		deliver := &v1.Deliver{Frames: live}
 		if t.finished {
 			deliver.CloseCode, deliver.CloseReason = uint32(CloseNormal), "task finished"
@@ -141,7 +143,6 @@ func (t *TaskActor) publish(ctx actor.Context, m *v1.Publish) {
 // queue, and when it would make the queue longer than QueueLimit only the most recent
 // QueueKeep stay.
 func (t *TaskActor) enqueue() {
-	t.stats.Queued.Add(1)
 	if t.unseenFrom == 0 {
 		t.unseenFrom, t.queuedFrom = t.lastSeq, t.lastSeq
 	}
