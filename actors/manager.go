@@ -64,9 +64,6 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// Config returns the Manager's configuration with defaults filled in.
-func (m *Manager) Config() Config { return m.cfg }
-
 // Stats returns the Manager's running counters.
 func (m *Manager) Stats() *Stats { return m.stats }
 

@@ -64,7 +64,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.drain, "drain", 30*time.Second, "how long to wait for the last deliveries")
 	fs.StringVar(&c.prefix, "prefix", fmt.Sprintf("bench-%d-", time.Now().UnixNano()), "task_id prefix")
 	output := fs.String("o", "text", "output: text or json")
-	if _, _, err := parseCommand(fs, args); err != nil {
+	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
 	c.server, c.key, c.json = strings.TrimSuffix(remote.server, "/"), remote.key, *output == "json"

@@ -17,20 +17,15 @@ func envName(flagName string) string {
 	return "TASKTAIL_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseWithEnv sets every flag of fs from its environment variable, then parses args,
-// so the command line wins over the environment and the environment over defaults.
+// parseWithEnv parses a command that takes flags only: the environment sets them, the
+// command line overrides it, and any other argument is a usage error.
 func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	if err := applyEnv(fs); err != nil {
+	positional, tail, err := parseCommand(fs, args)
+	if err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	if rest := append(positional, tail...); len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))}
 	}
 	return nil
 }
