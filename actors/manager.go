@@ -256,6 +256,13 @@ func (a *Attachment) Run(ctx context.Context, s Socket) error {
 	return a.out.run(ctx, s, a.m.cfg.WriteTimeout, a.closeAll, detach, a.m.stats)
 }
 
+// Close ends a running attachment's connection with code and reason, from any goroutine:
+// the socket leaves its task at once, and its writer closes the connection after the
+// frame it may be writing.
+func (a *Attachment) Close(code CloseCode, reason string) {
+	a.m.system.Root.Send(a.self, closeSocket{code: code, reason: reason})
+}
+
 // Cancel gives up an attachment that will not Run: the task forgets the subscriber.
 func (a *Attachment) Cancel() {
 	if a.done {

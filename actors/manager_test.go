@@ -559,3 +559,30 @@ func TestWriteTimeoutClosesAStalledSocket(t *testing.T) {
 		t.Fatalf("write failures %d", got)
 	}
 }
+
+func TestAttachmentCloseLeavesTheTaskAtOnce(t *testing.T) {
+	m := newManager(t, actors.Config{WriteTimeout: time.Minute}, actors.Options{})
+	ctx := context.Background()
+	a, err := m.Attach(ctx, "ac", actors.Resume{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := actortest.NewFakeSocket()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, s) }()
+	s.WaitFrames(t, 1, wait) // hello
+	s.Stall()
+	sendN(t, m, "ac", 1, 1) // the writer now hangs in this write
+	a.Close(actors.ClosePolicy, "token expired")
+	actortest.AwaitCondition(t, wait, "viewer gone from the task while its write hangs", func() bool {
+		ok, _ := m.ConnectionStatus(ctx, "ac")
+		return !ok
+	})
+	s.Release()
+	if code, reason := s.WaitClosed(t, wait); code != actors.ClosePolicy || reason != "token expired" {
+		t.Fatalf("closed with %d %q", code, reason)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}

@@ -163,6 +163,12 @@ type watchTask struct{ task *actor.PID }
 // taskGone is a socket actor's note to itself that its task actor stopped.
 type taskGone struct{ task *actor.PID }
 
+// closeSocket asks a socket actor to close its connection (Attachment.Close).
+type closeSocket struct {
+	code   CloseCode
+	reason string
+}
+
 // detachSocket tells a socket actor that its writer is closing the connection: it stops
 // taking frames and leaves its task now, not when the close handshake ends.
 type detachSocket struct{}
@@ -201,6 +207,10 @@ func (s *socketActor) Receive(ctx actor.Context) {
 		if s.task != nil && s.task.Equal(m.task) {
 			s.task = nil
 			s.close(ctx, closeRequest{code: CloseGoingAway, reason: "task restarting", drain: true})
+		}
+	case closeSocket:
+		if !s.closed {
+			s.close(ctx, closeRequest{code: m.code, reason: m.reason})
 		}
 	case detachSocket:
 		s.closed = true

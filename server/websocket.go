@@ -90,14 +90,12 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	if !expires.IsZero() {
 		// The token is checked again when it expires: the connection ends with 1008.
 		expiry := time.AfterFunc(time.Until(expires), func() {
-			_ = c.Close(websocket.StatusPolicyViolation, "token expired")
+			attachment.Close(actors.ClosePolicy, "token expired")
 		})
 		defer expiry.Stop()
 	}
 
-	err = attachment.Run(ctx, wsSocket{c})
-	switch {
-	case err != nil && ctx.Err() == nil:
+	if err := attachment.Run(ctx, wsSocket{c}); err != nil && ctx.Err() == nil {
 		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
 		_ = c.Close(websocket.StatusInternalError, "internal error")
 	}
