@@ -123,11 +123,10 @@ func (s *Stream) Close() error {
 func (s *Stream) skip(ev *Event) bool {
 	switch ev.Type {
 	case "hello":
-		if ev.Epoch != s.epoch {
-			if s.epoch != "" {
-				s.lastSeq = 0 // a new incarnation numbers from 1; the server sends a gap
-			}
-			s.epoch = ev.Epoch
+		s.epoch = ev.Epoch
+	case "gap":
+		if ev.Reason == "epoch" {
+			s.lastSeq = 0 // the server says numbering restarted: a new incarnation from seq 1
 		}
 	case "log":
 		if ev.Seq <= s.lastSeq {

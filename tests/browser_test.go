@@ -273,3 +273,20 @@ func TestViewerPassesItsToken(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(s.base+"/tasks/private?token="+mint(t, "private", time.Hour)))
 	until(t, ctx, "line shown", `document.querySelector("#log .message")?.textContent === "for token holders"`)
 }
+
+// tasktail.js, resuming from a since the task never reached, shows the current
+// incarnation from seq 1 after the epoch gap instead of dropping it as already seen.
+func TestTasktailJSFromAPositionNeverReached(t *testing.T) {
+	s := start(t, defaults())
+	s.publishN("fresh", 1, 3)
+	ctx := openViewer(t, s, "other")
+	run(t, ctx, chromedp.Evaluate(`window.got = []; import("/static/tasktail.js").then(m => m.tail("fresh", {
+		since: 50,
+		onGap: (g) => got.push(g.reason),
+		onLog: (e) => got.push(e.seq),
+	})); true`, nil))
+	until(t, ctx, "gap and three logs", `got.length === 4`)
+	if got := evalString(t, ctx, `JSON.stringify(got)`); got != `["epoch",1,2,3]` {
+		t.Fatalf("tasktail.js got %s", got)
+	}
+}

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -234,5 +235,38 @@ func TestClientRejectsBadURL(t *testing.T) {
 		if _, err := client.New(u, nil); err == nil {
 			t.Errorf("New(%q) accepted", u)
 		}
+	}
+}
+
+// A first connection resuming from a since the task never reached (a client that
+// remembers a position from an earlier incarnation, without its epoch) gets the epoch gap
+// and then the current incarnation from seq 1, none of it dropped as already seen.
+func TestClientTailFromAPositionThisIncarnationNeverReached(t *testing.T) {
+	s := start(t, defaults())
+	c := newAPIClient(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	s.publishN("fresh", 1, 3)
+	st, err := c.Tail(ctx, "fresh", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var gap bool
+	var seqs []uint64
+	for len(seqs) < 3 {
+		ev, err := st.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Type {
+		case "gap":
+			gap = gap || (ev.Reason == "epoch" && ev.FromSeq == 51)
+		case "log":
+			seqs = append(seqs, ev.Seq)
+		}
+	}
+	if !gap || fmt.Sprint(seqs) != "[1 2 3]" {
+		t.Fatalf("epoch gap %v, logs %v; want the gap, then 1 2 3", gap, seqs)
 	}
 }

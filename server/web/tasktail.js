@@ -56,7 +56,6 @@ export function tail(taskId, options = {}) {
   const onFrame = (frame) => {
     switch (frame.type) {
       case "hello":
-        if (epoch && frame.epoch !== epoch) lastSeq = 0; // a new incarnation numbers from 1
         epoch = frame.epoch;
         attempt = 0;
         setStatus("live");
@@ -70,6 +69,7 @@ export function tail(taskId, options = {}) {
         o.onProgress?.(frame.progress);
         break;
       case "gap":
+        if (frame.reason === "epoch") lastSeq = 0; // the server says numbering restarted at 1
         o.onGap?.(frame);
         break;
     }
