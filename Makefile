@@ -14,9 +14,12 @@ build:
 run: build
 	./$(BIN) serve --addr $(ADDR)
 
-# The brief fuzz runs first, so that go test's summary closes the output.
+# The brief fuzz runs first, so that go test's summary closes the output. The in-process
+# cluster member tests run without -race (the actor library races with itself there);
+# the multi-member tests in tests/ run members as processes built without it.
 test: lint proto-check
 	$(MAKE) --no-print-directory fuzz FUZZTIME=4s
+	$(GO) test -count=1 -run '^TestClusterGrain' ./actors
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 # Fuzz targets: each runs its committed seed corpus (testdata/fuzz) in every `go test`, and

@@ -17,19 +17,23 @@ import (
 type Options struct {
 	// Logger receives the service's log lines and the actor system's (default: discard).
 	Logger *slog.Logger
-	// TaskMiddleware wraps every task actor's Receive (local mode).
+	// TaskMiddleware wraps every task actor's Receive.
 	TaskMiddleware []actor.ReceiverMiddleware
+	// Cluster, when set, makes the Manager a cluster member: tasks are grains spread over
+	// the members instead of children of a local Registry.
+	Cluster *ClusterConfig
 }
 
 // Manager is tasktail as a Go library: the seed's ConnectionManager, one method for each of
 // its methods, over task actors. It is safe for concurrent use. Calls that ask a task
 // something block until the task answers or Config.RequestTimeout passes.
 type Manager struct {
-	cfg    Config
-	system *actor.ActorSystem
-	router Router
-	stats  *Stats
-	logger *slog.Logger
+	cfg     Config
+	system  *actor.ActorSystem
+	router  Router
+	cluster *clusterRouter // nil on a single node
+	stats   *Stats
+	logger  *slog.Logger
 
 	mu       sync.Mutex // guards closed and closeAll; orders wg.Add before Shutdown's wg.Wait
 	closed   bool
@@ -57,11 +61,32 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logger.With(slog.String("component", "actor"))
+		return slog.New(libraryHandler{logger.Handler()}).With(slog.String("component", "actor"))
 	}))
 	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger, closeAll: newCloseBroadcast()}
-	m.router = NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
+	if opts.Cluster == nil {
+		m.router = NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
+		return m, nil
+	}
+	if err := opts.Cluster.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
+	r, err := startCluster(system, *opts.Cluster, taskGrainProps(&m.cfg, m.stats, supervisor, opts.TaskMiddleware...), logger)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	m.router, m.cluster = r, r
 	return m, nil
+}
+
+// ClusterMembers returns the addresses of the cluster's members as this member sees them
+// and this member's own address; ok is false on a single node.
+func (m *Manager) ClusterMembers() (members []string, self string, ok bool) {
+	if m.cluster == nil {
+		return nil, "", false
+	}
+	return m.cluster.Members(), m.system.Address(), true
 }
 
 // Stats returns the Manager's running counters.
@@ -338,6 +363,8 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("sockets still open: %w", ctx.Err())
 	}
 	m.router.Shutdown()
-	m.system.Shutdown()
+	if m.cluster == nil {
+		m.system.Shutdown() // a cluster's Shutdown has shut its system down
+	}
 	return err
 }

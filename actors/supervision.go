@@ -17,13 +17,25 @@ type taskSupervisor struct {
 	cfg    *Config
 	stats  *Stats
 	logger *slog.Logger
-	// unmap runs before a task is stopped, so that nothing more is routed to it.
+	// unmap runs before a task is stopped, so that nothing more is routed to it (local
+	// mode; a cluster grain recovers its own panics and calls failed).
 	unmap func(task *actor.PID)
 }
 
 func (s *taskSupervisor) HandleFailure(system *actor.ActorSystem, supervisor actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason any, message any) {
-	s.stats.TaskPanics.Add(1)
 	_, msg, sender := actor.UnwrapEnvelope(message)
+	if s.failed(system, child, rs, reason, msg, sender) {
+		s.unmap(child)
+		supervisor.StopChildren(child)
+		return
+	}
+	supervisor.ResumeChildren(child)
+}
+
+// failed records, logs and answers one panic of the task actor child while it handled msg
+// from sender, and reports whether the task is out of its failure budget and must stop.
+func (s *taskSupervisor) failed(system *actor.ActorSystem, child *actor.PID, rs *actor.RestartStatistics, reason, msg any, sender *actor.PID) bool {
+	s.stats.TaskPanics.Add(1)
 	taskID := ""
 	if tm, ok := msg.(TaskMessage); ok {
 		taskID = tm.GetTaskId()
@@ -37,10 +49,8 @@ func (s *taskSupervisor) HandleFailure(system *actor.ActorSystem, supervisor act
 	if rs.NumberOfFailures(s.cfg.FailureWindow) > s.cfg.MaxFailures {
 		s.stats.TasksStopped.Add(1)
 		s.logger.Error("task stopped: too many failures", append(attrs, slog.Int("max_failures", s.cfg.MaxFailures))...)
-		s.unmap(child)
-		supervisor.StopChildren(child)
-		return
+		return true
 	}
 	s.logger.Warn("task resumed after a failure; the message was dropped", attrs...)
-	supervisor.ResumeChildren(child)
+	return false
 }

@@ -32,6 +32,8 @@ type TaskActor struct {
 	// messages (Publish, Subscribe, GetStatus, Delete) handled so far, so the router can
 	// tell whether any are still on their way.
 	passivate func(ctx actor.Context, routed uint64)
+	// member is the cluster address the task lives on, for its status; empty on one node.
+	member string
 
 	epoch      string
 	lastSeq    uint64
@@ -165,6 +167,12 @@ func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe) {
 		ctx.Respond(&v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
 		return
 	}
+	if t.subscribed(m.Subscriber) {
+		// A retried request (cluster mode) that reached the task twice: the first one
+		// already delivered the hello and the replay.
+		ctx.Respond(t.subscribeAck(ctx))
+		return
+	}
 	t.lastActive = time.Now()
 	frames := [][]byte{helloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished})}
 	if m.Resume {
@@ -182,7 +190,11 @@ func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe) {
 		t.subs = append(t.subs, m.Subscriber)
 	}
 	ctx.Send(m.Subscriber, deliver)
-	ctx.Respond(&v1.SubscribeAck{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished, Task: ctx.Self()})
+	ctx.Respond(t.subscribeAck(ctx))
+}
+
+func (t *TaskActor) subscribeAck(ctx actor.Context) *v1.SubscribeAck {
+	return &v1.SubscribeAck{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished, Task: ctx.Self()}
 }
 
 // appendQueue appends seed rule 1's flush: a gap for what the trim rule dropped, then the queue.
@@ -216,7 +228,7 @@ func (t *TaskActor) status() *v1.Status {
 	return &v1.Status{
 		TaskId: t.taskID, Found: true, Epoch: t.epoch,
 		Connected: len(t.subs) > 0, Subscribers: uint32(len(t.subs)), Queued: t.queued(),
-		LastSeq: t.lastSeq, Progress: t.progress, Finished: t.finished,
+		LastSeq: t.lastSeq, Progress: t.progress, Finished: t.finished, Member: t.member,
 	}
 }
 
@@ -240,6 +252,15 @@ func (t *TaskActor) dropSubscribers(ctx actor.Context) {
 		ctx.Unwatch(s)
 	}
 	t.subs = nil
+}
+
+func (t *TaskActor) subscribed(pid *actor.PID) bool {
+	for _, s := range t.subs {
+		if s.Equal(pid) {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *TaskActor) removeSubscriber(pid *actor.PID) {

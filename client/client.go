@@ -58,6 +58,8 @@ type Status struct {
 	LastSeq     uint64  `json:"last_seq"`
 	Progress    float64 `json:"progress"`
 	Finished    bool    `json:"finished"`
+	// Member is the cluster member the task lives on (empty on a single node).
+	Member string `json:"member,omitempty"`
 }
 
 // Options tune a Client; nil or zero fields mean the defaults.

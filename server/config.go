@@ -47,6 +47,8 @@ type Config struct {
 	Insecure bool
 	// Actors are the task and socket settings.
 	Actors actors.Config
+	// Cluster, when set, joins a cluster: tasks live on the members by task_id.
+	Cluster *actors.ClusterConfig
 	// Logger receives the service's logs (default: discard).
 	Logger *slog.Logger
 }

@@ -18,10 +18,24 @@ type metrics struct {
 
 // newMetrics registers the Manager's counters, the edge's instruments and the process and
 // Go runtime collectors.
-func newMetrics(st *actors.Stats) *metrics {
+// In cluster mode every gauge of this member carries its address as label "member", and
+// tasktail_cluster_members counts the members it sees.
+func newMetrics(mgr *actors.Manager) *metrics {
+	st := mgr.Stats()
 	reg := prometheus.NewRegistry()
+	var labels prometheus.Labels
+	_, self, clustered := mgr.ClusterMembers()
+	if clustered {
+		labels = prometheus.Labels{"member": self}
+	}
 	gauge := func(name, help string, f func() float64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tasktail", Name: name, Help: help}, f))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tasktail", Name: name, Help: help, ConstLabels: labels}, f))
+	}
+	if clustered {
+		gauge("cluster_members", "Cluster members this member sees, itself included.", func() float64 {
+			members, _, _ := mgr.ClusterMembers()
+			return float64(len(members))
+		})
 	}
 	counter := func(name, help string, f func() uint64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "tasktail", Name: name, Help: help},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	"github.com/tasktail/tasktail/actors"
@@ -28,12 +29,12 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger})
+	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger, Cluster: cfg.Cluster})
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst)}
-	s.metrics = newMetrics(mgr.Stats())
+	s.metrics = newMetrics(mgr)
 	s.handler = s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -111,6 +112,14 @@ func (s *Server) routes() http.Handler {
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !s.ready.Load() {
 		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "draining")
+		return
+	}
+	if members, self, clustered := s.mgr.ClusterMembers(); clustered {
+		if !slices.Contains(members, self) {
+			writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "not a member of the cluster yet")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "member": self, "members": members})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -88,6 +88,7 @@ type statusReply struct {
 	LastSeq     uint64  `json:"last_seq"`
 	Progress    float64 `json:"progress"`
 	Finished    bool    `json:"finished"`
+	Member      string  `json:"member,omitempty"` // cluster mode: where the task lives
 }
 
 func (s *Server) observePublish(began time.Time) {
@@ -106,7 +107,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, statusReply{
 		TaskID: st.TaskId, Epoch: st.Epoch, Connected: st.Connected, Subscribers: st.Subscribers,
-		Queued: st.Queued, LastSeq: st.LastSeq, Progress: st.Progress, Finished: st.Finished,
+		Queued: st.Queued, LastSeq: st.LastSeq, Progress: st.Progress, Finished: st.Finished, Member: st.Member,
 	})
 }
 

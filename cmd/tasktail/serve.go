@@ -60,6 +60,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&secret, "token-secret", "", "secret (32+ bytes) that signs subscribe tokens; set it to require a token for viewing and status")
 	fs.Var(&origins, "allowed-origins", "comma-separated host patterns (app.example.com, *.example.com) whose pages may open viewer WebSockets")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without publish keys and a token secret")
+	var (
+		clustered bool
+		cc        actors.ClusterConfig
+		etcdEPs   stringList
+		peers     stringList
+	)
+	fs.BoolVar(&clustered, "cluster", false, "join a cluster: each task lives on one member and is reachable from all (see the cluster flags)")
+	fs.StringVar(&cc.Name, "cluster-name", "tasktail", "cluster name; only members with the same name form a cluster")
+	fs.StringVar(&cc.Host, "cluster-host", "127.0.0.1", "interface this member listens on for other members (keep it on a private network: member traffic is not authenticated)")
+	fs.IntVar(&cc.Port, "cluster-port", 7400, "port this member listens on for other members (0: any free port)")
+	fs.StringVar(&cc.AdvertisedAddress, "cluster-advertise", "", "host:port the other members dial to reach this one (default: cluster host and port)")
+	fs.StringVar(&cc.Provider, "cluster-provider", actors.ProviderEtcd, "how members find each other: etcd or automanaged (a fixed list of peers)")
+	fs.Var(&etcdEPs, "etcd-endpoints", "comma-separated etcd endpoints (provider etcd; default 127.0.0.1:2379)")
+	fs.StringVar(&cc.AutomanagedAddr, "automanaged-addr", "127.0.0.1:7480", "host:port this member answers the other members' health polls on (provider automanaged)")
+	fs.Var(&peers, "cluster-peers", "comma-separated automanaged addresses of every member, this one included (provider automanaged)")
+	fs.DurationVar(&cc.AttemptTimeout, "cluster-request-timeout", time.Second, "deadline of one attempt to reach a task's member; attempts repeat within --request-timeout")
 	var debugAddr string
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go's pprof profiles on this loopback address (off when empty)")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
@@ -73,6 +89,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	cfg.Logger = logger
+	if clustered {
+		cc.EtcdEndpoints, cc.Peers = etcdEPs, peers
+		if len(cc.EtcdEndpoints) == 0 {
+			cc.EtcdEndpoints = []string{"127.0.0.1:2379"}
+		}
+		cfg.Cluster = &cc
+	}
 	cfg.PublishKeys, cfg.AllowedOrigins, cfg.TokenSecret = publishKeys, origins, []byte(secret)
 	if len(cfg.PublishKeys) == 0 || len(cfg.TokenSecret) == 0 {
 		logger.Warn("publishing or viewing needs no credentials: set --publish-keys and --token-secret before exposing this server; without them it listens on loopback only (or pass --insecure)",

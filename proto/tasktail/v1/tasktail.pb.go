@@ -809,16 +809,18 @@ func (x *GetStatus) GetTaskId() string {
 
 // Status describes a task; found is false when the task does not exist.
 type Status struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Found         bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
-	Epoch         string                 `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Connected     bool                   `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
-	Subscribers   uint32                 `protobuf:"varint,5,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
-	Queued        uint32                 `protobuf:"varint,6,opt,name=queued,proto3" json:"queued,omitempty"`
-	LastSeq       uint64                 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
-	Progress      float64                `protobuf:"fixed64,8,opt,name=progress,proto3" json:"progress,omitempty"`
-	Finished      bool                   `protobuf:"varint,9,opt,name=finished,proto3" json:"finished,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	TaskId      string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Found       bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
+	Epoch       string                 `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Connected   bool                   `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
+	Subscribers uint32                 `protobuf:"varint,5,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
+	Queued      uint32                 `protobuf:"varint,6,opt,name=queued,proto3" json:"queued,omitempty"`
+	LastSeq     uint64                 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Progress    float64                `protobuf:"fixed64,8,opt,name=progress,proto3" json:"progress,omitempty"`
+	Finished    bool                   `protobuf:"varint,9,opt,name=finished,proto3" json:"finished,omitempty"`
+	// member is the cluster address of the member the task lives on; empty on a single node.
+	Member        string `protobuf:"bytes,10,opt,name=member,proto3" json:"member,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -914,6 +916,13 @@ func (x *Status) GetFinished() bool {
 		return x.Finished
 	}
 	return false
+}
+
+func (x *Status) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
 }
 
 // LogEntry is one published message with its sequence number and time.
@@ -1365,7 +1374,7 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\"$\n" +
 	"\tGetStatus\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\xf8\x01\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\x90\x02\n" +
 	"\x06Status\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x14\n" +
@@ -1375,7 +1384,9 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x06queued\x18\x06 \x01(\rR\x06queued\x12\x19\n" +
 	"\blast_seq\x18\a \x01(\x04R\alastSeq\x12\x1a\n" +
 	"\bprogress\x18\b \x01(\x01R\bprogress\x12\x1a\n" +
-	"\bfinished\x18\t \x01(\bR\bfinished\"\xd7\x01\n" +
+	"\bfinished\x18\t \x01(\bR\bfinished\x12\x16\n" +
+	"\x06member\x18\n" +
+	" \x01(\tR\x06member\"\xd7\x01\n" +
 	"\bLogEntry\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12$\n" +

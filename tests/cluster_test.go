@@ -1,0 +1,481 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Cluster tests run tasktail as separate member processes (built without -race: the
+// actor library races with itself when members talk, see PROTOACTOR.md) on 127.0.0.1,
+// with Debian's etcd or the automanaged provider.
+
+// member is one `tasktail serve --cluster` process.
+type member struct {
+	*service
+	address string // cluster address, as task status reports it
+	cmd     *exec.Cmd
+	exited  chan error
+	stderr  *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startEtcd runs Debian's etcd on loopback ports with a data dir of the test's and
+// returns its client endpoint once it answers.
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	bin := requireTool(t, "etcd")
+	client, peer := "http://127.0.0.1:"+strconv.Itoa(freePort(t)), "http://127.0.0.1:"+strconv.Itoa(freePort(t))
+	cmd := exec.Command(bin, "--name", "default", "--data-dir", t.TempDir(),
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "default="+peer, "--listen-metrics-urls", "",
+		"--heartbeat-interval", "50", "--election-timeout", "500")
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("etcd log:\n%s", logs)
+		}
+	})
+	await(t, "etcd answers", func() bool {
+		resp, err := http.Get(client + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return client
+}
+
+// startMember starts a member with the cluster flags in args and returns it once it
+// prints its HTTP address.
+func startMember(t *testing.T, name string, args ...string) *member {
+	t.Helper()
+	cmd := exec.Command(tasktailBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--cluster", "--cluster-port", "0",
+		"--cluster-name", "test", "--log-level", "warn"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &member{cmd: cmd, exited: make(chan error, 1), stderr: &lockedBuffer{}}
+	cmd.Stderr = m.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	base := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if found := listening.FindStringSubmatch(sc.Text()); found != nil {
+				base <- found[1]
+			}
+		}
+		m.exited <- cmd.Wait()
+	}()
+	m.service = &service{t: t, client: newClient()}
+	t.Cleanup(func() {
+		m.client.CloseIdleConnections()
+		_ = cmd.Process.Kill()
+		err := <-m.exited
+		m.exited <- err
+		if t.Failed() {
+			t.Logf("member %s log:\n%s", name, m.stderr)
+		}
+	})
+	select {
+	case m.base = <-base:
+	case err := <-m.exited:
+		t.Fatalf("member %s exited: %v\n%s", name, err, m.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("member %s did not print its address\n%s", name, m.stderr)
+	}
+	return m
+}
+
+// readyz returns the member's readiness answer.
+func (m *member) readyz() (ok bool, self string, members []string) {
+	resp, err := m.client.Get(m.base + "/readyz")
+	if err != nil {
+		return false, "", nil
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Member  string   `json:"member"`
+		Members []string `json:"members"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode == http.StatusOK, body.Member, body.Members
+}
+
+// awaitMembers waits until every member in ms is ready and sees exactly len(ms) members.
+func awaitMembers(t *testing.T, ms ...*member) {
+	t.Helper()
+	for _, m := range ms {
+		await(t, fmt.Sprintf("member %s sees %d members", m.base, len(ms)), func() bool {
+			ok, self, members := m.readyz()
+			m.address = self
+			return ok && len(members) == len(ms)
+		})
+	}
+}
+
+// startCluster starts three members that find each other with provider.
+func startCluster(t *testing.T, provider string) []*member {
+	t.Helper()
+	names := []string{"a", "b", "c"}
+	ms := make([]*member, len(names))
+	switch provider {
+	case "etcd":
+		etcd := startEtcd(t)
+		for i, name := range names {
+			ms[i] = startMember(t, name, "--cluster-provider", "etcd", "--etcd-endpoints", etcd)
+		}
+	case "automanaged":
+		addrs := make([]string, len(names))
+		for i := range addrs {
+			addrs[i] = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		}
+		peers := addrs[0] + "," + addrs[1] + "," + addrs[2]
+		for i, name := range names {
+			ms[i] = startMember(t, name, "--cluster-provider", "automanaged", "--automanaged-addr", addrs[i], "--cluster-peers", peers)
+		}
+	}
+	awaitMembers(t, ms...)
+	return ms
+}
+
+// ownedBy publishes one message to new task_ids through via until it has n tasks that
+// live on owner, and returns them.
+func ownedBy(t *testing.T, via, owner *member, prefix string, n int) []string {
+	t.Helper()
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		if i > 200 {
+			t.Fatalf("no task of 200 lives on %s", owner.address)
+		}
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		via.publish(id, "info", "m1", 0, false)
+		if st := via.status(id); st.body["member"] == owner.address {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// tryPublish publishes message to taskID through m, for goroutines and retry loops.
+func (m *member) tryPublish(taskID, message string) (int, error) {
+	b, _ := json.Marshal(map[string]any{"level": "info", "message": message})
+	resp, err := m.client.Post(m.base+"/v1/tasks/"+taskID+"/logs", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// publishUntilAccepted publishes through m until the publish is accepted and returns how
+// long that took.
+func (m *member) publishUntilAccepted(t *testing.T, taskID, message string, bound time.Duration) time.Duration {
+	t.Helper()
+	began := time.Now()
+	for time.Since(began) < bound {
+		if code, _ := m.tryPublish(taskID, message); code == http.StatusAccepted {
+			return time.Since(began)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("publish to %s through %s not accepted within %v", taskID, m.base, bound)
+	return 0
+}
+
+// Publish on A, viewer on C, task owned by B: every message arrives, in order.
+func TestClusterCrossMemberDelivery(t *testing.T) {
+	ms := startCluster(t, "etcd")
+	a, b, c := ms[0], ms[1], ms[2]
+	id := ownedBy(t, a, b, "cross", 1)[0]
+	v := c.watch(id, "since=0")
+	v.hello()
+	v.logs(1)
+	for i := 2; i <= 200; i++ {
+		a.publish(id, "info", "m"+strconv.Itoa(i), 0, false)
+	}
+	for i, f := range v.logs(199) {
+		if f.Seq != uint64(i+2) || f.Message != "m"+strconv.Itoa(i+2) {
+			t.Fatalf("frame %d: seq %d %q, want %d", i, f.Seq, f.Message, i+2)
+		}
+	}
+	// Status and delete answer from any member.
+	if st := c.status(id); st.num("last_seq") != 200 || st.body["member"] != b.address {
+		t.Fatalf("status through C: %v", st.body)
+	}
+	if r := c.do(http.MethodDelete, "/v1/tasks/"+id, "", nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete through C: %d", r.status)
+	}
+	if code, reason := v.closed(); code != websocket.StatusNormalClosure || reason != "task deleted" {
+		t.Fatalf("viewer closed with %d %q, want 1000 task deleted", code, reason)
+	}
+	if st := a.status(id); st.status != http.StatusNotFound {
+		t.Fatalf("status after delete through A: %d %v", st.status, st.body)
+	}
+}
+
+// 200 tasks over the members, viewers and publishers on random members: nothing is lost
+// or reordered.
+func TestClusterManyTasks(t *testing.T) {
+	ms := startCluster(t, "etcd")
+	const tasks, perTask = 200, 20
+	rng := rand.New(rand.NewPCG(1, 2))
+	viewers := make([]*viewer, tasks)
+	for i := range viewers {
+		viewers[i] = ms[rng.IntN(len(ms))].watch("many-"+strconv.Itoa(i), "")
+		viewers[i].hello()
+	}
+	errs := make(chan error, tasks)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := w; i < tasks; i += 8 {
+				for n := 1; n <= perTask; n++ {
+					via := ms[rng.IntN(len(ms))]
+					if code, err := via.tryPublish("many-"+strconv.Itoa(i), "m"+strconv.Itoa(n)); code != http.StatusAccepted {
+						errs <- fmt.Errorf("publish task %d msg %d through %s: %d %v", i, n, via.base, code, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	owners := map[string]int{}
+	for i, v := range viewers {
+		for n, f := range v.logs(perTask) {
+			if f.Seq != uint64(n+1) || f.Message != "m"+strconv.Itoa(n+1) {
+				t.Fatalf("task %d frame %d: seq %d %q", i, n, f.Seq, f.Message)
+			}
+		}
+		owner, _ := ms[0].status("many-" + strconv.Itoa(i)).body["member"].(string)
+		owners[owner]++
+	}
+	if len(owners) != len(ms) {
+		t.Fatalf("tasks live on %v, want all %d members", owners, len(ms))
+	}
+	t.Logf("tasks per member: %v", owners)
+}
+
+// SIGTERM a member: its viewers get 1001, resume on another member, and publishing to
+// its tasks works again.
+func TestClusterGracefulLeave(t *testing.T) {
+	ms := startCluster(t, "etcd")
+	a, b, c := ms[0], ms[1], ms[2]
+	ids := ownedBy(t, a, b, "leave", 2)
+	onB := b.watch(ids[0], "since=0") // a viewer on the member that leaves
+	onC := c.watch(ids[1], "since=0") // a viewer elsewhere of a task that moves
+	kept := ownedBy(t, a, c, "stay", 1)[0]
+	onA := a.watch(kept, "since=0") // a task that does not move
+	hellos := map[string]string{}
+	for id, v := range map[string]*viewer{ids[0]: onB, ids[1]: onC, kept: onA} {
+		hellos[id] = v.hello().Epoch
+		v.logs(1)
+	}
+
+	began := time.Now()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []*viewer{onB, onC} {
+		if code, _ := v.closed(); code != websocket.StatusGoingAway {
+			t.Fatalf("viewer closed with %d, want 1001", code)
+		}
+	}
+	closedAfter := time.Since(began)
+	took := a.publishUntilAccepted(t, ids[0], "after", 15*time.Second)
+	t.Logf("viewers closed %v after SIGTERM; publishing to a moved task worked again %v after SIGTERM",
+		closedAfter.Round(time.Millisecond), (closedAfter + took).Round(time.Millisecond))
+	select {
+	case err := <-b.exited:
+		b.exited <- err
+		if err != nil {
+			t.Fatalf("leaving member exited with %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("leaving member did not exit within 15 s of SIGTERM")
+	}
+
+	// The viewer resumes on A: the task restarted there, so it sees a new epoch, a gap for
+	// what the old incarnation had, and the new message.
+	v := a.watch(ids[0], "since=1&epoch="+hellos[ids[0]])
+	if h := v.hello(); h.Epoch == hellos[ids[0]] {
+		t.Fatalf("hello after the move has the old epoch %s", h.Epoch)
+	}
+	if g := v.next(); g.Type != "gap" || g.Reason != "epoch" || g.FromSeq != 2 {
+		t.Fatalf("after the move: %+v, want an epoch gap from 2", g)
+	}
+	if f := v.logs(1)[0]; f.Message != "after" {
+		t.Fatalf("after the move: %+v", f)
+	}
+	// The task that stayed kept its viewer and its epoch.
+	a.publish(kept, "info", "m2", 0, false)
+	if f := onA.logs(1)[0]; f.Seq != 2 {
+		t.Fatalf("task that stayed: %+v", f)
+	}
+	awaitMembers(t, a, c)
+}
+
+// SIGKILL a member, with etcd and with the automanaged provider.
+func TestClusterMemberCrashEtcd(t *testing.T)        { testMemberCrash(t, "etcd") }
+func TestClusterMemberCrashAutomanaged(t *testing.T) { testMemberCrash(t, "automanaged") }
+
+// testMemberCrash kills a member: no other process fails, tasks on the survivors keep
+// taking publishes and delivering them throughout, and the lost member's tasks come back
+// on a survivor with a new epoch, which their viewers see with a gap.
+func testMemberCrash(t *testing.T, provider string) {
+	ms := startCluster(t, provider)
+	a, b, c := ms[0], ms[1], ms[2]
+	lost := ownedBy(t, a, b, "lost", 1)
+	survivors := append(ownedBy(t, b, a, "on-a", 2), ownedBy(t, b, c, "on-c", 2)...)
+	lostViewer := c.watch(lost[0], "since=0")
+	epoch := lostViewer.hello().Epoch
+	lostViewer.logs(1)
+	survivorViewers := make([]*viewer, len(survivors))
+	for i, id := range survivors {
+		survivorViewers[i] = ms[2*(i%2)].watch(id, "since=0") // on A and C
+		survivorViewers[i].hello()
+		survivorViewers[i].logs(1)
+	}
+
+	// Publish to the survivors' tasks all through the crash and its recovery.
+	stop := make(chan struct{})
+	published := make([]int, len(survivors))
+	failed := make(chan error, len(survivors))
+	var wg sync.WaitGroup
+	for i, id := range survivors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			via := ms[2*((i+1)%2)]
+			for n := 2; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				began := time.Now()
+				code, err := via.tryPublish(id, "m"+strconv.Itoa(n))
+				if code != http.StatusAccepted {
+					failed <- fmt.Errorf("survivor task %s message %d: %d %v", id, n, code, err)
+					return
+				}
+				if d := time.Since(began); d > time.Second {
+					failed <- fmt.Errorf("survivor task %s message %d took %v", id, n, d)
+					return
+				}
+				published[i] = n
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+
+	time.Sleep(200 * time.Millisecond) // let the survivors' publishing run before the crash
+	began := time.Now()
+	if err := b.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := lostViewer.closed(); code != websocket.StatusGoingAway {
+		t.Fatalf("viewer of a lost task closed with %d, want 1001", code)
+	}
+	viewerClosed := time.Since(began)
+	took := a.publishUntilAccepted(t, lost[0], "after", 20*time.Second)
+	recovered := time.Since(began)
+	t.Logf("%s: viewer of a lost task closed %v after SIGKILL; its task accepted publishes again %v after SIGKILL (retrying %v)",
+		provider, viewerClosed.Round(time.Millisecond), recovered.Round(time.Millisecond), took.Round(time.Millisecond))
+	if recovered > 10*time.Second {
+		t.Errorf("recovery took %v, documented bound 10 s", recovered)
+	}
+	close(stop)
+	wg.Wait()
+	close(failed)
+	for err := range failed {
+		t.Error(err)
+	}
+
+	// The survivors' viewers got every message, in order, and stayed connected.
+	for i, v := range survivorViewers {
+		for n, f := range v.logs(published[i] - 1) {
+			if f.Seq != uint64(n+2) {
+				t.Fatalf("survivor task %s: seq %d, want %d", survivors[i], f.Seq, n+2)
+			}
+		}
+	}
+	// The lost task's viewer resumes on C and learns what it lost.
+	v := c.watch(lost[0], "since=1&epoch="+epoch)
+	if h := v.hello(); h.Epoch == epoch {
+		t.Fatal("the lost task came back with its old epoch")
+	}
+	if g := v.next(); g.Type != "gap" || g.Reason != "epoch" {
+		t.Fatalf("after the crash: %+v, want an epoch gap", g)
+	}
+	if f := v.logs(1)[0]; f.Message != "after" {
+		t.Fatalf("after the crash: %+v", f)
+	}
+	// No other process failed, and the two left see each other.
+	for _, m := range []*member{a, c} {
+		select {
+		case err := <-m.exited:
+			t.Fatalf("member %s exited: %v", m.base, err)
+		default:
+		}
+	}
+	awaitMembers(t, a, c)
+}
