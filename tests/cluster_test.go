@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -478,4 +479,28 @@ func testMemberCrash(t *testing.T, provider string) {
 		}
 	}
 	awaitMembers(t, a, c)
+}
+
+// A member that cannot join says why and exits, instead of waiting for etcd forever.
+func TestClusterStartupErrors(t *testing.T) {
+	s := &service{t: t, base: "http://127.0.0.1:1"}
+	unused := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--etcd-endpoints", unused}, "does not answer"},
+		{[]string{"--cluster-provider", "consul"}, `cluster provider "consul"`},
+		{[]string{"--cluster-provider", "automanaged", "--cluster-peers", unused}, "must list this member's"},
+		{[]string{"--cluster-host", "0.0.0.0"}, "set the advertised address"},
+	} {
+		began := time.Now()
+		_, stderr, code := s.cli("", append([]string{"serve", "--addr", "127.0.0.1:0", "--cluster", "--cluster-port", "0"}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("serve %v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+		if d := time.Since(began); d > 8*time.Second {
+			t.Errorf("serve %v took %v to give up", tc.args, d)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,10 +35,12 @@ messages, and the server's RSS and CPU per delivered message (from its /metrics,
 Example:
   tasktail bench --tasks 100 --producers 100 --messages 100
   tasktail bench --tasks 100 --producers 10 --messages 10000 --batch 100
-  tasktail bench --tasks 100 --producers 50 --messages 200 --rate 5000`
+  tasktail bench --tasks 100 --producers 50 --messages 200 --rate 5000
+  tasktail bench --server http://127.0.0.1:8081 --view-server http://127.0.0.1:8083`
 
 type benchConfig struct {
 	server    string
+	view      string // where viewers connect (default: server), e.g. another cluster member
 	key       string
 	tasks     int
 	producers int
@@ -63,6 +66,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.pid, "pid", 0, "server process to read CPU and RSS from /proc (default: the server's /metrics)")
 	fs.DurationVar(&c.drain, "drain", 30*time.Second, "how long to wait for the last deliveries")
 	fs.StringVar(&c.prefix, "prefix", fmt.Sprintf("bench-%d-", time.Now().UnixNano()), "task_id prefix")
+	fs.StringVar(&c.view, "view-server", "", "server the viewers connect to, when not --server (another cluster member: publish on one, deliver through another)")
 	output := fs.String("o", "text", "output: text or json")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -71,8 +75,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.tasks < 1 || c.producers < 1 || c.messages < 1 || c.batch < 1 || c.size < 32 || c.rate < 0 {
 		return usageError{errors.New("--tasks, --producers, --messages and --batch must be positive, --size at least 32")}
 	}
-	if u, err := url.Parse(c.server); err != nil || !isLoopbackHost(u.Hostname()) {
-		return usageError{fmt.Errorf("--server %s: bench runs only against loopback", c.server)}
+	c.view = strings.TrimSuffix(cmp.Or(c.view, c.server), "/")
+	for _, s := range []string{c.server, c.view} {
+		if u, err := url.Parse(s); err != nil || !isLoopbackHost(u.Hostname()) {
+			return usageError{fmt.Errorf("server %s: bench runs only against loopback", s)}
+		}
 	}
 	r, err := runBench(ctx, c)
 	if err != nil {
@@ -140,7 +147,7 @@ func runBench(ctx context.Context, c benchConfig) (benchResult, error) {
 		header.Set("Authorization", "Bearer "+c.key)
 	}
 	viewers := make([]*benchViewer, c.tasks)
-	wsBase := "ws" + strings.TrimPrefix(c.server, "http")
+	wsBase := "ws" + strings.TrimPrefix(c.view, "http")
 	for i := range viewers {
 		conn, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/v1/tasks/%s%d/ws", wsBase, c.prefix, i), &websocket.DialOptions{HTTPHeader: header})
 		if err != nil {

@@ -134,6 +134,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   watch:    node --experimental-websocket -e 'new WebSocket(process.argv[1]).onmessage = e => console.log(e.data)' '%s/v1/tasks/demo/ws?since=0'
   health:   %s/healthz   metrics: %s/metrics
 `, version, base, base, base, base, strings.Replace(base, "http://", "ws://", 1), base, base)
+	if members, self, ok := srv.Manager().ClusterMembers(); ok {
+		fmt.Fprintf(stdout, "  cluster:  member %s of %q (%s); %d members so far, listed at %s/readyz\n",
+			self, cc.Name, cc.Provider, len(members), base)
+	}
 	return srv.Serve(ctx, ln)
 }
 
