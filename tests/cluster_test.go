@@ -250,6 +250,13 @@ func TestClusterCrossMemberDelivery(t *testing.T) {
 			t.Fatalf("frame %d: seq %d %q, want %d", i, f.Seq, f.Message, i+2)
 		}
 	}
+	// Each member's metrics name it, count the members, and count the tasks living on it.
+	text := b.metrics()
+	for _, want := range []string{`tasktail_cluster_members{member="` + b.address + `"} 3`, `tasktail_tasks_live{member="` + b.address + `"} 1`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("B's /metrics lacks %s", want)
+		}
+	}
 	// Status and delete answer from any member.
 	if st := c.status(id); st.num("last_seq") != 200 || st.body["member"] != b.address {
 		t.Fatalf("status through C: %v", st.body)
