@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -53,50 +52,22 @@ var listening = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
 // The binary drains on SIGTERM: a viewer gets 1001 and the process exits 0 within 10 s.
 func TestBinaryDrainsOnSIGTERM(t *testing.T) {
-	cmd := exec.Command(tasktailBinary(t), "serve", "--addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	base := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				base <- m[1]
-			}
-		}
-		exited <- cmd.Wait() // after stdout is drained, as exec requires
-	}()
-	s := &service{t: t, client: newClient()}
-	select {
-	case s.base = <-base:
-	case <-time.After(wait):
-		t.Fatal("binary did not print its address")
-	}
-	s.publish("sig", "info", "before", 0, false)
-	v := s.watch("sig", "")
+	m := startServe(t, "single")
+	m.publish("sig", "info", "before", 0, false)
+	v := m.watch("sig", "")
 	v.hello()
 	v.logs(1)
 
 	began := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := v.closed(); code != websocket.StatusGoingAway {
 		t.Fatalf("viewer closed with %d, want 1001", code)
 	}
 	select {
-	case err := <-exited:
-		exited <- err // for the cleanup
+	case err := <-m.exited:
+		m.exited <- err // for the cleanup
 		if err != nil {
 			t.Fatalf("exit: %v", err)
 		}

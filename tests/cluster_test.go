@@ -23,30 +23,13 @@ import (
 // actor library races with itself when members talk, see PROTOACTOR.md) on 127.0.0.1,
 // with Debian's etcd or the automanaged provider.
 
-// member is one `tasktail serve --cluster` process.
+// member is one `tasktail serve` process: a cluster member, or a single node.
 type member struct {
 	*service
 	address string // cluster address, as task status reports it
 	cmd     *exec.Cmd
 	exited  chan error
-	stderr  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr  *syncBuffer
 }
 
 func freePort(t *testing.T) int {
@@ -70,7 +53,7 @@ func startEtcd(t *testing.T) string {
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "default="+peer, "--listen-metrics-urls", "",
 		"--heartbeat-interval", "50", "--election-timeout", "500")
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -93,17 +76,23 @@ func startEtcd(t *testing.T) string {
 	return client
 }
 
-// startMember starts a member with the cluster flags in args and returns it once it
-// prints its HTTP address.
+// startMember starts a cluster member with the cluster flags in args.
 func startMember(t *testing.T, name string, args ...string) *member {
 	t.Helper()
-	cmd := exec.Command(tasktailBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--cluster", "--cluster-port", "0",
-		"--cluster-name", "test", "--log-level", "warn"}, args...)...)
+	return startServe(t, name, append([]string{"--cluster", "--cluster-port", "0", "--cluster-name", "test", "--log-level", "warn"}, args...)...)
+}
+
+// startServe starts `tasktail serve` on 127.0.0.1:0 with args and returns it once it
+// prints its HTTP address. It is killed when the test ends; its log is shown if the test
+// failed.
+func startServe(t *testing.T, name string, args ...string) *member {
+	t.Helper()
+	cmd := exec.Command(tasktailBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &member{cmd: cmd, exited: make(chan error, 1), stderr: &lockedBuffer{}}
+	m := &member{cmd: cmd, exited: make(chan error, 1), stderr: &syncBuffer{}}
 	cmd.Stderr = m.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
