@@ -3,6 +3,9 @@ package actors_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,8 +17,12 @@ import (
 
 // benchManager is a Manager with defaults and a history limit that keeps memory small.
 func benchManager(b *testing.B) *actors.Manager {
+	return benchManagerWith(b, actors.Config{})
+}
+
+func benchManagerWith(b *testing.B, cfg actors.Config) *actors.Manager {
 	b.Helper()
-	m, err := actors.NewManager(actors.Config{}, actors.Options{})
+	m, err := actors.NewManager(cfg, actors.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,4 +109,51 @@ func BenchmarkParallelTasks(b *testing.B) {
 			}
 		}
 	})
+}
+
+// liveBytes is the heap still reachable plus goroutine stacks, after a collection.
+func liveBytes() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc + ms.StackInuse)
+}
+
+// BenchmarkMemoryEmptyTask reports the memory of an idle task that holds no message:
+// each op creates one (a viewer attaches and leaves).
+func BenchmarkMemoryEmptyTask(b *testing.B) {
+	m := benchManagerWith(b, actors.Config{MaxTasks: 10_000_000})
+	ctx := context.Background()
+	before := liveBytes()
+	for i := 0; b.Loop(); i++ {
+		a, err := m.Attach(ctx, "empty-"+strconv.Itoa(i), actors.Resume{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Cancel()
+	}
+	actortest.AwaitCondition(b, time.Minute, "sockets gone", func() bool { return m.Stats().Sockets.Load() == 0 })
+	b.ReportMetric((liveBytes()-before)/float64(b.N), "B/task")
+	b.ReportMetric(float64(m.Stats().LiveTasks.Load()), "tasks")
+}
+
+// BenchmarkMemoryQueuedTask reports the memory of a task nobody watches that holds 50
+// queued 100-byte messages: each op creates one with a batch publish. Run it with
+// -benchtime 100000x for issue 7's 100,000-task figure.
+func BenchmarkMemoryQueuedTask(b *testing.B) {
+	m := benchManagerWith(b, actors.Config{MaxTasks: 10_000_000})
+	ctx := context.Background()
+	batch := make([]*v1.LogInput, 50)
+	for i := range batch {
+		batch[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: strings.Repeat("x", 90) + fmt.Sprintf("%010d", i)}
+	}
+	before := liveBytes()
+	for i := 0; b.Loop(); i++ {
+		if _, err := m.Publish(ctx, "queued-"+strconv.Itoa(i), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perTask := (liveBytes() - before) / float64(b.N)
+	b.ReportMetric(perTask, "B/task")
+	b.ReportMetric(perTask*100_000/(1<<30), "GiB/100k-tasks")
 }

@@ -341,6 +341,6 @@ func recoverGrain(s *taskSupervisor) actor.ReceiverMiddleware {
 // panic recovery.
 func taskGrainProps(cfg *Config, stats *Stats, s *taskSupervisor, middleware ...actor.ReceiverMiddleware) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats) },
-		actor.WithMailbox(actor.Unbounded()),
+		actor.WithMailbox(actor.UnboundedLockfree()),
 		actor.WithReceiverMiddleware(append([]actor.ReceiverMiddleware{recoverGrain(s)}, middleware...)...))
 }

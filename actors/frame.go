@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -14,6 +16,23 @@ import (
 
 // timestampLayout is RFC 3339 in UTC with microseconds, as the contract shows.
 const timestampLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// frameScratch holds buffers to encode a frame in before it is copied out at its exact
+// size: a frame lives in a task's history for as long as the task, so its capacity
+// beyond its length would be memory held per retained message.
+var frameScratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// encodeLogFrame returns the log frame of e in a slice of its own.
+func encodeLogFrame(e *v1.LogEntry) []byte {
+	bp := frameScratch.Get().(*[]byte)
+	buf := appendLogFrame((*bp)[:0], e)
+	frame := slices.Clone(buf)
+	if cap(buf) <= 64<<10 { // keep the pool from holding on to a huge message's buffer
+		*bp = buf
+		frameScratch.Put(bp)
+	}
+	return frame
+}
 
 func appendLogFrame(b []byte, e *v1.LogEntry) []byte {
 	b = append(b, `{"type":"log","task_id":`...)

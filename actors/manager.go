@@ -263,7 +263,11 @@ func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Atta
 		a.Cancel()
 		return nil, unexpected(reply)
 	}
-	m.system.Root.Send(self, watchTask{task: ack.Task})
+	// A local task is not watched: a watcher's PID stays in the watched actor's PIDSet
+	// after Unwatch (the library shortens the slice without clearing it), and through
+	// its cached process pointer it would keep the whole stopped socket actor alive for
+	// as long as the task lives.
+	m.system.Root.Send(self, watchTask{task: ack.Task, watch: ack.Task.Address != m.system.Address()})
 	return a, nil
 }
 

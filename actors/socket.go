@@ -157,8 +157,13 @@ func ignoreCanceled(err error) error {
 	return err
 }
 
-// watchTask tells a socket actor which task actor it is subscribed to.
-type watchTask struct{ task *actor.PID }
+// watchTask tells a socket actor which task actor it is subscribed to. A task on this
+// node tells its subscribers itself when it stops; one on another cluster member is
+// watched, so that its member's crash closes the socket.
+type watchTask struct {
+	task  *actor.PID
+	watch bool
+}
 
 // taskGone is a socket actor's note to itself that its task actor stopped.
 type taskGone struct{ task *actor.PID }
@@ -182,6 +187,7 @@ type socketActor struct {
 	stats  *Stats
 
 	task      *actor.PID
+	watching  bool // task is watched (it lives on another member)
 	delivered bool // the first Deliver (hello and replay) has arrived
 	closed    bool
 }
@@ -191,8 +197,10 @@ func (s *socketActor) Receive(ctx actor.Context) {
 	case *v1.Deliver:
 		s.deliver(ctx, m)
 	case watchTask:
-		s.task = m.task
-		ctx.Watch(m.task)
+		s.task, s.watching = m.task, m.watch
+		if m.watch {
+			ctx.Watch(m.task)
+		}
 		if s.closed {
 			s.unsubscribe(ctx)
 		}
@@ -250,7 +258,9 @@ func (s *socketActor) unsubscribe(ctx actor.Context) {
 	if s.task == nil {
 		return
 	}
-	ctx.Unwatch(s.task)
+	if s.watching {
+		ctx.Unwatch(s.task)
+	}
 	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: ctx.Self()})
 	s.task = nil
 }

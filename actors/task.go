@@ -2,6 +2,7 @@ package actors
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -86,10 +87,19 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 	case passivateCheck:
 		t.checkIdle(ctx)
 	case *actor.Started:
+		if t.taskID == "" {
+			t.taskID, _ = taskIDOfChild(ctx.Self()) // spawned by the Registry, named after its task
+		}
 		t.epoch = newEpoch()
 		t.lastActive = time.Now()
 		t.stats.LiveTasks.Add(1)
 		t.armTimer(ctx, t.cfg.IdleTTL)
+	case *actor.Stopping:
+		// Stopped by its failure budget, or moved off a cluster member that leaves: the
+		// viewers resume wherever it starts next. (Delete and passivation leave no
+		// subscriber behind.)
+		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(CloseGoingAway), CloseReason: "task restarting"})
+		t.dropSubscribers(ctx)
 	case *actor.Stopped:
 		t.timer.Stop()
 		t.stats.LiveTasks.Add(-1)
@@ -111,7 +121,7 @@ func (t *TaskActor) publish(ctx actor.Context, m *v1.Publish) {
 	}
 	for _, in := range m.Entries {
 		t.lastSeq++
-		frame := appendLogFrame(make([]byte, 0, 160+len(t.taskID)+len(in.Message)), &v1.LogEntry{
+		frame := encodeLogFrame(&v1.LogEntry{
 			TaskId: t.taskID, Seq: t.lastSeq, TimeUnixNano: now.UnixNano(),
 			Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished,
 		})
@@ -266,7 +276,9 @@ func (t *TaskActor) subscribed(pid *actor.PID) bool {
 func (t *TaskActor) removeSubscriber(pid *actor.PID) {
 	for i, s := range t.subs {
 		if s.Equal(pid) {
-			t.subs = append(t.subs[:i], t.subs[i+1:]...)
+			// slices.Delete clears the vacated slot: a stale PID there would keep the
+			// stopped socket actor reachable through its cached process pointer.
+			t.subs = slices.Delete(t.subs, i, i+1)
 			t.lastActive = time.Now()
 			return
 		}
