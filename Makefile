@@ -69,6 +69,7 @@ screenshot:
 SOAK ?= 1m
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench 'Memory' -benchtime 100000x ./actors
 	TASKTAIL_SOAK_DURATION=$(SOAK) $(GO) test -tags soak -count=1 -run '^TestSoak$$' -v -timeout 12m ./tests
 
 clean:

@@ -52,6 +52,7 @@ type benchConfig struct {
 	drain     time.Duration
 	prefix    string
 	json      bool
+	idle      int // --idle-viewers: measure memory per idle viewer instead
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,6 +68,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.drain, "drain", 30*time.Second, "how long to wait for the last deliveries")
 	fs.StringVar(&c.prefix, "prefix", fmt.Sprintf("bench-%d-", time.Now().UnixNano()), "task_id prefix")
 	fs.StringVar(&c.view, "view-server", "", "server the viewers connect to, when not --server (another cluster member: publish on one, deliver through another)")
+	fs.IntVar(&c.idle, "idle-viewers", 0, "instead of a load run: connect this many idle viewers to one task and report the server's RSS per viewer (the server needs --max-viewers-per-task at least this)")
 	output := fs.String("o", "text", "output: text or json")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -80,6 +82,14 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if u, err := url.Parse(s); err != nil || !isLoopbackHost(u.Hostname()) {
 			return usageError{fmt.Errorf("server %s: bench runs only against loopback", s)}
 		}
+	}
+	if c.idle > 0 {
+		perViewer, err := idleViewerMemory(ctx, c)
+		if err != nil {
+			return exitError{2, err}
+		}
+		fmt.Fprintf(stdout, "server RSS per idle viewer: %.1f KiB (%d viewers)\n", perViewer/1024, c.idle)
+		return nil
 	}
 	r, err := runBench(ctx, c)
 	if err != nil {
@@ -319,6 +329,54 @@ func postLogs(ctx context.Context, hc *http.Client, server, taskID string, heade
 		return fmt.Errorf("publish: %s", resp.Status)
 	}
 	return nil
+}
+
+// idleViewerMemory connects c.idle viewers to one task, waits for each one's hello, and
+// returns how much the server's RSS grew per viewer. The task exists before the first
+// measurement, so only connections are counted.
+func idleViewerMemory(ctx context.Context, c benchConfig) (float64, error) {
+	header := http.Header{}
+	if c.key != "" {
+		header.Set("Authorization", "Bearer "+c.key)
+	}
+	url := fmt.Sprintf("%s/v1/tasks/%sidle/ws", "ws"+strings.TrimPrefix(c.view, "http"), c.prefix)
+	dial := func() (*websocket.Conn, error) {
+		conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header})
+		if err != nil {
+			return nil, err
+		}
+		if _, _, err := conn.Read(ctx); err != nil { // the hello: attached
+			conn.CloseNow()
+			return nil, err
+		}
+		return conn, nil
+	}
+	first, err := dial()
+	if err != nil {
+		return 0, fmt.Errorf("viewer: %w", err)
+	}
+	defer first.CloseNow()
+	time.Sleep(time.Second) // let the server settle before the baseline
+	_, before := serverUsage(ctx, c)
+	conns := make([]*websocket.Conn, 0, c.idle)
+	defer func() {
+		for _, conn := range conns {
+			conn.CloseNow()
+		}
+	}()
+	for i := range c.idle {
+		conn, err := dial()
+		if err != nil {
+			return 0, fmt.Errorf("viewer %d: %w", i, err)
+		}
+		conns = append(conns, conn)
+	}
+	time.Sleep(time.Second)
+	_, after := serverUsage(ctx, c)
+	if before < 0 || after < 0 {
+		return 0, errors.New("server RSS unknown: pass --pid or expose process metrics")
+	}
+	return float64(after-before) / float64(c.idle), nil
 }
 
 // serverUsage returns the server's CPU seconds and RSS bytes, or -1 when unknown.
