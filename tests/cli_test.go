@@ -221,3 +221,19 @@ func TestCLIBench(t *testing.T) {
 		t.Fatalf("bench against a non-loopback server: exit %d %q", code, stderr)
 	}
 }
+
+// bench --idle-viewers holds that many viewers of one task at once and reports the RSS.
+func TestCLIBenchIdleViewers(t *testing.T) {
+	cfg := defaults()
+	cfg.Actors.MaxViewersPerTask = 31
+	s := start(t, cfg)
+	out, stderr, code := s.cli("", "bench", "--idle-viewers", "30")
+	if code != 0 || !strings.Contains(out, "server RSS per idle viewer: ") || !strings.Contains(out, "(30 viewers)") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	// One more than the task allows: the viewers really are held at once, on one task.
+	if _, stderr, code := s.cli("", "bench", "--idle-viewers", "31"); code != 2 || !strings.Contains(stderr, "viewer 30") {
+		t.Fatalf("31 idle viewers past a limit of 31 with the baseline viewer: exit %d %q", code, stderr)
+	}
+	await(t, "viewers gone", func() bool { return s.srv.Manager().Stats().Sockets.Load() == 0 })
+}
