@@ -108,8 +108,9 @@ type clusterRouter struct {
 	topology *eventstream.Subscription
 }
 
-// startCluster joins system to the cluster that cfg describes, with task actors made by
-// newTask, and returns its Router once this member is in the cluster.
+// startCluster joins system to the cluster that cc describes, with taskProps as kind
+// "task", and returns its Router. The member appears in Members once the provider's
+// first topology arrives.
 func startCluster(system *actor.ActorSystem, cc ClusterConfig, taskProps *actor.Props, logger *slog.Logger) (*clusterRouter, error) {
 	// The library panics when it cannot listen; find out first, with an error to show.
 	listen := net.JoinHostPort(cc.Host, strconv.Itoa(cc.Port))

@@ -56,6 +56,11 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if opts.Cluster != nil {
+		if err := opts.Cluster.Validate(); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -68,12 +73,10 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		m.router = NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
 		return m, nil
 	}
-	if err := opts.Cluster.Validate(); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
 	supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
 	r, err := startCluster(system, *opts.Cluster, taskGrainProps(&m.cfg, m.stats, supervisor, opts.TaskMiddleware...), logger)
 	if err != nil {
+		system.Shutdown()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	m.router, m.cluster = r, r
@@ -263,11 +266,7 @@ func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Atta
 		a.Cancel()
 		return nil, unexpected(reply)
 	}
-	// A local task is not watched: a watcher's PID stays in the watched actor's PIDSet
-	// after Unwatch (the library shortens the slice without clearing it), and through
-	// its cached process pointer it would keep the whole stopped socket actor alive for
-	// as long as the task lives.
-	m.system.Root.Send(self, watchTask{task: ack.Task, watch: ack.Task.Address != m.system.Address()})
+	m.system.Root.Send(self, watchTask{task: ack.Task})
 	return a, nil
 }
 

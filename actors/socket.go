@@ -157,13 +157,8 @@ func ignoreCanceled(err error) error {
 	return err
 }
 
-// watchTask tells a socket actor which task actor it is subscribed to. A task on this
-// node tells its subscribers itself when it stops; one on another cluster member is
-// watched, so that its member's crash closes the socket.
-type watchTask struct {
-	task  *actor.PID
-	watch bool
-}
+// watchTask tells a socket actor which task actor it is subscribed to.
+type watchTask struct{ task *actor.PID }
 
 // taskGone is a socket actor's note to itself that its task actor stopped.
 type taskGone struct{ task *actor.PID }
@@ -187,7 +182,6 @@ type socketActor struct {
 	stats  *Stats
 
 	task      *actor.PID
-	watching  bool // task is watched (it lives on another member)
 	delivered bool // the first Deliver (hello and replay) has arrived
 	closed    bool
 }
@@ -197,8 +191,8 @@ func (s *socketActor) Receive(ctx actor.Context) {
 	case *v1.Deliver:
 		s.deliver(ctx, m)
 	case watchTask:
-		s.task, s.watching = m.task, m.watch
-		if m.watch {
+		s.task = m.task
+		if onOtherMember(ctx, m.task) {
 			ctx.Watch(m.task)
 		}
 		if s.closed {
@@ -232,6 +226,16 @@ func (s *socketActor) Receive(ctx actor.Context) {
 	}
 }
 
+// onOtherMember reports whether task lives on another cluster member. Only such a task is
+// watched: one on this node tells its subscribers itself when it stops (TaskActor on
+// Stopping), and watching it would cost memory for its whole life, because a watcher's
+// PID stays in the watched actor's PIDSet after Unwatch (the library shortens the slice
+// without clearing it) and its cached process pointer keeps the stopped socket actor
+// reachable.
+func onOtherMember(ctx actor.Context, task *actor.PID) bool {
+	return task.Address != ctx.Self().Address
+}
+
 func (s *socketActor) deliver(ctx actor.Context, m *v1.Deliver) {
 	if s.closed {
 		return
@@ -258,7 +262,7 @@ func (s *socketActor) unsubscribe(ctx actor.Context) {
 	if s.task == nil {
 		return
 	}
-	if s.watching {
+	if onOtherMember(ctx, s.task) {
 		ctx.Unwatch(s.task)
 	}
 	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: ctx.Self()})

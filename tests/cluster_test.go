@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -394,7 +395,7 @@ func testMemberCrash(t *testing.T, provider string) {
 
 	// Publish to the survivors' tasks all through the crash and its recovery.
 	stop := make(chan struct{})
-	published := make([]int, len(survivors))
+	published := make([]atomic.Int64, len(survivors)) // last message number accepted per task
 	failed := make(chan error, len(survivors))
 	var wg sync.WaitGroup
 	for i, id := range survivors {
@@ -418,13 +419,20 @@ func testMemberCrash(t *testing.T, provider string) {
 					failed <- fmt.Errorf("survivor task %s message %d took %v", id, n, d)
 					return
 				}
-				published[i] = n
+				published[i].Store(int64(n))
 				time.Sleep(5 * time.Millisecond)
 			}
 		}()
 	}
 
-	time.Sleep(200 * time.Millisecond) // let the survivors' publishing run before the crash
+	await(t, "survivors' publishing under way before the crash", func() bool {
+		for i := range published {
+			if published[i].Load() < 5 {
+				return false
+			}
+		}
+		return true
+	})
 	began := time.Now()
 	if err := b.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -449,7 +457,7 @@ func testMemberCrash(t *testing.T, provider string) {
 
 	// The survivors' viewers got every message, in order, and stayed connected.
 	for i, v := range survivorViewers {
-		for n, f := range v.logs(published[i] - 1) {
+		for n, f := range v.logs(int(published[i].Load()) - 1) {
 			if f.Seq != uint64(n+2) {
 				t.Fatalf("survivor task %s: seq %d, want %d", survivors[i], f.Seq, n+2)
 			}
