@@ -42,18 +42,23 @@ var (
 // APIError with the HTTP status.
 func apiError(resp *http.Response) *APIError {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // a short read only shortens the message
+	return apiErrorOf(resp.StatusCode, raw)
+}
+
+// apiErrorOf reads an error answer's body.
+func apiErrorOf(status int, raw []byte) *APIError {
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	e := &APIError{Status: resp.StatusCode}
+	e := &APIError{Status: status}
 	if json.Unmarshal(raw, &body) == nil && body.Error.Code != "" {
 		e.Code, e.Message = body.Error.Code, body.Error.Message
 		return e
 	}
-	e.Code, e.Message = "http_"+fmt.Sprint(resp.StatusCode), http.StatusText(resp.StatusCode)
+	e.Code, e.Message = "http_"+fmt.Sprint(status), http.StatusText(status)
 	return e
 }
 

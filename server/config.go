@@ -15,7 +15,8 @@ import (
 type Config struct {
 	// Addr is the listen address (default "127.0.0.1:8080").
 	Addr string
-	// MaxBodyBytes bounds a request body (default 8 MiB); a larger one gets 413.
+	// MaxBodyBytes bounds a request body (default 8 MiB), and a streaming publish's line; a
+	// larger one gets 413.
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds the graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration
@@ -27,7 +28,8 @@ type Config struct {
 	// Retry-After. Without publish keys there is no rate limit.
 	PublishRate  float64
 	PublishBurst int
-	// IdleTimeout closes a keep-alive connection idle that long (default 2 min).
+	// IdleTimeout closes a keep-alive connection idle that long (default 2 min), and ends a
+	// streaming publish that sends nothing that long.
 	IdleTimeout time.Duration
 	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
 	ReadHeaderTimeout time.Duration

@@ -45,53 +45,75 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeErrorCode(w http.ResponseWriter, status int, code, message string) {
+	writeErrorExtra(w, status, code, message, nil)
+}
+
+// writeErrorExtra writes an error body; extra, when set, appends more members after
+// "error": it gets the body so far and appends `"name":value,…` (no leading comma).
+func writeErrorExtra(w http.ResponseWriter, status int, code, message string, extra func([]byte) []byte) {
 	var body errorBody
 	body.Error.Code, body.Error.Message = code, message
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, body)
+	if extra == nil {
+		writeJSON(w, status, body)
+		return
+	}
+	b, _ := json.Marshal(body) // a struct of two strings always encodes
+	b = extra(append(b[:len(b)-1], ','))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, "}\n"...))
 }
 
 // writeError answers err with its status and code. Errors that are the service's fault
 // are logged; bad input and a client that left are not.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorWith(w, r, err, nil)
+}
+
+// writeErrorWith is writeError with more members in the body (see writeErrorExtra).
+func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err error, extra func([]byte) []byte) {
+	answer := func(w http.ResponseWriter, status int, code, message string) {
+		writeErrorExtra(w, status, code, message, extra)
+	}
 	var inv *actors.InvalidError
 	var auth *authError
 	var limited *rateLimitError
 	switch {
 	case errors.As(err, &limited):
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(limited.retryAfter.Seconds()))))
-		writeErrorCode(w, http.StatusTooManyRequests, codeRateLimited, limited.Error())
+		answer(w, http.StatusTooManyRequests, codeRateLimited, limited.Error())
 	case errors.As(err, &auth) && errors.Is(err, errForbidden):
 		s.logger.Info("refused: forbidden", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
-		writeErrorCode(w, http.StatusForbidden, codeForbidden, auth.message)
+		answer(w, http.StatusForbidden, codeForbidden, auth.message)
 	case errors.As(err, &auth):
 		s.logger.Info("refused: unauthenticated", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tasktail"`)
-		writeErrorCode(w, http.StatusUnauthorized, codeUnauth, auth.message)
+		answer(w, http.StatusUnauthorized, codeUnauth, auth.message)
 	case errors.As(err, &inv) && inv.TooLarge:
-		writeErrorCode(w, http.StatusRequestEntityTooLarge, codeTooLarge, inv.Error())
+		answer(w, http.StatusRequestEntityTooLarge, codeTooLarge, inv.Error())
 	case errors.As(err, &inv):
-		writeErrorCode(w, http.StatusBadRequest, codeInvalid, inv.Error())
+		answer(w, http.StatusBadRequest, codeInvalid, inv.Error())
 	case errors.Is(err, actors.ErrNotFound):
-		writeErrorCode(w, http.StatusNotFound, codeNotFound, "task not found")
+		answer(w, http.StatusNotFound, codeNotFound, "task not found")
 	case errors.Is(err, actors.ErrTaskFinished):
-		writeErrorCode(w, http.StatusConflict, codeFinished, "task has finished; publishing is closed")
+		answer(w, http.StatusConflict, codeFinished, "task has finished; publishing is closed")
 	case errors.Is(err, actors.ErrShuttingDown):
-		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "server is shutting down")
+		answer(w, http.StatusServiceUnavailable, codeUnavailable, "server is shutting down")
 	case errors.Is(err, actors.ErrTooManyTasks):
 		s.logger.Warn("refused: too many live tasks", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
-		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "this server has its maximum of live tasks; try again later")
+		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this server has its maximum of live tasks; try again later")
 	case errors.Is(err, actors.ErrTooManyViewers):
-		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "this task has its maximum of viewers; try again later")
+		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this task has its maximum of viewers; try again later")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client left; nobody reads an answer.
 	case errors.Is(err, actors.ErrTimeout):
 		s.logger.Warn("task did not answer in time", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
-		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "task did not answer in time")
+		answer(w, http.StatusServiceUnavailable, codeUnavailable, "task did not answer in time")
 	default:
 		s.logger.Error("request failed", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
-		writeErrorCode(w, http.StatusInternalServerError, codeInternal, "internal error")
+		answer(w, http.StatusInternalServerError, codeInternal, "internal error")
 	}
 }

@@ -22,6 +22,9 @@ type Server struct {
 	metrics *metrics
 	limiter *rateLimiter
 	handler http.Handler
+	// drainCtx is cancelled when Serve begins to shut down: streaming publishes end then.
+	drainCtx context.Context
+	drain    context.CancelFunc
 }
 
 // New starts the actor system and builds the routes. Call Serve to listen.
@@ -36,6 +39,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst)}
 	s.metrics = newMetrics(mgr)
 	s.handler = s.routes()
+	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.ready.Store(true)
 	return s, nil
 }
@@ -75,6 +79,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("serve: %w", err)
 	}
 	s.ready.Store(false)
+	s.drain()
 	s.logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()

@@ -36,7 +36,7 @@ func writePublishReply(w http.ResponseWriter, ack actors.Ack, batch bool) {
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
-	defer s.observePublish(time.Now())
+	began := time.Now()
 	taskID := r.PathValue("task_id")
 	if err := s.authorizePublish(r); err != nil {
 		s.writeError(w, r, err)
@@ -47,11 +47,17 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeErrorCode(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json (with curl: -H 'Content-Type: application/json')")
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err == nil && mt == mediaNDJSON:
+			s.publishStream(w, r, taskID) // lasts as long as the producer: not a publish latency
+			return
+		case err != nil || mt != "application/json":
+			writeErrorCode(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json, or application/x-ndjson for a stream (with curl: -H 'Content-Type: application/json')")
 			return
 		}
 	}
+	defer s.observePublish(began)
 	tooLarge := &actors.InvalidError{Field: "body", Reason: "larger than the request limit", TooLarge: true}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		s.writeError(w, r, tooLarge) // refused unread: an oversized body costs no memory

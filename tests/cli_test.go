@@ -202,6 +202,7 @@ func TestCLIBench(t *testing.T) {
 		{"--tasks", "5", "--producers", "3", "--messages", "40"},
 		{"--tasks", "5", "--producers", "3", "--messages", "40", "--batch", "10"},
 		{"--tasks", "5", "--producers", "3", "--messages", "40", "--rate", "400"},
+		{"--tasks", "5", "--producers", "3", "--messages", "40", "--stream", "--batch", "7"},
 	} {
 		out, stderr, code := s.cli("", append([]string{"bench", "-o", "json"}, args...)...)
 		var r struct {

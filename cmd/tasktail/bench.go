@@ -27,7 +27,8 @@ const benchSynopsis = `Usage: tasktail bench [flags]
 Loads a running tasktail server (or any server of the same contract subset, such as the
 floor yardstick) over loopback: --tasks viewers, one per task, and --producers producers
 publishing --messages each over keep-alive HTTP, closed loop or paced with --rate, single
-or in batches of --batch. Every message carries its send time, so viewers measure the end
+or in batches of --batch, or with --stream each on one streaming (NDJSON) request to one task,
+written --batch lines at a time. Every message carries its send time, so viewers measure the end
 to end latency. It reports delivered msg/s, p50/p99/p99.9 latency, lost and reordered
 messages, and the server's RSS and CPU per delivered message (from its /metrics, or from
 /proc with --pid). It refuses any server that is not on loopback.
@@ -35,6 +36,7 @@ messages, and the server's RSS and CPU per delivered message (from its /metrics,
 Example:
   tasktail bench --tasks 100 --producers 100 --messages 100
   tasktail bench --tasks 100 --producers 10 --messages 10000 --batch 100
+  tasktail bench --tasks 100 --producers 100 --messages 1000 --stream --batch 100
   tasktail bench --tasks 100 --producers 50 --messages 200 --rate 5000
   tasktail bench --server http://127.0.0.1:8081 --view-server http://127.0.0.1:8083`
 
@@ -47,6 +49,7 @@ type benchConfig struct {
 	messages  int
 	rate      float64
 	batch     int
+	stream    bool
 	size      int
 	pid       int
 	drain     time.Duration
@@ -62,7 +65,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.producers, "producers", 100, "concurrent producers")
 	fs.IntVar(&c.messages, "messages", 100, "messages each producer publishes")
 	fs.Float64Var(&c.rate, "rate", 0, "total messages per second, paced (0: closed loop, as fast as acknowledged)")
-	fs.IntVar(&c.batch, "batch", 1, "messages per publish request (1: single publish)")
+	fs.IntVar(&c.batch, "batch", 1, "messages per publish request (1: single publish); with --stream, lines per write")
+	fs.BoolVar(&c.stream, "stream", false, "each producer streams all its messages on one NDJSON request to one task")
 	fs.IntVar(&c.size, "size", 100, "message size in bytes")
 	fs.IntVar(&c.pid, "pid", 0, "server process to read CPU and RSS from /proc (default: the server's /metrics)")
 	fs.DurationVar(&c.drain, "drain", 30*time.Second, "how long to wait for the last deliveries")
@@ -261,9 +265,29 @@ func frameNumber(b []byte, key string) uint64 {
 }
 
 // taskOf is the task producer p sends its m-th message to: the batches of all producers
-// go round the tasks in turn.
+// go round the tasks in turn. A stream goes to one task.
 func (c benchConfig) taskOf(p, m int) int {
+	if c.stream {
+		return p % c.tasks
+	}
 	return (p + m/c.batch*c.producers) % c.tasks
+}
+
+// appendMessage appends one message stamped with its send time, of about c.size bytes.
+func (c benchConfig) appendMessage(b []byte, padding string) []byte {
+	b = append(b, `{"level":"info","message":"t=`...)
+	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
+	b = append(b, ' ')
+	b = append(b, padding[:max(0, c.size-22)]...) // "t=" + 19 digits + " "
+	return append(b, `"}`...)
+}
+
+// pace waits until message m of one producer is due under --rate.
+func (c benchConfig) pace(began time.Time, m int) {
+	if c.rate > 0 { // paced: this producer's share of the rate
+		due := began.Add(time.Duration(float64(m) / (c.rate / float64(c.producers)) * float64(time.Second)))
+		time.Sleep(time.Until(due))
+	}
 }
 
 // produce runs the producers.
@@ -278,29 +302,31 @@ func produce(ctx context.Context, c benchConfig, header http.Header) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var body bytes.Buffer
+			if c.stream {
+				if err := streamLogs(ctx, hc, c, p, header, padding, began); err != nil {
+					errs <- err
+				}
+				return
+			}
+			var body []byte
 			for m := 0; m < c.messages; m += c.batch {
 				n := min(c.batch, c.messages-m)
-				if c.rate > 0 { // paced: this producer's share of the rate
-					due := began.Add(time.Duration(float64(m) / (c.rate / float64(c.producers)) * float64(time.Second)))
-					time.Sleep(time.Until(due))
-				}
+				c.pace(began, m)
 				task := c.taskOf(p, m)
-				body.Reset()
+				body = body[:0]
 				if c.batch > 1 {
-					body.WriteByte('[')
+					body = append(body, '[')
 				}
 				for k := range n {
 					if k > 0 {
-						body.WriteByte(',')
+						body = append(body, ',')
 					}
-					stamp := "t=" + strconv.FormatInt(time.Now().UnixNano(), 10) + " "
-					fmt.Fprintf(&body, `{"level":"info","message":"%s%s"}`, stamp, padding[:max(0, c.size-len(stamp))])
+					body = c.appendMessage(body, padding)
 				}
 				if c.batch > 1 {
-					body.WriteByte(']')
+					body = append(body, ']')
 				}
-				if err := postLogs(ctx, hc, c.server, fmt.Sprintf("%s%d", c.prefix, task), header, body.Bytes()); err != nil {
+				if err := postLogs(ctx, hc, c.server, fmt.Sprintf("%s%d", c.prefix, task), header, body); err != nil {
 					errs <- err
 					return
 				}
@@ -310,6 +336,44 @@ func produce(ctx context.Context, c benchConfig, header http.Header) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// streamLogs sends producer p's messages on one streaming publish, c.batch lines per write.
+func streamLogs(ctx context.Context, hc *http.Client, c benchConfig, p int, header http.Header, padding string, began time.Time) error {
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/tasks/%s%d/logs", c.server, c.prefix, c.taskOf(p, 0)), pr)
+	if err != nil {
+		return err
+	}
+	req.Header = header.Clone()
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := hc.Do(req)
+		if err == nil {
+			var ack struct{ Accepted int }
+			err = json.NewDecoder(resp.Body).Decode(&ack)
+			resp.Body.Close()
+			if err == nil && (resp.StatusCode != http.StatusAccepted || ack.Accepted != c.messages) {
+				err = fmt.Errorf("stream: %s, %d of %d accepted", resp.Status, ack.Accepted, c.messages)
+			}
+		}
+		pr.CloseWithError(errors.New("stream answered"))
+		answered <- err
+	}()
+	var lines []byte
+	for m := range c.messages {
+		c.pace(began, m)
+		lines = append(c.appendMessage(lines, padding), '\n')
+		if (m+1)%c.batch == 0 || m == c.messages-1 || c.rate > 0 {
+			if _, err := pw.Write(lines); err != nil {
+				break // the answer says why
+			}
+			lines = lines[:0]
+		}
+	}
+	pw.Close()
+	return <-answered
 }
 
 func postLogs(ctx context.Context, hc *http.Client, server, taskID string, header http.Header, body []byte) error {

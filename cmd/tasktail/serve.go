@@ -39,7 +39,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Actors.MaxMessageBytes, "max-message-bytes", def.MaxMessageBytes, "largest message text in bytes (larger: 413)")
 	fs.IntVar(&cfg.Actors.MaxBatch, "max-batch", def.MaxBatch, "most messages in one batch publish (more: 413)")
 	fs.IntVar(&cfg.Actors.MaxTaskIDLength, "max-task-id-length", def.MaxTaskIDLength, "longest task_id accepted (at most 128)")
-	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 8<<20, "largest request body in bytes (larger: 413)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 8<<20, "largest request body in bytes (larger: 413); for a stream, the longest line")
 	fs.DurationVar(&cfg.Actors.FinishedTTL, "finished-ttl", def.FinishedTTL, "how long a finished task keeps its state for late viewers")
 	fs.DurationVar(&cfg.Actors.IdleTTL, "idle-ttl", def.IdleTTL, "how long a task with no viewers and no new messages lives")
 	fs.IntVar(&cfg.Actors.SocketBuffer, "socket-buffer", def.SocketBuffer, "frames that may wait for one viewer before it is closed with 1013 (at least --max-batch)")
@@ -51,7 +51,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 10_000, "most open client connections, viewers included; one more is answered 503")
 	fs.Float64Var(&cfg.PublishRate, "publish-rate", 1000, "publish requests per second per publish key (more: 429); no limit without keys")
 	fs.IntVar(&cfg.PublishBurst, "publish-burst", 2000, "publish requests one key may make at once before --publish-rate applies")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive connection idle that long")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive connection idle that long, and end a stream that sends nothing that long")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "deadline for reading a request's headers")
 	fs.Int64Var(&cfg.WebSocketReadLimit, "ws-read-limit", 1<<10, "largest message a viewer may send, in bytes (viewers send only control frames)")
 	var publishKeys, origins stringList

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/tasktail/tasktail/actors"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// mediaNDJSON is the Content-Type of a streaming publish: one JSON object per line.
+const mediaNDJSON = "application/x-ndjson"
+
+// streamChunkBytes bounds the lines a stream holds before it publishes them, next to
+// Config.Actors.MaxBatch lines.
+const streamChunkBytes = 1 << 20
+
+// streamProgress is what a streaming publish has published so far; it is part of every
+// answer to one, errors included, so a producer knows where to go on.
+type streamProgress struct {
+	taskID         string
+	accepted       uint64 // lines published
+	firstSeq, last uint64
+	queued         bool // the last chunk found no viewer
+	line           int  // lines read, blank ones included
+	pending        []*v1.LogInput
+	pendingBytes   int
+}
+
+func (p *streamProgress) appendJSON(b []byte) []byte {
+	b = append(b, `"task_id":"`...)
+	b = append(b, p.taskID...)
+	b = append(b, `","accepted":`...)
+	b = strconv.AppendUint(b, p.accepted, 10)
+	if p.accepted > 0 {
+		b = append(b, `,"first_seq":`...)
+		b = strconv.AppendUint(b, p.firstSeq, 10)
+		b = append(b, `,"last_seq":`...)
+		b = strconv.AppendUint(b, p.last, 10)
+		b = append(b, `,"queued":`...)
+		b = strconv.AppendBool(b, p.queued)
+	}
+	return b
+}
+
+// publishStream serves a streaming publish (Content-Type application/x-ndjson): one JSON
+// object per line, each under the rules of a single publish. Lines are published in
+// chunks as they arrive: whatever has been read when the connection has nothing more
+// buffered (so a producer that writes a line now and then sees each one delivered at
+// once), at most MaxBatch lines or 1 MiB per chunk. Unlike a batch it is not all or
+// nothing: the first bad line ends the request, every line before it is published, and
+// the answer names the line and counts what was accepted. A stream that sends nothing
+// for IdleTimeout is ended the same way, and so is every stream when the server drains.
+func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID string) {
+	p := &streamProgress{taskID: taskID}
+	rc := http.NewResponseController(w)
+	// Draining ends a stream at its next read, and unblocks one waiting for a line.
+	stopDrain := context.AfterFunc(s.drainCtx, func() { _ = rc.SetReadDeadline(time.Now()) })
+	defer stopDrain()
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	for {
+		if br.Buffered() == 0 && len(p.pending) > 0 {
+			// The next read may wait for the producer: publish what it has sent so far.
+			if err := s.flushStream(r.Context(), p); err != nil {
+				s.writeStreamError(w, r, p, err)
+				return
+			}
+		}
+		if s.drainCtx.Err() == nil {
+			_ = rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		}
+		line, readErr := readLine(br, s.cfg.MaxBodyBytes)
+		if len(line) == 0 && readErr == io.EOF {
+			break
+		}
+		p.line++
+		if errors.Is(readErr, bufio.ErrBufferFull) {
+			s.writeStreamError(w, r, p, s.flushThen(r.Context(), p, &actors.InvalidError{Field: p.lineField("body"), Reason: "line larger than the request limit", TooLarge: true}))
+			return
+		}
+		if readErr != nil && readErr != io.EOF {
+			s.writeStreamError(w, r, p, s.flushThen(r.Context(), p, s.streamReadError(readErr)))
+			return
+		}
+		if len(trimSpace(line)) > 0 {
+			if err := s.addStreamLine(r.Context(), p, line); err != nil {
+				s.writeStreamError(w, r, p, err)
+				return
+			}
+		}
+		if readErr == io.EOF {
+			break
+		}
+	}
+	if err := s.flushStream(r.Context(), p); err != nil {
+		s.writeStreamError(w, r, p, err)
+		return
+	}
+	if p.accepted == 0 {
+		s.writeStreamError(w, r, p, &actors.InvalidError{Field: "body", Reason: "no lines: want one JSON object per line"})
+		return
+	}
+	b := append(p.appendJSON([]byte{'{'}), "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(b)
+}
+
+// addStreamLine decodes one line into the pending chunk, publishing the chunk first when
+// the line would not fit, or after the line when it finishes the task (only the last
+// entry of a publish may).
+func (s *Server) addStreamLine(ctx context.Context, p *streamProgress, line []byte) error {
+	entries, batch, err := decodePublish(line)
+	if err == nil && batch {
+		err = invalidField("body", "must be one JSON object per line")
+	}
+	if err == nil {
+		err = s.cfg.Actors.ValidateEntries(entries)
+	}
+	if err != nil {
+		var inv *actors.InvalidError
+		if errors.As(err, &inv) {
+			err = &actors.InvalidError{Field: p.lineField(inv.Field), Reason: inv.Reason, TooLarge: inv.TooLarge}
+		}
+		return s.flushThen(ctx, p, err)
+	}
+	if len(p.pending) == s.cfg.Actors.MaxBatch || p.pendingBytes+len(line) > streamChunkBytes {
+		if err := s.flushStream(ctx, p); err != nil {
+			return err
+		}
+	}
+	p.pending = append(p.pending, entries[0])
+	p.pendingBytes += len(line)
+	if entries[0].Finished {
+		return s.flushStream(ctx, p)
+	}
+	return nil
+}
+
+// flushStream publishes the pending chunk.
+func (s *Server) flushStream(ctx context.Context, p *streamProgress) error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	ack, err := s.mgr.Publish(ctx, p.taskID, p.pending)
+	if err != nil {
+		return err
+	}
+	if p.accepted == 0 {
+		p.firstSeq = ack.FirstSeq
+	}
+	p.accepted += uint64(len(p.pending))
+	p.last, p.queued = ack.LastSeq, ack.Queued
+	clear(p.pending)
+	p.pending, p.pendingBytes = p.pending[:0], 0
+	return nil
+}
+
+// flushThen publishes the lines before a bad one and returns err, the bad line's error,
+// unless publishing them failed.
+func (s *Server) flushThen(ctx context.Context, p *streamProgress, err error) error {
+	if ferr := s.flushStream(ctx, p); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+func (s *Server) streamReadError(err error) error {
+	var maxBytes *http.MaxBytesError
+	switch {
+	case s.drainCtx.Err() != nil:
+		return actors.ErrShuttingDown
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &actors.InvalidError{Field: "body", Reason: fmt.Sprintf("no line for %s: stream ended", s.cfg.IdleTimeout)}
+	case errors.As(err, &maxBytes):
+		return &actors.InvalidError{Field: "body", Reason: "larger than the request limit", TooLarge: true}
+	}
+	return fmt.Errorf("read stream: %w", err)
+}
+
+func (p *streamProgress) lineField(field string) string {
+	return "line " + strconv.Itoa(p.line) + ": " + field
+}
+
+func (s *Server) writeStreamError(w http.ResponseWriter, r *http.Request, p *streamProgress, err error) {
+	s.writeErrorWith(w, r, err, p.appendJSON)
+}
+
+// readLine reads one line, without its end, of at most limit bytes. It returns
+// bufio.ErrBufferFull for a longer line, and io.EOF with the last line when the input
+// does not end with a newline.
+func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		long := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			if int64(len(long)) > limit {
+				return nil, bufio.ErrBufferFull
+			}
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	if int64(len(line)) > limit+1 {
+		return nil, bufio.ErrBufferFull
+	}
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	return line, err
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
