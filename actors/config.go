@@ -32,7 +32,8 @@ type Config struct {
 	// MaxBatch, or one batch would close every viewer. On a busy 2-core machine a healthy
 	// writer was seen to lag a publisher in a tight loop by up to ~400 frames.
 	SocketBuffer int
-	// WriteTimeout bounds one frame write to a socket (default 10 s).
+	// WriteTimeout bounds a write to a socket (default 10 s): one frame, or a run of up to
+	// 64 frames and 64 KiB written back to back.
 	WriteTimeout time.Duration
 	// RequestTimeout bounds one request to a task actor (default 5 s).
 	RequestTimeout time.Duration

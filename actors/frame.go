@@ -22,10 +22,12 @@ const timestampLayout = "2006-01-02T15:04:05.000000Z07:00"
 // beyond its length would be memory held per retained message.
 var frameScratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// encodeLogFrame returns the log frame of e in a slice of its own.
-func encodeLogFrame(e *v1.LogEntry) []byte {
+// encodeLogFrame returns the log frame of e in a slice of its own. stamp is e's time as
+// appendTimestamp writes it: the entries of one publish share their time, so it is
+// formatted once for all of them.
+func encodeLogFrame(e *v1.LogEntry, stamp []byte) []byte {
 	bp := frameScratch.Get().(*[]byte)
-	buf := appendLogFrame((*bp)[:0], e)
+	buf := appendLogFrameAt((*bp)[:0], e, stamp)
 	frame := slices.Clone(buf)
 	if cap(buf) <= 64<<10 { // keep the pool from holding on to a huge message's buffer
 		*bp = buf
@@ -35,12 +37,22 @@ func encodeLogFrame(e *v1.LogEntry) []byte {
 }
 
 func appendLogFrame(b []byte, e *v1.LogEntry) []byte {
+	var stamp [40]byte
+	return appendLogFrameAt(b, e, appendTimestamp(stamp[:0], e.TimeUnixNano))
+}
+
+// appendTimestamp appends the contract's timestamp of unixNano.
+func appendTimestamp(b []byte, unixNano int64) []byte {
+	return time.Unix(0, unixNano).UTC().AppendFormat(b, timestampLayout)
+}
+
+func appendLogFrameAt(b []byte, e *v1.LogEntry, stamp []byte) []byte {
 	b = append(b, `{"type":"log","task_id":`...)
 	b = appendJSONString(b, e.TaskId)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, e.Seq, 10)
 	b = append(b, `,"timestamp":"`...)
-	b = time.Unix(0, e.TimeUnixNano).UTC().AppendFormat(b, timestampLayout)
+	b = append(b, stamp...)
 	b = append(b, `","level":"`...)
 	b = append(b, LevelName(e.Level)...)
 	b = append(b, `","message":`...)

@@ -17,7 +17,8 @@ import (
 type Options struct {
 	// Logger receives the service's log lines and the actor system's (default: discard).
 	Logger *slog.Logger
-	// TaskMiddleware wraps every task actor's Receive.
+	// TaskMiddleware wraps every task actor's Receive. On a single node publishes arrive as
+	// *PublishCall, in a cluster as *v1.Publish.
 	TaskMiddleware []actor.ReceiverMiddleware
 	// Cluster, when set, makes the Manager a cluster member: tasks are grains spread over
 	// the members instead of children of a local Registry.
@@ -32,6 +33,7 @@ type Manager struct {
 	system  *actor.ActorSystem
 	router  Router
 	cluster *clusterRouter // nil on a single node
+	pipes   *pipes         // the publish path on a single node (see pipe.go)
 	stats   *Stats
 	logger  *slog.Logger
 
@@ -70,7 +72,8 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	}))
 	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger, closeAll: newCloseBroadcast()}
 	if opts.Cluster == nil {
-		m.router = NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
+		registry := NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
+		m.router, m.pipes = registry, newPipes(registry.send, cfg.RequestTimeout)
 		return m, nil
 	}
 	supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
@@ -104,13 +107,56 @@ type Ack struct {
 	Epoch    string
 }
 
-// SendLog is seed method send_log: it publishes one message and returns its seq.
+// SendLog is seed method send_log: it publishes one message and returns its seq. It waits
+// for the task; a Producer does not.
 func (m *Manager) SendLog(ctx context.Context, taskID string, level v1.Level, message string, progress float64, finished bool) (Ack, error) {
-	return m.Publish(ctx, taskID, []*v1.LogInput{{Level: level, Message: message, Progress: progress, Finished: finished}})
+	if m.pipes == nil {
+		return m.Publish(ctx, taskID, []*v1.LogInput{{Level: level, Message: message, Progress: progress, Finished: finished}})
+	}
+	one := [1]logEntry{{level: level, message: message, progress: progress, finished: finished}}
+	return m.publish(ctx, taskID, one[:])
 }
 
 // Publish appends entries to a task, all or nothing, after checking the field rules.
 func (m *Manager) Publish(ctx context.Context, taskID string, entries []*v1.LogInput) (Ack, error) {
+	if m.pipes == nil {
+		return m.publishRequest(ctx, taskID, entries)
+	}
+	values := make([]logEntry, len(entries))
+	for i, in := range entries {
+		values[i] = entryOf(in)
+	}
+	return m.publish(ctx, taskID, values)
+}
+
+// publish is Publish on a single node: through the task's pipe, where publishes made at
+// the same time travel to the task together.
+func (m *Manager) publish(ctx context.Context, taskID string, entries []logEntry) (Ack, error) {
+	if err := m.cfg.ValidateTaskID(taskID); err != nil {
+		return Ack{}, err
+	}
+	if err := validateEntries(&m.cfg, entries); err != nil {
+		return Ack{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Ack{}, err
+	}
+	p := m.pipes.acquire(taskID)
+	defer m.pipes.release(p)
+	c, part := p.add(entries, m.cfg.MaxBatch)
+	select {
+	case <-c.done:
+		return c.result(part)
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return Ack{}, ErrTimeout
+		}
+		return Ack{}, ctx.Err()
+	}
+}
+
+// publishRequest is Publish in a cluster: a request to the task's grain.
+func (m *Manager) publishRequest(ctx context.Context, taskID string, entries []*v1.LogInput) (Ack, error) {
 	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return Ack{}, err
 	}
@@ -330,16 +376,24 @@ func (m *Manager) request(ctx context.Context, msg TaskMessage) (any, error) {
 	case err != nil:
 		return nil, fmt.Errorf("request %T: %w", msg, err)
 	}
-	switch r := reply.(type) {
-	case *v1.TaskFailure:
-		return nil, fmt.Errorf("%w: %s", ErrTaskFailed, r.Reason)
-	case *v1.Refused:
-		if r.Reason == v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS {
-			return nil, ErrTooManyViewers
-		}
-		return nil, ErrTooManyTasks
+	if err := replyError(reply); err != nil {
+		return nil, err
 	}
 	return reply, nil
+}
+
+// replyError is the error a task's failure or refusal stands for, or nil for an answer.
+func replyError(reply any) error {
+	switch r := reply.(type) {
+	case *v1.TaskFailure:
+		return fmt.Errorf("%w: %s", ErrTaskFailed, r.Reason)
+	case *v1.Refused:
+		if r.Reason == v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS {
+			return ErrTooManyViewers
+		}
+		return ErrTooManyTasks
+	}
+	return nil
 }
 
 func unexpected(reply any) error { return fmt.Errorf("unexpected reply %T", reply) }

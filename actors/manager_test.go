@@ -347,10 +347,18 @@ func TestSlowConsumerClosedOthersUnaffected(t *testing.T) {
 	}
 }
 
-// panicOnBoom makes a task actor panic on a publish whose first message is "boom".
+// panicOnBoom makes a task actor panic on a publish whose first message is "boom": a
+// *actors.PublishCall on a single node, a *v1.Publish in a cluster.
 func panicOnBoom(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-		if p, ok := env.Message.(*v1.Publish); ok && p.Entries[0].Message == "boom" {
+		first := ""
+		switch m := env.Message.(type) {
+		case *actors.PublishCall:
+			_, first, _, _ = m.Entry(0)
+		case *v1.Publish:
+			first = m.Entries[0].Message
+		}
+		if first == "boom" {
 			panic("boom")
 		}
 		next(ctx, env)

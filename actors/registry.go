@@ -124,6 +124,12 @@ func (r *Registry) Request(msg TaskMessage, timeout time.Duration) (any, error) 
 	return r.root.RequestFuture(shard, msg, timeout).Result()
 }
 
+// send hands a publish call to its task's shard without waiting (the local publish path,
+// pipe.go).
+func (r *Registry) send(c *PublishCall) {
+	r.root.Send(r.shards[maphash.String(r.seed, c.taskID)%registryShards], c)
+}
+
 // Shutdown implements Router: it stops the registry actors and with them every task.
 func (r *Registry) Shutdown() {
 	for _, pid := range r.shards {
@@ -137,6 +143,8 @@ func (r *registryActor) Receive(ctx actor.Context) {
 		r.forwardOrRefuse(ctx, m.TaskId)
 	case *v1.Subscribe:
 		r.forwardOrRefuse(ctx, m.TaskId)
+	case *PublishCall:
+		r.forwardOrRefuse(ctx, m.taskID)
 	case *v1.GetStatus:
 		if ref := r.tasks[m.TaskId]; ref != nil {
 			r.forward(ctx, ref)
@@ -169,7 +177,12 @@ func (r *registryActor) Receive(ctx actor.Context) {
 func (r *registryActor) forwardOrRefuse(ctx actor.Context, taskID string) {
 	ref := r.getOrSpawn(ctx, taskID)
 	if ref == nil {
-		ctx.Respond(&v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS})
+		refused := &v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS}
+		if c, ok := ctx.Message().(*PublishCall); ok {
+			c.complete("", refused)
+		} else {
+			ctx.Respond(refused)
+		}
 		return
 	}
 	r.forward(ctx, ref)

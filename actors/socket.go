@@ -113,17 +113,14 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 		if req != nil && !req.drain {
 			frames = frames[:0]
 		}
-		for i, f := range frames {
-			if err := writeFrame(ctx, s, f, writeTimeout); err != nil {
-				stats.Delivered.Add(uint64(i))
-				if ctx.Err() != nil {
-					return nil
-				}
-				stats.WriteFailures.Add(1)
-				_ = s.Close(CloseInternal, "write failed") // the write error is the one to report
-				return fmt.Errorf("write frame: %w", err)
+		if written, err := writeFrames(ctx, s, frames, writeTimeout); err != nil {
+			stats.Delivered.Add(uint64(written))
+			if ctx.Err() != nil {
+				return nil
 			}
-			frames[i] = nil
+			stats.WriteFailures.Add(1)
+			_ = s.Close(CloseInternal, "write failed") // the write error is the one to report
+			return fmt.Errorf("write frame: %w", err)
 		}
 		// Shared counters are touched once per batch, not once per frame: with many
 		// viewers every frame of a message is written at about the same time.
@@ -143,10 +140,32 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 	}
 }
 
-func writeFrame(ctx context.Context, s Socket, f []byte, timeout time.Duration) error {
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return s.Write(wctx, f)
+// A write deadline covers a run of frames of at most deadlineFrames frames and
+// deadlineBytes bytes (or one larger frame): one timer per run, not per frame, and no
+// less time per byte than one full-size message has.
+const (
+	deadlineFrames = 64
+	deadlineBytes  = 64 << 10
+)
+
+// writeFrames writes frames in order, each run under one deadline of timeout, clearing
+// each written slot. It returns how many were written.
+func writeFrames(ctx context.Context, s Socket, frames [][]byte, timeout time.Duration) (int, error) {
+	for i := 0; i < len(frames); {
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		bytes := 0
+		for run := 0; i < len(frames) && run < deadlineFrames && (run == 0 || bytes+len(frames[i]) <= deadlineBytes); run++ {
+			if err := s.Write(wctx, frames[i]); err != nil {
+				cancel()
+				return i, err
+			}
+			bytes += len(frames[i])
+			frames[i] = nil
+			i++
+		}
+		cancel()
+	}
+	return len(frames), nil
 }
 
 // ignoreCanceled treats a close cut short because the peer left as no error.

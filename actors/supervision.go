@@ -37,11 +37,14 @@ func (s *taskSupervisor) HandleFailure(system *actor.ActorSystem, supervisor act
 func (s *taskSupervisor) failed(system *actor.ActorSystem, child *actor.PID, rs *actor.RestartStatistics, reason, msg any, sender *actor.PID) bool {
 	s.stats.TaskPanics.Add(1)
 	taskID := ""
-	if tm, ok := msg.(TaskMessage); ok {
+	if tm, ok := msg.(interface{ GetTaskId() string }); ok {
 		taskID = tm.GetTaskId()
 	}
-	if sender != nil {
-		system.Root.Send(sender, &v1.TaskFailure{TaskId: taskID, Reason: fmt.Sprint(reason)})
+	failure := &v1.TaskFailure{TaskId: taskID, Reason: fmt.Sprint(reason)}
+	if c, ok := msg.(*PublishCall); ok {
+		c.complete("", failure)
+	} else if sender != nil {
+		system.Root.Send(sender, failure)
 	}
 	rs.Fail()
 	attrs := []any{slog.String("task_id", taskID), slog.String("actor", child.Id),

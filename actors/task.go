@@ -70,6 +70,9 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 	case *v1.Publish:
 		t.routed++
 		t.publish(ctx, m)
+	case *PublishCall:
+		t.routed++
+		t.publishCall(ctx, m)
 	case *v1.Subscribe:
 		t.routed++
 		t.subscribe(ctx, m)
@@ -106,49 +109,114 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 	}
 }
 
+// logLike is one entry to publish: a *v1.LogInput from a Publish, or a logEntry of a
+// PublishCall.
+type logLike interface {
+	GetLevel() v1.Level
+	GetMessage() string
+	GetProgress() float64
+	GetFinished() bool
+}
+
+// partAck is the outcome of one all-or-nothing group of entries.
+type partAck struct {
+	first, last uint64
+	queued      bool
+	finished    bool // refused: the task had finished before this group
+}
+
 func (t *TaskActor) publish(ctx actor.Context, m *v1.Publish) {
-	if t.finished {
-		ctx.Respond(&v1.PublishAck{TaskId: t.taskID, Status: v1.PublishStatus_PUBLISH_STATUS_FINISHED, LastSeq: t.lastSeq, Epoch: t.epoch})
-		return
-	}
-	now := time.Now()
-	t.lastActive = now
-	first := t.lastSeq + 1
-	queued := len(t.subs) == 0
+	wasFinished := t.finished
 	var live [][]byte
-	if !queued {
+	if len(t.subs) > 0 {
 		live = make([][]byte, 0, len(m.Entries))
 	}
-	for _, in := range m.Entries {
+	var buf [40]byte
+	ack, live := appendEntries(t, m.Entries, live, newStamp(time.Now(), buf[:0]))
+	t.deliverLive(ctx, live, wasFinished)
+	reply := &v1.PublishAck{TaskId: t.taskID, FirstSeq: ack.first, LastSeq: ack.last, Queued: ack.queued, Epoch: t.epoch}
+	if ack.finished {
+		reply.Status = v1.PublishStatus_PUBLISH_STATUS_FINISHED
+	}
+	ctx.Respond(reply)
+}
+
+// publishCall appends the groups of a call in order, as if each were its own Publish, and
+// delivers all they make live in one Deliver.
+func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall) {
+	wasFinished := t.finished
+	var live [][]byte
+	if len(t.subs) > 0 {
+		live = make([][]byte, 0, len(c.entries))
+	}
+	var buf [40]byte
+	now := newStamp(time.Now(), buf[:0])
+	from := 0
+	for i, end := range c.ends {
+		c.acks[i], live = appendEntries(t, c.entries[from:end], live, now)
+		from = end
+	}
+	t.deliverLive(ctx, live, wasFinished)
+	c.complete(t.epoch, nil)
+}
+
+// stamp is the time of the entries of one message, with its timestamp formatted once.
+type stamp struct {
+	at   time.Time
+	text []byte
+}
+
+// newStamp formats at into buf.
+func newStamp(at time.Time, buf []byte) stamp {
+	return stamp{at: at, text: appendTimestamp(buf, at.UnixNano())}
+}
+
+// appendEntries stores one all-or-nothing group of entries, appends the frames to deliver
+// now (there are subscribers) to live, and applies the queue rules otherwise.
+func appendEntries[E logLike](t *TaskActor, entries []E, live [][]byte, now stamp) (partAck, [][]byte) {
+	if t.finished {
+		return partAck{last: t.lastSeq, finished: true}, live
+	}
+	t.lastActive = now.at
+	ack := partAck{first: t.lastSeq + 1, queued: len(t.subs) == 0}
+	for _, in := range entries {
 		t.lastSeq++
 		frame := encodeLogFrame(&v1.LogEntry{
-			TaskId: t.taskID, Seq: t.lastSeq, TimeUnixNano: now.UnixNano(),
-			Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished,
-		})
+			TaskId: t.taskID, Seq: t.lastSeq, TimeUnixNano: now.at.UnixNano(),
+			Level: in.GetLevel(), Message: in.GetMessage(), Progress: in.GetProgress(), Finished: in.GetFinished(),
+		}, now.text)
 		t.history.push(t.lastSeq, frame, t.cfg.HistoryLimit)
-		t.progress = in.Progress
-		t.finished = t.finished || in.Finished
-		if queued {
+		t.progress = in.GetProgress()
+		t.finished = t.finished || in.GetFinished()
+		if ack.queued {
 			t.enqueue()
 		} else {
 			live = append(live, frame)
 		}
 	}
-	t.stats.Published.Add(uint64(len(m.Entries)))
-	if queued {
-		t.stats.Queued.Add(uint64(len(m.Entries)))
-	} else {
+	t.stats.Published.Add(uint64(len(entries)))
+	if ack.queued {
+		t.stats.Queued.Add(uint64(len(entries)))
+	}
+	ack.last = t.lastSeq
+	return ack, live
+}
+
+// deliverLive sends the subscribers the frames of one message, and when that message
+// finished the task, closes them and starts the finished TTL.
+func (t *TaskActor) deliverLive(ctx actor.Context, live [][]byte, wasFinished bool) {
+	justFinished := t.finished && !wasFinished
+	if len(live) > 0 {
 		deliver := &v1.Deliver{Frames: live}
-		if t.finished {
+		if justFinished {
 			deliver.CloseCode, deliver.CloseReason = uint32(CloseNormal), "task finished"
 		}
 		t.sendAll(ctx, deliver)
 	}
-	if t.finished {
+	if justFinished {
 		t.dropSubscribers(ctx)
 		t.armTimer(ctx, t.cfg.FinishedTTL)
 	}
-	ctx.Respond(&v1.PublishAck{TaskId: t.taskID, FirstSeq: first, LastSeq: t.lastSeq, Queued: queued, Epoch: t.epoch})
 }
 
 // enqueue applies seed rules 3 and 4 to the message just appended at lastSeq: it joins the

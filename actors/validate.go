@@ -56,6 +56,10 @@ func (c *Config) ValidateTaskID(id string) error {
 // ValidateEntries checks a publish against the field rules and limits of c; field names in
 // the error carry the entry's index when there is more than one.
 func (c *Config) ValidateEntries(entries []*v1.LogInput) error {
+	return validateEntries(c, entries)
+}
+
+func validateEntries[E logLike](c *Config, entries []E) error {
 	if len(entries) == 0 {
 		return invalid("entries", "must not be empty")
 	}
@@ -65,28 +69,34 @@ func (c *Config) ValidateEntries(entries []*v1.LogInput) error {
 		return err
 	}
 	for i, e := range entries {
-		prefix := ""
-		if len(entries) > 1 {
-			prefix = fmt.Sprintf("[%d].", i)
-		}
-		if LevelName(e.GetLevel()) == "" {
-			return invalid(prefix+"level", "must be one of debug info success warning error critical")
-		}
-		if !utf8.ValidString(e.GetMessage()) {
-			return invalid(prefix+"message", "must be valid UTF-8")
-		}
-		if len(e.GetMessage()) > c.MaxMessageBytes {
-			err := invalid(prefix+"message", "longer than %d bytes", c.MaxMessageBytes)
-			err.TooLarge = true
+		if err := checkEntry(c, e, i == len(entries)-1); err != nil {
+			if len(entries) > 1 { // the field's name is built only for an error
+				err.Field = fmt.Sprintf("[%d].%s", i, err.Field)
+			}
 			return err
 		}
-		// NaN fails both comparisons, so it is refused too.
-		if p := e.GetProgress(); !(p >= 0 && p <= 100) {
-			return invalid(prefix+"progress", "must be a number from 0 to 100")
-		}
-		if e.GetFinished() && i != len(entries)-1 {
-			return invalid(prefix+"finished", "only the last entry of a batch may finish the task")
-		}
+	}
+	return nil
+}
+
+func checkEntry[E logLike](c *Config, e E, last bool) *InvalidError {
+	if LevelName(e.GetLevel()) == "" {
+		return invalid("level", "must be one of debug info success warning error critical")
+	}
+	if !utf8.ValidString(e.GetMessage()) {
+		return invalid("message", "must be valid UTF-8")
+	}
+	if len(e.GetMessage()) > c.MaxMessageBytes {
+		err := invalid("message", "longer than %d bytes", c.MaxMessageBytes)
+		err.TooLarge = true
+		return err
+	}
+	// NaN fails both comparisons, so it is refused too.
+	if p := e.GetProgress(); !(p >= 0 && p <= 100) {
+		return invalid("progress", "must be a number from 0 to 100")
+	}
+	if e.GetFinished() && !last {
+		return invalid("finished", "only the last entry of a batch may finish the task")
 	}
 	return nil
 }

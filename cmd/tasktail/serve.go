@@ -43,7 +43,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Actors.FinishedTTL, "finished-ttl", def.FinishedTTL, "how long a finished task keeps its state for late viewers")
 	fs.DurationVar(&cfg.Actors.IdleTTL, "idle-ttl", def.IdleTTL, "how long a task with no viewers and no new messages lives")
 	fs.IntVar(&cfg.Actors.SocketBuffer, "socket-buffer", def.SocketBuffer, "frames that may wait for one viewer before it is closed with 1013 (at least --max-batch)")
-	fs.DurationVar(&cfg.Actors.WriteTimeout, "write-timeout", def.WriteTimeout, "deadline of one frame write to a viewer")
+	fs.DurationVar(&cfg.Actors.WriteTimeout, "write-timeout", def.WriteTimeout, "deadline of a write to a viewer: one frame, or a run of up to 64 frames and 64 KiB")
 	fs.DurationVar(&cfg.Actors.RequestTimeout, "request-timeout", def.RequestTimeout, "deadline of one request to a task actor")
 	fs.IntVar(&cfg.Actors.MaxTasks, "max-tasks", def.MaxTasks, "most live tasks; creating one more answers 503")
 	fs.IntVar(&cfg.Actors.MaxViewersPerTask, "max-viewers-per-task", def.MaxViewersPerTask, "most viewers of one task; one more answers 503")
