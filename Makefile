@@ -65,11 +65,13 @@ fuzz:
 screenshot:
 	TASKTAIL_UPDATE_SCREENSHOT=$(CURDIR)/docs/viewer.png $(GO) test -count=1 -run TestViewerScreenshot ./tests
 
-# Go benchmarks, then the soak: valid and garbage traffic together for SOAK (at most 10m).
+# Go benchmarks, the end-to-end loads against a fresh server (scripts/bench-e2e), then the
+# soak: valid and garbage traffic together for SOAK (at most 10m).
 SOAK ?= 1m
-bench:
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) test -run '^$$' -bench 'Memory' -benchtime 100000x ./actors
+	scripts/bench-e2e
 	TASKTAIL_SOAK_DURATION=$(SOAK) $(GO) test -tags soak -count=1 -run '^TestSoak$$' -v -timeout 12m ./tests
 
 clean:
