@@ -15,8 +15,9 @@ const producerWindow = 4
 // message to the task's pipe and returns, and the messages that pile up while the task is
 // busy travel to it together. Messages keep their order. An error the task reports (the
 // task had finished, the node has too many tasks, a timeout) is returned by the next
-// SendLog or by Flush, and sticks: nothing the Producer sends after a failed message is
-// published. A Producer is for one goroutine; Close it when done.
+// SendLog or by Flush, and sticks: nothing the Producer sends after the error is reported
+// is published (messages already on their way then, in later calls, may be). A Producer is
+// for one goroutine; Close it when done.
 //
 // It is the in-process twin of a streaming publish. On a cluster member it falls back to
 // one Publish per message.

@@ -70,11 +70,11 @@ func writeErrorExtra(w http.ResponseWriter, status int, code, message string, ex
 // writeError answers err with its status and code. Errors that are the service's fault
 // are logged; bad input and a client that left are not.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeErrorWith(w, r, err, nil)
+	s.writeErrorWith(w, r, nil, err)
 }
 
 // writeErrorWith is writeError with more members in the body (see writeErrorExtra).
-func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err error, extra func([]byte) []byte) {
+func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra func([]byte) []byte, err error) {
 	answer := func(w http.ResponseWriter, status int, code, message string) {
 		writeErrorExtra(w, status, code, message, extra)
 	}

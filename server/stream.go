@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,7 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 		if br.Buffered() == 0 && len(p.pending) > 0 {
 			// The next read may wait for the producer: publish what it has sent so far.
 			if err := s.flushStream(r.Context(), p); err != nil {
-				s.writeStreamError(w, r, p, err)
+				s.writeErrorWith(w, r, p.appendJSON, err)
 				return
 			}
 		}
@@ -82,16 +83,16 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 		}
 		p.line++
 		if errors.Is(readErr, bufio.ErrBufferFull) {
-			s.writeStreamError(w, r, p, s.flushThen(r.Context(), p, &actors.InvalidError{Field: p.lineField("body"), Reason: "line larger than the request limit", TooLarge: true}))
+			s.writeErrorWith(w, r, p.appendJSON, s.flushThen(r.Context(), p, &actors.InvalidError{Field: p.lineField("body"), Reason: "line larger than the request limit", TooLarge: true}))
 			return
 		}
 		if readErr != nil && readErr != io.EOF {
-			s.writeStreamError(w, r, p, s.flushThen(r.Context(), p, s.streamReadError(readErr)))
+			s.writeErrorWith(w, r, p.appendJSON, s.flushThen(r.Context(), p, s.streamReadError(readErr)))
 			return
 		}
-		if len(trimSpace(line)) > 0 {
+		if len(bytes.TrimSpace(line)) > 0 {
 			if err := s.addStreamLine(r.Context(), p, line); err != nil {
-				s.writeStreamError(w, r, p, err)
+				s.writeErrorWith(w, r, p.appendJSON, err)
 				return
 			}
 		}
@@ -100,11 +101,11 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 		}
 	}
 	if err := s.flushStream(r.Context(), p); err != nil {
-		s.writeStreamError(w, r, p, err)
+		s.writeErrorWith(w, r, p.appendJSON, err)
 		return
 	}
 	if p.accepted == 0 {
-		s.writeStreamError(w, r, p, &actors.InvalidError{Field: "body", Reason: "no lines: want one JSON object per line"})
+		s.writeErrorWith(w, r, p.appendJSON, &actors.InvalidError{Field: "body", Reason: "no lines: want one JSON object per line"})
 		return
 	}
 	b := append(p.appendJSON([]byte{'{'}), "}\n"...)
@@ -173,24 +174,17 @@ func (s *Server) flushThen(ctx context.Context, p *streamProgress, err error) er
 }
 
 func (s *Server) streamReadError(err error) error {
-	var maxBytes *http.MaxBytesError
 	switch {
 	case s.drainCtx.Err() != nil:
 		return actors.ErrShuttingDown
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return &actors.InvalidError{Field: "body", Reason: fmt.Sprintf("no line for %s: stream ended", s.cfg.IdleTimeout)}
-	case errors.As(err, &maxBytes):
-		return &actors.InvalidError{Field: "body", Reason: "larger than the request limit", TooLarge: true}
 	}
 	return fmt.Errorf("read stream: %w", err)
 }
 
 func (p *streamProgress) lineField(field string) string {
 	return "line " + strconv.Itoa(p.line) + ": " + field
-}
-
-func (s *Server) writeStreamError(w http.ResponseWriter, r *http.Request, p *streamProgress, err error) {
-	s.writeErrorWith(w, r, err, p.appendJSON)
 }
 
 // readLine reads one line, without its end, of at most limit bytes. It returns
@@ -216,14 +210,4 @@ func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
 		line = line[:n-1]
 	}
 	return line, err
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
