@@ -13,11 +13,32 @@ import (
 	"github.com/tasktail/tasktail/actors"
 )
 
-// wsSocket adapts a WebSocket connection to actors.Socket.
-type wsSocket struct{ c *websocket.Conn }
+// wsSocket adapts a WebSocket connection to actors.BatchSocket.
+type wsSocket struct {
+	c    *websocket.Conn
+	cork *corkConn
+}
 
 func (s wsSocket) Write(ctx context.Context, frame []byte) error {
 	return s.c.Write(ctx, websocket.MessageText, frame)
+}
+
+// WriteFrames writes a run of frames with one write. While the cork is held the library
+// only appends to memory, so its frame writes need no deadline of their own (and skip
+// the timer one would cost); the flush carries ctx's.
+func (s wsSocket) WriteFrames(ctx context.Context, frames [][]byte) (int, error) {
+	deadline, _ := ctx.Deadline()
+	s.cork.hold()
+	for _, frame := range frames {
+		if err := s.c.Write(context.Background(), websocket.MessageText, frame); err != nil {
+			_ = s.cork.flush(deadline)
+			return 0, err
+		}
+	}
+	if err := s.cork.flush(deadline); err != nil {
+		return 0, err
+	}
+	return len(frames), nil
 }
 
 func (s wsSocket) Close(code actors.CloseCode, reason string) error {
@@ -77,7 +98,8 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	cw := &corkingWriter{ResponseWriter: w}
+	c, err := websocket.Accept(cw, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		attachment.Cancel()
 		return // Accept has answered the request (403 for a foreign Origin)
@@ -95,7 +117,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		defer expiry.Stop()
 	}
 
-	if err := attachment.Run(ctx, wsSocket{c}); err != nil && ctx.Err() == nil {
+	if err := attachment.Run(ctx, wsSocket{c: c, cork: cw.conn}); err != nil && ctx.Err() == nil {
 		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
 		_ = c.Close(websocket.StatusInternalError, "internal error")
 	}

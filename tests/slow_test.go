@@ -72,3 +72,29 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse)
 }
+
+// A viewer that stops reading while its buffer still has room is cut off by the write
+// timeout: the server's writer does not wait on it for ever, and counts a write failure.
+func TestWriteTimeoutEndsStalledViewer(t *testing.T) {
+	const size = 32 << 10
+	cfg := defaults()
+	cfg.Actors = actors.Config{MaxMessageBytes: size, WriteTimeout: 300 * time.Millisecond}
+	s := start(t, cfg)
+	s.dial("stuck", "") // never reads
+	await(t, "viewer subscribed", func() bool { return s.status("stuck").num("subscribers") == 1 })
+
+	// 1000 × 32 KiB is far more than loopback socket buffers hold (a few MiB) and far
+	// fewer frames than the viewer's buffer (4096), so only the write timeout can end it.
+	text := strings.Repeat("x", size-16)
+	for i := 0; i < 1000 && s.status("stuck").num("subscribers") == 1; i++ {
+		s.publish("stuck", "info", text, 0, false)
+	}
+	await(t, "stalled viewer cut off", func() bool { return s.status("stuck").num("subscribers") == 0 })
+	stats := s.srv.Manager().Stats()
+	if got := stats.WriteFailures.Load(); got != 1 {
+		t.Fatalf("write failures = %d, want 1", got)
+	}
+	if got := stats.SlowConsumers.Load(); got != 0 {
+		t.Fatalf("slow consumer closes = %d, want 0: the buffer never filled", got)
+	}
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// corkConn is the connection under a viewer's WebSocket. The WebSocket library flushes
+// every frame with its own write; while the writer holds the cork, those writes collect
+// in memory, and flush sends the whole run in one write under a deadline. Outside a hold,
+// writes go straight through: a pong or close frame written by the reading goroutine is
+// never delayed.
+type corkConn struct {
+	net.Conn
+	mu   sync.Mutex // orders held writes, the flush and writes going straight through
+	held *[]byte    // the run collected so far, nil when not held
+}
+
+// corkBuffers recycles the buffers of runs: an idle viewer holds none.
+var corkBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 16<<10)
+	return &b
+}}
+
+// maxPooledRun keeps a rare very large run's buffer out of the pool.
+const maxPooledRun = 256 << 10
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held != nil {
+		*c.held = append(*c.held, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// hold starts collecting writes.
+func (c *corkConn) hold() {
+	buf := corkBuffers.Get().(*[]byte)
+	c.mu.Lock()
+	c.held = buf
+	c.mu.Unlock()
+}
+
+// flush ends the hold and writes what it collected, failing at deadline (zero: none).
+func (c *corkConn) flush(deadline time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	buf := c.held
+	if buf == nil {
+		return nil
+	}
+	c.held = nil
+	defer func() {
+		if cap(*buf) <= maxPooledRun {
+			*buf = (*buf)[:0]
+			corkBuffers.Put(buf)
+		}
+	}()
+	if len(*buf) == 0 {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	if _, err := c.Conn.Write(*buf); err != nil {
+		return err // the deadline stays: the connection is being closed
+	}
+	return c.Conn.SetWriteDeadline(time.Time{})
+}
+
+// corkingWriter hands the WebSocket library a corkConn when it hijacks the connection.
+type corkingWriter struct {
+	http.ResponseWriter
+	conn *corkConn
+}
+
+func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	w.conn = &corkConn{Conn: conn}
+	brw.Writer.Reset(w.conn)
+	return w.conn, brw, nil
+}
