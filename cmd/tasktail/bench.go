@@ -64,7 +64,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.tasks, "tasks", 100, "tasks, each with one viewer")
 	fs.IntVar(&c.producers, "producers", 100, "concurrent producers")
 	fs.IntVar(&c.messages, "messages", 100, "messages each producer publishes")
-	fs.Float64Var(&c.rate, "rate", 0, "total messages per second, paced (0: closed loop, as fast as acknowledged)")
+	fs.Float64Var(&c.rate, "rate", 0, "total messages per second, spread evenly over the producers (0: closed loop, as fast as acknowledged)")
 	fs.IntVar(&c.batch, "batch", 1, "messages per publish request (1: single publish); with --stream, lines per write")
 	fs.BoolVar(&c.stream, "stream", false, "each producer streams all its messages on one NDJSON request to one task")
 	fs.IntVar(&c.size, "size", 100, "message size in bytes")
@@ -282,11 +282,16 @@ func (c benchConfig) appendMessage(b []byte, padding string) []byte {
 	return append(b, `"}`...)
 }
 
-// pace waits until message m of one producer is due under --rate.
-func (c benchConfig) pace(began time.Time, m int) {
-	if c.rate > 0 { // paced: this producer's share of the rate
-		due := began.Add(time.Duration(float64(m) / (c.rate / float64(c.producers)) * float64(time.Second)))
-		time.Sleep(time.Until(due))
+// pace waits until message m of producer p is due under --rate. The producers take turns:
+// messages are spread evenly over time, not sent by every producer at once in bursts.
+func (c benchConfig) pace(began time.Time, p, m int) {
+	if c.rate > 0 {
+		step := c.batch // messages per request
+		if c.stream {
+			step = 1 // a paced stream writes each line on its own
+		}
+		slot := float64(m*c.producers + p*step)
+		time.Sleep(time.Until(began.Add(time.Duration(slot / c.rate * float64(time.Second)))))
 	}
 }
 
@@ -311,7 +316,7 @@ func produce(ctx context.Context, c benchConfig, header http.Header) error {
 			var body []byte
 			for m := 0; m < c.messages; m += c.batch {
 				n := min(c.batch, c.messages-m)
-				c.pace(began, m)
+				c.pace(began, p, m)
 				task := c.taskOf(p, m)
 				body = body[:0]
 				if c.batch > 1 {
@@ -363,7 +368,7 @@ func streamLogs(ctx context.Context, hc *http.Client, c benchConfig, p int, head
 	}()
 	var lines []byte
 	for m := range c.messages {
-		c.pace(began, m)
+		c.pace(began, p, m)
 		lines = append(c.appendMessage(lines, padding), '\n')
 		if (m+1)%c.batch == 0 || m == c.messages-1 || c.rate > 0 {
 			if _, err := pw.Write(lines); err != nil {
