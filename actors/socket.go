@@ -22,11 +22,11 @@ type Socket interface {
 
 // BatchSocket is a Socket that can write a run of frames at once. The writer uses
 // WriteFrames when a socket has it, so that a burst costs one syscall instead of one per
-// frame. It writes frames in order under ctx's deadline and returns how many of them
-// reached the connection.
+// frame, and no context or timer per run. It writes frames in order, failing at
+// deadline, and returns how many of them reached the connection.
 type BatchSocket interface {
 	Socket
-	WriteFrames(ctx context.Context, frames [][]byte) (int, error)
+	WriteFrames(deadline time.Time, frames [][]byte) (int, error)
 }
 
 // closeRequest asks the writer to end the connection; drain says whether the frames
@@ -166,9 +166,7 @@ func writeFrames(ctx context.Context, s Socket, frames [][]byte, timeout time.Du
 			bytes += len(frames[end])
 			end++
 		}
-		wctx, cancel := context.WithTimeout(ctx, timeout)
-		n, err := writeRun(wctx, s, frames[i:end])
-		cancel()
+		n, err := writeRun(ctx, s, frames[i:end], timeout)
 		clear(frames[i : i+n])
 		i += n
 		if err != nil {
@@ -178,11 +176,14 @@ func writeFrames(ctx context.Context, s Socket, frames [][]byte, timeout time.Du
 	return len(frames), nil
 }
 
-// writeRun writes one run of frames, at once if the socket can.
-func writeRun(ctx context.Context, s Socket, run [][]byte) (int, error) {
+// writeRun writes one run of frames within timeout: at once if the socket can, else
+// frame by frame under one context.
+func writeRun(ctx context.Context, s Socket, run [][]byte, timeout time.Duration) (int, error) {
 	if bs, ok := s.(BatchSocket); ok {
-		return bs.WriteFrames(ctx, run)
+		return bs.WriteFrames(time.Now().Add(timeout), run)
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	for i, frame := range run {
 		if err := s.Write(ctx, frame); err != nil {
 			return i, err

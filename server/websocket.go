@@ -25,9 +25,8 @@ func (s wsSocket) Write(ctx context.Context, frame []byte) error {
 
 // WriteFrames writes a run of frames with one write. While the cork is held the library
 // only appends to memory, so its frame writes need no deadline of their own (and skip
-// the timer one would cost); the flush carries ctx's.
-func (s wsSocket) WriteFrames(ctx context.Context, frames [][]byte) (int, error) {
-	deadline, _ := ctx.Deadline()
+// the timer one would cost); the flush carries the run's.
+func (s wsSocket) WriteFrames(deadline time.Time, frames [][]byte) (int, error) {
 	s.cork.hold()
 	for _, frame := range frames {
 		if err := s.c.Write(context.Background(), websocket.MessageText, frame); err != nil {
