@@ -29,6 +29,14 @@ func decodePublish(body []byte) (entries []*v1.LogInput, batch bool, err error) 
 	if !utf8.Valid(body) {
 		return nil, false, invalidField("body", "must be valid UTF-8")
 	}
+	if entries, batch, ok := fastDecode(body); ok {
+		return entries, batch, nil
+	}
+	return decodeJSON(body)
+}
+
+// decodeJSON is decodePublish with encoding/json, for any body fastDecode leaves.
+func decodeJSON(body []byte) (entries []*v1.LogInput, batch bool, err error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, false, invalidField("body", "must be a JSON object or array")

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/tasktail/tasktail/actors"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -18,6 +20,8 @@ func TestDecodePublish(t *testing.T) {
 	}{
 		{`{"level":"info","message":"hi"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "hi"}}},
 		{` {"level":"error","message":"","progress":12.5,"finished":true} `, false, []*v1.LogInput{{Level: v1.Level_LEVEL_ERROR, Progress: 12.5, Finished: true}}},
+		{`{"level":"info","message":"a \"quoted\"\nline\u00e9"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "a \"quoted\"\nlineé"}}},
+		{`{"level":"info","message":"x","progress":null}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "x"}}},
 		{`[{"level":"debug","message":"a"},{"level":"critical","message":"b","progress":100}]`, true,
 			[]*v1.LogInput{{Level: v1.Level_LEVEL_DEBUG, Message: "a"}, {Level: v1.Level_LEVEL_CRITICAL, Message: "b", Progress: 100}}},
 	}
@@ -34,6 +38,8 @@ func TestDecodePublish(t *testing.T) {
 		}
 	}
 	bad := []struct{ body, field string }{
+		{`{"level":"info","message":"x","level":"nope"}`, "level"},
+		{`{"level":"info","message":"x","progress":1e400}`, "progress"},
 		{`{"level":"info"}`, "message"},
 		{`{"message":"x"}`, "level"},
 		{`{"level":"INFO","message":"x"}`, "level"},
@@ -55,6 +61,39 @@ func TestDecodePublish(t *testing.T) {
 	}
 }
 
+// The fast path takes what producers send almost always and leaves the rest to
+// encoding/json.
+func TestFastDecodeTakesTheCommonBodies(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		fast bool
+	}{
+		{`{"level":"info","message":"hi"}`, true},
+		{" \n{ \"message\" : \"héllo\" , \"level\":\"warning\",\"progress\":-1.5e-3,\"finished\":false}\r\n", true},
+		{`[{"level":"info","message":"a"}, {"level":"info","message":"b","finished":true}]`, true},
+		{`{"level":"info","message":"a\tb"}`, false},            // an escape
+		{`{"Level":"info","message":"x"}`, false},               // encoding/json matches keys in any case
+		{`{"level":"info","message":"x","message":"y"}`, false}, // a repeated key: the last wins there
+		{`{"level":"info","message":"x","progress":null}`, false},
+		{`{"level":"info","message":"x","progress":01}`, false},
+		{`{"level":"info","message":"x","progress":1.}`, false},
+		{`{"level":"info","message":"x","progress":1e999}`, false},
+		{`{"level":"info","message":"x"} x`, false},
+		{`{"level":"info","message":"x"`, false},
+		{`{"level":"info","message":"x",}`, false},
+		{`{"level":"info"}`, false},
+		{`{"level":"infox","message":"x"}`, false},
+		{`[]`, false},
+		{`[{"level":"info","message":"a"},]`, false},
+		{"{\"level\":\"info\",\"message\":\"a\x01\"}", false}, // a raw control character
+	} {
+		if _, _, ok := fastDecode([]byte(tc.body)); ok != tc.fast {
+			t.Errorf("%q: fast path %v, want %v", tc.body, ok, tc.fast)
+		}
+		checkDecoded(t, []byte(tc.body))
+	}
+}
+
 // FuzzDecodePublish feeds the publish decoder arbitrary bodies: it must never panic, must
 // refuse with an InvalidError, and what it accepts must be well-formed entries.
 func FuzzDecodePublish(f *testing.F) {
@@ -72,6 +111,17 @@ func FuzzDecodePublish(f *testing.F) {
 // InvalidError, takes only a body that opens with '[' as a batch, takes one object as one
 // entry, and accepts only entries with a level and valid UTF-8.
 func checkDecoded(t *testing.T, body []byte) {
+	if fast, fastBatch, ok := fastDecode(body); ok && utf8.Valid(body) {
+		slow, slowBatch, err := decodeJSON(body)
+		if err != nil || fastBatch != slowBatch || len(fast) != len(slow) {
+			t.Fatalf("%q: fast path took %d entries (batch %v), encoding/json: %d (batch %v), %v", body, len(fast), fastBatch, len(slow), slowBatch, err)
+		}
+		for i := range fast {
+			if !proto.Equal(fast[i], slow[i]) {
+				t.Fatalf("%q: entry %d is %v on the fast path, %v with encoding/json", body, i, fast[i], slow[i])
+			}
+		}
+	}
 	entries, batch, err := decodePublish(body)
 	if err != nil {
 		var inv *actors.InvalidError
