@@ -1,11 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
@@ -30,9 +31,24 @@ func writePublishReply(w http.ResponseWriter, ack actors.Ack, batch bool) {
 	b = append(b, `,"queued":`...)
 	b = strconv.AppendBool(b, ack.Queued)
 	b = append(b, "}\n"...)
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(b) // a failed write means the client left
+}
+
+// jsonContentType is shared by every publish answer (net/http only reads it), so that
+// setting the header allocates nothing.
+var jsonContentType = []string{"application/json"}
+
+// bodyBuffers recycles the buffers publish bodies are read into.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// releaseBody returns buf to the pool, unless a rare large body grew it.
+func releaseBody(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		buf.Reset()
+		bodyBuffers.Put(buf)
+	}
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +79,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, tooLarge) // refused unread: an oversized body costs no memory
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer releaseBody(buf)
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var maxBytes *http.MaxBytesError
 		if errors.As(err, &maxBytes) {
@@ -72,7 +90,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	entries, batch, err := decodePublish(body)
+	entries, batch, err := decodePublish(buf.Bytes()) // entries hold copies: buf is free after
 	if err != nil {
 		s.writeError(w, r, err)
 		return
