@@ -83,8 +83,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c.view = strings.TrimSuffix(cmp.Or(c.view, c.server), "/")
 	for _, s := range []string{c.server, c.view} {
-		if u, err := url.Parse(s); err != nil || !isLoopbackHost(u.Hostname()) {
-			return usageError{fmt.Errorf("server %s: bench runs only against loopback", s)}
+		if u, err := url.Parse(s); err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) {
+			return usageError{fmt.Errorf("server %s: bench runs only against loopback, over http", s)}
 		}
 	}
 	if c.idle > 0 {
@@ -313,6 +313,12 @@ func produce(ctx context.Context, c benchConfig, header http.Header) error {
 				}
 				return
 			}
+			poster, err := newPoster(c.server, c.key)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer poster.close()
 			var body []byte
 			for m := 0; m < c.messages; m += c.batch {
 				n := min(c.batch, c.messages-m)
@@ -331,7 +337,7 @@ func produce(ctx context.Context, c benchConfig, header http.Header) error {
 				if c.batch > 1 {
 					body = append(body, ']')
 				}
-				if err := postLogs(ctx, hc, c.server, fmt.Sprintf("%s%d", c.prefix, task), header, body); err != nil {
+				if err := poster.post(ctx, c.prefix+strconv.Itoa(task), body); err != nil {
 					errs <- err
 					return
 				}
@@ -379,25 +385,6 @@ func streamLogs(ctx context.Context, hc *http.Client, c benchConfig, p int, head
 	}
 	pw.Close()
 	return <-answered
-}
-
-func postLogs(ctx context.Context, hc *http.Client, server, taskID string, header http.Header, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server+"/v1/tasks/"+taskID+"/logs", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header = header.Clone()
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("publish: %s", resp.Status)
-	}
-	return nil
 }
 
 // idleViewerMemory connects c.idle viewers to one task, waits for each one's hello, and
