@@ -94,6 +94,18 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkConn{Conn: conn}
-	brw.Writer.Reset(w.conn)
-	return w.conn, brw, nil
+	// net/http's buffers are 4 KiB each, and a viewer keeps them for its whole life. Runs
+	// collect in the cork, not in the writer's buffer, and a viewer sends only small
+	// control frames, so small buffers cost no extra syscalls where it matters.
+	reader := brw.Reader
+	if reader.Buffered() == 0 { // else keep what the client sent early
+		reader = bufio.NewReaderSize(w.conn, viewerReadBuffer)
+	}
+	return w.conn, bufio.NewReadWriter(reader, bufio.NewWriterSize(w.conn, viewerWriteBuffer)), nil
 }
+
+// The buffers under a viewer's WebSocket: a frame header and a control frame fit.
+const (
+	viewerReadBuffer  = 512
+	viewerWriteBuffer = 256
+)

@@ -103,7 +103,16 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		attachment.Cancel()
 		return // Accept has answered the request (403 for a foreign Origin)
 	}
-	ctx, reading := readViewer(r.Context(), c, s.cfg.WebSocketReadLimit)
+	// The handler returns now: net/http's connection goroutine, its 4 KiB buffers and the
+	// request go with it, and the viewer keeps two fresh goroutines, its reader and its
+	// writer. The request's context ends with the handler; its values stay.
+	ctx, reading := readViewer(context.WithoutCancel(r.Context()), c, s.cfg.WebSocketReadLimit)
+	go s.writeViewer(ctx, reading, c, wsSocket{c: c, cork: cw.conn}, attachment, expires, taskID, r.RemoteAddr)
+}
+
+// writeViewer writes a viewer's frames until its connection ends, then closes it.
+func (s *Server) writeViewer(ctx context.Context, reading <-chan struct{}, c *websocket.Conn, socket wsSocket,
+	attachment *actors.Attachment, expires time.Time, taskID, remote string) {
 	defer func() {
 		c.CloseNow()
 		<-reading
@@ -115,9 +124,8 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		})
 		defer expiry.Stop()
 	}
-
-	if err := attachment.Run(ctx, wsSocket{c: c, cork: cw.conn}); err != nil && ctx.Err() == nil {
-		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", r.RemoteAddr), slog.Any("error", err))
+	if err := attachment.Run(ctx, socket); err != nil && ctx.Err() == nil {
+		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", remote), slog.Any("error", err))
 		_ = c.Close(websocket.StatusInternalError, "internal error")
 	}
 }
