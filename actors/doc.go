@@ -12,10 +12,11 @@
 // # Blocking
 //
 // Manager methods block until the task answers or Config.RequestTimeout passes; they are
-// never called from inside an actor. Manager.Serve blocks for the life of a connection
-// and writes its frames in the calling goroutine; Manager.Connect returns once the
-// socket is registered and writes from a goroutine the Manager owns and waits for in
-// Shutdown. Actors never block in Receive.
+// never called from inside an actor. Manager.Serve (and Attachment.Run) block for the life
+// of a connection; Manager.Connect (and Attachment.Start) return once the socket is
+// registered. Either way frames are written by a goroutine the Manager owns, started when
+// frames wait and gone when none do, so an idle connection costs none; Shutdown waits for
+// it. Actors never block in Receive.
 //
 // # Ordering
 //

@@ -44,14 +44,20 @@ type Manager struct {
 }
 
 // closeBroadcast tells every socket attached before it fired to close with code. Its
-// fields are written before done is closed and only read after, so they need no lock.
+// fields are written before ctx is cancelled and only read after, so they need no lock.
+// A context, not a channel: a socket without a writer goroutine watches it with
+// context.AfterFunc.
 type closeBroadcast struct {
-	done   chan struct{}
+	ctx    context.Context
+	fire   context.CancelFunc
 	code   CloseCode
 	reason string
 }
 
-func newCloseBroadcast() *closeBroadcast { return &closeBroadcast{done: make(chan struct{})} }
+func newCloseBroadcast() *closeBroadcast {
+	ctx, fire := context.WithCancel(context.Background())
+	return &closeBroadcast{ctx: ctx, fire: fire}
+}
 
 // NewManager starts an actor system with a local Registry.
 func NewManager(cfg Config, opts Options) (*Manager, error) {
@@ -252,12 +258,11 @@ func (m *Manager) Connect(ctx context.Context, taskID string, s Socket) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		if err := a.Run(context.Background(), s); err != nil {
+	return a.Start(context.Background(), s, func(err error) {
+		if err != nil {
 			m.logger.Info("socket closed after a failed write", slog.String("task_id", taskID), slog.Any("error", err))
 		}
-	}()
-	return nil
+	})
 }
 
 // Serve is Attach and Run: it attaches s to the task with the replay from selects and
@@ -320,14 +325,34 @@ func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Atta
 // peer left), the task finished or was deleted, the socket fell behind (1013), a write
 // failed, or CloseViewers or Shutdown closed it. A failed write is returned as an error.
 func (a *Attachment) Run(ctx context.Context, s Socket) error {
+	result := make(chan error, 1)
+	if err := a.Start(ctx, s, func(err error) { result <- err }); err != nil {
+		return err
+	}
+	return <-result
+}
+
+// Start is Run without waiting: frames are written to s by a goroutine that runs only
+// while there is something to write, so an idle connection costs none. When the
+// connection has ended, ended (if not nil) is called once, from another goroutine, with
+// what Run would return.
+func (a *Attachment) Start(ctx context.Context, s Socket, ended func(error)) error {
 	if a.done {
 		return errors.New("attachment already used")
 	}
 	a.done = true
-	defer a.m.wg.Done()
-	defer a.m.system.Root.Stop(a.self)
-	detach := func() { a.m.system.Root.Send(a.self, detachSocket{}) }
-	return a.out.run(ctx, s, a.m.cfg.WriteTimeout, a.closeAll, detach, a.m.stats)
+	a.out.start(writer{
+		ctx: ctx, s: s, timeout: a.m.cfg.WriteTimeout, closeAll: a.closeAll, stats: a.m.stats,
+		detach: func() { a.m.system.Root.Send(a.self, detachSocket{}) },
+		end: func(err error) {
+			a.m.system.Root.Stop(a.self)
+			if ended != nil {
+				ended(err)
+			}
+			a.m.wg.Done()
+		},
+	})
+	return nil
 }
 
 // Close ends a running attachment's connection with code and reason, from any goroutine:
@@ -356,7 +381,7 @@ func (m *Manager) CloseViewers(code CloseCode, reason string) {
 	fired := m.closeAll
 	m.closeAll = newCloseBroadcast()
 	fired.code, fired.reason = code, reason
-	close(fired.done)
+	fired.fire()
 }
 
 // request asks the task's actor through the router, translating the actor library's

@@ -37,22 +37,43 @@ type closeRequest struct {
 	drain  bool
 }
 
-// outbox is the bounded buffer between a socket actor and the goroutine that writes to
-// the socket. The actor pushes without ever blocking; the writer takes everything
-// pending in one step. Only connection buffering is under its mutex, never task state.
+// outbox is the bounded buffer between a socket actor and the connection. The actor
+// pushes without ever blocking. A writer goroutine runs only while there is something to
+// do: the first push, close or end of connection after start spawns one, it takes
+// everything pending in one step, and it exits when nothing is left, so an idle
+// connection costs no goroutine. Only connection buffering is under its mutex, never
+// task state.
 type outbox struct {
 	limit   int64
-	pending atomic.Int64  // frames pushed and not yet written (the first push excluded)
-	wake    chan struct{} // capacity 1: "there is something to take"
+	pending atomic.Int64 // frames pushed and not yet written (the first push excluded)
+	w       writer       // set by start, read-only after
 
 	mu      sync.Mutex
 	frames  [][]byte
 	exempt  int // leading frames of frames that pending does not count
 	closing *closeRequest
+	started bool           // start was called: events spawn writers
+	active  bool           // a writer goroutine is running
+	ended   bool           // the connection ended: nothing spawns any more
+	stops   [2]func() bool // stop the context watches
+}
+
+// writer is what the writer goroutines of an outbox work with.
+type writer struct {
+	ctx      context.Context // done when the peer left
+	s        Socket
+	timeout  time.Duration
+	closeAll *closeBroadcast
+	// detach makes the socket leave its task at once. A close can block until the peer
+	// answers the close handshake (seconds, for a peer that does not read), so a close for
+	// closeAll calls it first.
+	detach func()
+	stats  *Stats
+	end    func(error) // called once, when the connection has ended
 }
 
 func newOutbox(limit int) *outbox {
-	return &outbox{limit: int64(limit), wake: make(chan struct{}, 1)}
+	return &outbox{limit: int64(limit)}
 }
 
 // push queues frames for writing. It refuses (returns false) when that would leave more
@@ -63,82 +84,112 @@ func (o *outbox) push(frames [][]byte, first bool) bool {
 		return false
 	}
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if first {
 		o.exempt += len(frames)
 	} else {
 		o.pending.Add(int64(len(frames)))
 	}
 	o.frames = append(o.frames, frames...)
-	o.mu.Unlock()
-	o.signal()
+	o.spawnLocked()
 	return true
 }
 
 func (o *outbox) close(req closeRequest) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.closing == nil {
 		o.closing = &req
 	}
-	o.mu.Unlock()
-	o.signal()
+	o.spawnLocked()
 }
 
-func (o *outbox) signal() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
+// start begins writing to w.s: until then frames only collect. The writer ends the
+// connection when the peer left (w.ctx done), the Manager closed all viewers (shutdown),
+// a close was requested, or a write failed; then it calls w.end.
+func (o *outbox) start(w writer) {
+	o.w = w
+	stopPeer := context.AfterFunc(w.ctx, o.kick)
+	stopAll := context.AfterFunc(w.closeAll.ctx, o.kick)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stops = [2]func() bool{stopPeer, stopAll}
+	o.started = true
+	o.spawnLocked() // also for a context that ended before started was set
+}
+
+func (o *outbox) kick() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.spawnLocked()
+}
+
+// spawnLocked starts a writer goroutine unless one runs, the outbox is not started, or the
+// connection has ended.
+func (o *outbox) spawnLocked() {
+	if o.started && !o.active && !o.ended {
+		o.active = true
+		go o.write()
 	}
 }
 
-// take swaps out everything waiting, handing back the writer's spent slice for reuse. It
-// also returns how many leading frames are exempt from the pending count.
-func (o *outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRequest) {
+// take swaps out everything waiting, handing back the writer's spent slice for reuse, and
+// returns how many leading frames are exempt from the pending count. With nothing to do,
+// it marks the writer gone (ok false): the next event spawns another.
+func (o *outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRequest, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if len(o.frames) == 0 && o.closing == nil && o.w.ctx.Err() == nil && o.w.closeAll.ctx.Err() == nil {
+		o.active = false
+		return nil, 0, nil, false
+	}
 	frames, exempt = o.frames, o.exempt
 	o.frames, o.exempt = spent[:0], 0
-	return frames, exempt, o.closing
+	return frames, exempt, o.closing, true
 }
 
-// run writes frames until the connection ends: the peer left (ctx done), the Manager
-// closed all viewers (shutdown), a close was requested, or a write failed. Every write has
-// a deadline.
-//
-// A close can block until the peer answers the close handshake (seconds, for a peer that
-// does not read), so before closing for closeAll it calls detach, which must make the
-// socket leave its task at once.
-func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, closeAll *closeBroadcast, detach func(), stats *Stats) error {
+// write is a writer goroutine: it writes until nothing is pending or the connection ends.
+// Every write has a deadline.
+func (o *outbox) write() {
+	w := &o.w
 	var batch [][]byte
 	for {
-		select {
-		case <-o.wake:
-		case <-ctx.Done():
-			return nil
-		case <-closeAll.done:
-			detach()
-			return ignoreCanceled(s.Close(closeAll.code, closeAll.reason))
+		switch {
+		case w.ctx.Err() != nil:
+			o.finish(nil)
+			return
+		case w.closeAll.ctx.Err() != nil:
+			w.detach()
+			o.finish(ignoreCanceled(w.s.Close(w.closeAll.code, w.closeAll.reason)))
+			return
 		}
-		frames, exempt, req := o.take(batch)
+		frames, exempt, req, ok := o.take(batch)
+		if !ok {
+			return
+		}
 		if req != nil && !req.drain {
 			frames = frames[:0]
 		}
-		if written, err := writeFrames(ctx, s, frames, writeTimeout); err != nil {
-			stats.Delivered.Add(uint64(written))
-			if ctx.Err() != nil {
-				return nil
+		if written, err := writeFrames(w.ctx, w.s, frames, w.timeout); err != nil {
+			w.stats.Delivered.Add(uint64(written))
+			if w.ctx.Err() != nil {
+				o.finish(nil)
+				return
 			}
-			stats.WriteFailures.Add(1)
-			_ = s.Close(CloseInternal, "write failed") // the write error is the one to report
-			return fmt.Errorf("write frame: %w", err)
+			w.stats.WriteFailures.Add(1)
+			_ = w.s.Close(CloseInternal, "write failed") // the write error is the one to report
+			o.finish(fmt.Errorf("write frame: %w", err))
+			return
 		}
 		// Shared counters are touched once per batch, not once per frame: with many
 		// viewers every frame of a message is written at about the same time.
-		stats.Delivered.Add(uint64(len(frames)))
+		w.stats.Delivered.Add(uint64(len(frames)))
 		if counted := len(frames) - exempt; counted > 0 {
 			o.pending.Add(-int64(counted))
 		}
 		if req != nil {
-			return ignoreCanceled(s.Close(req.code, req.reason))
+			o.finish(ignoreCanceled(w.s.Close(req.code, req.reason)))
+			return
 		}
 		// Keep a small slice for the next batch; let a large replay's go.
 		if cap(frames) <= 64 {
@@ -147,6 +198,18 @@ func (o *outbox) run(ctx context.Context, s Socket, writeTimeout time.Duration, 
 			batch = nil
 		}
 	}
+}
+
+// finish ends the connection's writing for good and reports how it ended.
+func (o *outbox) finish(err error) {
+	o.mu.Lock()
+	o.ended, o.active = true, false
+	stops := o.stops
+	o.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	o.w.end(err)
 }
 
 // A write deadline covers a run of frames of at most deadlineFrames frames and

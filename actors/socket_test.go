@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -83,5 +84,102 @@ func TestWriteFramesStopsAtAFailedRun(t *testing.T) {
 	}
 	if frames[69] != nil || frames[70] == nil {
 		t.Fatal("want exactly the written frames released")
+	}
+}
+
+// memSocket records what a writer writes and how it closes.
+type memSocket struct {
+	mu     sync.Mutex
+	frames []string
+	closed CloseCode
+}
+
+func (s *memSocket) Write(_ context.Context, frame []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.frames = append(s.frames, string(frame))
+	return nil
+}
+
+func (s *memSocket) Close(code CloseCode, _ string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = code
+	return nil
+}
+
+func (s *memSocket) state() ([]string, CloseCode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.frames), s.closed
+}
+
+func (o *outbox) writing() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.active
+}
+
+func awaitTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+	}
+}
+
+// An idle connection has no writer goroutine; frames, the peer leaving and a close of all
+// viewers each bring one back.
+func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
+	start := func() (*outbox, *memSocket, context.CancelFunc, *closeBroadcast, chan error) {
+		o, s := newOutbox(16), &memSocket{}
+		ctx, leave := context.WithCancel(context.Background())
+		all, ended := newCloseBroadcast(), make(chan error, 1)
+		o.push([][]byte{[]byte("hello")}, true) // before start: waits
+		o.start(writer{ctx: ctx, s: s, timeout: time.Second, closeAll: all, detach: func() {}, stats: &Stats{},
+			end: func(err error) { ended <- err }})
+		return o, s, leave, all, ended
+	}
+	written := func(s *memSocket, n int) func() bool {
+		return func() bool { frames, _ := s.state(); return len(frames) == n }
+	}
+	endedWith := func(t *testing.T, ended chan error) error {
+		t.Helper()
+		select {
+		case err := <-ended:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatal("the connection did not end")
+			return nil
+		}
+	}
+
+	o, s, leave, _, ended := start()
+	awaitTrue(t, "hello written", written(s, 1))
+	awaitTrue(t, "writer gone when idle", func() bool { return !o.writing() })
+	o.push([][]byte{[]byte("a"), []byte("b")}, false)
+	awaitTrue(t, "frames pushed to an idle outbox written", written(s, 3))
+	awaitTrue(t, "writer gone again", func() bool { return !o.writing() })
+	if frames, _ := s.state(); !slices.Equal(frames, []string{"hello", "a", "b"}) {
+		t.Fatalf("wrote %q", frames)
+	}
+	leave()
+	if err := endedWith(t, ended); err != nil {
+		t.Fatalf("peer left: ended with %v, want nil", err)
+	}
+	if o.push([][]byte{[]byte("late")}, false); o.writing() {
+		t.Fatal("a writer started after the connection ended")
+	}
+
+	o2, s2, _, all, ended2 := start()
+	awaitTrue(t, "writer gone when idle", func() bool { return written(s2, 1)() && !o2.writing() })
+	all.code, all.reason = CloseGoingAway, "shutdown"
+	all.fire()
+	if err := endedWith(t, ended2); err != nil {
+		t.Fatalf("close of all viewers: ended with %v", err)
+	}
+	if _, code := s2.state(); code != CloseGoingAway {
+		t.Fatalf("closed with %d, want %d", code, CloseGoingAway)
 	}
 }

@@ -104,30 +104,28 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the request (403 for a foreign Origin)
 	}
 	// The handler returns now: net/http's connection goroutine, its 4 KiB buffers and the
-	// request go with it, and the viewer keeps two fresh goroutines, its reader and its
-	// writer. The request's context ends with the handler; its values stay.
+	// request go with it. An idle viewer keeps one goroutine, its reader; a writer runs
+	// only while frames wait. The request's context ends with the handler; its values stay.
 	ctx, reading := readViewer(context.WithoutCancel(r.Context()), c, s.cfg.WebSocketReadLimit)
-	go s.writeViewer(ctx, reading, c, wsSocket{c: c, cork: cw.conn}, attachment, expires, taskID, r.RemoteAddr)
-}
-
-// writeViewer writes a viewer's frames until its connection ends, then closes it.
-func (s *Server) writeViewer(ctx context.Context, reading <-chan struct{}, c *websocket.Conn, socket wsSocket,
-	attachment *actors.Attachment, expires time.Time, taskID, remote string) {
-	defer func() {
-		c.CloseNow()
-		<-reading
-	}()
+	var expiry *time.Timer
 	if !expires.IsZero() {
 		// The token is checked again when it expires: the connection ends with 1008.
-		expiry := time.AfterFunc(time.Until(expires), func() {
+		expiry = time.AfterFunc(time.Until(expires), func() {
 			attachment.Close(actors.ClosePolicy, "token expired")
 		})
-		defer expiry.Stop()
 	}
-	if err := attachment.Run(ctx, socket); err != nil && ctx.Err() == nil {
-		s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", remote), slog.Any("error", err))
-		_ = c.Close(websocket.StatusInternalError, "internal error")
-	}
+	remote := r.RemoteAddr
+	_ = attachment.Start(ctx, wsSocket{c: c, cork: cw.conn}, func(err error) {
+		if expiry != nil {
+			expiry.Stop()
+		}
+		if err != nil && ctx.Err() == nil {
+			s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", remote), slog.Any("error", err))
+			_ = c.Close(websocket.StatusInternalError, "internal error")
+		}
+		c.CloseNow()
+		<-reading
+	})
 }
 
 // readViewer reads what a viewer sends, so that pings are answered and its close is seen:
