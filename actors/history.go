@@ -1,5 +1,7 @@
 package actors
 
+import "slices"
+
 // history is a ring of the encoded log frames of a task's most recent messages, which have
 // consecutive sequence numbers. It grows to its limit instead of being allocated up front,
 // so an idle task costs little.
@@ -7,6 +9,14 @@ type history struct {
 	frames [][]byte
 	start  int    // index of the oldest frame
 	first  uint64 // seq of the oldest frame; 0 when empty
+}
+
+// reserve makes room for n more frames at once, up to limit, so that a batch grows the
+// ring once to its size instead of doubling its way there.
+func (h *history) reserve(n, limit int) {
+	if need := min(len(h.frames)+n, limit); need > cap(h.frames) {
+		h.frames = slices.Grow(h.frames, need-len(h.frames))
+	}
 }
 
 func (h *history) push(seq uint64, frame []byte, limit int) {

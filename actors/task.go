@@ -179,6 +179,7 @@ func appendEntries[E logLike](t *TaskActor, entries []E, live [][]byte, now stam
 	}
 	t.lastActive = now.at
 	ack := partAck{first: t.lastSeq + 1, queued: len(t.subs) == 0}
+	t.history.reserve(len(entries), t.cfg.HistoryLimit)
 	for _, in := range entries {
 		t.lastSeq++
 		frame := encodeLogFrame(&v1.LogEntry{
