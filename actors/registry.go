@@ -62,6 +62,8 @@ type taskRef struct {
 // failing task must unmap it in the same step; the strategy runs on the registry's own
 // goroutine, so it may touch the map.
 type registryActor struct {
+	sweepEvery time.Duration
+	sweeper    *time.Timer
 	tasks      map[string]*taskRef
 	count      *taskCount // shared by all shards
 	spawned    uint64     // generations handed out, for child names
@@ -99,18 +101,29 @@ func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *s
 	// bytes less per idle task, for one small allocation per message.
 	taskProps := actor.PropsFromProducer(func() actor.Actor {
 		t := NewTaskActor("", cfg, stats)
-		t.passivate = askRegistryToPassivate
+		t.passivate, t.swept = askRegistryToPassivate, true
 		return t
 	}, actor.WithMailbox(actor.UnboundedLockfree()), actor.WithReceiverMiddleware(taskMiddleware...))
 	for i := range r.shards {
 		props := actor.PropsFromProducer(func() actor.Actor {
-			ra := &registryActor{tasks: map[string]*taskRef{}, count: count, taskProps: taskProps, stats: stats}
+			ra := &registryActor{tasks: map[string]*taskRef{}, count: count, taskProps: taskProps, stats: stats,
+				sweepEvery: sweepInterval(cfg)}
 			ra.supervisor = taskSupervisor{cfg: cfg, stats: stats, logger: logger, unmap: ra.unmap}
 			return ra
 		}, actor.WithMailbox(actor.Unbounded()))
 		r.shards[i] = system.Root.Spawn(props)
 	}
 	return r
+}
+
+// sweepTasks is a registry actor's note to itself to ask each of its tasks whether it is
+// idle. One timer per shard replaces a timer per task: a task passivates between its TTL
+// and its TTL plus the sweep interval.
+type sweepTasks struct{}
+
+// sweepInterval is an eighth of the shorter TTL.
+func sweepInterval(cfg *Config) time.Duration {
+	return max(min(cfg.IdleTTL, cfg.FinishedTTL)/8, time.Millisecond)
 }
 
 func askRegistryToPassivate(ctx actor.Context, routed uint64) {
@@ -169,6 +182,16 @@ func (r *registryActor) Receive(ctx actor.Context) {
 		// A child stopped on its own (out of its failure budget), or one already unmapped
 		// (deleted, passivated) finished stopping.
 		r.unmap(m.Who)
+	case sweepTasks:
+		for _, ref := range r.tasks {
+			ctx.Send(ref.pid, passivateCheck{})
+		}
+		r.sweeper.Reset(r.sweepEvery)
+	case *actor.Started:
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		r.sweeper = time.AfterFunc(r.sweepEvery, func() { root.Send(self, sweepTasks{}) })
+	case *actor.Stopping:
+		r.sweeper.Stop()
 	}
 }
 
