@@ -30,12 +30,21 @@ func LevelName(l v1.Level) string {
 
 // ParseLevel returns the level named s.
 func ParseLevel(s string) (v1.Level, error) {
-	for l, name := range levelNames {
-		if name != "" && name == s {
-			return v1.Level(l), nil
-		}
+	if l := LevelNamed(s); l != 0 {
+		return l, nil
 	}
 	return 0, invalid("level", "must be one of debug info success warning error critical")
+}
+
+// LevelNamed returns the level called name, or 0 for none. It takes bytes too, so that a
+// decoder can look a level up without allocating a string.
+func LevelNamed[S ~string | ~[]byte](name S) v1.Level {
+	for l, level := range levelNames {
+		if level != "" && string(name) == level {
+			return v1.Level(l)
+		}
+	}
+	return 0
 }
 
 // ValidateTaskID checks the task_id rule: 1 to MaxTaskIDLength characters of

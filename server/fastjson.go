@@ -92,7 +92,7 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 			field = level
 			var name []byte
 			name, ok = s.plainString()
-			e.Level = levelNamed(name)
+			e.Level = actors.LevelNamed(name)
 			ok = ok && e.Level != 0
 		case "message":
 			field = message
@@ -193,14 +193,4 @@ func (s *scanner) boolean() (bool, bool) {
 		return false, true
 	}
 	return false, false
-}
-
-// levelNamed returns the level called name, or 0 (no level).
-func levelNamed(name []byte) v1.Level {
-	for l := v1.Level_LEVEL_DEBUG; actors.LevelName(l) != ""; l++ {
-		if string(name) == actors.LevelName(l) {
-			return l
-		}
-	}
-	return 0
 }
