@@ -2,14 +2,19 @@
 GO      ?= go
 ADDR    ?= 127.0.0.1:8080
 BIN     := bin/tasktail
+BENCH   := bin/tasktail-bench
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ACTOR_PROTO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)/actor
 
-.PHONY: build run test lint proto proto-check fuzz screenshot bench clean
+.PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tasktail
+
+# The load generator, a command of its own: the tasktail binary users install does not carry it.
+bench-build:
+	$(GO) build -o $(BENCH) ./cmd/tasktail-bench
 
 run: build
 	./$(BIN) serve --addr $(ADDR)
@@ -25,7 +30,7 @@ test: lint proto-check
 # Fuzz targets: each runs its committed seed corpus (testdata/fuzz) in every `go test`, and
 # here for FUZZTIME beyond it.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := server:FuzzDecodePublish server:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify actors:FuzzLogFrame
+FUZZ_TARGETS := server:FuzzDecodePublish server:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify conn:FuzzLogFrame
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -68,7 +73,7 @@ screenshot:
 # Go benchmarks, the end-to-end loads against a fresh server (scripts/bench-e2e), then the
 # soak: valid and garbage traffic together for SOAK (at most 10m).
 SOAK ?= 1m
-bench: build
+bench: build bench-build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) test -run '^$$' -bench 'Memory' -benchtime 100000x ./actors
 	scripts/bench-e2e

@@ -2,12 +2,10 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -20,80 +18,8 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
-
-// TaskKind is the cluster kind of task actors; a task's identity is its task_id.
-const TaskKind = "task"
-
-// Cluster providers.
-const (
-	ProviderEtcd        = "etcd"
-	ProviderAutomanaged = "automanaged"
-)
-
-// ClusterConfig makes a Manager a member of a Proto.Actor cluster: every task_id is a
-// grain of kind "task" that lives on one member (rendezvous hashing) and is reachable
-// from all of them.
-type ClusterConfig struct {
-	// Name is the cluster's name; members with another name are not peers.
-	Name string
-	// Host and Port are where this member listens for other members (gRPC); port 0 picks
-	// a free one.
-	Host string
-	Port int
-	// AdvertisedAddress is the host:port other members dial (default Host:Port).
-	AdvertisedAddress string
-	// Provider finds the members: ProviderEtcd or ProviderAutomanaged.
-	Provider string
-	// EtcdEndpoints are the etcd servers (ProviderEtcd).
-	EtcdEndpoints []string
-	// AutomanagedAddr is where this member answers the other members' health polls, and
-	// Peers is every member's AutomanagedAddr, this one's included (ProviderAutomanaged).
-	AutomanagedAddr string
-	Peers           []string
-	// AttemptTimeout bounds one attempt of a request to a task's member. A request is
-	// retried within Config.RequestTimeout, so a task whose member died is found again
-	// on its new member.
-	AttemptTimeout time.Duration
-}
-
-// Validate reports the first setting that cannot work.
-func (c *ClusterConfig) Validate() error {
-	if c.Name == "" {
-		return errors.New("cluster name is empty")
-	}
-	if c.Host == "" || c.Port < 0 || c.Port > 65535 {
-		return fmt.Errorf("cluster listen address %s: want a host and a port in 0..65535", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
-	}
-	if c.AdvertisedAddress != "" {
-		if _, _, err := net.SplitHostPort(c.AdvertisedAddress); err != nil {
-			return fmt.Errorf("cluster advertised address: %w", err)
-		}
-	} else if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
-		return fmt.Errorf("cluster host %s is no address other members can dial: set the advertised address", c.Host)
-	}
-	if c.AttemptTimeout <= 0 {
-		return errors.New("cluster request timeout must be positive")
-	}
-	switch c.Provider {
-	case ProviderEtcd:
-		if len(c.EtcdEndpoints) == 0 {
-			return errors.New("etcd provider: no etcd endpoints")
-		}
-	case ProviderAutomanaged:
-		if _, _, err := net.SplitHostPort(c.AutomanagedAddr); err != nil {
-			return fmt.Errorf("automanaged provider: this member's health address: %w", err)
-		}
-		if !slices.Contains(c.Peers, c.AutomanagedAddr) {
-			return fmt.Errorf("automanaged provider: peers %v must list this member's %s", c.Peers, c.AutomanagedAddr)
-		}
-	default:
-		return fmt.Errorf("cluster provider %q: want %s or %s", c.Provider, ProviderEtcd, ProviderAutomanaged)
-	}
-	return nil
-}
 
 // clusterRouter is the Router of cluster mode: it asks the grain of kind "task" with the
 // task_id as identity, wherever it lives.
@@ -106,12 +32,16 @@ type clusterRouter struct {
 	// read without its lock, so it is copied here from its topology events.
 	members  atomic.Pointer[[]string]
 	topology *eventstream.Subscription
+	// timeout bounds a publish call's request (Config.RequestTimeout).
+	timeout time.Duration
+	// requests are the goroutines of publish calls and lookups.
+	requests goroutines
 }
 
 // startCluster joins system to the cluster that cc describes, with taskProps as kind
 // "task", and returns its Router. The member appears in Members once the provider's
 // first topology arrives.
-func startCluster(system *actor.ActorSystem, cc ClusterConfig, taskProps *actor.Props, logger *slog.Logger) (*clusterRouter, error) {
+func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger) (*clusterRouter, error) {
 	// The library panics when it cannot listen; find out first, with an error to show.
 	listen := net.JoinHostPort(cc.Host, strconv.Itoa(cc.Port))
 	probe, err := net.Listen("tcp", listen)
@@ -119,7 +49,7 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, taskProps *actor.
 		return nil, fmt.Errorf("cluster listen address: %w", err)
 	}
 	probe.Close()
-	r := &clusterRouter{attempt: cc.AttemptTimeout, stopProvider: func() {}}
+	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}}
 	var provider cluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
@@ -151,10 +81,9 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, taskProps *actor.
 	if cc.AdvertisedAddress != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cc.AdvertisedAddress))
 	}
-	cfg := cluster.Configure(cc.Name, provider, disthash.New(),
+	r.c = cluster.New(system, cluster.Configure(cc.Name, provider, disthash.New(),
 		remote.Configure(cc.Host, cc.Port, remoteOpts...),
-		cluster.WithKinds(cluster.NewKind(TaskKind, taskProps)))
-	r.c = cluster.New(system, cfg)
+		cluster.WithKinds(cluster.NewKind(TaskKind, taskProps))))
 	r.topology = system.EventStream.Subscribe(func(ev any) {
 		if topology, ok := ev.(*cluster.ClusterTopology); ok {
 			members := make([]string, 0, len(topology.Members))
@@ -228,7 +157,9 @@ func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
 		return pid
 	}
 	found := make(chan *actor.PID, 1)
-	go func() { found <- r.c.Get(id, TaskKind) }()
+	if !r.requests.Go(func() { found <- r.c.Get(id, TaskKind) }) {
+		return nil
+	}
 	timer := time.NewTimer(within)
 	defer timer.Stop()
 	select {
@@ -242,10 +173,21 @@ func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
 	}
 }
 
+// Publish implements Router: the call travels as one *v1.Publish request, made from a
+// goroutine of the router's.
+func (r *clusterRouter) Publish(c *PublishCall) {
+	started := r.requests.Go(func() { c.completeFrom(r.Request(publishOf(c), r.timeout)) })
+	if !started {
+		c.fail(ErrShuttingDown)
+	}
+}
+
 // Shutdown implements Router: the member leaves the cluster, and its tasks stop; their
-// next message starts them on another member.
+// next message starts them on another member. It waits for the requests in flight.
 func (r *clusterRouter) Shutdown() {
+	r.requests.stop()
 	r.c.Shutdown(true)
+	r.requests.wait()
 	r.stopProvider()
 	r.c.ActorSystem.EventStream.Unsubscribe(r.topology)
 }
@@ -256,92 +198,4 @@ func (r *clusterRouter) Members() []string {
 		return *m
 	}
 	return nil
-}
-
-// taskGrain is a TaskActor as a cluster grain. The cluster activates a grain for any
-// message, so the grain does what the local Registry does before a task exists: status
-// and delete of a task nobody created answer "not found" and leave no actor behind, and
-// a member at Config.MaxTasks refuses new tasks.
-type taskGrain struct {
-	*TaskActor
-	created  bool                     // a Publish or Subscribe made the task exist
-	failures *actor.RestartStatistics // for recoverGrain
-}
-
-// passivateNow is a grain's note to itself to stop if no routed message came since
-// routed was counted. As a message it runs after everything already in the mailbox.
-type passivateNow struct{ routed uint64 }
-
-func newTaskGrain(cfg *Config, stats *Stats) *taskGrain {
-	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics()}
-	g.passivate = func(ctx actor.Context, routed uint64) { ctx.Send(ctx.Self(), passivateNow{routed: routed}) }
-	return g
-}
-
-func (g *taskGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *cluster.ClusterInit:
-		g.taskID, g.member = m.Identity.Identity, ctx.ActorSystem().Address()
-		return
-	case passivateNow:
-		if g.routed == m.routed {
-			if g.created {
-				g.stats.TasksPassivated.Add(1)
-			}
-			ctx.Stop(ctx.Self())
-		}
-		return
-	case *v1.Publish, *v1.Subscribe:
-		if !g.created {
-			if g.stats.LiveTasks.Load() > int64(g.cfg.MaxTasks) {
-				ctx.Respond(&v1.Refused{TaskId: g.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS})
-				g.passivate(ctx, g.routed)
-				return
-			}
-			g.created = true
-		}
-	case *v1.GetStatus:
-		if !g.created {
-			ctx.Respond(&v1.Status{TaskId: m.TaskId})
-			g.passivate(ctx, g.routed)
-			return
-		}
-	case *v1.Delete:
-		if !g.created {
-			ctx.Respond(&v1.DeleteAck{TaskId: m.TaskId})
-			g.passivate(ctx, g.routed)
-			return
-		}
-	}
-	g.TaskActor.Receive(ctx)
-}
-
-// recoverGrain turns a panic of a grain (or of a middleware inside it) into what the local
-// supervisor does: the failing message is dropped and answered with TaskFailure, the task
-// keeps its state, and past its failure budget it stops. A grain's parent is the
-// library's placement actor, whose strategy would restart it empty.
-func recoverGrain(s *taskSupervisor) actor.ReceiverMiddleware {
-	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-			defer func() {
-				reason := recover()
-				if reason == nil {
-					return
-				}
-				g := ctx.Actor().(*taskGrain)
-				if s.failed(ctx.ActorSystem(), ctx.Self(), g.failures, reason, env.Message, env.Sender) {
-					ctx.ActorSystem().Root.Stop(ctx.Self())
-				}
-			}()
-			next(ctx, env)
-		}
-	}
-}
-
-// taskGrainProps are the props of kind "task": grains, with middleware inside the
-// panic recovery.
-func taskGrainProps(cfg *Config, stats *Stats, s *taskSupervisor, middleware ...actor.ReceiverMiddleware) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats) },
-		actor.WithMailbox(actor.UnboundedLockfree()),
-		actor.WithReceiverMiddleware(append([]actor.ReceiverMiddleware{recoverGrain(s)}, middleware...)...))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -71,7 +72,7 @@ func TestClusterGrainSemantics(t *testing.T) {
 		if err := m.Disconnect(ctx, "q"); err != nil {
 			t.Fatal(err)
 		}
-		if code, reason := s.WaitClosed(t, wait); code != actors.CloseNormal || reason != "task deleted" {
+		if code, reason := s.WaitClosed(t, wait); code != conn.CloseNormal || reason != "task deleted" {
 			t.Fatalf("closed %d %q", code, reason)
 		}
 	})

@@ -21,17 +21,32 @@ var (
 	ErrTooManyTasks = errors.New("too many live tasks")
 	// ErrTooManyViewers is returned when a task already has Config.MaxViewersPerTask sockets.
 	ErrTooManyViewers = errors.New("too many viewers of this task")
+	// ErrTooLarge is wrapped by an InvalidError that breaks a size limit (a message, a
+	// batch, a body): errors.Is tells it from other broken rules.
+	ErrTooLarge = errors.New("too large")
 )
 
 // InvalidError reports a field that breaks the contract's field rules.
 type InvalidError struct {
 	Field  string // JSON name of the field, e.g. "level" or "[3].progress"
 	Reason string
-	// TooLarge marks a size rule (the HTTP API answers 413 instead of 400).
-	TooLarge bool
+	// Limit is ErrTooLarge when the rule broken is a size limit, else nil.
+	Limit error
 }
 
 func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Unwrap returns ErrTooLarge for a broken size limit.
+func (e *InvalidError) Unwrap() error { return e.Limit }
+
+// TooLarge returns the error of a field that breaks a size limit.
+func TooLarge(field, reason string) *InvalidError {
+	return &InvalidError{Field: field, Reason: reason, Limit: ErrTooLarge}
+}
+
+func tooLarge(field, format string, args ...any) *InvalidError {
+	return TooLarge(field, fmt.Sprintf(format, args...))
+}
 
 func invalid(field, format string, args ...any) *InvalidError {
 	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}

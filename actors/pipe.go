@@ -5,103 +5,21 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-// A local Manager does not ask a task with a request and a future per publish. Publishes
-// to one task go through that task's pipe, which sends the task one PublishCall at a
-// time: while a call is on its way, the publishes that arrive join the next one, which
-// leaves as soon as the task has answered (group commit). Each publish stays its own
-// all-or-nothing group inside the call, and the task answers by closing the call's done
-// channel: no future, no reply message, one actor message and one Deliver per call.
+// A Manager does not ask a task with a request and a future per publish. Publishes to one
+// task go through that task's pipe, which has one PublishCall on its way to the task at a
+// time: while it is, the publishes that arrive join the next one, which leaves as soon as
+// the task has answered (group commit). Each publish stays its own all-or-nothing group
+// inside the call, and the task answers by completing the call: no future, no reply
+// message, one actor message and one Deliver per call. The Router carries a call: on one
+// node a message to the task's registry shard, in a cluster a request to its grain.
 //
-// The pipe holds only what is on its way to the task, under its own mutex; the task's
-// state stays the actor's alone. Calls reach the task in the order they were made, because
-// each one passes the same two mailboxes (registry shard, then task) in turn.
-
-// logEntry is one message of a PublishCall, held by value.
-type logEntry struct {
-	level    v1.Level
-	message  string
-	progress float64
-	finished bool
-}
-
-func (e logEntry) GetLevel() v1.Level   { return e.level }
-func (e logEntry) GetMessage() string   { return e.message }
-func (e logEntry) GetProgress() float64 { return e.progress }
-func (e logEntry) GetFinished() bool    { return e.finished }
-
-func entryOf(in *v1.LogInput) logEntry {
-	return logEntry{level: in.Level, message: in.Message, progress: in.Progress, finished: in.Finished}
-}
-
-// PublishCall is how a single node's Manager publishes: one message to a task carrying
-// the publishes of several callers, each its own all-or-nothing group. (In a cluster a
-// publish is a *v1.Publish.) Task middleware sees it; Len and Entry show its contents. A
-// task that panics on it fails every publish it carries.
-type PublishCall struct {
-	taskID  string
-	entries []logEntry
-	ends    []int // the groups: entries[ends[i-1]:ends[i]] is caller i's publish
-	pipe    *pipe
-
-	// Set by complete before done is closed, read by the callers after.
-	acks    []partAck
-	epoch   string
-	failure any // *v1.Refused or *v1.TaskFailure when the call as a whole failed
-	err     error
-	state   atomic.Bool // answered
-	done    chan struct{}
-	expire  *time.Timer
-}
-
-// GetTaskId names the call's task.
-func (c *PublishCall) GetTaskId() string { return c.taskID }
-
-// Len is the number of messages the call carries.
-func (c *PublishCall) Len() int { return len(c.entries) }
-
-// Entry returns message i of the call.
-func (c *PublishCall) Entry(i int) (level v1.Level, message string, progress float64, finished bool) {
-	e := c.entries[i]
-	return e.level, e.message, e.progress, e.finished
-}
-
-// complete answers every caller of c, from the actor that handled or refused it; failure
-// is nil when the task handled it.
-func (c *PublishCall) complete(epoch string, failure any) {
-	if c.finish(epoch, failure, nil) {
-		c.expire.Stop()
-	}
-}
-
-// finish answers every caller of c and reports whether this was the answer: a call is
-// answered once, by its actor or by its timer, whichever comes first.
-func (c *PublishCall) finish(epoch string, failure any, err error) bool {
-	if !c.state.CompareAndSwap(false, true) {
-		return false
-	}
-	c.epoch, c.failure, c.err = epoch, failure, err
-	close(c.done)
-	c.pipe.sent(c)
-	return true
-}
-
-// result is caller part's outcome.
-func (c *PublishCall) result(part int) (Ack, error) {
-	switch {
-	case c.err != nil:
-		return Ack{}, c.err
-	case c.failure != nil:
-		return Ack{}, replyError(c.failure)
-	case c.acks[part].finished:
-		return Ack{}, ErrTaskFinished
-	}
-	a := c.acks[part]
-	return Ack{TaskID: c.taskID, FirstSeq: a.first, LastSeq: a.last, Queued: a.queued, Epoch: c.epoch}, nil
-}
+// The pipe holds only what is on its way to the task, under its own mutex, which only the
+// publishing goroutines take. A task answering a call takes no lock: it records the answer
+// and closes the call's channel. When calls wait behind the answered one, a goroutine the
+// pipes own sends the next (pipe.answered); when none wait, the next publish finds the
+// answered call and sends its own. Calls reach the task in the order they were made.
 
 // pipe is the publish path of one task while anybody publishes to it.
 type pipe struct {
@@ -109,8 +27,12 @@ type pipe struct {
 	pipes  *pipes
 	users  int // callers holding the pipe; guarded by the shard's mutex
 
+	// waiting is len(waiting), readable without mu: a task that answers a call looks at it
+	// to decide whether the next call needs sending.
+	waitingN atomic.Int32
+
 	mu       sync.Mutex
-	inflight *PublishCall   // sent, not yet answered
+	inflight *PublishCall   // sent, maybe answered
 	waiting  []*PublishCall // to send, in order; only the last one takes more publishes
 	// last is the size of the last call sent, for the next one's first allocation.
 	lastEntries, lastParts int
@@ -128,12 +50,17 @@ func (p *pipe) add(entries []logEntry, maxEntries int) (*PublishCall, int) {
 	} else {
 		c = p.pipes.newCall(p, max(len(entries), p.lastEntries), max(1, p.lastParts))
 		p.waiting = append(p.waiting, c)
+		p.waitingN.Store(int32(len(p.waiting)))
 	}
 	c.entries = append(c.entries, entries...)
 	c.ends = append(c.ends, len(c.entries))
 	c.acks = append(c.acks, partAck{})
-	if p.inflight == nil {
-		p.sendNext()
+	// The answer to the call in flight may have come before waitingN was stored, when its
+	// task saw no call waiting: then this publisher sends the next call. (waitingN is
+	// stored before the answer is loaded here, and the task stores the answer before it
+	// loads waitingN, so at least one of the two sends it; sendNextLocked is idempotent.)
+	if p.inflight == nil || p.inflight.state.Load() {
+		p.sendNextLocked()
 	}
 	return c, len(c.ends) - 1
 }
@@ -156,48 +83,76 @@ func (p *pipe) append(e logEntry, prev *producerPart, maxEntries int) (c *Publis
 	return c, part, false
 }
 
-// sent is told that c was answered (or given up on), and sends the next call.
-func (p *pipe) sent(c *PublishCall) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.inflight == c {
-		p.inflight = nil
-		p.sendNext()
+// answered is told, on the goroutine of the actor that answered c, that c was answered.
+// It takes no lock: when calls wait, one of the pipes' goroutines sends the next.
+func (p *pipe) answered(c *PublishCall) {
+	if p.waitingN.Load() > 0 {
+		p.pipes.goSend(p, c)
 	}
 }
 
-func (p *pipe) sendNext() {
+// sendAfter sends the next call if c is still the one in flight.
+func (p *pipe) sendAfter(c *PublishCall) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inflight == c {
+		p.sendNextLocked()
+	}
+}
+
+// sendNextLocked sends the first waiting call, if any, as the one in flight.
+func (p *pipe) sendNextLocked() {
 	if len(p.waiting) == 0 {
+		p.inflight = nil
 		return
 	}
 	c := p.waiting[0]
 	p.waiting[0] = nil
 	p.waiting = p.waiting[1:]
+	p.waitingN.Store(int32(len(p.waiting)))
 	p.inflight = c
 	p.lastEntries, p.lastParts = len(c.entries), len(c.ends)
-	p.pipes.send(c)
+	p.pipes.carry(c)
 }
 
 // pipes holds the pipes of the tasks being published to.
 type pipes struct {
-	send    func(*PublishCall) // to the task's actor, without waiting
+	carry   func(*PublishCall) // to the task's actor, without waiting (Router.Publish)
 	timeout time.Duration      // a call not answered by then fails with ErrTimeout
 	seed    maphash.Seed
-	shards  [registryShards]pipeShard
+	shards  [pipeShards]pipeShard
+	senders sync.WaitGroup // goroutines sending a next call (goSend)
 }
+
+// pipeShards spreads the pipe map over several mutexes.
+const pipeShards = 16
 
 type pipeShard struct {
 	mu    sync.Mutex
 	pipes map[string]*pipe
 }
 
-func newPipes(send func(*PublishCall), timeout time.Duration) *pipes {
-	ps := &pipes{send: send, timeout: timeout, seed: maphash.MakeSeed()}
+func newPipes(carry func(*PublishCall), timeout time.Duration) *pipes {
+	ps := &pipes{carry: carry, timeout: timeout, seed: maphash.MakeSeed()}
 	for i := range ps.shards {
 		ps.shards[i].pipes = map[string]*pipe{}
 	}
 	return ps
 }
+
+// goSend sends p's next call after c from a goroutine of the pipes, so that the actor that
+// answered c takes no lock. Only actors start these goroutines, so once the router has
+// stopped its actors none starts, and wait waits for them all.
+func (ps *pipes) goSend(p *pipe, c *PublishCall) {
+	ps.senders.Add(1)
+	go func() {
+		defer ps.senders.Done()
+		p.sendAfter(c)
+	}()
+}
+
+// wait waits for the goroutines goSend started.
+func (ps *pipes) wait() { ps.senders.Wait() }
 
 // newCall starts a call with room for the given number of entries and parts.
 func (ps *pipes) newCall(p *pipe, entries, parts int) *PublishCall {
@@ -207,13 +162,13 @@ func (ps *pipes) newCall(p *pipe, entries, parts int) *PublishCall {
 	}
 	// A call the task never answers (it was stopped with the call in its mailbox) must
 	// not hold up the calls behind it.
-	c.expire = time.AfterFunc(ps.timeout, func() { c.finish("", nil, ErrTimeout) })
+	c.expire = time.AfterFunc(ps.timeout, func() { c.fail(ErrTimeout) })
 	return c
 }
 
 // acquire returns the task's pipe, holding it until release.
 func (ps *pipes) acquire(taskID string) *pipe {
-	sh := &ps.shards[maphash.String(ps.seed, taskID)%registryShards]
+	sh := &ps.shards[maphash.String(ps.seed, taskID)%pipeShards]
 	sh.mu.Lock()
 	p := sh.pipes[taskID]
 	if p == nil {
@@ -227,7 +182,7 @@ func (ps *pipes) acquire(taskID string) *pipe {
 
 // release lets go of a pipe; the last user removes it, so idle tasks cost nothing here.
 func (ps *pipes) release(p *pipe) {
-	sh := &ps.shards[maphash.String(ps.seed, p.taskID)%registryShards]
+	sh := &ps.shards[maphash.String(ps.seed, p.taskID)%pipeShards]
 	sh.mu.Lock()
 	if p.users--; p.users == 0 {
 		delete(sh.pipes, p.taskID)

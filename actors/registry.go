@@ -137,9 +137,8 @@ func (r *Registry) Request(msg TaskMessage, timeout time.Duration) (any, error) 
 	return r.root.RequestFuture(shard, msg, timeout).Result()
 }
 
-// send hands a publish call to its task's shard without waiting (the local publish path,
-// pipe.go).
-func (r *Registry) send(c *PublishCall) {
+// Publish implements Router: it hands the call to its task's shard without waiting.
+func (r *Registry) Publish(c *PublishCall) {
 	r.root.Send(r.shards[maphash.String(r.seed, c.taskID)%registryShards], c)
 }
 
@@ -152,26 +151,6 @@ func (r *Registry) Shutdown() {
 
 func (r *registryActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *v1.Publish:
-		r.forwardOrRefuse(ctx, m.TaskId)
-	case *v1.Subscribe:
-		r.forwardOrRefuse(ctx, m.TaskId)
-	case *PublishCall:
-		r.forwardOrRefuse(ctx, m.taskID)
-	case *v1.GetStatus:
-		if ref := r.tasks[m.TaskId]; ref != nil {
-			r.forward(ctx, ref)
-		} else {
-			ctx.Respond(&v1.Status{TaskId: m.TaskId})
-		}
-	case *v1.Delete:
-		// Unmapped first: the next Publish starts a new incarnation while this one closes.
-		if ref := r.tasks[m.TaskId]; ref != nil {
-			r.remove(m.TaskId)
-			r.forward(ctx, ref)
-		} else {
-			ctx.Respond(&v1.DeleteAck{TaskId: m.TaskId})
-		}
 	case *taskIdle:
 		if ref := r.tasks[m.taskID]; ref != nil && ref.pid.Equal(m.task) && ref.routed == m.routed {
 			r.remove(m.taskID)
@@ -192,44 +171,56 @@ func (r *registryActor) Receive(ctx actor.Context) {
 		r.sweeper = time.AfterFunc(r.sweepEvery, func() { root.Send(self, sweepTasks{}) })
 	case *actor.Stopping:
 		r.sweeper.Stop()
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		r.route(ctx, m)
 	}
 }
 
-// forwardOrRefuse forwards a message that may create its task, or answers Refused when
-// creating it would pass Config.MaxTasks.
-func (r *registryActor) forwardOrRefuse(ctx actor.Context, taskID string) {
-	ref := r.getOrSpawn(ctx, taskID)
-	if ref == nil {
-		refused := &v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS}
-		if c, ok := ctx.Message().(*PublishCall); ok {
-			c.complete("", refused)
-		} else {
-			ctx.Respond(refused)
-		}
+// route forwards a task message by the message table (routes.go), creating the task for
+// a message that creates it, and answers in the task's place when it does not exist or
+// the node has its maximum of tasks. A message not in the table is answered at once.
+func (r *registryActor) route(ctx actor.Context, msg any) {
+	rt, taskID, ok := routeOf(msg)
+	if !ok {
+		answer(ctx.Respond, msg, notRoutedFailure(msg))
 		return
 	}
-	r.forward(ctx, ref)
+	ref := r.tasks[taskID]
+	switch {
+	case ref == nil && !rt.creates:
+		answer(ctx.Respond, msg, rt.absent(taskID))
+		return
+	case ref == nil:
+		if ref = r.spawn(ctx, taskID); ref == nil {
+			answer(ctx.Respond, msg, &v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS})
+			return
+		}
+	case rt.ends:
+		// Unmapped first: the next message that creates the task starts a new incarnation
+		// while this one closes.
+		r.remove(taskID)
+	}
+	ref.routed++
+	ctx.Forward(ref.pid)
 }
 
-// getOrSpawn returns the task's actor, spawning it if needed, or nil when the node already
-// has its maximum of tasks. A child is named "<task_id>#<generation>": task_ids contain
+// spawn starts the task's actor, or returns nil when the node already has its maximum of
+// tasks. A child is named "<task_id>#<generation>": task_ids contain
 // neither '/' nor '#', so the task_id can be read back from the PID, and a new incarnation
 // never collides with one still stopping.
-func (r *registryActor) getOrSpawn(ctx actor.Context, taskID string) *taskRef {
-	ref := r.tasks[taskID]
-	if ref == nil {
-		if !r.count.reserve() {
-			return nil
-		}
-		r.spawned++
-		pid, err := ctx.SpawnNamed(r.taskProps, taskID+"#"+strconv.FormatUint(r.spawned, 36))
-		if err != nil {
-			// Unreachable: the generation makes every name new.
-			panic(fmt.Sprintf("spawn task actor: %v", err))
-		}
-		ref = &taskRef{pid: pid}
-		r.tasks[taskID] = ref
+func (r *registryActor) spawn(ctx actor.Context, taskID string) *taskRef {
+	if !r.count.reserve() {
+		return nil
 	}
+	r.spawned++
+	pid, err := ctx.SpawnNamed(r.taskProps, taskID+"#"+strconv.FormatUint(r.spawned, 36))
+	if err != nil {
+		// Unreachable: the generation makes every name new.
+		panic(fmt.Sprintf("spawn task actor: %v", err))
+	}
+	ref := &taskRef{pid: pid}
+	r.tasks[taskID] = ref
 	return ref
 }
 
@@ -240,9 +231,4 @@ func taskIDOfChild(pid *actor.PID) (string, bool) {
 		return "", false
 	}
 	return id[slash+1 : hash], true
-}
-
-func (r *registryActor) forward(ctx actor.Context, ref *taskRef) {
-	ref.routed++
-	ctx.Forward(ref.pid)
 }

@@ -37,9 +37,14 @@ func ask[T any](t *testing.T, r *actors.Registry, msg actors.TaskMessage) T {
 	return v
 }
 
-func publish(t *testing.T, r *actors.Registry, taskID, text string) *v1.PublishAck {
+// publish publishes one message and returns the outcome of its one group.
+func publish(t *testing.T, r *actors.Registry, taskID, text string) *v1.GroupAck {
 	t.Helper()
-	return ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: taskID, Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: text}}})
+	ack := ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: taskID, Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: text}}})
+	if len(ack.Groups) != 1 {
+		t.Fatalf("publish of one group answered %v", ack)
+	}
+	return ack.Groups[0]
 }
 
 func TestSubscriberGetsQueueThenLiveThenNothingAfterUnsubscribe(t *testing.T) {

@@ -12,17 +12,19 @@ type TaskMessage interface {
 	GetTaskId() string
 }
 
-// Router finds the actor of a task_id and asks it something. The local Registry is one
-// implementation; the cluster (a grain kind with identity = task_id) is the other. Both
-// deliver to a TaskActor with the same Receive.
-//
-// Publish and Subscribe create the task's actor when it does not exist. GetStatus and
-// Delete never do: the router answers them itself with Status{found: false} and
-// DeleteAck{found: false}.
+// Router is what differs between one node and a cluster: how a task's actor is found and
+// how a message reaches it. The local Registry is one implementation; the cluster (a grain
+// kind with identity = task_id) is the other. Both route by the message table (routes.go)
+// to a TaskActor with the same Receive.
 type Router interface {
 	// Request sends msg to the actor of msg.GetTaskId() and waits up to timeout for its
 	// answer. It may block; it is never called from inside an actor.
 	Request(msg TaskMessage, timeout time.Duration) (any, error)
-	// Shutdown stops every task actor the router owns, waiting for them to stop.
+	// Publish carries a publish call to its task without waiting; whoever handles or
+	// refuses it completes it (the local Registry sends it as it is, the cluster as a
+	// *v1.Publish request).
+	Publish(c *PublishCall)
+	// Shutdown stops every task actor the router owns and waits for the goroutines it
+	// started.
 	Shutdown()
 }

@@ -17,3 +17,12 @@ type Stats struct {
 	TasksStopped    atomic.Uint64 // tasks stopped for exceeding their failure budget
 	TasksPassivated atomic.Uint64 // tasks stopped after their idle or finished TTL
 }
+
+// viewerCounters are the conn.Counters that viewers update, kept in Stats.
+type viewerCounters struct{ s *Stats }
+
+func (c viewerCounters) ViewerOpened()        { c.s.Sockets.Add(1) }
+func (c viewerCounters) ViewerClosed()        { c.s.Sockets.Add(-1) }
+func (c viewerCounters) Delivered(frames int) { c.s.Delivered.Add(uint64(frames)) }
+func (c viewerCounters) WriteFailed()         { c.s.WriteFailures.Add(1) }
+func (c viewerCounters) SlowConsumer()        { c.s.SlowConsumers.Add(1) }

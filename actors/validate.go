@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -11,40 +12,12 @@ import (
 // lower it.
 const MaxTaskIDLength = 128
 
-var levelNames = [...]string{
-	v1.Level_LEVEL_DEBUG:    "debug",
-	v1.Level_LEVEL_INFO:     "info",
-	v1.Level_LEVEL_SUCCESS:  "success",
-	v1.Level_LEVEL_WARNING:  "warning",
-	v1.Level_LEVEL_ERROR:    "error",
-	v1.Level_LEVEL_CRITICAL: "critical",
-}
-
-// LevelName returns the wire name of l ("info", "error", …), or "" for an unknown level.
-func LevelName(l v1.Level) string {
-	if l <= 0 || int(l) >= len(levelNames) {
-		return ""
-	}
-	return levelNames[l]
-}
-
 // ParseLevel returns the level named s.
 func ParseLevel(s string) (v1.Level, error) {
-	if l := LevelNamed(s); l != 0 {
+	if l := conn.LevelNamed(s); l != 0 {
 		return l, nil
 	}
-	return 0, invalid("level", "must be one of debug info success warning error critical")
-}
-
-// LevelNamed returns the level called name, or 0 for none. It takes bytes too, so that a
-// decoder can look a level up without allocating a string.
-func LevelNamed[S ~string | ~[]byte](name S) v1.Level {
-	for l, level := range levelNames {
-		if level != "" && string(name) == level {
-			return v1.Level(l)
-		}
-	}
-	return 0
+	return 0, invalid("level", "must be one of "+conn.LevelList)
 }
 
 // ValidateTaskID checks the task_id rule: 1 to MaxTaskIDLength characters of
@@ -62,20 +35,14 @@ func (c *Config) ValidateTaskID(id string) error {
 	return nil
 }
 
-// ValidateEntries checks a publish against the field rules and limits of c; field names in
+// validateEntries checks a publish against the field rules and limits of c; field names in
 // the error carry the entry's index when there is more than one.
-func (c *Config) ValidateEntries(entries []*v1.LogInput) error {
-	return validateEntries(c, entries)
-}
-
-func validateEntries[E logLike](c *Config, entries []E) error {
+func validateEntries(c *Config, entries []logEntry) error {
 	if len(entries) == 0 {
 		return invalid("entries", "must not be empty")
 	}
 	if len(entries) > c.MaxBatch {
-		err := invalid("entries", "more than %d in one batch", c.MaxBatch)
-		err.TooLarge = true
-		return err
+		return tooLarge("entries", "more than %d in one batch", c.MaxBatch)
 	}
 	for i, e := range entries {
 		if err := checkEntry(c, e, i == len(entries)-1); err != nil {
@@ -88,23 +55,21 @@ func validateEntries[E logLike](c *Config, entries []E) error {
 	return nil
 }
 
-func checkEntry[E logLike](c *Config, e E, last bool) *InvalidError {
-	if LevelName(e.GetLevel()) == "" {
-		return invalid("level", "must be one of debug info success warning error critical")
+func checkEntry(c *Config, e logEntry, last bool) *InvalidError {
+	if conn.LevelName(e.level) == "" {
+		return invalid("level", "must be one of "+conn.LevelList)
 	}
-	if !utf8.ValidString(e.GetMessage()) {
+	if !utf8.ValidString(e.message) {
 		return invalid("message", "must be valid UTF-8")
 	}
-	if len(e.GetMessage()) > c.MaxMessageBytes {
-		err := invalid("message", "longer than %d bytes", c.MaxMessageBytes)
-		err.TooLarge = true
-		return err
+	if len(e.message) > c.MaxMessageBytes {
+		return tooLarge("message", "longer than %d bytes", c.MaxMessageBytes)
 	}
 	// NaN fails both comparisons, so it is refused too.
-	if p := e.GetProgress(); !(p >= 0 && p <= 100) {
+	if p := e.progress; !(p >= 0 && p <= 100) {
 		return invalid("progress", "must be a number from 0 to 100")
 	}
-	if e.GetFinished() && !last {
+	if e.finished && !last {
 		return invalid("finished", "only the last entry of a batch may finish the task")
 	}
 	return nil

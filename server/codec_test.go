@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -137,7 +138,7 @@ func checkDecoded(t *testing.T, body []byte) {
 		t.Fatalf("accepted %q as %d entries, want one object", body, len(entries))
 	}
 	for _, e := range entries {
-		if actors.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
+		if conn.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
 			t.Fatalf("accepted %q as %v", body, e)
 		}
 	}

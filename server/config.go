@@ -58,34 +58,37 @@ type Config struct {
 // DefaultAddr is where tasktail listens unless told otherwise.
 const DefaultAddr = "127.0.0.1:8080"
 
+// DefaultConfig returns the configuration with every default filled in, the actors' too;
+// the serve command builds its flags from it.
+func DefaultConfig() Config {
+	var c Config
+	c.fillDefaults()
+	c.Actors = actors.DefaultConfig()
+	return c
+}
+
+// fillDefaults sets every zero field to its default; it is the one place they are written.
+func (c *Config) fillDefaults() {
+	setDefault(&c.Addr, DefaultAddr)
+	setDefault(&c.MaxBodyBytes, 8<<20)
+	setDefault(&c.ShutdownTimeout, 10*time.Second)
+	setDefault(&c.MaxConnections, 10_000)
+	setDefault(&c.PublishRate, 1000)
+	setDefault(&c.PublishBurst, 2000)
+	setDefault(&c.IdleTimeout, 2*time.Minute)
+	setDefault(&c.ReadHeaderTimeout, 10*time.Second)
+	setDefault(&c.WebSocketReadLimit, 1<<10)
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 func (c *Config) fill() error {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 8 << 20
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 10 * time.Second
-	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = 10_000
-	}
-	if c.PublishRate == 0 {
-		c.PublishRate = 1000
-	}
-	if c.PublishBurst == 0 {
-		c.PublishBurst = 2000
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 2 * time.Minute
-	}
-	if c.ReadHeaderTimeout == 0 {
-		c.ReadHeaderTimeout = 10 * time.Second
-	}
-	if c.WebSocketReadLimit == 0 {
-		c.WebSocketReadLimit = 1 << 10
-	}
+	c.fillDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

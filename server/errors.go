@@ -92,7 +92,7 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 		s.logger.Info("refused: unauthenticated", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tasktail"`)
 		answer(w, http.StatusUnauthorized, codeUnauth, auth.message)
-	case errors.As(err, &inv) && inv.TooLarge:
+	case errors.As(err, &inv) && errors.Is(err, actors.ErrTooLarge):
 		answer(w, http.StatusRequestEntityTooLarge, codeTooLarge, inv.Error())
 	case errors.As(err, &inv):
 		answer(w, http.StatusBadRequest, codeInvalid, inv.Error())

@@ -3,7 +3,7 @@ package server
 import (
 	"strconv"
 
-	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -92,7 +92,7 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 			field = level
 			var name []byte
 			name, ok = s.plainString()
-			e.Level = actors.LevelNamed(name)
+			e.Level = conn.LevelNamed(name)
 			ok = ok && e.Level != 0
 		case "message":
 			field = message

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
 // mediaNDJSON is the Content-Type of a streaming publish: one JSON object per line.
@@ -31,7 +30,7 @@ type streamProgress struct {
 	firstSeq, last uint64
 	queued         bool // the last chunk found no viewer
 	line           int  // lines read, blank ones included
-	pending        []*v1.LogInput
+	pending        *actors.Entries
 	pendingBytes   int
 }
 
@@ -60,14 +59,14 @@ func (p *streamProgress) appendJSON(b []byte) []byte {
 // the answer names the line and counts what was accepted. A stream that sends nothing
 // for IdleTimeout is ended the same way, and so is every stream when the server drains.
 func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID string) {
-	p := &streamProgress{taskID: taskID}
+	p := &streamProgress{taskID: taskID, pending: s.mgr.NewEntries()}
 	rc := http.NewResponseController(w)
 	// Draining ends a stream at its next read, and unblocks one waiting for a line.
 	stopDrain := context.AfterFunc(s.drainCtx, func() { _ = rc.SetReadDeadline(time.Now()) })
 	defer stopDrain()
 	br := bufio.NewReaderSize(r.Body, 64<<10)
 	for {
-		if br.Buffered() == 0 && len(p.pending) > 0 {
+		if br.Buffered() == 0 && p.pending.Len() > 0 {
 			// The next read may wait for the producer: publish what it has sent so far.
 			if err := s.flushStream(r.Context(), p); err != nil {
 				s.writeErrorWith(w, r, p.appendJSON, err)
@@ -83,7 +82,7 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 		}
 		p.line++
 		if errors.Is(readErr, bufio.ErrBufferFull) {
-			s.writeErrorWith(w, r, p.appendJSON, s.flushThen(r.Context(), p, &actors.InvalidError{Field: p.lineField("body"), Reason: "line larger than the request limit", TooLarge: true}))
+			s.writeErrorWith(w, r, p.appendJSON, s.flushThen(r.Context(), p, actors.TooLarge(p.lineField("body"), "line larger than the request limit")))
 			return
 		}
 		if readErr != nil && readErr != io.EOF {
@@ -122,22 +121,22 @@ func (s *Server) addStreamLine(ctx context.Context, p *streamProgress, line []by
 	if err == nil && batch {
 		err = invalidField("body", "must be one JSON object per line")
 	}
+	if err == nil && (p.pending.Len() == s.cfg.Actors.MaxBatch || p.pendingBytes+len(line) > streamChunkBytes) {
+		err = s.flushStream(ctx, p)
+		if err != nil {
+			return err
+		}
+	}
 	if err == nil {
-		err = s.cfg.Actors.ValidateEntries(entries)
+		err = p.pending.Add(entries[0])
 	}
 	if err != nil {
 		var inv *actors.InvalidError
 		if errors.As(err, &inv) {
-			err = &actors.InvalidError{Field: p.lineField(inv.Field), Reason: inv.Reason, TooLarge: inv.TooLarge}
+			err = &actors.InvalidError{Field: p.lineField(inv.Field), Reason: inv.Reason, Limit: inv.Limit}
 		}
 		return s.flushThen(ctx, p, err)
 	}
-	if len(p.pending) == s.cfg.Actors.MaxBatch || p.pendingBytes+len(line) > streamChunkBytes {
-		if err := s.flushStream(ctx, p); err != nil {
-			return err
-		}
-	}
-	p.pending = append(p.pending, entries[0])
 	p.pendingBytes += len(line)
 	if entries[0].Finished {
 		return s.flushStream(ctx, p)
@@ -147,20 +146,20 @@ func (s *Server) addStreamLine(ctx context.Context, p *streamProgress, line []by
 
 // flushStream publishes the pending chunk.
 func (s *Server) flushStream(ctx context.Context, p *streamProgress) error {
-	if len(p.pending) == 0 {
+	if p.pending.Len() == 0 {
 		return nil
 	}
-	ack, err := s.mgr.Publish(ctx, p.taskID, p.pending)
+	ack, err := s.mgr.PublishEntries(ctx, p.taskID, p.pending)
 	if err != nil {
 		return err
 	}
 	if p.accepted == 0 {
 		p.firstSeq = ack.FirstSeq
 	}
-	p.accepted += uint64(len(p.pending))
+	p.accepted += uint64(p.pending.Len())
 	p.last, p.queued = ack.LastSeq, ack.Queued
-	clear(p.pending)
-	p.pending, p.pendingBytes = p.pending[:0], 0
+	p.pending.Reset()
+	p.pendingBytes = 0
 	return nil
 }
 

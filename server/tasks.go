@@ -74,7 +74,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	defer s.observePublish(began)
-	tooLarge := &actors.InvalidError{Field: "body", Reason: "larger than the request limit", TooLarge: true}
+	tooLarge := actors.TooLarge("body", "larger than the request limit")
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		s.writeError(w, r, tooLarge) // refused unread: an oversized body costs no memory
 		return

@@ -1,52 +1,15 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/conn"
 )
-
-// wsSocket adapts a WebSocket connection to actors.BatchSocket.
-type wsSocket struct {
-	c    *websocket.Conn
-	cork *corkConn
-}
-
-func (s wsSocket) Write(ctx context.Context, frame []byte) error {
-	return s.c.Write(ctx, websocket.MessageText, frame)
-}
-
-// WriteFrames writes a run of frames with one write. While the cork is held the library
-// only appends to memory, so its frame writes need no deadline of their own (and skip
-// the timer one would cost); the flush carries the run's.
-func (s wsSocket) WriteFrames(deadline time.Time, frames [][]byte) (int, error) {
-	s.cork.hold()
-	for _, frame := range frames {
-		if err := s.c.Write(context.Background(), websocket.MessageText, frame); err != nil {
-			_ = s.cork.flush(deadline)
-			return 0, err
-		}
-	}
-	if err := s.cork.flush(deadline); err != nil {
-		return 0, err
-	}
-	return len(frames), nil
-}
-
-func (s wsSocket) Close(code actors.CloseCode, reason string) error {
-	err := s.c.Close(websocket.StatusCode(code), reason)
-	if errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
-}
 
 // parseResume reads since and epoch from the query; epoch needs since.
 func parseResume(r *http.Request) (actors.Resume, error) {
@@ -97,53 +60,29 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cw := &corkingWriter{ResponseWriter: w}
-	c, err := websocket.Accept(cw, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	ws, err := conn.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins}, s.cfg.WebSocketReadLimit)
 	if err != nil {
 		attachment.Cancel()
 		return // Accept has answered the request (403 for a foreign Origin)
 	}
 	// The handler returns now: net/http's connection goroutine, its 4 KiB buffers and the
 	// request go with it. An idle viewer keeps one goroutine, its reader; a writer runs
-	// only while frames wait. The request's context ends with the handler; its values stay.
-	ctx, reading := readViewer(context.WithoutCancel(r.Context()), c, s.cfg.WebSocketReadLimit)
+	// only while frames wait.
 	var expiry *time.Timer
 	if !expires.IsZero() {
 		// The token is checked again when it expires: the connection ends with 1008.
 		expiry = time.AfterFunc(time.Until(expires), func() {
-			attachment.Close(actors.ClosePolicy, "token expired")
+			attachment.Close(conn.ClosePolicy, "token expired")
 		})
 	}
 	remote := r.RemoteAddr
-	_ = attachment.Start(ctx, wsSocket{c: c, cork: cw.conn}, func(err error) {
+	_ = attachment.Start(ws.Context(), ws, func(err error) {
 		if expiry != nil {
 			expiry.Stop()
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ws.Context().Err() == nil {
 			s.logger.Info("viewer connection ended", slog.String("task_id", taskID), slog.String("remote", remote), slog.Any("error", err))
-			_ = c.Close(websocket.StatusInternalError, "internal error")
 		}
-		c.CloseNow()
-		<-reading
+		ws.End(err != nil)
 	})
-}
-
-// readViewer reads what a viewer sends, so that pings are answered and its close is seen:
-// messages up to limit are discarded (a client's own keepalive), a larger one closes the
-// connection with 1009. The returned context ends with the connection; reading is closed
-// when the reader has returned.
-func readViewer(parent context.Context, c *websocket.Conn, limit int64) (context.Context, <-chan struct{}) {
-	c.SetReadLimit(limit)
-	ctx, cancel := context.WithCancel(parent)
-	reading := make(chan struct{})
-	go func() {
-		defer close(reading)
-		defer cancel()
-		for {
-			if _, _, err := c.Read(ctx); err != nil {
-				return
-			}
-		}
-	}()
-	return ctx, reading
 }

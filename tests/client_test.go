@@ -11,6 +11,7 @@ import (
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/client"
+	"github.com/tasktail/tasktail/conn"
 )
 
 func newAPIClient(t *testing.T, s *service) *client.Client {
@@ -122,7 +123,7 @@ func TestClientTailResumesAfterServerCloses(t *testing.T) {
 	s.publishN("tail", 1, 5)
 	collect(t, st, &logs, 5)
 
-	for i, code := range []actors.CloseCode{actors.CloseGoingAway, actors.CloseTryAgainLater} {
+	for i, code := range []conn.CloseCode{conn.CloseGoingAway, conn.CloseTryAgainLater} {
 		s.srv.Manager().CloseViewers(code, "test")
 		await(t, "viewer gone", func() bool { return s.status("tail").body["connected"] == false })
 		from := 6 + 10*i
@@ -206,7 +207,7 @@ func TestClientTailReportsNewEpochAsGap(t *testing.T) {
 	s.publishN("ep", 1, 3)
 	collect(t, st, &logs, 3)
 	// Delete and recreate while the viewer is away: same task_id, new incarnation.
-	s.srv.Manager().CloseViewers(actors.CloseGoingAway, "test")
+	s.srv.Manager().CloseViewers(conn.CloseGoingAway, "test")
 	await(t, "viewer gone", func() bool { return s.status("ep").body["connected"] == false })
 	if r := s.do("DELETE", "/v1/tasks/ep", "", nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)

@@ -5,7 +5,7 @@
 // arrives with Expect and ExpectNoMsg. AwaitCondition polls a condition until it holds.
 // Every wait has a deadline: a test that would hang fails instead.
 //
-// FakeSocket implements actors.Socket: it records the frames written to it and the close
+// FakeSocket implements conn.Socket: it records the frames written to it and the close
 // code, and can be made slow (every write takes a while), stalled (writes block until
 // released or their deadline passes) or failing. CountingSocket only counts frames, for
 // load tests and benchmarks.

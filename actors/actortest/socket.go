@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/conn"
 )
 
 // ErrWriteFailed is what a failing FakeSocket's Write returns.
 var ErrWriteFailed = errors.New("fake socket: write failed")
 
-// FakeSocket is an actors.Socket that records frames. It is safe for concurrent use.
+// FakeSocket is an conn.Socket that records frames. It is safe for concurrent use.
 type FakeSocket struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change, to wake waiters
 	frames  [][]byte
 	closed  bool
-	code    actors.CloseCode
+	code    conn.CloseCode
 	reason  string
 	fail    bool
 	stall   chan struct{} // non-nil: writes block until it is closed or their deadline
@@ -30,7 +30,7 @@ type FakeSocket struct {
 // NewFakeSocket returns a socket that accepts every write.
 func NewFakeSocket() *FakeSocket { return &FakeSocket{changed: make(chan struct{})} }
 
-// Write implements actors.Socket.
+// Write implements conn.Socket.
 func (s *FakeSocket) Write(ctx context.Context, frame []byte) error {
 	s.mu.Lock()
 	stall, fail, delay := s.stall, s.fail, s.delay
@@ -59,8 +59,8 @@ func (s *FakeSocket) Write(ctx context.Context, frame []byte) error {
 	return nil
 }
 
-// Close implements actors.Socket.
-func (s *FakeSocket) Close(code actors.CloseCode, reason string) error {
+// Close implements conn.Socket.
+func (s *FakeSocket) Close(code conn.CloseCode, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
@@ -116,7 +116,7 @@ func (s *FakeSocket) Frames() [][]byte {
 }
 
 // CloseCode returns the close code and reason, and whether the socket was closed.
-func (s *FakeSocket) CloseCode() (actors.CloseCode, string, bool) {
+func (s *FakeSocket) CloseCode() (conn.CloseCode, string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.code, s.reason, s.closed
@@ -130,7 +130,7 @@ func (s *FakeSocket) WaitFrames(t testing.TB, n int, timeout time.Duration) [][]
 }
 
 // WaitClosed waits up to timeout for the socket to be closed and returns the code.
-func (s *FakeSocket) WaitClosed(t testing.TB, timeout time.Duration) (actors.CloseCode, string) {
+func (s *FakeSocket) WaitClosed(t testing.TB, timeout time.Duration) (conn.CloseCode, string) {
 	t.Helper()
 	s.waitFor(t, timeout, "close", func() bool { return s.closed })
 	code, reason, _ := s.CloseCode()
@@ -156,21 +156,21 @@ func (s *FakeSocket) waitFor(t testing.TB, timeout time.Duration, what string, c
 	}
 }
 
-// CountingSocket is an actors.Socket that only counts frames, for load tests and
+// CountingSocket is an conn.Socket that only counts frames, for load tests and
 // benchmarks where recording them would cost more than what is measured.
 type CountingSocket struct {
 	frames atomic.Int64
 	closed atomic.Bool
 }
 
-// Write implements actors.Socket.
+// Write implements conn.Socket.
 func (s *CountingSocket) Write(context.Context, []byte) error {
 	s.frames.Add(1)
 	return nil
 }
 
-// Close implements actors.Socket.
-func (s *CountingSocket) Close(actors.CloseCode, string) error {
+// Close implements conn.Socket.
+func (s *CountingSocket) Close(conn.CloseCode, string) error {
 	s.closed.Store(true)
 	return nil
 }

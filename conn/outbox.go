@@ -1,4 +1,4 @@
-package actors
+package conn
 
 import (
 	"context"
@@ -7,27 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/asynkron/protoactor-go/actor"
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
-
-// Socket is one client connection as the Manager sees it. Write sends one frame and must
-// honour ctx's deadline; Close ends the connection with a WebSocket close code. Both are
-// called from one goroutine at a time.
-type Socket interface {
-	Write(ctx context.Context, frame []byte) error
-	Close(code CloseCode, reason string) error
-}
-
-// BatchSocket is a Socket that can write a run of frames at once. The writer uses
-// WriteFrames when a socket has it, so that a burst costs one syscall instead of one per
-// frame, and no context or timer per run. It writes frames in order, failing at
-// deadline, and returns how many of them reached the connection.
-type BatchSocket interface {
-	Socket
-	WriteFrames(deadline time.Time, frames [][]byte) (int, error)
-}
 
 // closeRequest asks the writer to end the connection; drain says whether the frames
 // already waiting are written first.
@@ -63,13 +43,13 @@ type writer struct {
 	ctx      context.Context // done when the peer left
 	s        Socket
 	timeout  time.Duration
-	closeAll *closeBroadcast
+	closeAll *Broadcast
 	// detach makes the socket leave its task at once. A close can block until the peer
 	// answers the close handshake (seconds, for a peer that does not read), so a close for
 	// closeAll calls it first.
-	detach func()
-	stats  *Stats
-	end    func(error) // called once, when the connection has ended
+	detach   func()
+	counters Counters
+	end      func(error) // called once, when the connection has ended
 }
 
 func newOutbox(limit int) *outbox {
@@ -171,19 +151,19 @@ func (o *outbox) write() {
 			frames = frames[:0]
 		}
 		if written, err := writeFrames(w.ctx, w.s, frames, w.timeout); err != nil {
-			w.stats.Delivered.Add(uint64(written))
+			w.counters.Delivered(written)
 			if w.ctx.Err() != nil {
 				o.finish(nil)
 				return
 			}
-			w.stats.WriteFailures.Add(1)
+			w.counters.WriteFailed()
 			_ = w.s.Close(CloseInternal, "write failed") // the write error is the one to report
 			o.finish(fmt.Errorf("write frame: %w", err))
 			return
 		}
 		// Shared counters are touched once per batch, not once per frame: with many
 		// viewers every frame of a message is written at about the same time.
-		w.stats.Delivered.Add(uint64(len(frames)))
+		w.counters.Delivered(len(frames))
 		if counted := len(frames) - exempt; counted > 0 {
 			o.pending.Add(-int64(counted))
 		}
@@ -261,116 +241,4 @@ func ignoreCanceled(err error) error {
 		return nil
 	}
 	return err
-}
-
-// watchTask tells a socket actor which task actor it is subscribed to.
-type watchTask struct{ task *actor.PID }
-
-// taskGone is a socket actor's note to itself that its task actor stopped.
-type taskGone struct{ task *actor.PID }
-
-// closeSocket asks a socket actor to close its connection (Attachment.Close).
-type closeSocket struct {
-	code   CloseCode
-	reason string
-}
-
-// detachSocket tells a socket actor that its writer is closing the connection: it stops
-// taking frames and leaves its task now, not when the close handshake ends.
-type detachSocket struct{}
-
-// socketActor stands for one connection in the actor system: tasks send it Deliver
-// messages, it pushes them to the outbox without blocking, and it closes the connection
-// with 1013 when the outbox overflows. It stops when its writer returns.
-type socketActor struct {
-	taskID string
-	out    *outbox
-	stats  *Stats
-
-	task      *actor.PID
-	delivered bool // the first Deliver (hello and replay) has arrived
-	closed    bool
-}
-
-func (s *socketActor) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *v1.Deliver:
-		s.deliver(ctx, m)
-	case watchTask:
-		s.task = m.task
-		if onOtherMember(ctx, m.task) {
-			ctx.Watch(m.task)
-		}
-		if s.closed {
-			s.unsubscribe(ctx)
-		}
-	case *actor.Terminated:
-		// Terminated is a system message and overtakes user messages: the task's last
-		// Deliver (the 1000 close of a delete) may still be waiting in the mailbox. Queue
-		// the reaction behind it.
-		if s.task != nil && s.task.Equal(m.Who) {
-			ctx.Send(ctx.Self(), taskGone{task: m.Who})
-		}
-	case taskGone:
-		if s.task != nil && s.task.Equal(m.task) {
-			s.task = nil
-			s.close(ctx, closeRequest{code: CloseGoingAway, reason: "task restarting", drain: true})
-		}
-	case closeSocket:
-		if !s.closed {
-			s.close(ctx, closeRequest{code: m.code, reason: m.reason})
-		}
-	case detachSocket:
-		s.closed = true
-		s.unsubscribe(ctx)
-	case *actor.Started:
-		s.stats.Sockets.Add(1)
-	case *actor.Stopping:
-		s.unsubscribe(ctx)
-	case *actor.Stopped:
-		s.stats.Sockets.Add(-1)
-	}
-}
-
-// onOtherMember reports whether task lives on another cluster member. Only such a task is
-// watched: one on this node tells its subscribers itself when it stops (TaskActor on
-// Stopping), and watching it would cost memory for its whole life, because a watcher's
-// PID stays in the watched actor's PIDSet after Unwatch (the library shortens the slice
-// without clearing it) and its cached process pointer keeps the stopped socket actor
-// reachable.
-func onOtherMember(ctx actor.Context, task *actor.PID) bool {
-	return task.Address != ctx.Self().Address
-}
-
-func (s *socketActor) deliver(ctx actor.Context, m *v1.Deliver) {
-	if s.closed {
-		return
-	}
-	first := !s.delivered
-	s.delivered = true
-	if !s.out.push(m.Frames, first) {
-		s.stats.SlowConsumers.Add(1)
-		s.close(ctx, closeRequest{code: CloseTryAgainLater, reason: "slow consumer"})
-		return
-	}
-	if m.CloseCode != 0 {
-		s.close(ctx, closeRequest{code: CloseCode(m.CloseCode), reason: m.CloseReason, drain: true})
-	}
-}
-
-func (s *socketActor) close(ctx actor.Context, req closeRequest) {
-	s.closed = true
-	s.out.close(req)
-	s.unsubscribe(ctx)
-}
-
-func (s *socketActor) unsubscribe(ctx actor.Context) {
-	if s.task == nil {
-		return
-	}
-	if onOtherMember(ctx, s.task) {
-		ctx.Unwatch(s.task)
-	}
-	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: ctx.Self()})
-	s.task = nil
 }

@@ -1,4 +1,4 @@
-package actors
+package conn
 
 import (
 	"context"
@@ -132,12 +132,12 @@ func awaitTrue(t *testing.T, what string, cond func() bool) {
 // An idle connection has no writer goroutine; frames, the peer leaving and a close of all
 // viewers each bring one back.
 func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
-	start := func() (*outbox, *memSocket, context.CancelFunc, *closeBroadcast, chan error) {
+	start := func() (*outbox, *memSocket, context.CancelFunc, *Broadcast, chan error) {
 		o, s := newOutbox(16), &memSocket{}
 		ctx, leave := context.WithCancel(context.Background())
-		all, ended := newCloseBroadcast(), make(chan error, 1)
+		all, ended := NewBroadcast(), make(chan error, 1)
 		o.push([][]byte{[]byte("hello")}, true) // before start: waits
-		o.start(writer{ctx: ctx, s: s, timeout: time.Second, closeAll: all, detach: func() {}, stats: &Stats{},
+		o.start(writer{ctx: ctx, s: s, timeout: time.Second, closeAll: all, detach: func() {}, counters: nopCounters{},
 			end: func(err error) { ended <- err }})
 		return o, s, leave, all, ended
 	}
@@ -174,8 +174,7 @@ func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
 
 	o2, s2, _, all, ended2 := start()
 	awaitTrue(t, "writer gone when idle", func() bool { return written(s2, 1)() && !o2.writing() })
-	all.code, all.reason = CloseGoingAway, "shutdown"
-	all.fire()
+	all.Fire(CloseGoingAway, "shutdown")
 	if err := endedWith(t, ended2); err != nil {
 		t.Fatalf("close of all viewers: ended with %v", err)
 	}
@@ -183,3 +182,12 @@ func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
 		t.Fatalf("closed with %d, want %d", code, CloseGoingAway)
 	}
 }
+
+// nopCounters counts nothing.
+type nopCounters struct{}
+
+func (nopCounters) ViewerOpened() {}
+func (nopCounters) ViewerClosed() {}
+func (nopCounters) Delivered(int) {}
+func (nopCounters) WriteFailed()  {}
+func (nopCounters) SlowConsumer() {}

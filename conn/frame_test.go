@@ -1,4 +1,4 @@
-package actors
+package conn
 
 import (
 	"encoding/json"
@@ -24,16 +24,16 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 
 func TestLogFrame(t *testing.T) {
 	ts := time.Date(2026, 11, 21, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
-	b := appendLogFrame(nil, &v1.LogEntry{TaskId: "t1", Seq: 58, TimeUnixNano: ts.UnixNano(),
+	b := logFrame(&v1.LogEntry{TaskId: "t1", Seq: 58, TimeUnixNano: ts.UnixNano(),
 		Level: v1.Level_LEVEL_INFO, Message: "rows 1000-2000", Progress: 40.5, Finished: false})
 	want := `{"type":"log","task_id":"t1","seq":58,"timestamp":"2026-11-21T09:00:00.123456Z","level":"info","message":"rows 1000-2000","progress":40.5,"finished":false}`
 	if string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}
-	if g := gapFrame(&v1.Gap{TaskId: "t1", FromSeq: 3, ToSeq: 52, Reason: v1.GapReason_GAP_REASON_TRIMMED}); string(g) != `{"type":"gap","task_id":"t1","from_seq":3,"to_seq":52,"reason":"trimmed"}` {
+	if g := GapFrame(&v1.Gap{TaskId: "t1", FromSeq: 3, ToSeq: 52, Reason: v1.GapReason_GAP_REASON_TRIMMED}); string(g) != `{"type":"gap","task_id":"t1","from_seq":3,"to_seq":52,"reason":"trimmed"}` {
 		t.Fatalf("gap frame %s", g)
 	}
-	if h := helloFrame(&v1.Hello{TaskId: "t1", Epoch: "e", LastSeq: 57}); string(h) != `{"type":"hello","task_id":"t1","epoch":"e","last_seq":57,"finished":false}` {
+	if h := HelloFrame(&v1.Hello{TaskId: "t1", Epoch: "e", LastSeq: 57}); string(h) != `{"type":"hello","task_id":"t1","epoch":"e","last_seq":57,"finished":false}` {
 		t.Fatalf("hello frame %s", h)
 	}
 }
@@ -48,7 +48,7 @@ func FuzzLogFrame(f *testing.F) {
 		if !utf8.ValidString(msg) || !(progress >= 0 && progress <= 100) {
 			t.Skip()
 		}
-		b := appendLogFrame(nil, &v1.LogEntry{TaskId: "t", Seq: 1, Level: v1.Level_LEVEL_DEBUG, Message: msg, Progress: progress})
+		b := logFrame(&v1.LogEntry{TaskId: "t", Seq: 1, Level: v1.Level_LEVEL_DEBUG, Message: msg, Progress: progress})
 		var got struct {
 			Message  string  `json:"message"`
 			Progress float64 `json:"progress"`
@@ -64,3 +64,6 @@ func FuzzLogFrame(f *testing.F) {
 		}
 	})
 }
+
+// logFrame encodes e with its own timestamp.
+func logFrame(e *v1.LogEntry) []byte { return LogFrame(e, AppendTimestamp(nil, e.TimeUnixNano)) }

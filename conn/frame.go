@@ -1,4 +1,4 @@
-package actors
+package conn
 
 import (
 	"slices"
@@ -10,8 +10,8 @@ import (
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-// The frames of the WebSocket contract are encoded by hand: each is built once per message
-// by its task actor and the same bytes go to every subscriber, so the encoder sits on the
+// The frames of the WebSocket contract (docs/design.md, "WebSocket frames") are encoded by
+// hand: each is built once per message by its task actor and the same bytes go to every subscriber, so the encoder sits on the
 // hot path. frame_test.go checks the output against encoding/json.
 
 // timestampLayout is RFC 3339 in UTC with microseconds, as the contract shows.
@@ -22,10 +22,10 @@ const timestampLayout = "2006-01-02T15:04:05.000000Z07:00"
 // beyond its length would be memory held per retained message.
 var frameScratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// encodeLogFrame returns the log frame of e in a slice of its own. stamp is e's time as
-// appendTimestamp writes it: the entries of one publish share their time, so it is
+// LogFrame returns the log frame of e in a slice of its own. stamp is e's time as
+// AppendTimestamp writes it: the entries of one publish share their time, so it is
 // formatted once for all of them.
-func encodeLogFrame(e *v1.LogEntry, stamp []byte) []byte {
+func LogFrame(e *v1.LogEntry, stamp []byte) []byte {
 	bp := frameScratch.Get().(*[]byte)
 	buf := appendLogFrameAt((*bp)[:0], e, stamp)
 	frame := slices.Clone(buf)
@@ -36,13 +36,8 @@ func encodeLogFrame(e *v1.LogEntry, stamp []byte) []byte {
 	return frame
 }
 
-func appendLogFrame(b []byte, e *v1.LogEntry) []byte {
-	var stamp [40]byte
-	return appendLogFrameAt(b, e, appendTimestamp(stamp[:0], e.TimeUnixNano))
-}
-
-// appendTimestamp appends the contract's timestamp of unixNano.
-func appendTimestamp(b []byte, unixNano int64) []byte {
+// AppendTimestamp appends the contract's timestamp of unixNano.
+func AppendTimestamp(b []byte, unixNano int64) []byte {
 	return time.Unix(0, unixNano).UTC().AppendFormat(b, timestampLayout)
 }
 
@@ -64,7 +59,8 @@ func appendLogFrameAt(b []byte, e *v1.LogEntry, stamp []byte) []byte {
 	return append(b, '}')
 }
 
-func helloFrame(h *v1.Hello) []byte {
+// HelloFrame encodes the first frame of a connection.
+func HelloFrame(h *v1.Hello) []byte {
 	b := make([]byte, 0, 96+len(h.TaskId))
 	b = append(b, `{"type":"hello","task_id":`...)
 	b = appendJSONString(b, h.TaskId)
@@ -83,8 +79,8 @@ var gapReasons = [...]string{
 	v1.GapReason_GAP_REASON_EPOCH:   "epoch",
 }
 
-// gapFrame encodes a gap; to_seq is left out when the end of the range is unknown.
-func gapFrame(g *v1.Gap) []byte {
+// GapFrame encodes a gap; to_seq is left out when the end of the range is unknown.
+func GapFrame(g *v1.Gap) []byte {
 	b := make([]byte, 0, 96+len(g.TaskId))
 	b = append(b, `{"type":"gap","task_id":`...)
 	b = appendJSONString(b, g.TaskId)

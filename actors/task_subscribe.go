@@ -1,0 +1,80 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/tasktail/tasktail/conn"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe) {
+	if len(t.subs) >= t.cfg.MaxViewersPerTask {
+		ctx.Respond(&v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
+		return
+	}
+	if t.subscribed(m.Subscriber) {
+		// A retried request (cluster mode) that reached the task twice: the first one
+		// already delivered the hello and the replay.
+		ctx.Respond(t.subscribeAck(ctx))
+		return
+	}
+	t.lastActive = time.Since(processStart)
+	frames := [][]byte{conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished})}
+	if m.Resume {
+		frames = t.appendReplay(frames, m.Since, m.Epoch)
+	} else {
+		frames = t.appendQueue(frames)
+	}
+	// Whatever was queued has now been handed to a subscriber.
+	t.unseenFrom, t.queuedFrom = 0, 0
+	deliver := &v1.Deliver{Frames: frames}
+	if t.finished {
+		deliver.CloseCode, deliver.CloseReason = uint32(conn.CloseNormal), "task finished"
+	} else {
+		ctx.Watch(m.Subscriber)
+		t.subs = append(t.subs, m.Subscriber)
+	}
+	ctx.Send(m.Subscriber, deliver)
+	ctx.Respond(t.subscribeAck(ctx))
+}
+
+func (t *TaskActor) subscribeAck(ctx actor.Context) *v1.SubscribeAck {
+	return &v1.SubscribeAck{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished, Task: ctx.Self()}
+}
+
+// appendQueue appends the flush of rule 1 (docs/design.md): a gap for what the trim rule
+// dropped, then the queue.
+func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
+	if t.unseenFrom == 0 {
+		return frames
+	}
+	if t.unseenFrom < t.queuedFrom {
+		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: t.unseenFrom, ToSeq: t.queuedFrom - 1, Reason: v1.GapReason_GAP_REASON_TRIMMED}))
+	}
+	return t.history.appendRange(frames, t.queuedFrom, t.lastSeq)
+}
+
+// appendReplay appends every retained message after since. A client that resumes from
+// another incarnation (a different epoch, or a since this one never reached) first gets a
+// gap for what it missed there, then this incarnation from its start.
+func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string) [][]byte {
+	if (epoch != "" && epoch != t.epoch) || since > t.lastSeq {
+		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: since + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
+		since = 0
+	}
+	from := since + 1
+	if oldest := t.history.oldest(t.lastSeq); from < oldest {
+		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: oldest - 1, Reason: v1.GapReason_GAP_REASON_HISTORY}))
+		from = oldest
+	}
+	return t.history.appendRange(frames, from, t.lastSeq)
+}
+
+func (t *TaskActor) status() *v1.Status {
+	return &v1.Status{
+		TaskId: t.taskID, Found: true, Epoch: t.epoch,
+		Connected: len(t.subs) > 0, Subscribers: uint32(len(t.subs)), Queued: t.queued(),
+		LastSeq: t.lastSeq, Progress: t.progress, Finished: t.finished, Member: t.member,
+	}
+}

@@ -1,0 +1,219 @@
+package conn
+
+import (
+	"context"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// Counters are the service's counters that viewers update. The actors package's Stats
+// implements them; connection code never reads them.
+type Counters interface {
+	ViewerOpened()
+	ViewerClosed()
+	Delivered(frames int)
+	WriteFailed()
+	SlowConsumer()
+}
+
+// Broadcast closes every viewer started under it with one code and reason, from any
+// goroutine. Its code and reason are written before ctx is cancelled and only read after,
+// so they need no lock. A context, not a channel: an idle viewer, which has no writer
+// goroutine, watches it with context.AfterFunc.
+type Broadcast struct {
+	ctx    context.Context
+	fire   context.CancelFunc
+	code   CloseCode
+	reason string
+}
+
+// NewBroadcast returns a Broadcast that has not fired.
+func NewBroadcast() *Broadcast {
+	ctx, fire := context.WithCancel(context.Background())
+	return &Broadcast{ctx: ctx, fire: fire}
+}
+
+// Fire closes every viewer started under b with code and reason. Call it once.
+func (b *Broadcast) Fire(code CloseCode, reason string) {
+	b.code, b.reason = code, reason
+	b.fire()
+}
+
+// ViewerOptions configure one viewer.
+type ViewerOptions struct {
+	TaskID string
+	// Buffer is how many frames may wait for the connection before it is closed with
+	// 1013 "slow consumer" (the first delivery, hello and replay, is exempt).
+	Buffer int
+	// WriteTimeout bounds a write of one run of frames.
+	WriteTimeout time.Duration
+	// CloseAll closes the viewer with everyone else's (a drain).
+	CloseAll *Broadcast
+	Counters Counters
+}
+
+// Viewer is one connection in the actor system: a socket actor that its task sends
+// Deliver messages to, and the bounded outbox that a writer goroutine drains to the
+// Socket. Its owner calls Start or Stop exactly once.
+type Viewer struct {
+	root *actor.RootContext
+	pid  *actor.PID
+	out  *outbox
+	opts ViewerOptions
+}
+
+// NewViewer spawns the socket actor of a new connection; frames delivered to PID collect
+// until Start.
+func NewViewer(root *actor.RootContext, opts ViewerOptions) *Viewer {
+	v := &Viewer{root: root, out: newOutbox(opts.Buffer), opts: opts}
+	v.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &socketActor{taskID: opts.TaskID, out: v.out, counters: opts.Counters}
+	}, actor.WithMailbox(actor.Unbounded())))
+	return v
+}
+
+// PID is the socket actor a task delivers to.
+func (v *Viewer) PID() *actor.PID { return v.pid }
+
+// Subscribed tells the viewer which task actor it is subscribed to, so that it leaves
+// that task when its connection ends and notices when the task stops.
+func (v *Viewer) Subscribed(task *actor.PID) { v.root.Send(v.pid, watchTask{task: task}) }
+
+// Start writes the viewer's frames to s from a goroutine that runs only while frames
+// wait, until the connection ends: ctx is done (the peer left), the task closed it, it
+// fell behind (1013), a write failed, Close or CloseAll. Then ended is called once, from
+// another goroutine, with the failed write's error or nil.
+func (v *Viewer) Start(ctx context.Context, s Socket, ended func(error)) {
+	v.out.start(writer{
+		ctx: ctx, s: s, timeout: v.opts.WriteTimeout, closeAll: v.opts.CloseAll, counters: v.opts.Counters,
+		detach: func() { v.root.Send(v.pid, detachSocket{}) },
+		end: func(err error) {
+			v.root.Stop(v.pid)
+			ended(err)
+		},
+	})
+}
+
+// Close ends a started viewer's connection with code and reason, from any goroutine: it
+// leaves its task at once, and its writer closes the connection after the frame it may
+// be writing.
+func (v *Viewer) Close(code CloseCode, reason string) {
+	v.root.Send(v.pid, closeSocket{code: code, reason: reason})
+}
+
+// Stop gives up a viewer that will not Start: its task forgets it.
+func (v *Viewer) Stop() { v.root.Stop(v.pid) }
+
+// watchTask tells a socket actor which task actor it is subscribed to.
+type watchTask struct{ task *actor.PID }
+
+// taskGone is a socket actor's note to itself that its task actor stopped.
+type taskGone struct{ task *actor.PID }
+
+// closeSocket asks a socket actor to close its connection (Viewer.Close).
+type closeSocket struct {
+	code   CloseCode
+	reason string
+}
+
+// detachSocket tells a socket actor that its writer is closing the connection: it stops
+// taking frames and leaves its task now, not when the close handshake ends.
+type detachSocket struct{}
+
+// socketActor stands for one connection in the actor system: tasks send it Deliver
+// messages, it pushes them to the outbox without blocking, and it closes the connection
+// with 1013 when the outbox overflows. It stops when its writer returns.
+type socketActor struct {
+	taskID   string
+	out      *outbox
+	counters Counters
+
+	task      *actor.PID
+	delivered bool // the first Deliver (hello and replay) has arrived
+	closed    bool
+}
+
+func (s *socketActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *v1.Deliver:
+		s.deliver(ctx, m)
+	case watchTask:
+		s.task = m.task
+		if onOtherMember(ctx, m.task) {
+			ctx.Watch(m.task)
+		}
+		if s.closed {
+			s.unsubscribe(ctx)
+		}
+	case *actor.Terminated:
+		// Terminated is a system message and overtakes user messages: the task's last
+		// Deliver (the 1000 close of a delete) may still be waiting in the mailbox. Queue
+		// the reaction behind it.
+		if s.task != nil && s.task.Equal(m.Who) {
+			ctx.Send(ctx.Self(), taskGone{task: m.Who})
+		}
+	case taskGone:
+		if s.task != nil && s.task.Equal(m.task) {
+			s.task = nil
+			s.close(ctx, closeRequest{code: CloseGoingAway, reason: "task restarting", drain: true})
+		}
+	case closeSocket:
+		if !s.closed {
+			s.close(ctx, closeRequest{code: m.code, reason: m.reason})
+		}
+	case detachSocket:
+		s.closed = true
+		s.unsubscribe(ctx)
+	case *actor.Started:
+		s.counters.ViewerOpened()
+	case *actor.Stopping:
+		s.unsubscribe(ctx)
+	case *actor.Stopped:
+		s.counters.ViewerClosed()
+	}
+}
+
+// onOtherMember reports whether task lives on another cluster member. Only such a task is
+// watched: one on this node tells its subscribers itself when it stops (TaskActor on
+// Stopping), and watching it would cost memory for its whole life, because a watcher's
+// PID stays in the watched actor's PIDSet after Unwatch (the library shortens the slice
+// without clearing it) and its cached process pointer keeps the stopped socket actor
+// reachable.
+func onOtherMember(ctx actor.Context, task *actor.PID) bool {
+	return task.Address != ctx.Self().Address
+}
+
+func (s *socketActor) deliver(ctx actor.Context, m *v1.Deliver) {
+	if s.closed {
+		return
+	}
+	first := !s.delivered
+	s.delivered = true
+	if !s.out.push(m.Frames, first) {
+		s.counters.SlowConsumer()
+		s.close(ctx, closeRequest{code: CloseTryAgainLater, reason: "slow consumer"})
+		return
+	}
+	if m.CloseCode != 0 {
+		s.close(ctx, closeRequest{code: CloseCode(m.CloseCode), reason: m.CloseReason, drain: true})
+	}
+}
+
+func (s *socketActor) close(ctx actor.Context, req closeRequest) {
+	s.closed = true
+	s.out.close(req)
+	s.unsubscribe(ctx)
+}
+
+func (s *socketActor) unsubscribe(ctx actor.Context) {
+	if s.task == nil {
+		return
+	}
+	if onOtherMember(ctx, s.task) {
+		ctx.Unwatch(s.task)
+	}
+	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: ctx.Self()})
+	s.task = nil
+}

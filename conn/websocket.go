@@ -1,0 +1,90 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// WebSocket is a viewer's WebSocket connection as a BatchSocket: the connection under it
+// is corked, so that a run of frames leaves in one write. A goroutine reads what the
+// viewer sends (pings, its close) until the connection ends.
+type WebSocket struct {
+	c       *websocket.Conn
+	cork    *corkConn
+	ctx     context.Context
+	reading <-chan struct{}
+}
+
+// Accept upgrades a viewer's request. Messages the viewer sends up to readLimit bytes are
+// discarded (a client's own keepalive); a larger one closes the connection with 1009.
+// On an error Accept has answered the request (403 for a foreign Origin). The returned
+// socket's Context keeps parent's values and ends with the connection, not with the
+// request: the handler may return at once.
+func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, readLimit int64) (*WebSocket, error) {
+	cw := &corkingWriter{ResponseWriter: w}
+	c, err := websocket.Accept(cw, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(readLimit)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		defer cancel()
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return &WebSocket{c: c, cork: cw.conn, ctx: ctx, reading: reading}, nil
+}
+
+// Context ends when the peer has left.
+func (s *WebSocket) Context() context.Context { return s.ctx }
+
+func (s *WebSocket) Write(ctx context.Context, frame []byte) error {
+	return s.c.Write(ctx, websocket.MessageText, frame)
+}
+
+// WriteFrames writes a run of frames with one write. While the cork is held the library
+// only appends to memory, so its frame writes need no deadline of their own (and skip
+// the timer one would cost); the flush carries the run's.
+func (s *WebSocket) WriteFrames(deadline time.Time, frames [][]byte) (int, error) {
+	s.cork.hold()
+	for _, frame := range frames {
+		if err := s.c.Write(context.Background(), websocket.MessageText, frame); err != nil {
+			_ = s.cork.flush(deadline)
+			return 0, err
+		}
+	}
+	if err := s.cork.flush(deadline); err != nil {
+		return 0, err
+	}
+	return len(frames), nil
+}
+
+// Close ends the connection with code, after the close handshake.
+func (s *WebSocket) Close(code CloseCode, reason string) error {
+	err := s.c.Close(websocket.StatusCode(code), reason)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// End releases the connection after its writer has ended; failed says a write failed,
+// and then the viewer is told so with 1011 if it is still there. It waits for the reader.
+func (s *WebSocket) End(failed bool) {
+	if failed && s.ctx.Err() == nil {
+		_ = s.c.Close(websocket.StatusInternalError, "internal error")
+	}
+	s.c.CloseNow()
+	<-s.reading
+}
