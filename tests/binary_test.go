@@ -22,7 +22,8 @@ var (
 	buildErr  error
 )
 
-// tasktailBinary builds cmd/tasktail once per test run and returns its path.
+// tasktailBinary builds cmd/tasktail and cmd/tasktail-bench once per test run and returns
+// the path of tasktail.
 func tasktailBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -32,7 +33,7 @@ func tasktailBinary(t *testing.T) string {
 		binPath = filepath.Join(binDir, "tasktail")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, "../cmd/tasktail").CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", binDir, "../cmd/tasktail", "../cmd/tasktail-bench").CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})
@@ -40,6 +41,12 @@ func tasktailBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// benchBinary returns the path of tasktail-bench, built with tasktail.
+func benchBinary(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(filepath.Dir(tasktailBinary(t)), "tasktail-bench")
 }
 
 func removeBinary() {

@@ -13,7 +13,13 @@ import (
 // cliCommand prepares the tasktail binary to run against s.
 func (s *service) cliCommand(args ...string) *exec.Cmd {
 	s.t.Helper()
-	cmd := exec.Command(tasktailBinary(s.t), args...)
+	return s.command(tasktailBinary(s.t), args...)
+}
+
+// command prepares a binary to run against s.
+func (s *service) command(bin string, args ...string) *exec.Cmd {
+	s.t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(cmd.Environ(), "TASKTAIL_SERVER="+s.base, "NO_COLOR=1")
 	cmd.WaitDelay = wait
 	return cmd
@@ -22,7 +28,19 @@ func (s *service) cliCommand(args ...string) *exec.Cmd {
 // cli runs the tasktail binary against s and returns stdout, stderr and the exit code.
 func (s *service) cli(stdin string, args ...string) (string, string, int) {
 	s.t.Helper()
-	cmd := s.cliCommand(args...)
+	return s.runCommand(s.cliCommand(args...), stdin)
+}
+
+// bench runs the tasktail-bench binary against s, like cli.
+func (s *service) bench(args ...string) (string, string, int) {
+	s.t.Helper()
+	return s.runCommand(s.command(benchBinary(s.t), args...), "")
+}
+
+// runCommand runs cmd with stdin and returns stdout, stderr and the exit code.
+func (s *service) runCommand(cmd *exec.Cmd, stdin string) (string, string, int) {
+	s.t.Helper()
+	args := cmd.Args
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -204,7 +222,7 @@ func TestCLIBench(t *testing.T) {
 		{"--tasks", "5", "--producers", "3", "--messages", "40", "--rate", "400"},
 		{"--tasks", "5", "--producers", "3", "--messages", "40", "--stream", "--batch", "7"},
 	} {
-		out, stderr, code := s.cli("", append([]string{"bench", "-o", "json"}, args...)...)
+		out, stderr, code := s.bench(append([]string{"-o", "json"}, args...)...)
 		var r struct {
 			Messages, Delivered, Lost, Reordered int
 			P99                                  float64 `json:"p99_ms"`
@@ -218,7 +236,7 @@ func TestCLIBench(t *testing.T) {
 			t.Fatalf("bench %v: %+v", args, r)
 		}
 	}
-	if _, stderr, code := s.cli("", "bench", "--server", "http://192.0.2.1:8080"); code != 2 || !strings.Contains(stderr, "loopback") {
+	if _, stderr, code := s.bench("--server", "http://192.0.2.1:8080"); code != 2 || !strings.Contains(stderr, "loopback") {
 		t.Fatalf("bench against a non-loopback server: exit %d %q", code, stderr)
 	}
 }
@@ -228,12 +246,12 @@ func TestCLIBenchIdleViewers(t *testing.T) {
 	cfg := defaults()
 	cfg.Actors.MaxViewersPerTask = 31
 	s := start(t, cfg)
-	out, stderr, code := s.cli("", "bench", "--idle-viewers", "30")
+	out, stderr, code := s.bench("--idle-viewers", "30")
 	if code != 0 || !strings.Contains(out, "server RSS per idle viewer: ") || !strings.Contains(out, "(30 viewers)") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 	// One more than the task allows: the viewers really are held at once, on one task.
-	if _, stderr, code := s.cli("", "bench", "--idle-viewers", "31"); code != 2 || !strings.Contains(stderr, "viewer 30") {
+	if _, stderr, code := s.bench("--idle-viewers", "31"); code != 2 || !strings.Contains(stderr, "viewer 30") {
 		t.Fatalf("31 idle viewers past a limit of 31 with the baseline viewer: exit %d %q", code, stderr)
 	}
 	await(t, "viewers gone", func() bool { return s.srv.Manager().Stats().Sockets.Load() == 0 })

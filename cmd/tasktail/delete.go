@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+
+	"github.com/tasktail/tasktail/internal/cli"
 )
 
 const deleteSynopsis = `Usage: tasktail delete TASK
@@ -15,8 +17,8 @@ Example:
   tasktail delete import-42`
 
 func deleteTask(ctx context.Context, args []string, stderr io.Writer) error {
-	fs, server := clientCommand("delete", deleteSynopsis, stderr)
-	taskID, c, err := parseTaskCommand(fs, server, args)
+	fs, server := cli.ClientCommand("delete", deleteSynopsis, stderr)
+	taskID, c, err := cli.ParseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
 	}

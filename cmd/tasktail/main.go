@@ -6,13 +6,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tasktail/tasktail/internal/cli"
 )
 
 // version is stamped by the Makefile with -ldflags.
@@ -28,7 +28,6 @@ Usage:
   tasktail status TASK [-o json]                 show a task's status
   tasktail delete TASK                           close a task's viewers and drop it
   tasktail token TASK [--ttl 1h]                 mint a subscribe token
-  tasktail bench [flags]                         load a server on loopback and measure it
   tasktail version                               print the version
 
 Every command takes --help. Client commands reach the server named by --server or
@@ -43,7 +42,7 @@ func main() {
 }
 
 // run executes one subcommand and returns the process exit code: 0 success, 1 failure,
-// 2 usage error, or the code an exitError carries.
+// 2 usage error, or the code an cli.ExitError carries.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -65,8 +64,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = deleteTask(ctx, args[1:], stderr)
 	case "token":
 		err = mintToken(ctx, args[1:], stdout, stderr)
-	case "bench":
-		err = bench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":
@@ -75,41 +72,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tasktail: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	var exit exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &exit):
-		if exit.err != nil {
-			fmt.Fprintf(stderr, "tasktail %s: %v\n", args[0], exit.err)
-		}
-		return exit.code
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "tasktail %s: %v\n", args[0], err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "tasktail %s: %v\n", args[0], err)
-		return 1
-	}
-}
-
-// usageError is a mistake in the command line or the environment.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// exitError ends a command with a given exit code; err, if any, is printed.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
+	return cli.ExitCode("tasktail "+args[0], err, stderr)
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tasktail/tasktail/internal/cli"
+
 	"github.com/tasktail/tasktail/client"
 )
 
@@ -30,20 +32,20 @@ Example:
 const finalPublishTimeout = 10 * time.Second
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, server := clientCommand("run", runSynopsis, stderr)
+	fs, server := cli.ClientCommand("run", runSynopsis, stderr)
 	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: warning or error")
-	positional, command, err := parseCommand(fs, args)
+	positional, command, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
 	}
-	taskID, err := taskArg(positional)
+	taskID, err := cli.TaskArg(positional)
 	if err != nil {
 		return err
 	}
 	if len(command) == 0 {
-		return usageError{fmt.Errorf("want -- COMMAND ARGS...")}
+		return cli.UsageError{Err: fmt.Errorf("want -- COMMAND ARGS...")}
 	}
-	c, err := newClient(server)
+	c, err := cli.NewClient(server)
 	if err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var warnOnce sync.Once
 	warn := func(err error) {
 		warnOnce.Do(func() {
-			fmt.Fprintf(stderr, "tasktail: publishing to %s failed (the command goes on): %v\n", server.server, err)
+			fmt.Fprintf(stderr, "tasktail: publishing to %s failed (the command goes on): %v\n", server.Server, err)
 		})
 	}
 	lines := make(chan client.Log, maxLinesPerBatch)
@@ -101,7 +103,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := c.Publish(finalCtx, taskID, final); err != nil {
 		warn(err)
 	}
-	return exitError{code, nil}
+	return cli.ExitError{Code: code, Err: nil}
 }
 
 // pipeLines copies r to w line by line and queues each line for publishing.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tasktail/tasktail/internal/cli"
+
 	"github.com/tasktail/tasktail/client"
 )
 
@@ -22,35 +24,35 @@ Examples:
   ./import.sh 2>&1 | tasktail send import-42 --stdin`
 
 func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) error {
-	fs, server := clientCommand("send", sendSynopsis, stderr)
+	fs, server := cli.ClientCommand("send", sendSynopsis, stderr)
 	level := fs.String("level", "info", "level: debug, info, success, warning, error or critical")
 	progress := fs.Float64("progress", 0, "progress, 0-100")
 	finished := fs.Bool("finished", false, "end the task with this message (with --stdin: the last line)")
 	fromStdin := fs.Bool("stdin", false, "publish each line of standard input")
-	positional, rest, err := parseCommand(fs, args)
+	positional, rest, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
 	}
 	positional = append(positional, rest...)
 	if len(positional) == 0 {
-		return usageError{fmt.Errorf("want a TASK argument")}
+		return cli.UsageError{Err: fmt.Errorf("want a TASK argument")}
 	}
 	taskID, words := positional[0], positional[1:]
-	c, err := newClient(server)
+	c, err := cli.NewClient(server)
 	if err != nil {
 		return err
 	}
 	template := client.Log{Level: client.Level(*level), Progress: *progress}
 	if !*fromStdin {
 		if len(words) == 0 {
-			return usageError{fmt.Errorf("want a MESSAGE, or --stdin")}
+			return cli.UsageError{Err: fmt.Errorf("want a MESSAGE, or --stdin")}
 		}
 		template.Message, template.Finished = strings.Join(words, " "), *finished
 		_, err := c.Publish(ctx, taskID, template)
 		return err
 	}
 	if len(words) > 0 {
-		return usageError{fmt.Errorf("--stdin takes no MESSAGE")}
+		return cli.UsageError{Err: fmt.Errorf("--stdin takes no MESSAGE")}
 	}
 	return sendLines(ctx, c, taskID, stdin, template, *finished)
 }
@@ -90,7 +92,7 @@ func sendLines(ctx context.Context, c *client.Client, taskID string, r io.Reader
 		return fmt.Errorf("read input: %w", err)
 	}
 	if held == nil && finished {
-		return usageError{fmt.Errorf("no input line to finish the task with")}
+		return cli.UsageError{Err: fmt.Errorf("no input line to finish the task with")}
 	}
 	return failed
 }

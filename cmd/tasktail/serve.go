@@ -8,7 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"time"
+
+	"github.com/tasktail/tasktail/internal/cli"
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/server"
@@ -24,37 +25,39 @@ Example:
   tasktail serve --addr 127.0.0.1:9000 --history-limit 5000`
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	def := actors.DefaultConfig()
+	// Every default comes from the configs' own (server.DefaultConfig,
+	// actors.DefaultClusterConfig); the flags only name them.
 	var (
-		cfg       server.Config
+		cfg       = server.DefaultConfig()
+		def       = cfg
 		logFormat string
 		logLevel  string
 	)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen address")
-	fs.IntVar(&cfg.Actors.QueueLimit, "queue-limit", def.QueueLimit, "unseen messages a task queues while nobody watches")
-	fs.IntVar(&cfg.Actors.QueueKeep, "queue-keep", def.QueueKeep, "most recent messages kept when the queue would pass its limit")
-	fs.IntVar(&cfg.Actors.HistoryLimit, "history-limit", def.HistoryLimit, "recent messages a task keeps for replay with since (at least --queue-limit)")
-	fs.IntVar(&cfg.Actors.MaxMessageBytes, "max-message-bytes", def.MaxMessageBytes, "largest message text in bytes (larger: 413)")
-	fs.IntVar(&cfg.Actors.MaxBatch, "max-batch", def.MaxBatch, "most messages in one batch publish (more: 413)")
-	fs.IntVar(&cfg.Actors.MaxTaskIDLength, "max-task-id-length", def.MaxTaskIDLength, "longest task_id accepted (at most 128)")
-	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 8<<20, "largest request body in bytes (larger: 413); for a stream, the longest line")
-	fs.DurationVar(&cfg.Actors.FinishedTTL, "finished-ttl", def.FinishedTTL, "how long a finished task keeps its state for late viewers")
-	fs.DurationVar(&cfg.Actors.IdleTTL, "idle-ttl", def.IdleTTL, "how long a task with no viewers and no new messages lives")
-	fs.IntVar(&cfg.Actors.SocketBuffer, "socket-buffer", def.SocketBuffer, "frames that may wait for one viewer before it is closed with 1013 (at least --max-batch)")
-	fs.DurationVar(&cfg.Actors.WriteTimeout, "write-timeout", def.WriteTimeout, "deadline of a write to a viewer: one frame, or a run of up to 64 frames and 64 KiB")
-	fs.DurationVar(&cfg.Actors.RequestTimeout, "request-timeout", def.RequestTimeout, "deadline of one request to a task actor")
-	fs.IntVar(&cfg.Actors.MaxTasks, "max-tasks", def.MaxTasks, "most live tasks; creating one more answers 503")
-	fs.IntVar(&cfg.Actors.MaxViewersPerTask, "max-viewers-per-task", def.MaxViewersPerTask, "most viewers of one task; one more answers 503")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "deadline of the graceful shutdown")
-	fs.IntVar(&cfg.MaxConnections, "max-connections", 10_000, "most open client connections, viewers included; one more is answered 503")
-	fs.Float64Var(&cfg.PublishRate, "publish-rate", 1000, "publish requests per second per publish key (more: 429); no limit without keys")
-	fs.IntVar(&cfg.PublishBurst, "publish-burst", 2000, "publish requests one key may make at once before --publish-rate applies")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive connection idle that long, and end a stream that sends nothing that long")
-	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "deadline for reading a request's headers")
-	fs.Int64Var(&cfg.WebSocketReadLimit, "ws-read-limit", 1<<10, "largest message a viewer may send, in bytes (viewers send only control frames)")
-	var publishKeys, origins stringList
+	fs.StringVar(&cfg.Addr, "addr", def.Addr, "listen address")
+	fs.IntVar(&cfg.Actors.QueueLimit, "queue-limit", def.Actors.QueueLimit, "unseen messages a task queues while nobody watches")
+	fs.IntVar(&cfg.Actors.QueueKeep, "queue-keep", def.Actors.QueueKeep, "most recent messages kept when the queue would pass its limit")
+	fs.IntVar(&cfg.Actors.HistoryLimit, "history-limit", def.Actors.HistoryLimit, "recent messages a task keeps for replay with since (at least --queue-limit)")
+	fs.IntVar(&cfg.Actors.MaxMessageBytes, "max-message-bytes", def.Actors.MaxMessageBytes, "largest message text in bytes (larger: 413)")
+	fs.IntVar(&cfg.Actors.MaxBatch, "max-batch", def.Actors.MaxBatch, "most messages in one batch publish (more: 413)")
+	fs.IntVar(&cfg.Actors.MaxTaskIDLength, "max-task-id-length", def.Actors.MaxTaskIDLength, "longest task_id accepted (at most 128)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", def.MaxBodyBytes, "largest request body in bytes (larger: 413); for a stream, the longest line")
+	fs.DurationVar(&cfg.Actors.FinishedTTL, "finished-ttl", def.Actors.FinishedTTL, "how long a finished task keeps its state for late viewers")
+	fs.DurationVar(&cfg.Actors.IdleTTL, "idle-ttl", def.Actors.IdleTTL, "how long a task with no viewers and no new messages lives")
+	fs.IntVar(&cfg.Actors.SocketBuffer, "socket-buffer", def.Actors.SocketBuffer, "frames that may wait for one viewer before it is closed with 1013 (at least --max-batch)")
+	fs.DurationVar(&cfg.Actors.WriteTimeout, "write-timeout", def.Actors.WriteTimeout, "deadline of a write to a viewer: one frame, or a run of up to 64 frames and 64 KiB")
+	fs.DurationVar(&cfg.Actors.RequestTimeout, "request-timeout", def.Actors.RequestTimeout, "deadline of one request to a task actor")
+	fs.IntVar(&cfg.Actors.MaxTasks, "max-tasks", def.Actors.MaxTasks, "most live tasks; creating one more answers 503")
+	fs.IntVar(&cfg.Actors.MaxViewersPerTask, "max-viewers-per-task", def.Actors.MaxViewersPerTask, "most viewers of one task; one more answers 503")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "deadline of the graceful shutdown")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", def.MaxConnections, "most open client connections, viewers included; one more is answered 503")
+	fs.Float64Var(&cfg.PublishRate, "publish-rate", def.PublishRate, "publish requests per second per publish key (more: 429); no limit without keys")
+	fs.IntVar(&cfg.PublishBurst, "publish-burst", def.PublishBurst, "publish requests one key may make at once before --publish-rate applies")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", def.IdleTimeout, "close a keep-alive connection idle that long, and end a stream that sends nothing that long")
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", def.ReadHeaderTimeout, "deadline for reading a request's headers")
+	fs.Int64Var(&cfg.WebSocketReadLimit, "ws-read-limit", def.WebSocketReadLimit, "largest message a viewer may send, in bytes (viewers send only control frames)")
+	var publishKeys, origins cli.StringList
 	var secret string
 	fs.Var(&publishKeys, "publish-keys", "comma-separated keys that may publish and delete (prefer the environment variable to the flag: flags show in ps)")
 	fs.StringVar(&secret, "token-secret", "", "secret (32+ bytes) that signs subscribe tokens; set it to require a token for viewing and status")
@@ -62,38 +65,36 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without publish keys and a token secret")
 	var (
 		clustered bool
-		cc        actors.ClusterConfig
-		etcdEPs   stringList
-		peers     stringList
+		cc        = actors.DefaultClusterConfig()
+		cdef      = cc
+		etcdEPs   = cli.StringList(cdef.EtcdEndpoints)
+		peers     cli.StringList
 	)
 	fs.BoolVar(&clustered, "cluster", false, "join a cluster: each task lives on one member and is reachable from all (see the cluster flags)")
-	fs.StringVar(&cc.Name, "cluster-name", "tasktail", "cluster name; only members with the same name form a cluster")
-	fs.StringVar(&cc.Host, "cluster-host", "127.0.0.1", "interface this member listens on for other members (keep it on a private network: member traffic is not authenticated)")
-	fs.IntVar(&cc.Port, "cluster-port", 7400, "port this member listens on for other members (0: any free port)")
+	fs.StringVar(&cc.Name, "cluster-name", cdef.Name, "cluster name; only members with the same name form a cluster")
+	fs.StringVar(&cc.Host, "cluster-host", cdef.Host, "interface this member listens on for other members (keep it on a private network: member traffic is not authenticated)")
+	fs.IntVar(&cc.Port, "cluster-port", cdef.Port, "port this member listens on for other members (0: any free port)")
 	fs.StringVar(&cc.AdvertisedAddress, "cluster-advertise", "", "host:port the other members dial to reach this one (default: cluster host and port)")
-	fs.StringVar(&cc.Provider, "cluster-provider", actors.ProviderEtcd, "how members find each other: etcd or automanaged (a fixed list of peers)")
-	fs.Var(&etcdEPs, "etcd-endpoints", "comma-separated etcd endpoints (provider etcd; default 127.0.0.1:2379)")
-	fs.StringVar(&cc.AutomanagedAddr, "automanaged-addr", "127.0.0.1:7480", "host:port this member answers the other members' health polls on (provider automanaged)")
+	fs.StringVar(&cc.Provider, "cluster-provider", cdef.Provider, "how members find each other: etcd or automanaged (a fixed list of peers)")
+	fs.Var(&etcdEPs, "etcd-endpoints", "comma-separated etcd endpoints (provider etcd)")
+	fs.StringVar(&cc.AutomanagedAddr, "automanaged-addr", cdef.AutomanagedAddr, "host:port this member answers the other members' health polls on (provider automanaged)")
 	fs.Var(&peers, "cluster-peers", "comma-separated automanaged addresses of every member, this one included (provider automanaged)")
-	fs.DurationVar(&cc.AttemptTimeout, "cluster-request-timeout", time.Second, "deadline of one attempt to reach a task's member; attempts repeat within --request-timeout")
+	fs.DurationVar(&cc.AttemptTimeout, "cluster-request-timeout", cdef.AttemptTimeout, "deadline of one attempt to reach a task's member; attempts repeat within --request-timeout")
 	var debugAddr string
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go's pprof profiles on this loopback address (off when empty)")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	withEnvUsage(fs, serveSynopsis)
-	if err := parseWithEnv(fs, args); err != nil {
+	cli.WithEnvUsage(fs, serveSynopsis)
+	if err := cli.ParseWithEnv(fs, args); err != nil {
 		return err
 	}
 	logger, err := newLogger(stderr, logFormat, logLevel)
 	if err != nil {
-		return usageError{err}
+		return cli.UsageError{Err: err}
 	}
 	cfg.Logger = logger
 	if clustered {
 		cc.EtcdEndpoints, cc.Peers = etcdEPs, peers
-		if len(cc.EtcdEndpoints) == 0 {
-			cc.EtcdEndpoints = []string{"127.0.0.1:2379"}
-		}
 		cfg.Cluster = &cc
 	}
 	cfg.PublishKeys, cfg.AllowedOrigins, cfg.TokenSecret = publishKeys, origins, []byte(secret)
@@ -104,7 +105,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	srv, err := server.New(cfg)
 	if err != nil {
-		return usageError{err}
+		return cli.UsageError{Err: err}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -114,14 +115,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := srv.CheckExposure(ln.Addr()); err != nil {
 		ln.Close()
 		_ = srv.Manager().Shutdown(ctx)
-		return usageError{err}
+		return cli.UsageError{Err: err}
 	}
 	if debugAddr != "" {
 		stop, err := serveDebug(debugAddr, logger)
 		if err != nil {
 			ln.Close()
 			_ = srv.Manager().Shutdown(ctx)
-			return usageError{err}
+			return cli.UsageError{Err: err}
 		}
 		defer stop()
 	}

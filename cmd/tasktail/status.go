@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/tasktail/tasktail/internal/cli"
 )
 
 const statusSynopsis = `Usage: tasktail status TASK [-o json]
@@ -17,9 +19,9 @@ Example:
   tasktail status import-42`
 
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, server := clientCommand("status", statusSynopsis, stderr)
+	fs, server := cli.ClientCommand("status", statusSynopsis, stderr)
 	output := fs.String("o", "text", "output: text or json")
-	taskID, c, err := parseTaskCommand(fs, server, args)
+	taskID, c, err := cli.ParseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/tasktail/tasktail/internal/cli"
+
 	"github.com/tasktail/tasktail/client"
 )
 
@@ -25,19 +27,19 @@ Examples:
   tasktail tail import-42 --since 120 -o json | jq .message`
 
 func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, server := clientCommand("tail", tailSynopsis, stderr)
+	fs, server := cli.ClientCommand("tail", tailSynopsis, stderr)
 	since := fs.Uint64("since", 0, "show only messages after this seq (0: everything the server retains)")
 	output := fs.String("o", "text", "output: text, or json for the frames as JSON lines")
-	taskID, c, err := parseTaskCommand(fs, server, args)
+	taskID, c, err := cli.ParseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
 	}
 	if *output != "text" && *output != "json" {
-		return usageError{fmt.Errorf("-o %q: want text or json", *output)}
+		return cli.UsageError{Err: fmt.Errorf("-o %q: want text or json", *output)}
 	}
 	stream, err := c.Tail(ctx, taskID, *since)
 	if err != nil {
-		return exitError{2, err}
+		return cli.ExitError{Code: 2, Err: err}
 	}
 	defer stream.Close()
 
@@ -50,7 +52,7 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if err != nil {
 			p.finish()
-			return exitError{2, err}
+			return cli.ExitError{Code: 2, Err: err}
 		}
 		if ev.Type == "hello" && stream.Reconnects() > 0 {
 			p.note("reconnected")
@@ -62,10 +64,10 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	p.finish()
 	if stream.EndReason() != "task finished" {
-		return exitError{1, errors.New(stream.EndReason())}
+		return cli.ExitError{Code: 1, Err: errors.New(stream.EndReason())}
 	}
 	if last.Level == client.Error || last.Level == client.Critical {
-		return exitError{1, nil}
+		return cli.ExitError{Code: 1, Err: nil}
 	}
 	return nil
 }

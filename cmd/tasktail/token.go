@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/tasktail/tasktail/internal/cli"
+
 	"github.com/tasktail/tasktail/token"
 )
 
@@ -24,21 +26,21 @@ func mintToken(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	ttl := fs.Duration("ttl", time.Hour, "how long the token works")
 	secret := fs.String("token-secret", "", "the server's token secret (prefer the environment variable)")
-	withEnvUsage(fs, tokenSynopsis)
-	positional, _, err := parseCommand(fs, args)
+	cli.WithEnvUsage(fs, tokenSynopsis)
+	positional, _, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
 	}
-	sub, err := taskArg(positional)
+	sub, err := cli.TaskArg(positional)
 	if err != nil {
 		return err
 	}
 	if *ttl <= 0 {
-		return usageError{fmt.Errorf("--ttl %v: must be positive", *ttl)}
+		return cli.UsageError{Err: fmt.Errorf("--ttl %v: must be positive", *ttl)}
 	}
 	tok, err := token.Mint([]byte(*secret), sub, *ttl, time.Now())
 	if err != nil {
-		return usageError{err}
+		return cli.UsageError{Err: err}
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err

@@ -19,10 +19,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tasktail/tasktail/internal/cli"
+
 	"github.com/coder/websocket"
 )
 
-const benchSynopsis = `Usage: tasktail bench [flags]
+const benchSynopsis = `Usage: tasktail-bench [flags]
 
 Loads a running tasktail server (or any server of the same contract subset, such as the
 floor yardstick) over loopback: --tasks viewers, one per task, and --producers producers
@@ -34,11 +36,11 @@ messages, and the server's RSS and CPU per delivered message (from its /metrics,
 /proc with --pid). It refuses any server that is not on loopback.
 
 Example:
-  tasktail bench --tasks 100 --producers 100 --messages 100
-  tasktail bench --tasks 100 --producers 10 --messages 10000 --batch 100
-  tasktail bench --tasks 100 --producers 100 --messages 1000 --stream --batch 100
-  tasktail bench --tasks 100 --producers 50 --messages 200 --rate 5000
-  tasktail bench --server http://127.0.0.1:8081 --view-server http://127.0.0.1:8083`
+  tasktail-bench --tasks 100 --producers 100 --messages 100
+  tasktail-bench --tasks 100 --producers 10 --messages 10000 --batch 100
+  tasktail-bench --tasks 100 --producers 100 --messages 1000 --stream --batch 100
+  tasktail-bench --tasks 100 --producers 50 --messages 200 --rate 5000
+  tasktail-bench --server http://127.0.0.1:8081 --view-server http://127.0.0.1:8083`
 
 type benchConfig struct {
 	server    string
@@ -59,7 +61,7 @@ type benchConfig struct {
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, remote := clientCommand("bench", benchSynopsis, stderr)
+	fs, remote := cli.ClientCommand("bench", benchSynopsis, stderr)
 	var c benchConfig
 	fs.IntVar(&c.tasks, "tasks", 100, "tasks, each with one viewer")
 	fs.IntVar(&c.producers, "producers", 100, "concurrent producers")
@@ -74,37 +76,37 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.view, "view-server", "", "server the viewers connect to, when not --server (another cluster member: publish on one, deliver through another)")
 	fs.IntVar(&c.idle, "idle-viewers", 0, "instead of a load run: connect this many idle viewers to one task and report the server's RSS per viewer (the server needs --max-viewers-per-task at least this)")
 	output := fs.String("o", "text", "output: text or json")
-	if err := parseWithEnv(fs, args); err != nil {
+	if err := cli.ParseWithEnv(fs, args); err != nil {
 		return err
 	}
-	c.server, c.key, c.json = strings.TrimSuffix(remote.server, "/"), remote.key, *output == "json"
+	c.server, c.key, c.json = strings.TrimSuffix(remote.Server, "/"), remote.Key, *output == "json"
 	if c.tasks < 1 || c.producers < 1 || c.messages < 1 || c.batch < 1 || c.size < 32 || c.rate < 0 {
-		return usageError{errors.New("--tasks, --producers, --messages and --batch must be positive, --size at least 32")}
+		return cli.UsageError{Err: errors.New("--tasks, --producers, --messages and --batch must be positive, --size at least 32")}
 	}
 	c.view = strings.TrimSuffix(cmp.Or(c.view, c.server), "/")
 	for _, s := range []string{c.server, c.view} {
 		if u, err := url.Parse(s); err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) {
-			return usageError{fmt.Errorf("server %s: bench runs only against loopback, over http", s)}
+			return cli.UsageError{Err: fmt.Errorf("server %s: bench runs only against loopback, over http", s)}
 		}
 	}
 	if c.idle > 0 {
 		perViewer, err := idleViewerMemory(ctx, c)
 		if err != nil {
-			return exitError{2, err}
+			return cli.ExitError{Code: 2, Err: err}
 		}
 		fmt.Fprintf(stdout, "server RSS per idle viewer: %.1f KiB (%d viewers)\n", perViewer/1024, c.idle)
 		return nil
 	}
 	r, err := runBench(ctx, c)
 	if err != nil {
-		return exitError{2, err}
+		return cli.ExitError{Code: 2, Err: err}
 	}
 	if c.json {
 		return json.NewEncoder(stdout).Encode(r)
 	}
 	r.print(stdout)
 	if r.Lost > 0 || r.Reordered > 0 {
-		return exitError{1, fmt.Errorf("%d lost, %d reordered", r.Lost, r.Reordered)}
+		return cli.ExitError{Code: 1, Err: fmt.Errorf("%d lost, %d reordered", r.Lost, r.Reordered)}
 	}
 	return nil
 }
