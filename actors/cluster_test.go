@@ -22,7 +22,8 @@ import (
 
 // newClusterManager starts a Manager as the only member of an automanaged cluster on
 // 127.0.0.1. One member in the process keeps the library's own data races out of -race
-// (PROTOACTOR.md); tests with several members run them as processes (tests/).
+// (the library's disthash and member list race even with one member talking to
+// another); tests with several members run them as processes (tests/).
 func newClusterManager(t *testing.T, cfg actors.Config, opts actors.Options) *actors.Manager {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -41,7 +42,7 @@ func newClusterManager(t *testing.T, cfg actors.Config, opts actors.Options) *ac
 	return m
 }
 
-// The task actor keeps the seed semantics as a grain; only what the local Registry does
+// The task actor keeps the original's rules as a grain; only what the local Registry does
 // around it (not-found answers, refusals, passivation, panics) is the grain's own.
 func TestClusterGrainSemantics(t *testing.T) {
 	m := newClusterManager(t, actors.Config{MaxFailures: 2, MaxTasks: 3},
@@ -56,6 +57,9 @@ func TestClusterGrainSemantics(t *testing.T) {
 		if err := m.Disconnect(ctx, "nobody"); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
+		if _, err := m.Restart(ctx, "nobody"); !errors.Is(err, actors.ErrNotFound) {
+			t.Fatalf("restart: %v, want ErrNotFound", err)
+		}
 		actortest.AwaitCondition(t, wait, "no task actor left", func() bool { return m.Stats().LiveTasks.Load() == 0 })
 	})
 
@@ -68,6 +72,13 @@ func TestClusterGrainSemantics(t *testing.T) {
 		s := connect(t, m, "q")
 		if seqs := logSeqs(t, actortest.DecodeFrames(t, s.WaitFrames(t, 4, wait))); len(seqs) != 3 || seqs[2] != 3 {
 			t.Fatalf("flushed %v, want 1..3", seqs)
+		}
+		epoch, err := m.Restart(ctx, "q")
+		if err != nil || epoch == st.Epoch {
+			t.Fatalf("restart: %q, %v; want a new epoch", epoch, err)
+		}
+		if ack, err := m.SendLog(ctx, "q", v1.Level_LEVEL_INFO, "again", 0, false); err != nil || ack.FirstSeq != 1 || ack.Epoch != epoch {
+			t.Fatalf("publish after restart: %+v, %v", ack, err)
 		}
 		if err := m.Disconnect(ctx, "q"); err != nil {
 			t.Fatal(err)

@@ -112,6 +112,27 @@ func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error)
 	return st, nil
 }
 
+// Restart starts a new incarnation of the task and returns its epoch, or ErrNotFound. Its
+// viewers stay connected and get a gap with reason epoch and a new hello; a finished task
+// takes publishes again.
+func (m *Manager) Restart(ctx context.Context, taskID string) (string, error) {
+	if err := m.cfg.ValidateTaskID(taskID); err != nil {
+		return "", err
+	}
+	reply, err := m.request(ctx, &v1.Restart{TaskId: taskID})
+	if err != nil {
+		return "", err
+	}
+	ack, ok := reply.(*v1.RestartAck)
+	if !ok {
+		return "", unexpected(reply)
+	}
+	if !ack.Found {
+		return "", ErrNotFound
+	}
+	return ack.Epoch, nil
+}
+
 // request asks the task's actor through the router, translating the actor library's
 // errors into the package's.
 func (m *Manager) request(ctx context.Context, msg TaskMessage) (any, error) {

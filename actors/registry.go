@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,7 +76,7 @@ func (r *registryActor) HandleFailure(system *actor.ActorSystem, supervisor acto
 }
 
 func (r *registryActor) unmap(task *actor.PID) {
-	if taskID, ok := taskIDOfChild(task); ok {
+	if taskID, ok := taskIDOfName(task); ok {
 		if ref := r.tasks[taskID]; ref != nil && ref.pid.Equal(task) {
 			r.remove(taskID)
 		}
@@ -205,16 +203,14 @@ func (r *registryActor) route(ctx actor.Context, msg any) {
 	ctx.Forward(ref.pid)
 }
 
-// spawn starts the task's actor, or returns nil when the node already has its maximum of
-// tasks. A child is named "<task_id>#<generation>": task_ids contain
-// neither '/' nor '#', so the task_id can be read back from the PID, and a new incarnation
-// never collides with one still stopping.
+// spawn starts the task's actor under a taskName, or returns nil when the node already has
+// its maximum of tasks.
 func (r *registryActor) spawn(ctx actor.Context, taskID string) *taskRef {
 	if !r.count.reserve() {
 		return nil
 	}
 	r.spawned++
-	pid, err := ctx.SpawnNamed(r.taskProps, taskID+"#"+strconv.FormatUint(r.spawned, 36))
+	pid, err := ctx.SpawnNamed(r.taskProps, taskName(taskID, r.spawned))
 	if err != nil {
 		// Unreachable: the generation makes every name new.
 		panic(fmt.Sprintf("spawn task actor: %v", err))
@@ -222,13 +218,4 @@ func (r *registryActor) spawn(ctx actor.Context, taskID string) *taskRef {
 	ref := &taskRef{pid: pid}
 	r.tasks[taskID] = ref
 	return ref
-}
-
-func taskIDOfChild(pid *actor.PID) (string, bool) {
-	id := pid.Id
-	slash, hash := strings.LastIndexByte(id, '/'), strings.LastIndexByte(id, '#')
-	if hash <= slash {
-		return "", false
-	}
-	return id[slash+1 : hash], true
 }

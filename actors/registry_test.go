@@ -114,3 +114,51 @@ func TestFinishedDeliveryCarriesClose(t *testing.T) {
 	}
 	actortest.ExpectNoMsg(t, probe, 50*time.Millisecond)
 }
+
+// Restart: a new epoch and numbering from 1; the subscriber stays and is told with an
+// epoch gap and the new hello; a finished task takes publishes again; an unknown task is
+// answered not found and not created.
+func TestRestartStartsANewIncarnation(t *testing.T) {
+	r, probe, _ := newRegistry(t, actors.Config{})
+	publish(t, r, "t", "a")
+	publish(t, r, "t", "b")
+	sub := ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	actortest.Expect[*v1.Deliver](t, probe, time.Second)
+
+	ack := ask[*v1.RestartAck](t, r, &v1.Restart{TaskId: "t"})
+	if !ack.Found || ack.Epoch == "" || ack.Epoch == sub.Epoch {
+		t.Fatalf("restart ack %v, want found with a new epoch (old %s)", ack, sub.Epoch)
+	}
+	told := actortest.Expect[*v1.Deliver](t, probe, time.Second)
+	f := actortest.DecodeFrames(t, told.Frames)
+	if told.CloseCode != 0 || len(f) != 2 || f[0].Type != "gap" || f[0].Reason != "epoch" || f[0].FromSeq != 3 ||
+		f[1].Type != "hello" || f[1].Epoch != ack.Epoch || f[1].LastSeq != 0 {
+		t.Fatalf("subscriber told %+v (close %d), want an epoch gap from 3 and the new hello", f, told.CloseCode)
+	}
+	if g := publish(t, r, "t", "c"); g.FirstSeq != 1 || g.Queued {
+		t.Fatalf("first publish after restart: %v, want seq 1 delivered live", g)
+	}
+	if f := actortest.DecodeFrames(t, actortest.Expect[*v1.Deliver](t, probe, time.Second).Frames); len(f) != 1 || f[0].Seq != 1 || f[0].Message != "c" {
+		t.Fatalf("live after restart: %+v", f)
+	}
+	if st := ask[*v1.Status](t, r, &v1.GetStatus{TaskId: "t"}); st.Epoch != ack.Epoch || st.LastSeq != 1 || !st.Connected {
+		t.Fatalf("status after restart: %v", st)
+	}
+
+	ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: "f", Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_SUCCESS, Message: "done", Progress: 100, Finished: true}}})
+	ask[*v1.RestartAck](t, r, &v1.Restart{TaskId: "f"})
+	if g := publish(t, r, "f", "again"); g.Status != v1.PublishStatus_PUBLISH_STATUS_ACCEPTED || g.FirstSeq != 1 {
+		t.Fatalf("publish to a restarted finished task: %v", g)
+	}
+	if st := ask[*v1.Status](t, r, &v1.GetStatus{TaskId: "f"}); st.Finished || st.Progress != 0 || st.Queued != 1 {
+		t.Fatalf("restarted finished task: %v", st)
+	}
+
+	if ack := ask[*v1.RestartAck](t, r, &v1.Restart{TaskId: "nobody"}); ack.Found || ack.TaskId != "nobody" {
+		t.Fatalf("restart of an unknown task: %v", ack)
+	}
+	if st := ask[*v1.Status](t, r, &v1.GetStatus{TaskId: "nobody"}); st.Found {
+		t.Fatal("restart created the unknown task")
+	}
+	actortest.ExpectNoMsg(t, probe, 50*time.Millisecond)
+}

@@ -19,6 +19,7 @@ var notRouted = map[protoreflect.Name]string{
 	"PublishAck":   "reply",
 	"SubscribeAck": "reply",
 	"DeleteAck":    "reply",
+	"RestartAck":   "reply",
 	"Status":       "reply",
 	"TaskFailure":  "reply",
 	"Refused":      "reply",

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -58,6 +59,24 @@ func stopSelf(ctx actor.Context, _ uint64) { ctx.Poison(ctx.Self()) }
 // timer).
 type passivateCheck struct{}
 
+// taskName names a task actor spawned as a child, "<task_id>#<generation>", so that one
+// Props serves every task: the actor reads its task_id back from its name (taskIDOfName).
+// task_ids contain neither '/' nor '#', and a new generation never collides with an
+// incarnation still stopping.
+func taskName(taskID string, generation uint64) string {
+	return taskID + "#" + strconv.FormatUint(generation, 36)
+}
+
+// taskIDOfName returns the task_id of an actor spawned under a taskName.
+func taskIDOfName(pid *actor.PID) (string, bool) {
+	id := pid.Id
+	slash, hash := strings.LastIndexByte(id, '/'), strings.LastIndexByte(id, '#')
+	if hash <= slash {
+		return "", false
+	}
+	return id[slash+1 : hash], true
+}
+
 func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
 // Receive handles one message.
@@ -79,6 +98,8 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		ctx.Respond(t.status())
 	case *v1.Delete:
 		t.delete(ctx)
+	case *v1.Restart:
+		t.restart(ctx)
 	case *v1.Unsubscribe:
 		ctx.Unwatch(m.Subscriber)
 		t.removeSubscriber(m.Subscriber)
@@ -88,7 +109,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.checkIdle(ctx)
 	case *actor.Started:
 		if t.taskID == "" {
-			t.taskID, _ = taskIDOfChild(ctx.Self()) // spawned by the Registry, named after its task
+			t.taskID, _ = taskIDOfName(ctx.Self()) // spawned under a taskName
 		}
 		t.epoch = newEpoch()
 		t.lastActive = time.Since(processStart)
@@ -121,6 +142,23 @@ func (t *TaskActor) delete(ctx actor.Context) {
 	t.dropSubscribers(ctx)
 	ctx.Respond(&v1.DeleteAck{TaskId: t.taskID, Found: true})
 	ctx.Stop(ctx.Self())
+}
+
+// restart starts a new incarnation: a new epoch, seq from 1, no history, queue, progress
+// or finished state. Subscribers stay; they are told with a gap for the rest of the old
+// incarnation and the new hello, so clients number from 1 again.
+func (t *TaskActor) restart(ctx actor.Context) {
+	from := t.lastSeq + 1
+	t.epoch = newEpoch()
+	t.lastSeq, t.history, t.unseenFrom, t.queuedFrom = 0, history{}, 0, 0
+	t.progress, t.finished = 0, false
+	t.lastActive = time.Since(processStart)
+	t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
+		conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, Reason: v1.GapReason_GAP_REASON_EPOCH}),
+		conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch}),
+	}})
+	t.armTimer(ctx, t.cfg.IdleTTL)
+	ctx.Respond(&v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.epoch})
 }
 
 func (t *TaskActor) sendAll(ctx actor.Context, d *v1.Deliver) {

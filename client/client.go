@@ -139,6 +139,19 @@ func (c *Client) Delete(ctx context.Context, taskID string) error {
 	return c.do(ctx, http.MethodDelete, taskPath(taskID), nil, http.StatusNoContent, nil)
 }
 
+// Restart starts a new incarnation of a task and returns its epoch: seq starts again at 1
+// and the task takes publishes again even if it had finished. Its viewers stay connected
+// and are told with an epoch gap. An unknown task is ErrNotFound.
+func (c *Client) Restart(ctx context.Context, taskID string) (string, error) {
+	var out struct {
+		Epoch string `json:"epoch"`
+	}
+	if err := c.do(ctx, http.MethodPost, taskPath(taskID)+"/restart", nil, http.StatusOK, &out); err != nil {
+		return "", err
+	}
+	return out.Epoch, nil
+}
+
 func taskPath(taskID string) string { return "/v1/tasks/" + url.PathEscape(taskID) }
 
 func (c *Client) do(ctx context.Context, method, path string, in any, want int, out any) error {

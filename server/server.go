@@ -100,6 +100,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", s.publish)
 	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
 	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)
+	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", s.restart)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
 	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
 	mux.Handle("GET /static/", staticFiles())

@@ -146,3 +146,24 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// restart starts a new incarnation of a task: 200 {"task_id","epoch"}, 404 for an unknown
+// task. Like delete, it needs a publish key.
+func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorizePublish(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	taskID := r.PathValue("task_id")
+	epoch, err := s.mgr.Restart(r.Context(), taskID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, restartReply{TaskID: taskID, Epoch: epoch})
+}
+
+type restartReply struct {
+	TaskID string `json:"task_id"`
+	Epoch  string `json:"epoch"`
+}

@@ -204,9 +204,24 @@ func TestCLIDelete(t *testing.T) {
 	}
 }
 
+func TestCLIRestart(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("r", "success", "first run", 100, true)
+	out, stderr, code := s.cli("", "restart", "r")
+	if code != 0 || !strings.Contains(out, "r restarted: epoch ") {
+		t.Fatalf("restart: exit %d %q %q", code, out, stderr)
+	}
+	if st := s.status("r"); st.body["finished"] != false || st.num("last_seq") != 0 || !strings.Contains(out, st.body["epoch"].(string)) {
+		t.Fatalf("status after restart %v; restart printed %q", st.body, out)
+	}
+	if _, stderr, code := s.cli("", "restart", "nobody"); code != 1 || !strings.Contains(stderr, "not found") {
+		t.Fatalf("restart of an unknown task: exit %d %q", code, stderr)
+	}
+}
+
 func TestCLIHelpHasExamples(t *testing.T) {
 	s := start(t, defaults())
-	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "delete"} {
+	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "delete", "restart"} {
 		_, stderr, code := s.cli("", cmd, "--help")
 		if code != 0 || !strings.Contains(stderr, "Example") || !strings.Contains(stderr, "--server") && cmd != "serve" {
 			t.Errorf("%s --help: exit %d %q", cmd, code, stderr)

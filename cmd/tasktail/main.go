@@ -27,6 +27,7 @@ Usage:
   tasktail run TASK [flags] -- COMMAND ARGS...   run a command and publish its output
   tasktail status TASK [-o json]                 show a task's status
   tasktail delete TASK                           close a task's viewers and drop it
+  tasktail restart TASK                          start a task again: new epoch, seq from 1
   tasktail token TASK [--ttl 1h]                 mint a subscribe token
   tasktail version                               print the version
 
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = status(ctx, args[1:], stdout, stderr)
 	case "delete":
 		err = deleteTask(ctx, args[1:], stderr)
+	case "restart":
+		err = restartTask(ctx, args[1:], stdout, stderr)
 	case "token":
 		err = mintToken(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -515,7 +515,7 @@ type Subscribe struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	TaskId     string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
 	Subscriber *actor.PID             `protobuf:"bytes,2,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
-	// resume selects history replay from since; without it the queue is flushed (seed rule 1).
+	// resume selects history replay from since; without it the queue is flushed (rule 1 of docs/design.md).
 	Resume bool   `protobuf:"varint,3,opt,name=resume,proto3" json:"resume,omitempty"`
 	Since  uint64 `protobuf:"varint,4,opt,name=since,proto3" json:"since,omitempty"`
 	// epoch the client last saw; empty when unknown.
@@ -818,6 +818,114 @@ func (x *DeleteAck) GetFound() bool {
 	return false
 }
 
+// Restart starts a new incarnation of an existing task: a new epoch, seq from 1, no
+// history, queue, progress or finished state. Connected subscribers stay: they get a gap
+// with reason epoch and a new hello. Answered with RestartAck.
+type Restart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Restart) Reset() {
+	*x = Restart{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Restart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Restart) ProtoMessage() {}
+
+func (x *Restart) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Restart.ProtoReflect.Descriptor instead.
+func (*Restart) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Restart) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+// RestartAck answers Restart; found is false when the task did not exist.
+type RestartAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Found         bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
+	Epoch         string                 `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartAck) Reset() {
+	*x = RestartAck{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartAck) ProtoMessage() {}
+
+func (x *RestartAck) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartAck.ProtoReflect.Descriptor instead.
+func (*RestartAck) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RestartAck) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *RestartAck) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *RestartAck) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 // GetStatus asks for a task's status. Answered with Status.
 type GetStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -828,7 +936,7 @@ type GetStatus struct {
 
 func (x *GetStatus) Reset() {
 	*x = GetStatus{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +948,7 @@ func (x *GetStatus) String() string {
 func (*GetStatus) ProtoMessage() {}
 
 func (x *GetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +961,7 @@ func (x *GetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatus.ProtoReflect.Descriptor instead.
 func (*GetStatus) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{9}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetStatus) GetTaskId() string {
@@ -883,7 +991,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1003,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1016,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{10}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Status) GetTaskId() string {
@@ -997,7 +1105,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1117,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1130,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogEntry) GetTaskId() string {
@@ -1088,7 +1196,7 @@ type Gap struct {
 
 func (x *Gap) Reset() {
 	*x = Gap{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1208,7 @@ func (x *Gap) String() string {
 func (*Gap) ProtoMessage() {}
 
 func (x *Gap) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1221,7 @@ func (x *Gap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gap.ProtoReflect.Descriptor instead.
 func (*Gap) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Gap) GetTaskId() string {
@@ -1157,7 +1265,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1277,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1290,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Hello) GetTaskId() string {
@@ -1226,7 +1334,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1346,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1359,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -1286,7 +1394,7 @@ type TaskFailure struct {
 
 func (x *TaskFailure) Reset() {
 	*x = TaskFailure{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1406,7 @@ func (x *TaskFailure) String() string {
 func (*TaskFailure) ProtoMessage() {}
 
 func (x *TaskFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1419,7 @@ func (x *TaskFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFailure.ProtoReflect.Descriptor instead.
 func (*TaskFailure) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskFailure) GetTaskId() string {
@@ -1339,7 +1447,7 @@ type Refused struct {
 
 func (x *Refused) Reset() {
 	*x = Refused{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1459,7 @@ func (x *Refused) String() string {
 func (*Refused) ProtoMessage() {}
 
 func (x *Refused) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1472,7 @@ func (x *Refused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refused.ProtoReflect.Descriptor instead.
 func (*Refused) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Refused) GetTaskId() string {
@@ -1431,7 +1539,14 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\":\n" +
 	"\tDeleteAck\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
-	"\x05found\x18\x02 \x01(\bR\x05found\"$\n" +
+	"\x05found\x18\x02 \x01(\bR\x05found\"\"\n" +
+	"\aRestart\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"Q\n" +
+	"\n" +
+	"RestartAck\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
+	"\x05found\x18\x02 \x01(\bR\x05found\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch\"$\n" +
 	"\tGetStatus\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\x90\x02\n" +
 	"\x06Status\x12\x17\n" +
@@ -1510,7 +1625,7 @@ func file_tasktail_v1_tasktail_proto_rawDescGZIP() []byte {
 }
 
 var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(Level)(0),           // 0: tasktail.v1.Level
 	(PublishStatus)(0),   // 1: tasktail.v1.PublishStatus
@@ -1525,24 +1640,26 @@ var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(*Unsubscribe)(nil),  // 10: tasktail.v1.Unsubscribe
 	(*Delete)(nil),       // 11: tasktail.v1.Delete
 	(*DeleteAck)(nil),    // 12: tasktail.v1.DeleteAck
-	(*GetStatus)(nil),    // 13: tasktail.v1.GetStatus
-	(*Status)(nil),       // 14: tasktail.v1.Status
-	(*LogEntry)(nil),     // 15: tasktail.v1.LogEntry
-	(*Gap)(nil),          // 16: tasktail.v1.Gap
-	(*Hello)(nil),        // 17: tasktail.v1.Hello
-	(*Deliver)(nil),      // 18: tasktail.v1.Deliver
-	(*TaskFailure)(nil),  // 19: tasktail.v1.TaskFailure
-	(*Refused)(nil),      // 20: tasktail.v1.Refused
-	(*actor.PID)(nil),    // 21: actor.PID
+	(*Restart)(nil),      // 13: tasktail.v1.Restart
+	(*RestartAck)(nil),   // 14: tasktail.v1.RestartAck
+	(*GetStatus)(nil),    // 15: tasktail.v1.GetStatus
+	(*Status)(nil),       // 16: tasktail.v1.Status
+	(*LogEntry)(nil),     // 17: tasktail.v1.LogEntry
+	(*Gap)(nil),          // 18: tasktail.v1.Gap
+	(*Hello)(nil),        // 19: tasktail.v1.Hello
+	(*Deliver)(nil),      // 20: tasktail.v1.Deliver
+	(*TaskFailure)(nil),  // 21: tasktail.v1.TaskFailure
+	(*Refused)(nil),      // 22: tasktail.v1.Refused
+	(*actor.PID)(nil),    // 23: actor.PID
 }
 var file_tasktail_v1_tasktail_proto_depIdxs = []int32{
 	0,  // 0: tasktail.v1.LogInput.level:type_name -> tasktail.v1.Level
 	4,  // 1: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
 	1,  // 2: tasktail.v1.GroupAck.status:type_name -> tasktail.v1.PublishStatus
 	6,  // 3: tasktail.v1.PublishAck.groups:type_name -> tasktail.v1.GroupAck
-	21, // 4: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
-	21, // 5: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
-	21, // 6: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
+	23, // 4: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
+	23, // 5: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
+	23, // 6: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
 	0,  // 7: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
 	2,  // 8: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
 	3,  // 9: tasktail.v1.Refused.reason:type_name -> tasktail.v1.RefusedReason
@@ -1564,7 +1681,7 @@ func file_tasktail_v1_tasktail_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tasktail_v1_tasktail_proto_rawDesc), len(file_tasktail_v1_tasktail_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
