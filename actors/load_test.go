@@ -79,8 +79,8 @@ func field(f []byte, key string) uint64 {
 	return n
 }
 
-// trimModel is the seed's queue rule, written again from its statement: a queue holds up
-// to limit messages; when one more would pass it, only the latest keep stay.
+// trimModel is rule 4 of docs/design.md, the queue bound, written again from its
+// statement: a queue holds up to limit messages; when one more would pass it, only the latest keep stay.
 type trimModel struct {
 	limit, keep       uint64
 	unseen, queueFrom uint64

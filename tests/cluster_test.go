@@ -21,7 +21,7 @@ import (
 )
 
 // Cluster tests run tasktail as separate member processes (built without -race: the
-// actor library races with itself when members talk, see PROTOACTOR.md) on 127.0.0.1,
+// actor library races with itself when members talk) on 127.0.0.1,
 // with Debian's etcd or the automanaged provider.
 
 // member is one `tasktail serve` process: a cluster member, or a single node.

@@ -1,6 +1,3 @@
-// Package cli holds what tasktail's commands share: flags that the environment sets
-// (TASKTAIL_*), the client flags --server and --key, and how an error becomes an exit
-// code.
 package cli
 
 import (
