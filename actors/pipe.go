@@ -83,8 +83,9 @@ func (p *pipe) append(e logEntry, prev *producerPart, maxEntries int) (c *Publis
 	return c, part, false
 }
 
-// answered is told, on the goroutine of the actor that answered c, that c was answered.
-// It takes no lock: when calls wait, one of the pipes' goroutines sends the next.
+// answered is told, on the goroutine that answered c (an actor's, or a cluster request's),
+// that c was answered. It takes no lock: when calls wait, one of the pipes' goroutines
+// sends the next.
 func (p *pipe) answered(c *PublishCall) {
 	if p.waitingN.Load() > 0 {
 		p.pipes.goSend(p, c)
@@ -141,8 +142,9 @@ func newPipes(carry func(*PublishCall), timeout time.Duration) *pipes {
 }
 
 // goSend sends p's next call after c from a goroutine of the pipes, so that the actor that
-// answered c takes no lock. Only actors start these goroutines, so once the router has
-// stopped its actors none starts, and wait waits for them all.
+// answered c takes no lock. Only what the router runs (its actors, the cluster router's
+// request goroutines) answers calls this way, so once Router.Shutdown has returned none
+// starts, and wait waits for them all.
 func (ps *pipes) goSend(p *pipe, c *PublishCall) {
 	ps.senders.Add(1)
 	go func() {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -80,7 +81,7 @@ func (in *logInput) toProto(prefix string) (*v1.LogInput, error) {
 	}
 	level, err := actors.ParseLevel(*in.Level)
 	if err != nil {
-		return nil, invalidField(prefix+"level", "must be one of debug info success warning error critical")
+		return nil, invalidField(prefix+"level", "must be one of "+conn.LevelList)
 	}
 	if in.Message == nil {
 		return nil, invalidField(prefix+"message", "required")
