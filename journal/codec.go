@@ -1,0 +1,147 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// The records are small binary encodings with a version byte, so that a later version can
+// read what an earlier one wrote.
+const recordVersion = 1
+
+var errCorrupt = errors.New("corrupt journal record")
+
+// appendMeta encodes m.
+func appendMeta(b []byte, m Meta) []byte {
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, uint64(len(m.Epoch)))
+	b = append(b, m.Epoch...)
+	b = binary.AppendUvarint(b, m.LastSeq)
+	b = binary.AppendUvarint(b, m.Seen)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Progress))
+	b = append(b, boolByte(m.Finished))
+	b = binary.AppendVarint(b, m.Active)
+	return binary.AppendVarint(b, m.FinishedAt)
+}
+
+// decodeMeta decodes a record appendMeta wrote.
+func decodeMeta(b []byte) (Meta, error) {
+	d := decoder{b: b}
+	if d.byte() != recordVersion {
+		return Meta{}, fmt.Errorf("meta: %w", errCorrupt)
+	}
+	m := Meta{Epoch: d.string(), LastSeq: d.uvarint(), Seen: d.uvarint(), Progress: d.float()}
+	m.Finished = d.byte() == 1
+	m.Active, m.FinishedAt = d.varint(), d.varint()
+	if d.err != nil {
+		return Meta{}, fmt.Errorf("meta: %w", d.err)
+	}
+	return m, nil
+}
+
+// appendChunk encodes entries with consecutive seqs; the first seq is in the record's key.
+func appendChunk(b []byte, entries []Entry) []byte {
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for _, e := range entries {
+		b = binary.AppendVarint(b, e.TimeUnixNano)
+		b = append(b, byte(e.Level), boolByte(e.Finished))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.Progress))
+		b = binary.AppendUvarint(b, uint64(len(e.Message)))
+		b = append(b, e.Message...)
+	}
+	return b
+}
+
+// decodeChunk calls fn with each entry of a chunk whose first seq is first, in order,
+// until fn returns false.
+func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
+	d := decoder{b: b}
+	if d.byte() != recordVersion {
+		return fmt.Errorf("chunk: %w", errCorrupt)
+	}
+	n := d.uvarint()
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		e := Entry{Seq: first + i, TimeUnixNano: d.varint(), Level: v1.Level(d.byte())}
+		e.Finished = d.byte() == 1
+		e.Progress = d.float()
+		e.Message = d.string()
+		if d.err == nil && !fn(e) {
+			return nil
+		}
+	}
+	if d.err != nil {
+		return fmt.Errorf("chunk: %w", d.err)
+	}
+	return nil
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// decoder reads a record; the first failure sticks in err and later reads return zeros.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() { d.err, d.b = errCorrupt, nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) float() float64 {
+	if len(d.b) < 8 {
+		d.fail()
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if uint64(len(d.b)) < n {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

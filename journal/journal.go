@@ -1,0 +1,82 @@
+package journal
+
+import (
+	"errors"
+	"time"
+
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// Entry is one published log message as the journal keeps it.
+type Entry struct {
+	Seq          uint64
+	TimeUnixNano int64
+	Level        v1.Level
+	Message      string
+	Progress     float64
+	Finished     bool
+}
+
+// Meta is a task's state besides its entries: what a task needs to continue where it was.
+type Meta struct {
+	Epoch   string
+	LastSeq uint64
+	// Seen is the queue's watermark: every seq up to Seen was handed to a subscriber, so
+	// the queue (rule 1 of docs/design.md) is what comes after it.
+	Seen     uint64
+	Progress float64
+	Finished bool
+	// Active is when the task was last published to or watched (unix nanoseconds), and
+	// FinishedAt when it finished (0 while it runs): retention counts from them.
+	Active     int64
+	FinishedAt int64
+}
+
+// Append is one task's part of a commit: its entries (consecutive seqs ending at
+// Meta.LastSeq; none for a meta update) and its meta, written together.
+type Append struct {
+	TaskID  string
+	Meta    Meta
+	Entries []Entry
+	// Reset drops every entry the task had before this append (a restarted task).
+	Reset bool
+}
+
+// Retention says how long tasks are kept on disk.
+type Retention struct {
+	// Finished tasks are kept this long after they finished.
+	Finished time.Duration
+	// Idle unfinished tasks are kept this long after they were last active.
+	Idle time.Duration
+}
+
+// Journal keeps the entries and meta of tasks. Implementations are safe for concurrent
+// use; Commit is called by one goroutine at a time (the Writer's).
+type Journal interface {
+	// Commit writes every append, all or none, and returns once they are durable.
+	Commit(appends []Append) error
+	// Load returns the task's meta and its newest entries, at most window of them, oldest
+	// first; found is false for a task the journal does not have.
+	Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error)
+	// Read calls fn with the task's entries from seq from on, in order, until fn returns
+	// false or the entries end.
+	Read(taskID string, from uint64, fn func(Entry) bool) error
+	// Delete removes the task and all its entries, durably.
+	Delete(taskID string) error
+	// Sweep removes the tasks that retention has expired at now and returns how many.
+	Sweep(now time.Time, r Retention) (int, error)
+	// Close releases the journal; nothing may be called after.
+	Close() error
+}
+
+// ErrUnavailable wraps a failure to store: nothing of the failed commit is acknowledged,
+// and a later commit may succeed (disk space back, database up again).
+var ErrUnavailable = errors.New("journal unavailable")
+
+// Expired reports whether retention r has expired a task with meta m at now.
+func (m Meta) Expired(now time.Time, r Retention) bool {
+	if m.Finished {
+		return m.FinishedAt != 0 && now.UnixNano()-m.FinishedAt > int64(r.Finished)
+	}
+	return now.UnixNano()-m.Active > int64(r.Idle)
+}

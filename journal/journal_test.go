@@ -1,0 +1,197 @@
+package journal_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/journaltest"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// implementations opens each Journal for a contract test.
+func implementations(t *testing.T) map[string]func(t *testing.T) journal.Journal {
+	return map[string]func(t *testing.T) journal.Journal{
+		"pebble": func(t *testing.T) journal.Journal { return openPebble(t, t.TempDir()) },
+		"memory": func(t *testing.T) journal.Journal { return journaltest.NewMemory() },
+	}
+}
+
+func openPebble(t *testing.T, dir string) *journal.Pebble {
+	t.Helper()
+	p, err := journal.OpenPebble(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// entries returns entries from..to with messages "m<seq>".
+func entries(from, to uint64) []journal.Entry {
+	var out []journal.Entry
+	for s := from; s <= to; s++ {
+		out = append(out, journal.Entry{Seq: s, TimeUnixNano: int64(s) * 1000, Level: v1.Level_LEVEL_INFO,
+			Message: fmt.Sprintf("m%d", s), Progress: float64(s % 101), Finished: false})
+	}
+	return out
+}
+
+func commit(t *testing.T, j journal.Journal, taskID string, from, to uint64, meta journal.Meta) {
+	t.Helper()
+	meta.LastSeq = to
+	if err := j.Commit([]journal.Append{{TaskID: taskID, Meta: meta, Entries: entries(from, to)}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func seqs(es []journal.Entry) []uint64 {
+	var out []uint64
+	for _, e := range es {
+		out = append(out, e.Seq)
+	}
+	return out
+}
+
+func TestJournalContract(t *testing.T) {
+	for name, open := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open(t)
+			meta := journal.Meta{Epoch: "e1", Seen: 3, Progress: 40, Active: 123}
+			commit(t, j, "a", 1, 5, meta)
+			commit(t, j, "a", 6, 6, meta)
+			commit(t, j, "a", 7, 12, meta)
+			commit(t, j, "b", 1, 2, journal.Meta{Epoch: "eb"})
+
+			got, recent, found, err := j.Load("a", 8)
+			if err != nil || !found || got.Epoch != "e1" || got.LastSeq != 12 || got.Seen != 3 || got.Progress != 40 || got.Active != 123 {
+				t.Fatalf("load: %+v %v %v", got, found, err)
+			}
+			if s := seqs(recent); len(s) != 8 || s[0] != 5 || s[7] != 12 {
+				t.Fatalf("window of 8: %v, want 5..12", s)
+			}
+			if recent[0] != entries(5, 5)[0] {
+				t.Fatalf("entry round trip: %+v", recent[0])
+			}
+			if _, _, found, _ := j.Load("nobody", 10); found {
+				t.Fatal("found a task never written")
+			}
+
+			var read []journal.Entry
+			if err := j.Read("a", 6, func(e journal.Entry) bool { read = append(read, e); return len(read) < 4 }); err != nil {
+				t.Fatal(err)
+			}
+			if s := seqs(read); len(s) != 4 || s[0] != 6 || s[3] != 9 {
+				t.Fatalf("read from 6, 4 entries: %v", s)
+			}
+
+			if err := j.Commit([]journal.Append{{TaskID: "a", Reset: true, Meta: journal.Meta{Epoch: "e2", LastSeq: 1}, Entries: entries(1, 1)}}); err != nil {
+				t.Fatal(err)
+			}
+			if got, recent, _, _ := j.Load("a", 100); got.Epoch != "e2" || len(recent) != 1 || recent[0].Seq != 1 {
+				t.Fatalf("after a reset: %+v %v", got, seqs(recent))
+			}
+
+			if err := j.Delete("a"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, found, _ := j.Load("a", 10); found {
+				t.Fatal("found a deleted task")
+			}
+			if _, recent, found, _ := j.Load("b", 10); !found || len(recent) != 2 {
+				t.Fatal("delete of a removed b")
+			}
+		})
+	}
+}
+
+func TestJournalSweep(t *testing.T) {
+	for name, open := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open(t)
+			now := time.Now()
+			hour := int64(time.Hour)
+			commit(t, j, "done-old", 1, 1, journal.Meta{Finished: true, FinishedAt: now.UnixNano() - 3*hour, Active: now.UnixNano()})
+			commit(t, j, "done-new", 1, 1, journal.Meta{Finished: true, FinishedAt: now.UnixNano() - hour/2, Active: now.UnixNano() - 3*hour})
+			commit(t, j, "idle-old", 1, 1, journal.Meta{Active: now.UnixNano() - 5*hour})
+			commit(t, j, "idle-new", 1, 1, journal.Meta{Active: now.UnixNano() - 3*hour})
+			n, err := j.Sweep(now, journal.Retention{Finished: time.Hour, Idle: 4 * time.Hour})
+			if err != nil || n != 2 {
+				t.Fatalf("sweep removed %d, %v; want 2", n, err)
+			}
+			for id, want := range map[string]bool{"done-old": false, "done-new": true, "idle-old": false, "idle-new": true} {
+				if _, _, found, _ := j.Load(id, 1); found != want {
+					t.Errorf("%s kept = %v, want %v", id, found, want)
+				}
+			}
+		})
+	}
+}
+
+// What was committed is there after the journal is closed and opened again.
+func TestPebbleKeepsWhatWasCommittedAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	p, err := journal.OpenPebble(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, p, "t", 1, 100, journal.Meta{Epoch: "e", Seen: 50})
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q := openPebble(t, dir)
+	meta, recent, found, err := q.Load("t", 1000)
+	if err != nil || !found || meta.Epoch != "e" || meta.LastSeq != 100 || meta.Seen != 50 || len(recent) != 100 {
+		t.Fatalf("after reopen: %+v, %d entries, %v %v", meta, len(recent), found, err)
+	}
+}
+
+// The Writer carries out requests in the order submitted, groups the commits that wait
+// together, and reports a failed commit to every request in it.
+func TestWriterOrdersAndGroups(t *testing.T) {
+	mem := journaltest.NewMemory()
+	w := journal.NewWriter(mem)
+	defer w.Close()
+	var wg sync.WaitGroup
+	const tasks, each = 20, 50
+	for i := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("t%d", i)
+			for s := uint64(1); s <= each; s++ {
+				done := make(chan error, 1)
+				w.Commit(journal.Append{TaskID: id, Meta: journal.Meta{LastSeq: s}, Entries: entries(s, s)}, func(err error) { done <- err })
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if mem.Commits >= tasks*each {
+		t.Errorf("%d commits for %d appends from %d concurrent tasks: no group commit", mem.Commits, tasks*each, tasks)
+	}
+	loaded := make(chan bool, 1)
+	w.Delete("t0", func(error) {})
+	w.Load("t0", 10, func(_ journal.Meta, _ []journal.Entry, found bool, _ error) { loaded <- found })
+	if <-loaded {
+		t.Fatal("a load submitted after a delete found the task")
+	}
+	mem.Fail(errors.New("disk full"))
+	failed := make(chan error, 1)
+	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(err error) { failed <- err })
+	if err := <-failed; !errors.Is(err, journal.ErrUnavailable) {
+		t.Fatalf("commit on a failing journal: %v", err)
+	}
+	mem.Fail(nil)
+	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(err error) { failed <- err })
+	if err := <-failed; err != nil {
+		t.Fatalf("commit after the journal recovered: %v", err)
+	}
+}

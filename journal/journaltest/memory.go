@@ -1,0 +1,123 @@
+// Package journaltest has an in-memory journal.Journal for tests, with failures on demand.
+package journaltest
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tasktail/tasktail/journal"
+)
+
+// Memory is a journal.Journal in memory. Fail makes every later write fail until it is
+// called again with nil.
+type Memory struct {
+	mu    sync.Mutex
+	tasks map[string]*task
+	fail  error
+	// Commits counts successful commits, for tests of group commit.
+	Commits int
+}
+
+type task struct {
+	meta    journal.Meta
+	entries []journal.Entry
+}
+
+// NewMemory returns an empty journal.
+func NewMemory() *Memory { return &Memory{tasks: map[string]*task{}} }
+
+// Fail makes writes fail with err (wrapped in journal.ErrUnavailable) from now on; nil
+// makes them succeed again.
+func (m *Memory) Fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = err
+}
+
+func (m *Memory) failure() error {
+	if m.fail != nil {
+		return &unavailable{m.fail}
+	}
+	return nil
+}
+
+type unavailable struct{ err error }
+
+func (u *unavailable) Error() string   { return "journal unavailable: " + u.err.Error() }
+func (u *unavailable) Unwrap() []error { return []error{journal.ErrUnavailable, u.err} }
+
+// Commit implements journal.Journal.
+func (m *Memory) Commit(appends []journal.Append) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failure(); err != nil {
+		return err
+	}
+	for _, a := range appends {
+		t := m.tasks[a.TaskID]
+		if t == nil || a.Reset {
+			t = &task{}
+			m.tasks[a.TaskID] = t
+		}
+		t.meta = a.Meta
+		t.entries = append(t.entries, a.Entries...)
+	}
+	m.Commits++
+	return nil
+}
+
+// Load implements journal.Journal.
+func (m *Memory) Load(taskID string, window int) (journal.Meta, []journal.Entry, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.tasks[taskID]
+	if t == nil {
+		return journal.Meta{}, nil, false, nil
+	}
+	from := max(0, len(t.entries)-window)
+	return t.meta, append([]journal.Entry(nil), t.entries[from:]...), true, nil
+}
+
+// Read implements journal.Journal.
+func (m *Memory) Read(taskID string, from uint64, fn func(journal.Entry) bool) error {
+	m.mu.Lock()
+	var entries []journal.Entry
+	if t := m.tasks[taskID]; t != nil {
+		entries = append(entries, t.entries...)
+	}
+	m.mu.Unlock()
+	for _, e := range entries {
+		if e.Seq >= from && !fn(e) {
+			break
+		}
+	}
+	return nil
+}
+
+// Delete implements journal.Journal.
+func (m *Memory) Delete(taskID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failure(); err != nil {
+		return err
+	}
+	delete(m.tasks, taskID)
+	return nil
+}
+
+// Sweep implements journal.Journal.
+func (m *Memory) Sweep(now time.Time, r journal.Retention) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, t := range m.tasks {
+		if t.meta.Expired(now, r) {
+			delete(m.tasks, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Close implements journal.Journal.
+func (m *Memory) Close() error { return nil }

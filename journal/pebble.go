@@ -1,0 +1,233 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Pebble is the embedded journal: one Pebble database in one directory. Keys:
+//
+//	'm' task_id              → the task's meta
+//	'c' task_id 0x00 seq(8)  → a chunk of entries from seq on, one per task per commit
+//
+// A task_id holds none of 0x00 and 0x01, so each task's chunks sort together, oldest first.
+type Pebble struct {
+	db *pebble.DB
+}
+
+// OpenPebble opens (creating if needed) the journal in dir, which is made 0700.
+func OpenPebble(dir string, logger *slog.Logger) (*Pebble, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal directory: %w", err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{logger}})
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	}
+	return &Pebble{db: db}, nil
+}
+
+func metaKey(taskID string) []byte { return append([]byte{'m'}, taskID...) }
+
+func chunkKey(taskID string, first uint64) []byte {
+	k := make([]byte, 0, len(taskID)+10)
+	k = append(append(append(k, 'c'), taskID...), 0)
+	return binary.BigEndian.AppendUint64(k, first)
+}
+
+// chunkBounds are the bounds of a task's chunk keys, end exclusive.
+func chunkBounds(taskID string) (start, end []byte) {
+	start = append(append([]byte{'c'}, taskID...), 0)
+	end = append(append([]byte{'c'}, taskID...), 1)
+	return start, end
+}
+
+// Commit implements Journal: one batch, synced.
+func (p *Pebble) Commit(appends []Append) error {
+	b := p.db.NewBatch()
+	defer b.Close()
+	var buf []byte
+	for _, a := range appends {
+		if a.Reset {
+			start, end := chunkBounds(a.TaskID)
+			if err := b.DeleteRange(start, end, nil); err != nil {
+				return err
+			}
+		}
+		if len(a.Entries) > 0 {
+			buf = appendChunk(buf[:0], a.Entries)
+			if err := b.Set(chunkKey(a.TaskID, a.Entries[0].Seq), buf, nil); err != nil {
+				return err
+			}
+		}
+		buf = appendMeta(buf[:0], a.Meta)
+		if err := b.Set(metaKey(a.TaskID), buf, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Load implements Journal.
+func (p *Pebble) Load(taskID string, window int) (Meta, []Entry, bool, error) {
+	v, closer, err := p.db.Get(metaKey(taskID))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Meta{}, nil, false, nil
+	}
+	if err != nil {
+		return Meta{}, nil, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	meta, err := decodeMeta(v)
+	closer.Close()
+	if err != nil || window <= 0 {
+		return meta, nil, err == nil, err
+	}
+	start, end := chunkBounds(taskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return Meta{}, nil, false, err
+	}
+	defer it.Close()
+	// Newest chunks first, until the window is full; then put them in order.
+	var chunks [][]Entry
+	have := 0
+	for ok := it.Last(); ok && have < window; ok = it.Prev() {
+		var entries []Entry
+		err := decodeChunk(it.Value(), chunkFirst(it.Key()), func(e Entry) bool {
+			entries = append(entries, e)
+			return true
+		})
+		if err != nil {
+			return Meta{}, nil, false, err
+		}
+		chunks = append(chunks, entries)
+		have += len(entries)
+	}
+	recent := make([]Entry, 0, min(have, window))
+	for i := len(chunks) - 1; i >= 0; i-- {
+		recent = append(recent, chunks[i]...)
+	}
+	if len(recent) > window {
+		recent = recent[len(recent)-window:]
+	}
+	return meta, recent, true, it.Error()
+}
+
+func chunkFirst(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
+
+// Read implements Journal.
+func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
+	start, end := chunkBounds(taskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	// The chunk holding from is the last one that starts at or before it.
+	ok := it.SeekLT(chunkKey(taskID, from+1))
+	if !ok {
+		ok = it.First()
+	}
+	more := true
+	for ; ok && more; ok = it.Next() {
+		err := decodeChunk(it.Value(), chunkFirst(it.Key()), func(e Entry) bool {
+			if e.Seq < from {
+				return true
+			}
+			more = fn(e)
+			return more
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Delete implements Journal.
+func (p *Pebble) Delete(taskID string) error {
+	b := p.db.NewBatch()
+	defer b.Close()
+	start, end := chunkBounds(taskID)
+	if err := b.DeleteRange(start, end, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(metaKey(taskID), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Sweep implements Journal: it reads every task's meta and deletes the expired tasks in
+// one batch.
+func (p *Pebble) Sweep(now time.Time, r Retention) (int, error) {
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'m'}, UpperBound: []byte{'n'}})
+	if err != nil {
+		return 0, err
+	}
+	var expired []string
+	for ok := it.First(); ok; ok = it.Next() {
+		meta, err := decodeMeta(it.Value())
+		if err != nil {
+			it.Close()
+			return 0, fmt.Errorf("task %s: %w", it.Key()[1:], err)
+		}
+		if meta.Expired(now, r) {
+			expired = append(expired, string(it.Key()[1:]))
+		}
+	}
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	if len(expired) == 0 {
+		return 0, nil
+	}
+	b := p.db.NewBatch()
+	defer b.Close()
+	for _, id := range expired {
+		start, end := chunkBounds(id)
+		if err := b.DeleteRange(start, end, nil); err != nil {
+			return 0, err
+		}
+		if err := b.Delete(metaKey(id), nil); err != nil {
+			return 0, err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return len(expired), nil
+}
+
+// Close implements Journal.
+func (p *Pebble) Close() error { return p.db.Close() }
+
+// pebbleLogger carries Pebble's log lines to the service's: its routine lines at Debug.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.l.Debug(fmt.Sprintf(format, args...), slog.String("component", "journal"))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.l.Error(fmt.Sprintf(format, args...), slog.String("component", "journal"))
+}
+
+// Fatalf is Pebble's word that the database cannot go on (corruption): the process exits,
+// and the line says why.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.l.Error("journal failed: "+fmt.Sprintf(format, args...), slog.String("component", "journal"))
+	os.Exit(1)
+}

@@ -1,0 +1,175 @@
+package journal
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// Bounds of one group commit: past them the rest waits for the next commit.
+const (
+	maxGroupAppends = 4096
+	maxGroupBytes   = 16 << 20
+)
+
+// Writer runs a journal's requests on one goroutine of its own, in the order they were
+// submitted, and commits the appends that wait together in one write (group commit).
+// Submitting never blocks and takes no lock, so an actor may submit from its Receive.
+type Writer struct {
+	j          Journal
+	head       atomic.Pointer[request] // submitted, newest first
+	wake       chan struct{}
+	closed     atomic.Bool
+	submitting atomic.Int64
+	stop, done chan struct{}
+}
+
+type request struct {
+	append   *Append // a commit
+	load     string  // a load of this task_id, with window
+	window   int
+	delete   string
+	done     func(error)
+	loaded   func(Meta, []Entry, bool, error)
+	previous *request
+}
+
+// NewWriter starts the Writer's goroutine; Close stops it.
+func NewWriter(j Journal) *Writer {
+	w := &Writer{j: j, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Commit writes a durably and then calls done with nil, or with the failure.
+func (w *Writer) Commit(a Append, done func(error)) {
+	w.submit(&request{append: &a, done: done})
+}
+
+// Load reads a task's meta and newest window entries, after every request submitted
+// before it, and calls done with them.
+func (w *Writer) Load(taskID string, window int, done func(Meta, []Entry, bool, error)) {
+	w.submit(&request{load: taskID, window: window, loaded: done})
+}
+
+// Delete removes a task durably, after every request submitted before it.
+func (w *Writer) Delete(taskID string, done func(error)) {
+	w.submit(&request{delete: taskID, done: done})
+}
+
+// Journal is what the Writer writes to, for reads that need no ordering (a download).
+func (w *Writer) Journal() Journal { return w.j }
+
+func (w *Writer) submit(r *request) {
+	w.submitting.Add(1)
+	defer w.submitting.Add(-1)
+	if w.closed.Load() {
+		r.fail(ErrUnavailable)
+		return
+	}
+	for {
+		r.previous = w.head.Load()
+		if w.head.CompareAndSwap(r.previous, r) {
+			break
+		}
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *request) fail(err error) {
+	if r.loaded != nil {
+		r.loaded(Meta{}, nil, false, err)
+	} else {
+		r.done(err)
+	}
+}
+
+// Close carries out what was submitted, then stops the goroutine; later requests fail
+// with ErrUnavailable. It does not close the journal.
+func (w *Writer) Close() {
+	if w.closed.Swap(true) {
+		<-w.done
+		return
+	}
+	for w.submitting.Load() != 0 { // a submit that did not see closed is pushing
+		runtime.Gosched()
+	}
+	close(w.stop)
+	<-w.done
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	for {
+		if batch := w.take(); batch != nil {
+			w.carryOut(batch)
+			continue
+		}
+		select {
+		case <-w.wake:
+		case <-w.stop:
+			if batch := w.take(); batch != nil {
+				w.carryOut(batch)
+			}
+			return
+		}
+	}
+}
+
+// take returns everything submitted so far, oldest first.
+func (w *Writer) take() []*request {
+	r := w.head.Swap(nil)
+	var batch []*request
+	for ; r != nil; r = r.previous {
+		batch = append(batch, r)
+	}
+	for i, j := 0, len(batch)-1; i < j; i, j = i+1, j-1 {
+		batch[i], batch[j] = batch[j], batch[i]
+	}
+	return batch
+}
+
+// carryOut runs requests in order; consecutive commits go in one group.
+func (w *Writer) carryOut(batch []*request) {
+	var group []*request
+	var appends []Append
+	bytes := 0
+	flush := func() {
+		if len(group) == 0 {
+			return
+		}
+		err := w.j.Commit(appends)
+		for _, r := range group {
+			r.done(err)
+		}
+		group, appends, bytes = group[:0], appends[:0], 0
+	}
+	for _, r := range batch {
+		switch {
+		case r.append != nil:
+			size := appendBytes(r.append)
+			if len(group) == maxGroupAppends || len(group) > 0 && bytes+size > maxGroupBytes {
+				flush()
+			}
+			group, appends = append(group, r), append(appends, *r.append)
+			bytes += size
+		case r.loaded != nil:
+			flush()
+			r.loaded(w.j.Load(r.load, r.window))
+		default:
+			flush()
+			r.done(w.j.Delete(r.delete))
+		}
+	}
+	flush()
+}
+
+func appendBytes(a *Append) int {
+	n := 64
+	for _, e := range a.Entries {
+		n += 24 + len(e.Message)
+	}
+	return n
+}
