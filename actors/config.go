@@ -48,6 +48,11 @@ type Config struct {
 	MaxFailures int
 	// FailureWindow is the window MaxFailures counts over (default 1 min).
 	FailureWindow time.Duration
+	// Retention is how long a journal keeps a finished task (default 7 days).
+	Retention time.Duration
+	// IdleRetention is how long a journal keeps an unfinished task nobody published to or
+	// watched (default 7 days).
+	IdleRetention time.Duration
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -73,6 +78,8 @@ func (c *Config) fill() {
 	setDefault(&c.MaxViewersPerTask, 1000)
 	setDefault(&c.MaxFailures, 10)
 	setDefault(&c.FailureWindow, time.Minute)
+	setDefault(&c.Retention, 7*24*time.Hour)
+	setDefault(&c.IdleRetention, 7*24*time.Hour)
 }
 
 // Validate fills in defaults and reports settings that contradict each other.
@@ -98,6 +105,8 @@ func (c *Config) Validate() error {
 		{"max viewers per task", int64(c.MaxViewersPerTask)},
 		{"max failures", int64(c.MaxFailures)},
 		{"failure window", int64(c.FailureWindow)},
+		{"retention", int64(c.Retention)},
+		{"idle retention", int64(c.IdleRetention)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative", f.name))

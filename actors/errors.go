@@ -21,6 +21,10 @@ var (
 	ErrTooManyTasks = errors.New("too many live tasks")
 	// ErrTooManyViewers is returned when a task already has Config.MaxViewersPerTask sockets.
 	ErrTooManyViewers = errors.New("too many viewers of this task")
+	// ErrJournalUnavailable is returned when the journal could not store a publish, a
+	// restart or a delete (disk full, database down): nothing of it was acknowledged or
+	// shown, and a retry may succeed once the journal is back.
+	ErrJournalUnavailable = errors.New("journal unavailable")
 	// ErrTooLarge is wrapped by an InvalidError that breaks a size limit (a message, a
 	// batch, a body): errors.Is tells it from other broken rules.
 	ErrTooLarge = errors.New("too large")

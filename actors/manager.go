@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -24,6 +25,10 @@ type Options struct {
 	// Cluster, when set, makes the Manager a cluster member: tasks are grains spread over
 	// the members instead of children of a local Registry.
 	Cluster *ClusterConfig
+	// Journal, when set, keeps every task durably (docs/design.md, "Durability"); the
+	// Manager closes it on Shutdown. Without one, tasks live in memory only. A cluster
+	// member takes none yet.
+	Journal journal.Journal
 }
 
 // Manager is tasktail as a Go library: the original ConnectionManager's five methods
@@ -31,13 +36,16 @@ type Options struct {
 // actors. It is safe for concurrent use. Calls that ask a task something block until the
 // task answers or Config.RequestTimeout passes.
 type Manager struct {
-	cfg     Config
-	system  *actor.ActorSystem
-	router  Router
-	cluster *clusterRouter // nil on a single node
-	pipes   *pipes         // the publish path (pipe.go)
-	stats   *Stats
-	logger  *slog.Logger
+	cfg       Config
+	system    *actor.ActorSystem
+	router    Router
+	cluster   *clusterRouter // nil on a single node
+	pipes     *pipes         // the publish path (pipe.go)
+	store     *store         // the journal; nil without one
+	sweeper   goroutines     // the journal's retention sweep
+	stopSweep chan struct{}
+	stats     *Stats
+	logger    *slog.Logger
 
 	mu       sync.Mutex // guards what follows
 	closed   bool
@@ -56,6 +64,9 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		if err := opts.Cluster.Validate(); err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
+		if opts.Journal != nil {
+			return nil, errors.New("cluster: a member keeps its tasks in memory; a journal is not supported in a cluster yet")
+		}
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -66,8 +77,13 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	}))
 	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger,
 		closeAll: conn.NewBroadcast(), allEnded: make(chan struct{})}
+	if opts.Journal != nil {
+		m.store = &store{w: journal.NewWriter(opts.Journal)}
+		m.stopSweep = make(chan struct{})
+		m.sweeper.Go(func() { m.sweep(opts.Journal) })
+	}
 	if opts.Cluster == nil {
-		m.router = NewRegistry(system, &m.cfg, m.stats, logger, opts.TaskMiddleware...)
+		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, opts.TaskMiddleware...)
 	} else {
 		supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
 		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, supervisor, opts.TaskMiddleware...), logger)
@@ -162,8 +178,11 @@ func replyError(reply any) error {
 	case *v1.TaskFailure:
 		return fmt.Errorf("%w: %s", ErrTaskFailed, r.Reason)
 	case *v1.Refused:
-		if r.Reason == v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS {
+		switch r.Reason {
+		case v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS:
 			return ErrTooManyViewers
+		case v1.RefusedReason_REFUSED_REASON_JOURNAL_UNAVAILABLE:
+			return ErrJournalUnavailable
 		}
 		return ErrTooManyTasks
 	}
@@ -200,5 +219,35 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	if m.cluster == nil {
 		m.system.Shutdown() // a cluster's Shutdown has shut its system down
 	}
+	if m.store != nil {
+		close(m.stopSweep)
+		m.sweeper.wait()
+		m.store.w.Close() // after the tasks: it stores what they wrote as they stopped
+		if e := m.store.w.Journal().Close(); e != nil {
+			err = errors.Join(err, fmt.Errorf("close journal: %w", e))
+		}
+	}
 	return err
+}
+
+// sweep removes what retention has expired from the journal, every eighth of the shorter
+// retention (at most hourly), until Shutdown.
+func (m *Manager) sweep(j journal.Journal) {
+	every := min(m.cfg.Retention, m.cfg.IdleRetention) / 8
+	every = min(max(every, time.Second), time.Hour)
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-m.stopSweep:
+			return
+		case now := <-ticker.C:
+			r := journal.Retention{Finished: m.cfg.Retention, Idle: m.cfg.IdleRetention}
+			if n, err := j.Sweep(now, r); err != nil {
+				m.logger.Warn("journal retention sweep failed; it runs again later", slog.Any("error", err))
+			} else if n > 0 {
+				m.logger.Info("journal retention removed tasks", slog.Int("tasks", n))
+			}
+		}
+	}
 }

@@ -67,6 +67,9 @@ type registryActor struct {
 	spawned    uint64     // generations handed out, for child names
 	taskProps  *actor.Props
 	stats      *Stats
+	// journaled: a task not in memory may be in the journal, so every routed message
+	// starts its actor, which loads it and answers for it if it does not exist.
+	journaled  bool
 	supervisor taskSupervisor
 }
 
@@ -92,6 +95,11 @@ func (r *registryActor) remove(taskID string) {
 // NewRegistry starts the registry actors. taskMiddleware wraps every task actor's Receive
 // (tracing, fault injection in tests).
 func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
+	return newRegistry(system, cfg, stats, logger, nil, taskMiddleware...)
+}
+
+// newRegistry is NewRegistry with a journal (st may be nil).
+func newRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, st *store, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
 	r := &Registry{root: system.Root, seed: maphash.MakeSeed()}
 	count := &taskCount{max: int64(cfg.MaxTasks)}
 	// One Props for every task: each actor reads its task_id from its name on Started. The
@@ -99,13 +107,13 @@ func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *s
 	// bytes less per idle task, for one small allocation per message.
 	taskProps := actor.PropsFromProducer(func() actor.Actor {
 		t := NewTaskActor("", cfg, stats)
-		t.passivate, t.swept = askRegistryToPassivate, true
+		t.passivate, t.swept, t.store = askRegistryToPassivate, true, st
 		return t
 	}, actor.WithMailbox(actor.UnboundedLockfree()), actor.WithReceiverMiddleware(taskMiddleware...))
 	for i := range r.shards {
 		props := actor.PropsFromProducer(func() actor.Actor {
 			ra := &registryActor{tasks: map[string]*taskRef{}, count: count, taskProps: taskProps, stats: stats,
-				sweepEvery: sweepInterval(cfg)}
+				sweepEvery: sweepInterval(cfg), journaled: st != nil}
 			ra.supervisor = taskSupervisor{cfg: cfg, stats: stats, logger: logger, unmap: ra.unmap}
 			return ra
 		}, actor.WithMailbox(actor.Unbounded()))
@@ -186,7 +194,7 @@ func (r *registryActor) route(ctx actor.Context, msg any) {
 	}
 	ref := r.tasks[taskID]
 	switch {
-	case ref == nil && !rt.creates:
+	case ref == nil && !rt.creates && !r.journaled:
 		answer(ctx.Respond, msg, rt.absent(taskID))
 		return
 	case ref == nil:
@@ -194,7 +202,8 @@ func (r *registryActor) route(ctx actor.Context, msg any) {
 			answer(ctx.Respond, msg, &v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS})
 			return
 		}
-	case rt.ends:
+	}
+	if rt.ends {
 		// Unmapped first: the next message that creates the task starts a new incarnation
 		// while this one closes.
 		r.remove(taskID)

@@ -19,6 +19,8 @@ type TaskActor struct {
 	taskID string
 	cfg    *Config
 	stats  *Stats
+	store  *store       // the journal; nil keeps the task in memory only
+	j      *taskJournal // the task's side of the journal, when there is one
 	// passivate asks whoever routes to this actor to stop it. routed counts the routed
 	// messages (routes.go) handled so far, so the router can tell whether any are still on
 	// their way.
@@ -82,27 +84,11 @@ func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
 // Receive handles one message.
 func (t *TaskActor) Receive(ctx actor.Context) {
 	msg := ctx.Message()
-	if _, _, ok := routeOf(msg); ok {
-		t.routed++
-	}
 	switch m := msg.(type) {
-	case *PublishCall:
-		t.publish(ctx, m)
-	case *v1.Publish:
-		c := callOf(m) // the same call, as it crossed members
-		t.publish(ctx, c)
-		ctx.Respond(ackOf(c))
-	case *v1.Subscribe:
-		t.subscribe(ctx, m)
-	case *v1.GetStatus:
-		ctx.Respond(t.status())
-	case *v1.Delete:
-		t.delete(ctx)
-	case *v1.Restart:
-		t.restart(ctx)
-	case *v1.Unsubscribe:
-		ctx.Unwatch(m.Subscriber)
-		t.removeSubscriber(m.Subscriber)
+	case *loaded:
+		t.onLoaded(ctx, m)
+	case *committed:
+		t.onCommitted(ctx, m)
 	case *actor.Terminated:
 		t.removeSubscriber(m.Who)
 	case passivateCheck:
@@ -111,16 +97,22 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		if t.taskID == "" {
 			t.taskID, _ = taskIDOfName(ctx.Self()) // spawned under a taskName
 		}
-		t.epoch = newEpoch()
 		t.lastActive = time.Since(processStart)
 		t.stats.LiveTasks.Add(1)
 		t.armTimer(ctx, t.cfg.IdleTTL)
+		if t.store == nil {
+			t.epoch = newEpoch()
+		} else {
+			t.j = &taskJournal{}
+			t.load(ctx)
+		}
 	case *actor.Stopping:
-		// Stopped by its failure budget, or moved off a cluster member that leaves: the
-		// viewers resume wherever it starts next. (Delete and passivation leave no
-		// subscriber behind.)
+		// Stopped by its failure budget, by a shutdown, or moved off a cluster member that
+		// leaves: the viewers resume wherever it starts next. (Delete and passivation leave
+		// no subscriber behind.)
 		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task restarting"})
 		t.dropSubscribers(ctx)
+		t.writeMeta(ctx)
 	case *actor.Stopped:
 		if t.timer != nil {
 			t.timer.Stop()
@@ -128,28 +120,91 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.stats.LiveTasks.Add(-1)
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
-		// A message nobody handles is answered at once, never left to time out.
-		if ctx.Sender() != nil {
-			ctx.Respond(notRoutedFailure(msg))
+		if _, _, ok := routeOf(msg); ok {
+			t.routed++
 		}
+		t.handle(ctx, msg, ctx.Sender())
 	}
 }
 
-// delete closes the task's sockets and drops all of its state (docs/design.md, rule 2).
-// The router no longer routes to this actor, so nothing is lost by stopping at once.
-func (t *TaskActor) delete(ctx actor.Context) {
+// handle handles a routed message or an Unsubscribe from sender: now, or once the journal
+// is ready for it.
+func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
+	if t.j != nil {
+		if t.j.failed {
+			t.load(ctx)
+		}
+		if t.waits(msg) {
+			t.j.stash = append(t.j.stash, stashed{msg: msg, sender: sender})
+			return
+		}
+		if rt, _, ok := routeOf(msg); ok && t.j.absent {
+			// The journal does not have the task: only a message that creates it does.
+			if !rt.creates {
+				answer(func(r any) { respond(ctx, sender, r) }, msg, rt.absent(t.taskID))
+				t.passivate(ctx, t.routed)
+				return
+			}
+			t.j.absent = false
+		}
+	}
+	switch m := msg.(type) {
+	case *PublishCall:
+		t.publishCall(ctx, m)
+	case *v1.Publish:
+		c := callOf(m) // the same call, as it crossed members
+		t.publishCall(ctx, c)
+		respond(ctx, sender, ackOf(c))
+	case *v1.Subscribe:
+		t.subscribe(ctx, m, sender)
+	case *v1.GetStatus:
+		respond(ctx, sender, t.status())
+	case *v1.Delete:
+		if t.store != nil {
+			t.deleteDurably(ctx, sender)
+		} else {
+			t.deleteNow(ctx, sender)
+		}
+	case *v1.Restart:
+		if t.store != nil {
+			t.restartDurably(ctx, sender)
+		} else {
+			t.restartTo(ctx, newEpoch())
+			respond(ctx, sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.epoch})
+		}
+	case *v1.Unsubscribe:
+		ctx.Unwatch(m.Subscriber)
+		t.removeSubscriber(m.Subscriber)
+	default:
+		// A message nobody handles is answered at once, never left to time out.
+		respond(ctx, sender, notRoutedFailure(msg))
+	}
+}
+
+// publishCall publishes a call: stored first when there is a journal.
+func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall) {
+	if t.store != nil {
+		t.publishDurably(ctx, c)
+		return
+	}
+	t.publishAt(ctx, c, time.Now())
+}
+
+// deleteNow closes the task's sockets and drops all of its state (docs/design.md, rule
+// 2). The router no longer routes to this actor, so nothing is lost by stopping at once.
+func (t *TaskActor) deleteNow(ctx actor.Context, sender *actor.PID) {
 	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseNormal), CloseReason: "task deleted"})
 	t.dropSubscribers(ctx)
-	ctx.Respond(&v1.DeleteAck{TaskId: t.taskID, Found: true})
+	respond(ctx, sender, &v1.DeleteAck{TaskId: t.taskID, Found: true})
 	ctx.Stop(ctx.Self())
 }
 
-// restart starts a new incarnation: a new epoch, seq from 1, no history, queue, progress
+// restartTo starts a new incarnation with epoch: seq from 1, no history, queue, progress
 // or finished state. Subscribers stay; they are told with a gap for the rest of the old
 // incarnation and the new hello, so clients number from 1 again.
-func (t *TaskActor) restart(ctx actor.Context) {
+func (t *TaskActor) restartTo(ctx actor.Context, epoch string) {
 	from := t.lastSeq + 1
-	t.epoch = newEpoch()
+	t.epoch = epoch
 	t.lastSeq, t.history, t.unseenFrom, t.queuedFrom = 0, history{}, 0, 0
 	t.progress, t.finished = 0, false
 	t.lastActive = time.Since(processStart)
@@ -158,7 +213,6 @@ func (t *TaskActor) restart(ctx actor.Context) {
 		conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch}),
 	}})
 	t.armTimer(ctx, t.cfg.IdleTTL)
-	ctx.Respond(&v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.epoch})
 }
 
 func (t *TaskActor) sendAll(ctx actor.Context, d *v1.Deliver) {
@@ -190,6 +244,7 @@ func (t *TaskActor) removeSubscriber(pid *actor.PID) {
 			// stopped socket actor reachable through its cached process pointer.
 			t.subs = slices.Delete(t.subs, i, i+1)
 			t.lastActive = time.Since(processStart)
+			t.markSeen()
 			return
 		}
 	}
@@ -216,10 +271,11 @@ func (t *TaskActor) checkIdle(ctx actor.Context) {
 		ttl = t.cfg.FinishedTTL
 	}
 	left := ttl - (time.Since(processStart) - t.lastActive)
-	if len(t.subs) > 0 || left > 0 {
+	if len(t.subs) > 0 || left > 0 || t.busyWithJournal() {
 		t.armTimer(ctx, max(left, ttl/8, time.Millisecond))
 		return
 	}
+	t.writeMeta(ctx)
 	t.passivate(ctx, t.routed)
 	// If the router declines (a routed message is still on its way), look again later.
 	t.armTimer(ctx, max(ttl/8, time.Millisecond))

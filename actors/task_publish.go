@@ -8,16 +8,17 @@ import (
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-// publish appends the groups of a call in order, each all or nothing, and delivers all
-// they make live in one Deliver.
-func (t *TaskActor) publish(ctx actor.Context, c *PublishCall) {
+// publishAt appends the groups of a call in order, each all or nothing, stamped at, and
+// delivers all they make live in one Deliver.
+func (t *TaskActor) publishAt(ctx actor.Context, c *PublishCall, at time.Time) {
 	wasFinished := t.finished
 	var live [][]byte
 	if len(t.subs) > 0 {
 		live = make([][]byte, 0, len(c.entries))
+		t.markSeen()
 	}
 	var buf [40]byte
-	now := newStamp(time.Now(), buf[:0])
+	now := newStamp(at, buf[:0])
 	from := 0
 	for i, end := range c.ends {
 		c.acks[i], live = t.appendEntries(c.entries[from:end], live, now)

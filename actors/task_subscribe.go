@@ -8,18 +8,19 @@ import (
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe) {
+func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe, sender *actor.PID) {
 	if len(t.subs) >= t.cfg.MaxViewersPerTask {
-		ctx.Respond(&v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
+		respond(ctx, sender, &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
 		return
 	}
 	if t.subscribed(m.Subscriber) {
 		// A retried request (cluster mode) that reached the task twice: the first one
 		// already delivered the hello and the replay.
-		ctx.Respond(t.subscribeAck(ctx))
+		respond(ctx, sender, t.subscribeAck(ctx))
 		return
 	}
 	t.lastActive = time.Since(processStart)
+	t.markSeen()
 	frames := [][]byte{conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished})}
 	if m.Resume {
 		frames = t.appendReplay(frames, m.Since, m.Epoch)
@@ -36,7 +37,7 @@ func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe) {
 		t.subs = append(t.subs, m.Subscriber)
 	}
 	ctx.Send(m.Subscriber, deliver)
-	ctx.Respond(t.subscribeAck(ctx))
+	respond(ctx, sender, t.subscribeAck(ctx))
 }
 
 func (t *TaskActor) subscribeAck(ctx actor.Context) *v1.SubscribeAck {

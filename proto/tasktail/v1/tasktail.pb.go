@@ -202,6 +202,8 @@ const (
 	RefusedReason_REFUSED_REASON_TOO_MANY_TASKS RefusedReason = 1
 	// The task already has its maximum of viewers.
 	RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS RefusedReason = 2
+	// The journal cannot store (disk full, database down): nothing was acknowledged.
+	RefusedReason_REFUSED_REASON_JOURNAL_UNAVAILABLE RefusedReason = 3
 )
 
 // Enum value maps for RefusedReason.
@@ -210,11 +212,13 @@ var (
 		0: "REFUSED_REASON_UNSPECIFIED",
 		1: "REFUSED_REASON_TOO_MANY_TASKS",
 		2: "REFUSED_REASON_TOO_MANY_VIEWERS",
+		3: "REFUSED_REASON_JOURNAL_UNAVAILABLE",
 	}
 	RefusedReason_value = map[string]int32{
-		"REFUSED_REASON_UNSPECIFIED":      0,
-		"REFUSED_REASON_TOO_MANY_TASKS":   1,
-		"REFUSED_REASON_TOO_MANY_VIEWERS": 2,
+		"REFUSED_REASON_UNSPECIFIED":         0,
+		"REFUSED_REASON_TOO_MANY_TASKS":      1,
+		"REFUSED_REASON_TOO_MANY_VIEWERS":    2,
+		"REFUSED_REASON_JOURNAL_UNAVAILABLE": 3,
 	}
 )
 
@@ -1436,7 +1440,7 @@ func (x *TaskFailure) GetReason() string {
 	return ""
 }
 
-// Refused answers a Publish or Subscribe that a limit turned away; nothing changed.
+// Refused answers a request that a limit or the journal turned away; nothing changed.
 type Refused struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
@@ -1606,11 +1610,12 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12GAP_REASON_TRIMMED\x10\x01\x12\x16\n" +
 	"\x12GAP_REASON_HISTORY\x10\x02\x12\x14\n" +
-	"\x10GAP_REASON_EPOCH\x10\x03*w\n" +
+	"\x10GAP_REASON_EPOCH\x10\x03*\x9f\x01\n" +
 	"\rRefusedReason\x12\x1e\n" +
 	"\x1aREFUSED_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dREFUSED_REASON_TOO_MANY_TASKS\x10\x01\x12#\n" +
-	"\x1fREFUSED_REASON_TOO_MANY_VIEWERS\x10\x02B;Z9github.com/tasktail/tasktail/proto/tasktail/v1;tasktailv1b\x06proto3"
+	"\x1fREFUSED_REASON_TOO_MANY_VIEWERS\x10\x02\x12&\n" +
+	"\"REFUSED_REASON_JOURNAL_UNAVAILABLE\x10\x03B;Z9github.com/tasktail/tasktail/proto/tasktail/v1;tasktailv1b\x06proto3"
 
 var (
 	file_tasktail_v1_tasktail_proto_rawDescOnce sync.Once

@@ -1,0 +1,197 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/journaltest"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// durable starts a Manager on the Pebble journal in dir; stop shuts it down (a restart
+// is stop, then durable on the same dir).
+func durable(t *testing.T, dir string, cfg actors.Config) (m *actors.Manager, stop func()) {
+	t.Helper()
+	j, err := journal.OpenPebble(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = actors.NewManager(cfg, actors.Options{Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return m, stop
+}
+
+func status(t *testing.T, m *actors.Manager, taskID string) *v1.Status {
+	t.Helper()
+	st, err := m.Status(context.Background(), taskID)
+	if err != nil {
+		t.Fatalf("status %s: %v", taskID, err)
+	}
+	return st
+}
+
+// A restarted Manager continues every task where it was: the same epoch, seq, progress,
+// and the queue exactly as the trim rule left it, with its gap.
+func TestJournalKeepsTasksAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	m, stop := durable(t, dir, actors.Config{})
+	sendN(t, m, "q", 1, 120) // nobody watched: 69 queued, 1-51 trimmed
+	v := connect(t, m, "seen")
+	sendN(t, m, "seen", 1, 5) // watched: delivered, not queued
+	v.WaitFrames(t, 6, wait)
+	sendN(t, m, "seen", 6, 8) // queued again? no: the viewer is still there
+	v.WaitFrames(t, 9, wait)
+	before := status(t, m, "q")
+	seenBefore := status(t, m, "seen")
+	stop()
+	if code, _ := v.WaitClosed(t, wait); code != conn.CloseGoingAway {
+		t.Fatalf("viewer closed with %d on shutdown, want 1001", code)
+	}
+
+	m2, _ := durable(t, dir, actors.Config{})
+	after := status(t, m2, "q")
+	if after.Epoch != before.Epoch || after.LastSeq != 120 || after.Queued != 69 {
+		t.Fatalf("after restart %+v, want epoch %s, last_seq 120, 69 queued", after, before.Epoch)
+	}
+	if st := status(t, m2, "seen"); st.Epoch != seenBefore.Epoch || st.LastSeq != 8 || st.Queued != 0 {
+		t.Fatalf("watched task after restart %+v, want nothing queued", st)
+	}
+	s := connect(t, m2, "q")
+	frames := actortest.DecodeFrames(t, s.WaitFrames(t, 1+1+69, wait))
+	if g := frames[1]; g.Type != "gap" || g.FromSeq != 1 || g.ToSeq != 51 || g.Reason != "trimmed" {
+		t.Fatalf("after hello %+v, want the trim gap 1-51", g)
+	}
+	if seqs := logSeqs(t, frames); len(seqs) != 69 || seqs[0] != 52 || seqs[68] != 120 {
+		t.Fatalf("flushed %d messages %v…, want 52..120", len(seqs), seqs[:1])
+	}
+	ack, err := m2.SendLog(context.Background(), "q", v1.Level_LEVEL_INFO, "next", 0, false)
+	if err != nil || ack.FirstSeq != 121 || ack.Epoch != before.Epoch {
+		t.Fatalf("publish after restart: %+v %v, want seq 121 in the same epoch", ack, err)
+	}
+}
+
+// A finished task survives a restart: it refuses publishes and a late viewer gets its
+// log and the close.
+func TestJournalKeepsFinishedTasks(t *testing.T) {
+	dir := t.TempDir()
+	m, stop := durable(t, dir, actors.Config{})
+	sendN(t, m, "f", 1, 3)
+	if _, err := m.SendLog(context.Background(), "f", v1.Level_LEVEL_SUCCESS, "done", 100, true); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	m2, _ := durable(t, dir, actors.Config{})
+	if st := status(t, m2, "f"); !st.Finished || st.Progress != 100 || st.LastSeq != 4 {
+		t.Fatalf("finished task after restart: %+v", st)
+	}
+	if _, err := m2.SendLog(context.Background(), "f", v1.Level_LEVEL_INFO, "late", 0, false); !errors.Is(err, actors.ErrTaskFinished) {
+		t.Fatalf("publish to a finished task after restart: %v", err)
+	}
+	a, err := m2.Attach(context.Background(), "f", actors.Resume{Replay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := actortest.NewFakeSocket()
+	a.Start(context.Background(), s, nil)
+	if code, reason := s.WaitClosed(t, wait); code != conn.CloseNormal || reason != "task finished" {
+		t.Fatalf("late viewer closed %d %q", code, reason)
+	}
+	if seqs := logSeqs(t, actortest.DecodeFrames(t, s.Frames())); len(seqs) != 4 {
+		t.Fatalf("late viewer got %v, want 1..4", seqs)
+	}
+}
+
+// Passivation frees memory only: the task loads from the journal when touched.
+func TestJournalPassivationKeepsTheTask(t *testing.T) {
+	m, _ := durable(t, t.TempDir(), actors.Config{IdleTTL: 50 * time.Millisecond, FinishedTTL: time.Hour})
+	sendN(t, m, "p", 1, 10)
+	before := status(t, m, "p")
+	actortest.AwaitCondition(t, wait, "task passivated", func() bool { return m.Stats().LiveTasks.Load() == 0 })
+	if after := status(t, m, "p"); after.Epoch != before.Epoch || after.LastSeq != 10 || after.Queued != 10 {
+		t.Fatalf("after passivation %+v, want it as before %+v", after, before)
+	}
+}
+
+// Delete and restart are durable; a task nobody created is not found and leaves nothing.
+func TestJournalDeleteRestartAndAbsentTasks(t *testing.T) {
+	dir := t.TempDir()
+	m, stop := durable(t, dir, actors.Config{})
+	ctx := context.Background()
+	sendN(t, m, "d", 1, 3)
+	sendN(t, m, "r", 1, 3)
+	if err := m.Disconnect(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := m.Restart(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Status(ctx, "nobody"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("status of an unknown task: %v", err)
+	}
+	if _, err := m.Restart(ctx, "nobody"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("restart of an unknown task: %v", err)
+	}
+	stop()
+	m2, _ := durable(t, dir, actors.Config{})
+	if _, err := m2.Status(ctx, "d"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("deleted task after restart: %v", err)
+	}
+	if st := status(t, m2, "r"); st.Epoch != epoch || st.LastSeq != 0 {
+		t.Fatalf("restarted task after restart: %+v, want epoch %s and nothing published", st, epoch)
+	}
+	actortest.AwaitCondition(t, wait, "status of an unknown task leaves no task", func() bool {
+		_, err := m2.Status(ctx, "nobody")
+		return errors.Is(err, actors.ErrNotFound) && m2.Stats().LiveTasks.Load() <= 2
+	})
+}
+
+// When the journal cannot store, nothing is acknowledged, viewers and status keep working
+// from what is there, and publishing works again once the journal does, with no seq lost.
+func TestJournalFailureIsNotAcknowledged(t *testing.T) {
+	mem := journaltest.NewMemory()
+	m := newManager(t, actors.Config{}, actors.Options{Journal: mem})
+	ctx := context.Background()
+	sendN(t, m, "x", 1, 2)
+	v := connect(t, m, "x")
+	v.WaitFrames(t, 3, wait)
+	mem.Fail(errors.New("disk full"))
+	if _, err := m.SendLog(ctx, "x", v1.Level_LEVEL_INFO, "lost?", 0, false); !errors.Is(err, actors.ErrJournalUnavailable) {
+		t.Fatalf("publish on a failing journal: %v, want ErrJournalUnavailable", err)
+	}
+	if st := status(t, m, "x"); st.LastSeq != 2 || !st.Connected {
+		t.Fatalf("status while the journal fails: %+v", st)
+	}
+	mem.Fail(nil)
+	ack, err := m.SendLog(ctx, "x", v1.Level_LEVEL_INFO, "stored", 0, false)
+	if err != nil || ack.FirstSeq != 3 {
+		t.Fatalf("publish after recovery: %+v %v, want seq 3", ack, err)
+	}
+	frames := actortest.DecodeFrames(t, v.WaitFrames(t, 4, wait))
+	if f := frames[3]; f.Seq != 3 || f.Message != "stored" {
+		t.Fatalf("viewer got %+v, want seq 3 \"stored\" and never the refused message", f)
+	}
+}

@@ -1,0 +1,290 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/journal"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// With a journal a task is durable (docs/design.md, "Durability"): it loads its state when
+// it starts, and a publish, a restart or a delete changes the task only once the journal
+// has stored it. One write is in flight per task at a time; publishes, restarts and
+// deletes that arrive meanwhile wait in the task's stash, in order, while subscribes,
+// status and unsubscribes are served at once from what is durable. The journal runs on the
+// Writer's goroutine and answers with a message, so the task never blocks.
+
+// store is a Manager's journal, shared by its tasks; nil without one.
+type store struct {
+	w *journal.Writer
+}
+
+// taskJournal is a task's side of the journal.
+type taskJournal struct {
+	loading bool // the load is in flight: every message waits
+	failed  bool // the last load failed: the next message tries again
+	// absent: the journal did not have the task, and no message has created it since.
+	absent  bool
+	writing bool // a write is in flight: publishes, restarts and deletes wait
+	pending pendingWrite
+	stash   []stashed
+	// dirty: the seen watermark or the activity time moved since the meta was written.
+	dirty      bool
+	finishedAt int64
+}
+
+// pendingWrite is what a task does once its write is stored.
+type pendingWrite struct {
+	call    *PublishCall
+	at      time.Time
+	restart string     // the new epoch of a restart
+	delete  bool       // a delete
+	sender  *actor.PID // who waits for the restart or delete
+}
+
+type stashed struct {
+	msg    any
+	sender *actor.PID
+}
+
+// loaded carries a task's state from the journal to the task.
+type loaded struct {
+	meta    journal.Meta
+	entries []journal.Entry
+	found   bool
+	err     error
+}
+
+// committed tells a task that its write is stored (err nil) or failed.
+type committed struct{ err error }
+
+// journalUnavailable is the answer to a request the journal could not store.
+func (t *TaskActor) journalUnavailable() *v1.Refused {
+	return &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_JOURNAL_UNAVAILABLE}
+}
+
+// load asks the journal for the task's state; loaded arrives as a message.
+func (t *TaskActor) load(ctx actor.Context) {
+	t.j.loading, t.j.failed = true, false
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	t.store.w.Load(t.taskID, t.cfg.HistoryLimit, func(m journal.Meta, es []journal.Entry, found bool, err error) {
+		root.Send(self, &loaded{meta: m, entries: es, found: found, err: err})
+	})
+}
+
+// waits reports whether msg must wait for the journal.
+func (t *TaskActor) waits(msg any) bool {
+	if t.j.loading {
+		return true
+	}
+	if !t.j.writing {
+		return false
+	}
+	switch msg.(type) {
+	case *PublishCall, *v1.Publish, *v1.Restart, *v1.Delete:
+		return true
+	}
+	return false
+}
+
+// onLoaded restores the task, or marks it absent, and handles what waited.
+func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
+	t.j.loading = false
+	if m.err != nil {
+		// Nothing is known: answer what waited, and load again on the next message.
+		t.j.failed = true
+		stash := t.j.stash
+		t.j.stash = nil
+		for _, s := range stash {
+			if _, _, ok := routeOf(s.msg); ok {
+				answer(func(r any) { respond(ctx, s.sender, r) }, s.msg, t.journalUnavailable())
+			}
+		}
+		return
+	}
+	if m.found {
+		t.restore(m.meta, m.entries)
+	} else {
+		t.j.absent = true
+		t.epoch = newEpoch()
+	}
+	t.unstash(ctx)
+}
+
+// restore sets the task's state from its meta and newest entries: the same epoch, seq,
+// progress and finished state, the history, and the queue as the trim rule left it.
+func (t *TaskActor) restore(m journal.Meta, entries []journal.Entry) {
+	t.epoch, t.lastSeq, t.progress, t.finished = m.Epoch, m.LastSeq, m.Progress, m.Finished
+	t.j.finishedAt = m.FinishedAt
+	t.history = history{}
+	t.history.reserve(len(entries), t.cfg.HistoryLimit)
+	var stamp [40]byte
+	for _, e := range entries {
+		t.history.push(e.Seq, conn.LogFrame(&v1.LogEntry{
+			TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
+			Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
+		}, conn.AppendTimestamp(stamp[:0], e.TimeUnixNano)), t.cfg.HistoryLimit)
+	}
+	t.unseenFrom, t.queuedFrom = 0, 0
+	if m.LastSeq > m.Seen {
+		t.unseenFrom = m.Seen + 1
+		t.queuedFrom = m.LastSeq - queueLength(m.LastSeq-m.Seen, uint64(t.cfg.QueueLimit), uint64(t.cfg.QueueKeep)) + 1
+	}
+}
+
+// queueLength is how many of n messages published while nobody watched the queue holds
+// (rule 4): up to limit; the message that would make limit+1 leaves the newest keep, and
+// the queue grows from there again.
+func queueLength(n, limit, keep uint64) uint64 {
+	if n <= limit {
+		return n
+	}
+	return keep + (n-(limit+1))%(limit+1-keep)
+}
+
+// unstash handles the messages that waited, in order, until one has to wait again.
+func (t *TaskActor) unstash(ctx actor.Context) {
+	for len(t.j.stash) > 0 && !t.j.loading && !t.j.writing {
+		s := t.j.stash[0]
+		t.j.stash[0] = stashed{}
+		t.j.stash = t.j.stash[1:]
+		t.handle(ctx, s.msg, s.sender)
+	}
+	if len(t.j.stash) == 0 {
+		t.j.stash = nil
+	}
+}
+
+// seen is the queue's watermark: every seq up to it was handed to a subscriber.
+func (t *TaskActor) seen() uint64 {
+	if t.unseenFrom == 0 {
+		return t.lastSeq
+	}
+	return t.unseenFrom - 1
+}
+
+// meta is the task's meta as it stands.
+func (t *TaskActor) meta() journal.Meta {
+	return journal.Meta{
+		Epoch: t.epoch, LastSeq: t.lastSeq, Seen: t.seen(), Progress: t.progress, Finished: t.finished,
+		Active: processStart.Add(t.lastActive).UnixNano(), FinishedAt: t.j.finishedAt,
+	}
+}
+
+// write hands the journal one write of the task; committed arrives as a message.
+func (t *TaskActor) write(ctx actor.Context, a journal.Append, p pendingWrite) {
+	t.j.writing, t.j.pending, t.j.dirty = true, p, false
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	t.store.w.Commit(a, func(err error) { root.Send(self, &committed{err: err}) })
+}
+
+// publishDurably stores a call's entries and meta, and applies the call once stored. The
+// seen watermark written is the one before the call: entries that go live are recorded
+// as seen by a later write, so a crash can hand them to a new connection again, never
+// lose them from the queue.
+func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall) {
+	at := time.Now()
+	meta := t.meta()
+	var entries []journal.Entry
+	from := 0
+	for _, end := range c.ends {
+		if !meta.Finished {
+			for _, in := range c.entries[from:end] {
+				meta.LastSeq++
+				entries = append(entries, journal.Entry{Seq: meta.LastSeq, TimeUnixNano: at.UnixNano(),
+					Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished})
+				meta.Progress = in.progress
+				meta.Finished = meta.Finished || in.finished
+			}
+		}
+		from = end
+	}
+	if len(entries) == 0 { // every group was refused: the task had finished
+		t.publishAt(ctx, c, at)
+		return
+	}
+	meta.Active = at.UnixNano()
+	if meta.Finished && !t.finished {
+		meta.FinishedAt = at.UnixNano()
+	}
+	t.write(ctx, journal.Append{TaskID: t.taskID, Meta: meta, Entries: entries}, pendingWrite{call: c, at: at})
+}
+
+// restartDurably stores a new incarnation: no entries, a new epoch.
+func (t *TaskActor) restartDurably(ctx actor.Context, sender *actor.PID) {
+	epoch := newEpoch()
+	meta := journal.Meta{Epoch: epoch, Active: time.Now().UnixNano()}
+	t.write(ctx, journal.Append{TaskID: t.taskID, Reset: true, Meta: meta}, pendingWrite{restart: epoch, sender: sender})
+}
+
+// deleteDurably removes the task from the journal, then closes it.
+func (t *TaskActor) deleteDurably(ctx actor.Context, sender *actor.PID) {
+	t.j.writing, t.j.pending = true, pendingWrite{delete: true, sender: sender}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	t.store.w.Delete(t.taskID, func(err error) { root.Send(self, &committed{err: err}) })
+}
+
+// onCommitted finishes what the stored write was for.
+func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
+	p := t.j.pending
+	t.j.writing, t.j.pending = false, pendingWrite{}
+	switch {
+	case p.call != nil && m.err != nil:
+		p.call.complete(t.epoch, t.journalUnavailable())
+	case p.call != nil:
+		t.publishAt(ctx, p.call, p.at)
+		if t.finished && t.j.finishedAt == 0 {
+			t.j.finishedAt = p.at.UnixNano()
+		}
+	case p.restart != "" && m.err != nil:
+		respond(ctx, p.sender, t.journalUnavailable())
+	case p.restart != "":
+		t.restartTo(ctx, p.restart)
+		t.j.finishedAt = 0
+		respond(ctx, p.sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.epoch})
+	case p.delete && m.err != nil:
+		// The router has forgotten the task already; the journal still has it, and the
+		// next message loads it again. Its viewers resume there (1001).
+		respond(ctx, p.sender, t.journalUnavailable())
+		ctx.Stop(ctx.Self())
+		return
+	case p.delete:
+		t.deleteNow(ctx, p.sender)
+		return
+	case m.err != nil: // a meta write: try again with the next one
+		t.j.dirty = true
+	}
+	t.unstash(ctx)
+}
+
+// writeMeta stores the meta if it moved since the last write, without waiting for it:
+// what a crash loses of it is the seen watermark and the activity time, so a queued
+// message may be handed again to a new connection, never lost.
+func (t *TaskActor) writeMeta(ctx actor.Context) {
+	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.absent {
+		return
+	}
+	t.j.dirty = false
+	t.store.w.Commit(journal.Append{TaskID: t.taskID, Meta: t.meta()}, func(error) {})
+}
+
+// markSeen records that the seen watermark or the activity moved.
+func (t *TaskActor) markSeen() {
+	if t.j != nil {
+		t.j.dirty = true
+	}
+}
+
+// busyWithJournal reports whether the task waits for the journal or has messages waiting.
+func (t *TaskActor) busyWithJournal() bool {
+	return t.j != nil && (t.j.loading || t.j.writing || len(t.j.stash) > 0)
+}
+
+// respond answers sender, if there is one.
+func respond(ctx actor.Context, sender *actor.PID, reply any) {
+	if sender != nil {
+		ctx.Send(sender, reply)
+	}
+}
