@@ -39,6 +39,8 @@ func routeOf(msg any) (r route, taskID string, ok bool) {
 		return route{absent: func(id string) proto.Message { return &v1.Status{TaskId: id} }}, m.TaskId, true
 	case *v1.Delete:
 		return route{ends: true, absent: func(id string) proto.Message { return &v1.DeleteAck{TaskId: id} }}, m.TaskId, true
+	case *v1.GetLog:
+		return route{absent: func(id string) proto.Message { return &v1.LogFrames{TaskId: id} }}, m.TaskId, true
 	case *v1.Restart:
 		return route{absent: func(id string) proto.Message { return &v1.RestartAck{TaskId: id} }}, m.TaskId, true
 	}

@@ -20,6 +20,7 @@ var notRouted = map[protoreflect.Name]string{
 	"SubscribeAck": "reply",
 	"DeleteAck":    "reply",
 	"RestartAck":   "reply",
+	"LogFrames":    "reply",
 	"Status":       "reply",
 	"TaskFailure":  "reply",
 	"Refused":      "reply",

@@ -159,6 +159,9 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 		t.subscribe(ctx, m, sender)
 	case *v1.GetStatus:
 		respond(ctx, sender, t.status())
+	case *v1.GetLog:
+		frames := t.history.appendRange(nil, t.history.oldest(t.lastSeq), t.lastSeq)
+		respond(ctx, sender, &v1.LogFrames{TaskId: t.taskID, Found: true, Frames: frames})
 	case *v1.Delete:
 		if t.store != nil {
 			t.deleteDurably(ctx, sender)

@@ -152,6 +152,30 @@ func (c *Client) Restart(ctx context.Context, taskID string) (string, error) {
 	return out.Epoch, nil
 }
 
+// Log downloads a task's whole retained log: text lines "timestamp level message", or
+// with ndjson the log frames, one JSON object per line (Event's fields). The caller reads
+// and closes it. An unknown task is ErrNotFound.
+func (c *Client) Log(ctx context.Context, taskID string, ndjson bool) (io.ReadCloser, error) {
+	path := taskPath(taskID) + "/log"
+	if ndjson {
+		path += "?format=ndjson"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.authorize(req.Header)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, apiError(resp)
+	}
+	return resp.Body, nil
+}
+
 func taskPath(taskID string) string { return "/v1/tasks/" + url.PathEscape(taskID) }
 
 func (c *Client) do(ctx context.Context, method, path string, in any, want int, out any) error {

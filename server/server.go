@@ -32,8 +32,11 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger, Cluster: cfg.Cluster})
+	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger, Cluster: cfg.Cluster, Journal: cfg.Journal})
 	if err != nil {
+		if cfg.Journal != nil {
+			cfg.Journal.Close()
+		}
 		return nil, err
 	}
 	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst)}
@@ -101,6 +104,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
 	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)
 	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", s.restart)
+	mux.HandleFunc("GET /v1/tasks/{task_id}/log", s.downloadLog)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
 	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
 	mux.Handle("GET /static/", staticFiles())

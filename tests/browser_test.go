@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
+
 	"github.com/chromedp/chromedp"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/conn"
@@ -289,5 +291,20 @@ func TestTasktailJSFromAPositionNeverReached(t *testing.T) {
 	until(t, ctx, "gap and three logs", `got.length === 4`)
 	if got := evalString(t, ctx, `JSON.stringify(got)`); got != `["epoch",1,2,3]` {
 		t.Fatalf("tasktail.js got %s", got)
+	}
+}
+
+// The page's "Download log" link fetches the task's whole log with the page's token.
+func TestViewerDownloadLinkCarriesTheLog(t *testing.T) {
+	s := secured(t)
+	s.with(testKey, "POST", "/v1/tasks/private/logs", `{"level":"info","message":"for token holders"}`)
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(s.base+"/tasks/private?token="+mint(t, "private", time.Hour)))
+	until(t, ctx, "line shown", `document.querySelector("#log .message")?.textContent === "for token holders"`)
+	var body string
+	run(t, ctx, chromedp.Evaluate(`(async () => { const r = await fetch(document.getElementById("download").href); return r.status + "|" + r.headers.get("Content-Disposition") + "|" + (await r.text()) })()`,
+		&body, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if !strings.HasPrefix(body, `200|attachment; filename="private.log"|`) || !strings.HasSuffix(body, " info for token holders\n") {
+		t.Fatalf("download link answered %q", body)
 	}
 }

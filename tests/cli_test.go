@@ -219,9 +219,27 @@ func TestCLIRestart(t *testing.T) {
 	}
 }
 
+func TestCLILogs(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("l", "info", "first line", 10, false)
+	s.publish("l", "success", "all done", 100, true)
+	out, stderr, code := s.cli("", "logs", "l")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasSuffix(lines[0], " info first line") || !strings.HasSuffix(lines[1], " success all done") {
+		t.Fatalf("logs: exit %d %q %q", code, out, stderr)
+	}
+	out, _, code = s.cli("", "logs", "l", "-o", "json")
+	if code != 0 || strings.Count(out, `"type":"log"`) != 2 {
+		t.Fatalf("logs -o json: exit %d %q", code, out)
+	}
+	if _, stderr, code := s.cli("", "logs", "nobody"); code != 1 || !strings.Contains(stderr, "not found") {
+		t.Fatalf("logs of an unknown task: exit %d %q", code, stderr)
+	}
+}
+
 func TestCLIHelpHasExamples(t *testing.T) {
 	s := start(t, defaults())
-	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "delete", "restart"} {
+	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "delete", "restart", "logs"} {
 		_, stderr, code := s.cli("", cmd, "--help")
 		if code != 0 || !strings.Contains(stderr, "Example") || !strings.Contains(stderr, "--server") && cmd != "serve" {
 			t.Errorf("%s --help: exit %d %q", cmd, code, stderr)

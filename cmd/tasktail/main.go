@@ -28,6 +28,7 @@ Usage:
   tasktail status TASK [-o json]                 show a task's status
   tasktail delete TASK                           close a task's viewers and drop it
   tasktail restart TASK                          start a task again: new epoch, seq from 1
+  tasktail logs TASK [-o json]                   print a task's whole retained log
   tasktail token TASK [--ttl 1h]                 mint a subscribe token
   tasktail version                               print the version
 
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = status(ctx, args[1:], stdout, stderr)
 	case "delete":
 		err = deleteTask(ctx, args[1:], stderr)
+	case "logs":
+		err = printLog(ctx, args[1:], stdout, stderr)
 	case "restart":
 		err = restartTask(ctx, args[1:], stdout, stderr)
 	case "token":

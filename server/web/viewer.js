@@ -11,8 +11,12 @@ const trimmedNote = $("trimmed");
 let trimmed = 0;
 let pending = [];
 
+const token = new URLSearchParams(location.search).get("token") || undefined;
+
 document.title = `${taskId} · tasktail`;
 $("task-id").textContent = taskId;
+// The whole retained log as a text file, under the same credential as the page.
+$("download").href = `/v1/tasks/${encodeURIComponent(taskId)}/log${token ? `?token=${encodeURIComponent(token)}` : ""}`;
 
 const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 32;
 
@@ -99,7 +103,7 @@ function showEnd(last) {
 
 tail(taskId, {
   since: 0,
-  token: new URLSearchParams(location.search).get("token") || undefined,
+  token,
   onLog: (entry) => add(lineFor(entry)),
   onGap: (gap) => add(gapLine(gap)),
   onProgress: setProgress,

@@ -930,6 +930,114 @@ func (x *RestartAck) GetEpoch() string {
 	return ""
 }
 
+// GetLog asks a task for the log frames it retains in memory (the download of a task
+// without a journal). Answered with LogFrames.
+type GetLog struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLog) Reset() {
+	*x = GetLog{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLog) ProtoMessage() {}
+
+func (x *GetLog) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLog.ProtoReflect.Descriptor instead.
+func (*GetLog) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetLog) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+// LogFrames answers GetLog: the retained log frames, oldest first; found is false when
+// the task does not exist.
+type LogFrames struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Found         bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
+	Frames        [][]byte               `protobuf:"bytes,3,rep,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogFrames) Reset() {
+	*x = LogFrames{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogFrames) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogFrames) ProtoMessage() {}
+
+func (x *LogFrames) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogFrames.ProtoReflect.Descriptor instead.
+func (*LogFrames) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LogFrames) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *LogFrames) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *LogFrames) GetFrames() [][]byte {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
 // GetStatus asks for a task's status. Answered with Status.
 type GetStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -940,7 +1048,7 @@ type GetStatus struct {
 
 func (x *GetStatus) Reset() {
 	*x = GetStatus{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1060,7 @@ func (x *GetStatus) String() string {
 func (*GetStatus) ProtoMessage() {}
 
 func (x *GetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1073,7 @@ func (x *GetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatus.ProtoReflect.Descriptor instead.
 func (*GetStatus) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetStatus) GetTaskId() string {
@@ -995,7 +1103,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1115,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1128,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Status) GetTaskId() string {
@@ -1109,7 +1217,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1229,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1242,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LogEntry) GetTaskId() string {
@@ -1200,7 +1308,7 @@ type Gap struct {
 
 func (x *Gap) Reset() {
 	*x = Gap{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1320,7 @@ func (x *Gap) String() string {
 func (*Gap) ProtoMessage() {}
 
 func (x *Gap) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1333,7 @@ func (x *Gap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gap.ProtoReflect.Descriptor instead.
 func (*Gap) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Gap) GetTaskId() string {
@@ -1269,7 +1377,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1389,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1402,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Hello) GetTaskId() string {
@@ -1338,7 +1446,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1458,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1471,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -1398,7 +1506,7 @@ type TaskFailure struct {
 
 func (x *TaskFailure) Reset() {
 	*x = TaskFailure{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1518,7 @@ func (x *TaskFailure) String() string {
 func (*TaskFailure) ProtoMessage() {}
 
 func (x *TaskFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1531,7 @@ func (x *TaskFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFailure.ProtoReflect.Descriptor instead.
 func (*TaskFailure) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TaskFailure) GetTaskId() string {
@@ -1451,7 +1559,7 @@ type Refused struct {
 
 func (x *Refused) Reset() {
 	*x = Refused{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1571,7 @@ func (x *Refused) String() string {
 func (*Refused) ProtoMessage() {}
 
 func (x *Refused) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1584,7 @@ func (x *Refused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refused.ProtoReflect.Descriptor instead.
 func (*Refused) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Refused) GetTaskId() string {
@@ -1550,7 +1658,13 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"RestartAck\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\tR\x05epoch\"$\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch\"!\n" +
+	"\x06GetLog\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"R\n" +
+	"\tLogFrames\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
+	"\x05found\x18\x02 \x01(\bR\x05found\x12\x16\n" +
+	"\x06frames\x18\x03 \x03(\fR\x06frames\"$\n" +
 	"\tGetStatus\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\x90\x02\n" +
 	"\x06Status\x12\x17\n" +
@@ -1630,7 +1744,7 @@ func file_tasktail_v1_tasktail_proto_rawDescGZIP() []byte {
 }
 
 var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(Level)(0),           // 0: tasktail.v1.Level
 	(PublishStatus)(0),   // 1: tasktail.v1.PublishStatus
@@ -1647,24 +1761,26 @@ var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(*DeleteAck)(nil),    // 12: tasktail.v1.DeleteAck
 	(*Restart)(nil),      // 13: tasktail.v1.Restart
 	(*RestartAck)(nil),   // 14: tasktail.v1.RestartAck
-	(*GetStatus)(nil),    // 15: tasktail.v1.GetStatus
-	(*Status)(nil),       // 16: tasktail.v1.Status
-	(*LogEntry)(nil),     // 17: tasktail.v1.LogEntry
-	(*Gap)(nil),          // 18: tasktail.v1.Gap
-	(*Hello)(nil),        // 19: tasktail.v1.Hello
-	(*Deliver)(nil),      // 20: tasktail.v1.Deliver
-	(*TaskFailure)(nil),  // 21: tasktail.v1.TaskFailure
-	(*Refused)(nil),      // 22: tasktail.v1.Refused
-	(*actor.PID)(nil),    // 23: actor.PID
+	(*GetLog)(nil),       // 15: tasktail.v1.GetLog
+	(*LogFrames)(nil),    // 16: tasktail.v1.LogFrames
+	(*GetStatus)(nil),    // 17: tasktail.v1.GetStatus
+	(*Status)(nil),       // 18: tasktail.v1.Status
+	(*LogEntry)(nil),     // 19: tasktail.v1.LogEntry
+	(*Gap)(nil),          // 20: tasktail.v1.Gap
+	(*Hello)(nil),        // 21: tasktail.v1.Hello
+	(*Deliver)(nil),      // 22: tasktail.v1.Deliver
+	(*TaskFailure)(nil),  // 23: tasktail.v1.TaskFailure
+	(*Refused)(nil),      // 24: tasktail.v1.Refused
+	(*actor.PID)(nil),    // 25: actor.PID
 }
 var file_tasktail_v1_tasktail_proto_depIdxs = []int32{
 	0,  // 0: tasktail.v1.LogInput.level:type_name -> tasktail.v1.Level
 	4,  // 1: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
 	1,  // 2: tasktail.v1.GroupAck.status:type_name -> tasktail.v1.PublishStatus
 	6,  // 3: tasktail.v1.PublishAck.groups:type_name -> tasktail.v1.GroupAck
-	23, // 4: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
-	23, // 5: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
-	23, // 6: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
+	25, // 4: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
+	25, // 5: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
+	25, // 6: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
 	0,  // 7: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
 	2,  // 8: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
 	3,  // 9: tasktail.v1.Refused.reason:type_name -> tasktail.v1.RefusedReason
@@ -1686,7 +1802,7 @@ func file_tasktail_v1_tasktail_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tasktail_v1_tasktail_proto_rawDesc), len(file_tasktail_v1_tasktail_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
