@@ -2,6 +2,8 @@ package journal
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -79,4 +81,24 @@ func (m Meta) Expired(now time.Time, r Retention) bool {
 		return m.FinishedAt != 0 && now.UnixNano()-m.FinishedAt > int64(r.Finished)
 	}
 	return now.UnixNano()-m.Active > int64(r.Idle)
+}
+
+// The journals a server can open by name (Open).
+const (
+	KindMemory = "memory" // no journal: tasks live in memory only
+	KindPebble = "pebble" // the embedded journal in a directory
+	// DefaultKind and DefaultDir are where a server keeps tasks unless told otherwise.
+	DefaultKind = KindPebble
+	DefaultDir  = "./tasktail-data"
+)
+
+// Open opens the journal of kind in dir; memory is none (nil).
+func Open(kind, dir string, logger *slog.Logger) (Journal, error) {
+	switch kind {
+	case KindMemory:
+		return nil, nil
+	case KindPebble:
+		return OpenPebble(dir, logger)
+	}
+	return nil, fmt.Errorf("journal %q: want %s or %s", kind, KindPebble, KindMemory)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/token"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	Actors actors.Config
 	// Cluster, when set, joins a cluster: tasks live on the members by task_id.
 	Cluster *actors.ClusterConfig
+	// Journal, when set, keeps every task durably; the server closes it when it shuts
+	// down (or when New fails). Nil keeps tasks in memory only.
+	Journal journal.Journal
 	// Logger receives the service's logs (default: discard).
 	Logger *slog.Logger
 }
@@ -86,6 +90,10 @@ func setDefault[T comparable](v *T, def T) {
 		*v = def
 	}
 }
+
+// Validate fills in defaults and reports the first setting that cannot work, before
+// anything is started or opened.
+func (c *Config) Validate() error { return c.fill() }
 
 func (c *Config) fill() error {
 	c.fillDefaults()

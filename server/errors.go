@@ -23,6 +23,7 @@ const (
 	codeMediaType   = "unsupported_media_type"
 	codeRateLimited = "rate_limited"
 	codeUnavailable = "unavailable"
+	codeJournal     = "journal_unavailable"
 	codeInternal    = "internal"
 )
 
@@ -105,6 +106,9 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 	case errors.Is(err, actors.ErrTooManyTasks):
 		s.logger.Warn("refused: too many live tasks", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this server has its maximum of live tasks; try again later")
+	case errors.Is(err, actors.ErrJournalUnavailable):
+		s.logger.Warn("refused: the journal cannot store", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		answer(w, http.StatusServiceUnavailable, codeJournal, "the journal cannot store right now; nothing was stored, try again")
 	case errors.Is(err, actors.ErrTooManyViewers):
 		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this task has its maximum of viewers; try again later")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

@@ -80,7 +80,7 @@ func startEtcd(t *testing.T) string {
 // startMember starts a cluster member with the cluster flags in args.
 func startMember(t *testing.T, name string, args ...string) *member {
 	t.Helper()
-	return startServe(t, name, append([]string{"--cluster", "--cluster-port", "0", "--cluster-name", "test", "--log-level", "warn"}, args...)...)
+	return startServe(t, name, append([]string{"--cluster", "--journal", "memory", "--cluster-port", "0", "--cluster-name", "test", "--log-level", "warn"}, args...)...)
 }
 
 // startServe starts `tasktail serve` on 127.0.0.1:0 with args and returns it once it
@@ -89,6 +89,7 @@ func startMember(t *testing.T, name string, args ...string) *member {
 func startServe(t *testing.T, name string, args ...string) *member {
 	t.Helper()
 	cmd := exec.Command(tasktailBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(cmd.Environ(), "TASKTAIL_DATA_DIR="+t.TempDir()) // a journal of its own, when it keeps one
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -499,7 +500,7 @@ func TestClusterStartupErrors(t *testing.T) {
 		{[]string{"--cluster-host", "0.0.0.0"}, "set the advertised address"},
 	} {
 		began := time.Now()
-		_, stderr, code := s.cli("", append([]string{"serve", "--addr", "127.0.0.1:0", "--cluster", "--cluster-port", "0"}, tc.args...)...)
+		_, stderr, code := s.cli("", append([]string{"serve", "--addr", "127.0.0.1:0", "--cluster", "--journal", "memory", "--cluster-port", "0"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("serve %v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
 		}

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 
 	"github.com/tasktail/tasktail/internal/cli"
+	"github.com/tasktail/tasktail/journal"
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/server"
@@ -80,6 +82,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cc.AutomanagedAddr, "automanaged-addr", cdef.AutomanagedAddr, "host:port this member answers the other members' health polls on (provider automanaged)")
 	fs.Var(&peers, "cluster-peers", "comma-separated automanaged addresses of every member, this one included (provider automanaged)")
 	fs.DurationVar(&cc.AttemptTimeout, "cluster-request-timeout", cdef.AttemptTimeout, "deadline of one attempt to reach a task's member; attempts repeat within --request-timeout")
+	journalKind, dataDir := journal.DefaultKind, journal.DefaultDir
+	fs.StringVar(&journalKind, "journal", journalKind, "where tasks are kept: pebble (on disk in --data-dir: every acknowledged message survives a restart or a crash) or memory (lost on restart)")
+	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
+	fs.DurationVar(&cfg.Actors.Retention, "retention", def.Actors.Retention, "how long the journal keeps a finished task")
+	fs.DurationVar(&cfg.Actors.IdleRetention, "idle-retention", def.Actors.IdleRetention, "how long the journal keeps an unfinished task nobody published to or watched")
 	var debugAddr string
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go's pprof profiles on this loopback address (off when empty)")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
@@ -96,6 +103,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if clustered {
 		cc.EtcdEndpoints, cc.Peers = etcdEPs, peers
 		cfg.Cluster = &cc
+	}
+	if clustered && journalKind != journal.KindMemory {
+		return cli.Usagef("--cluster keeps tasks in each member's memory (a member's own disk cannot survive its loss, and a shared journal is not built yet): pass --journal memory")
+	}
+	if err := cfg.Validate(); err != nil { // before the journal's directory is made
+		return cli.UsageError{Err: err}
+	}
+	if cfg.Journal, err = journal.Open(journalKind, dataDir, logger); err != nil {
+		return cli.UsageError{Err: err}
 	}
 	cfg.PublishKeys, cfg.AllowedOrigins, cfg.TokenSecret = publishKeys, origins, []byte(secret)
 	if len(cfg.PublishKeys) == 0 || len(cfg.TokenSecret) == 0 {
@@ -134,7 +150,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   view:     %s/tasks/demo
   watch:    node --experimental-websocket -e 'new WebSocket(process.argv[1]).onmessage = e => console.log(e.data)' '%s/v1/tasks/demo/ws?since=0'
   health:   %s/healthz   metrics: %s/metrics
-`, version, base, base, base, base, strings.Replace(base, "http://", "ws://", 1), base, base)
+  journal:  %s
+`, version, base, base, base, base, strings.Replace(base, "http://", "ws://", 1), base, base, journalNote(journalKind, dataDir))
 	if members, self, ok := srv.Manager().ClusterMembers(); ok {
 		fmt.Fprintf(stdout, "  cluster:  member %s of %q (%s); %d members so far, listed at %s/readyz\n",
 			self, cc.Name, cc.Provider, len(members), base)
@@ -155,4 +172,15 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+// journalNote says where tasks are kept, for the start-up lines.
+func journalNote(kind, dir string) string {
+	if kind == journal.KindMemory {
+		return "memory (tasks are lost on restart)"
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return kind + " in " + dir + " (every acknowledged message survives a restart)"
 }

@@ -107,3 +107,13 @@ func sameDefault(readme, help string) bool {
 	}
 	return false
 }
+
+// A cluster member keeps tasks in memory: the default, node-local journal is refused with
+// the flag that allows it.
+func TestClusterNeedsTheMemoryJournal(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--cluster", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--journal memory") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
