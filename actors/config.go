@@ -121,6 +121,12 @@ func (c *Config) Validate() error {
 	if c.MaxTaskIDLength > MaxTaskIDLength {
 		errs = append(errs, fmt.Errorf("max task id length %d: must not exceed %d", c.MaxTaskIDLength, MaxTaskIDLength))
 	}
+	if c.Retention < c.FinishedTTL {
+		errs = append(errs, fmt.Errorf("retention %v: must be at least the finished ttl %v (a task must not leave the journal while it is in memory)", c.Retention, c.FinishedTTL))
+	}
+	if c.IdleRetention < c.IdleTTL {
+		errs = append(errs, fmt.Errorf("idle retention %v: must be at least the idle ttl %v (a task must not leave the journal while it is in memory)", c.IdleRetention, c.IdleTTL))
+	}
 	if c.SocketBuffer < c.MaxBatch {
 		errs = append(errs, fmt.Errorf("socket buffer %d: must be at least max batch %d", c.SocketBuffer, c.MaxBatch))
 	}

@@ -11,6 +11,14 @@ const (
 	maxGroupBytes   = 16 << 20
 )
 
+// Before a commit the Writer lets the goroutines that are ready to run go first, while
+// that brings more requests, up to gatherRounds times: a sync costs as much CPU as many
+// publishes (~0.3 ms of kernel time on a small VM), and the Writer, woken by the first
+// request, would otherwise commit it alone before the others that are on their way could
+// submit. Nothing waits on a timer, so a lone request on an idle server is committed at
+// once.
+const gatherRounds = 8
+
 // Writer runs a journal's requests on one goroutine of its own, in the order they were
 // submitted, and commits the appends that wait together in one write (group commit).
 // Submitting never blocks and takes no lock, so an actor may submit from its Receive.
@@ -18,6 +26,7 @@ type Writer struct {
 	j          Journal
 	head       atomic.Pointer[request] // submitted, newest first
 	wake       chan struct{}
+	queued     atomic.Int64 // submitted and not yet taken
 	closed     atomic.Bool
 	submitting atomic.Int64
 	stop, done chan struct{}
@@ -72,6 +81,7 @@ func (w *Writer) submit(r *request) {
 			break
 		}
 	}
+	w.queued.Add(1)
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -103,18 +113,31 @@ func (w *Writer) Close() {
 func (w *Writer) run() {
 	defer close(w.done)
 	for {
-		if batch := w.take(); batch != nil {
+		if batch := w.take(); batch != nil { // they gathered during the last commit
 			w.carryOut(batch)
 			continue
 		}
 		select {
 		case <-w.wake:
+			w.gather()
 		case <-w.stop:
 			if batch := w.take(); batch != nil {
 				w.carryOut(batch)
 			}
 			return
 		}
+	}
+}
+
+// gather yields to the goroutines ready to run while that brings more requests.
+func (w *Writer) gather() {
+	for n, round := w.queued.Load(), 0; n < maxGroupAppends && round < gatherRounds; round++ {
+		runtime.Gosched()
+		m := w.queued.Load()
+		if m == n {
+			return
+		}
+		n = m
 	}
 }
 
@@ -125,6 +148,7 @@ func (w *Writer) take() []*request {
 	for ; r != nil; r = r.previous {
 		batch = append(batch, r)
 	}
+	w.queued.Add(-int64(len(batch)))
 	for i, j := 0, len(batch)-1; i < j; i, j = i+1, j-1 {
 		batch[i], batch[j] = batch[j], batch[i]
 	}

@@ -247,7 +247,7 @@ func TestJournalFinishedLogsRetentionAndDelete(t *testing.T) {
 	m.cmd.Process.Signal(syscall.SIGTERM)
 	m.exited <- <-m.exited
 
-	m2 := startDurable(t, "second", dir, "--retention", "2s")
+	m2 := startDurable(t, "second", dir, "--retention", "2s", "--finished-ttl", "1s")
 	if again, _ := download(t, m2.base, "report", "text"); !bytes.Equal(again, text) {
 		t.Fatalf("text log after restart differs:\n%s\nwas\n%s", again, text)
 	}

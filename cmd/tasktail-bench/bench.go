@@ -51,7 +51,8 @@ type benchConfig struct {
 	drain     time.Duration
 	prefix    string
 	json      bool
-	idle      int // --idle-viewers: measure memory per idle viewer instead
+	idle      int    // --idle-viewers: measure memory per idle viewer instead
+	fill      string // --fill-journal: write tasks into a journal directory instead
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,11 +70,15 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.prefix, "prefix", fmt.Sprintf("bench-%d-", time.Now().UnixNano()), "task_id prefix")
 	fs.StringVar(&c.view, "view-server", "", "server the viewers connect to, when not --server (another cluster member: publish on one, deliver through another)")
 	fs.IntVar(&c.idle, "idle-viewers", 0, "instead of a load run: connect this many idle viewers to one task and report the server's RSS per viewer (the server needs --max-viewers-per-task at least this)")
+	fs.StringVar(&c.fill, "fill-journal", "", "instead of a load run: write --tasks tasks of --messages entries of --size bytes into a new pebble journal in this directory (no server), for restart measurements")
 	output := fs.String("o", "text", "output: text or json")
 	if err := cli.ParseWithEnv(fs, args); err != nil {
 		return err
 	}
 	c.server, c.key, c.json = strings.TrimSuffix(remote.Server, "/"), remote.Key, *output == "json"
+	if c.fill != "" {
+		return fillJournal(c, stdout)
+	}
 	if c.tasks < 1 || c.producers < 1 || c.messages < 1 || c.batch < 1 || c.size < 32 || c.rate < 0 {
 		return cli.UsageError{Err: errors.New("--tasks, --producers, --messages and --batch must be positive, --size at least 32")}
 	}

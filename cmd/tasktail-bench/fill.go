@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tasktail/tasktail/journal"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// fillJournal writes c.tasks tasks named c.prefix+N, each of c.messages entries of about
+// c.size bytes and never watched, into a new pebble journal in c.fill, committing a
+// thousand tasks at a time.
+func fillJournal(c benchConfig, stdout io.Writer) error {
+	if _, err := os.Stat(c.fill); err == nil {
+		return fmt.Errorf("%s exists: --fill-journal makes a new journal", c.fill)
+	}
+	j, err := journal.OpenPebble(c.fill, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	began, now := time.Now(), time.Now().UnixNano()
+	message := strings.Repeat("x", max(c.size-20, 1))
+	var group []journal.Append
+	for t := range c.tasks {
+		entries := make([]journal.Entry, c.messages)
+		for i := range entries {
+			entries[i] = journal.Entry{Seq: uint64(i + 1), TimeUnixNano: now, Level: v1.Level_LEVEL_INFO,
+				Message: fmt.Sprintf("%06d %s", i+1, message), Progress: float64(i % 101)}
+		}
+		group = append(group, journal.Append{TaskID: fmt.Sprintf("%s%d", c.prefix, t), Entries: entries,
+			Meta: journal.Meta{Epoch: fmt.Sprintf("fill%d", t), LastSeq: uint64(c.messages), Active: now}})
+		if len(group) == 1000 || t == c.tasks-1 {
+			if err := j.Commit(group); err != nil {
+				return err
+			}
+			group = group[:0]
+		}
+	}
+	fmt.Fprintf(stdout, "filled %s with %d tasks of %d entries in %.1fs\n", c.fill, c.tasks, c.messages, time.Since(began).Seconds())
+	return nil
+}
