@@ -48,6 +48,10 @@ type Config struct {
 	MaxFailures int
 	// FailureWindow is the window MaxFailures counts over (default 1 min).
 	FailureWindow time.Duration
+	// ReplayLimit is the most entries a connection resuming with since gets from the
+	// journal, beyond what the history holds (default 10,000); older ones are a gap with
+	// reason history, and the download has them.
+	ReplayLimit int
 	// Retention is how long a journal keeps a finished task (default 7 days).
 	Retention time.Duration
 	// IdleRetention is how long a journal keeps an unfinished task nobody published to or
@@ -78,6 +82,7 @@ func (c *Config) fill() {
 	setDefault(&c.MaxViewersPerTask, 1000)
 	setDefault(&c.MaxFailures, 10)
 	setDefault(&c.FailureWindow, time.Minute)
+	setDefault(&c.ReplayLimit, 10_000)
 	setDefault(&c.Retention, 7*24*time.Hour)
 	setDefault(&c.IdleRetention, 7*24*time.Hour)
 }
@@ -105,6 +110,7 @@ func (c *Config) Validate() error {
 		{"max viewers per task", int64(c.MaxViewersPerTask)},
 		{"max failures", int64(c.MaxFailures)},
 		{"failure window", int64(c.FailureWindow)},
+		{"replay limit", int64(c.ReplayLimit)},
 		{"retention", int64(c.Retention)},
 		{"idle retention", int64(c.IdleRetention)},
 	} {

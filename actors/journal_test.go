@@ -195,3 +195,38 @@ func TestJournalFailureIsNotAcknowledged(t *testing.T) {
 		t.Fatalf("viewer got %+v, want seq 3 \"stored\" and never the refused message", f)
 	}
 }
+
+// A resuming connection gets from the journal what the history no longer holds, up to
+// the replay limit; older entries are a gap with reason history.
+func TestJournalReplaysOlderThanTheHistory(t *testing.T) {
+	cfg := actors.Config{QueueLimit: 10, QueueKeep: 5, HistoryLimit: 100, ReplayLimit: 150}
+	m, _ := durable(t, t.TempDir(), cfg)
+	sendN(t, m, "old", 1, 300) // the history holds 201..300
+	s := actortest.NewFakeSocket()
+	a, err := m.Attach(context.Background(), "old", actors.Resume{Replay: true, Since: 180})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start(context.Background(), s, nil)
+	frames := actortest.DecodeFrames(t, s.WaitFrames(t, 1+120, wait))
+	if seqs := logSeqs(t, frames); len(seqs) != 120 || seqs[0] != 181 || seqs[119] != 300 {
+		t.Fatalf("since=180: %d messages from %v, want 181..300 without a gap", len(seqs), seqs[:1])
+	}
+	sendN(t, m, "old", 301, 301)
+	if f := actortest.DecodeFrames(t, s.WaitFrames(t, 1+120+1, wait)); f[len(f)-1].Seq != 301 {
+		t.Fatalf("live after the replay: %+v", f[len(f)-1])
+	}
+	s2 := actortest.NewFakeSocket()
+	a2, err := m.Attach(context.Background(), "old", actors.Resume{Replay: true, Since: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2.Start(context.Background(), s2, nil)
+	frames = actortest.DecodeFrames(t, s2.WaitFrames(t, 1+1+150, wait))
+	if g := frames[1]; g.Type != "gap" || g.Reason != "history" || g.FromSeq != 11 || g.ToSeq != 151 {
+		t.Fatalf("since=10 past the replay limit: %+v, want a history gap 11-151", g)
+	}
+	if seqs := logSeqs(t, frames); len(seqs) != 150 || seqs[0] != 152 || seqs[149] != 301 {
+		t.Fatalf("since=10: %d messages from %v, want the last 150", len(seqs), seqs[:1])
+	}
+}

@@ -89,6 +89,8 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.onLoaded(ctx, m)
 	case *committed:
 		t.onCommitted(ctx, m)
+	case *backfilled:
+		t.onBackfilled(ctx, m)
 	case *actor.Terminated:
 		t.removeSubscriber(m.Who)
 	case passivateCheck:

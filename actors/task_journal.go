@@ -28,6 +28,7 @@ type taskJournal struct {
 	// absent: the journal did not have the task, and no message has created it since.
 	absent  bool
 	writing bool // a write is in flight: publishes, restarts and deletes wait
+	reading int  // replays being read: publishes, restarts and deletes wait
 	pending pendingWrite
 	stash   []stashed
 	// dirty: the seen watermark or the activity time moved since the meta was written.
@@ -57,6 +58,13 @@ type loaded struct {
 	err     error
 }
 
+// backfilled carries entries older than the history to a subscribe that waits for them.
+type backfilled struct {
+	subscribe *v1.Subscribe
+	sender    *actor.PID
+	entries   []journal.Entry
+}
+
 // committed tells a task that its write is stored (err nil) or failed.
 type committed struct{ err error }
 
@@ -79,7 +87,7 @@ func (t *TaskActor) waits(msg any) bool {
 	if t.j.loading {
 		return true
 	}
-	if !t.j.writing {
+	if !t.j.writing && t.j.reading == 0 {
 		return false
 	}
 	switch msg.(type) {
@@ -146,7 +154,7 @@ func queueLength(n, limit, keep uint64) uint64 {
 
 // unstash handles the messages that waited, in order, until one has to wait again.
 func (t *TaskActor) unstash(ctx actor.Context) {
-	for len(t.j.stash) > 0 && !t.j.loading && !t.j.writing {
+	for len(t.j.stash) > 0 && !t.j.loading && !t.j.writing && t.j.reading == 0 {
 		s := t.j.stash[0]
 		t.j.stash[0] = stashed{}
 		t.j.stash = t.j.stash[1:]
@@ -279,7 +287,42 @@ func (t *TaskActor) markSeen() {
 
 // busyWithJournal reports whether the task waits for the journal or has messages waiting.
 func (t *TaskActor) busyWithJournal() bool {
-	return t.j != nil && (t.j.loading || t.j.writing || len(t.j.stash) > 0)
+	return t.j != nil && (t.j.loading || t.j.writing || t.j.reading > 0 || len(t.j.stash) > 0)
+}
+
+// backfill starts reading from the journal what a resuming subscriber needs beyond the
+// history, at most Config.ReplayLimit entries back from the last, and reports whether it
+// did; the subscriber is registered when the entries arrive. Publishes wait meanwhile, so
+// the subscriber misses nothing between the replay and the live messages.
+func (t *TaskActor) backfill(ctx actor.Context, m *v1.Subscribe, sender *actor.PID) bool {
+	from, _ := t.replayFrom(m.Since, m.Epoch)
+	if limit := uint64(t.cfg.ReplayLimit); t.lastSeq >= limit {
+		from = max(from, t.lastSeq-limit+1)
+	}
+	oldest := t.history.oldest(t.lastSeq)
+	if from >= oldest {
+		return false
+	}
+	t.j.reading++
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	t.store.w.Read(t.taskID, from, int(oldest-from), func(entries []journal.Entry, err error) {
+		// A failed read replays what the history holds, after a gap.
+		root.Send(self, &backfilled{subscribe: m, sender: sender, entries: entries})
+	})
+	return true
+}
+
+// onBackfilled registers the subscriber that waited for entries from the journal.
+func (t *TaskActor) onBackfilled(ctx actor.Context, b *backfilled) {
+	t.j.reading--
+	if len(t.subs) >= t.cfg.MaxViewersPerTask {
+		respond(ctx, b.sender, &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
+	} else if t.subscribed(b.subscribe.Subscriber) {
+		respond(ctx, b.sender, t.subscribeAck(ctx))
+	} else {
+		t.register(ctx, b.subscribe, b.sender, b.entries)
+	}
+	t.unstash(ctx)
 }
 
 // respond answers sender, if there is one.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -19,11 +20,20 @@ func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe, sender *actor.
 		respond(ctx, sender, t.subscribeAck(ctx))
 		return
 	}
+	if t.store != nil && m.Resume && t.backfill(ctx, m, sender) {
+		return // registered once the journal has answered (onBackfilled)
+	}
+	t.register(ctx, m, sender, nil)
+}
+
+// register adds a subscriber and sends it hello, then the replay or the queue; older are
+// entries read from the journal for a replay, older than the history.
+func (t *TaskActor) register(ctx actor.Context, m *v1.Subscribe, sender *actor.PID, older []journal.Entry) {
 	t.lastActive = time.Since(processStart)
 	t.markSeen()
 	frames := [][]byte{conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished})}
 	if m.Resume {
-		frames = t.appendReplay(frames, m.Since, m.Epoch)
+		frames = t.appendReplay(frames, m.Since, m.Epoch, older)
 	} else {
 		frames = t.appendQueue(frames)
 	}
@@ -56,20 +66,49 @@ func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
 	return t.history.appendRange(frames, t.queuedFrom, t.lastSeq)
 }
 
-// appendReplay appends every retained message after since. A client that resumes from
+// appendReplay appends every retained message after since: the entries older than the
+// history that the journal gave (older), then the history. A client that resumes from
 // another incarnation (a different epoch, or a since this one never reached) first gets a
-// gap for what it missed there, then this incarnation from its start.
-func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string) [][]byte {
-	if (epoch != "" && epoch != t.epoch) || since > t.lastSeq {
+// gap for what it missed there, then this incarnation from its start. What neither holds
+// is a gap with reason history.
+func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string, older []journal.Entry) [][]byte {
+	from, epochGap := t.replayFrom(since, epoch)
+	if epochGap {
 		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: since + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
-		since = 0
 	}
-	from := since + 1
-	if oldest := t.history.oldest(t.lastSeq); from < oldest {
-		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: oldest - 1, Reason: v1.GapReason_GAP_REASON_HISTORY}))
+	oldest := t.history.oldest(t.lastSeq)
+	var stamp [40]byte
+	for _, e := range older {
+		if e.Seq < from || e.Seq >= oldest {
+			continue
+		}
+		if e.Seq > from {
+			frames = append(frames, t.historyGap(from, e.Seq-1))
+		}
+		frames = append(frames, conn.LogFrame(&v1.LogEntry{
+			TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
+			Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
+		}, conn.AppendTimestamp(stamp[:0], e.TimeUnixNano)))
+		from = e.Seq + 1
+	}
+	if from < oldest {
+		frames = append(frames, t.historyGap(from, oldest-1))
 		from = oldest
 	}
 	return t.history.appendRange(frames, from, t.lastSeq)
+}
+
+// replayFrom is the first seq a replay after since should hold, and whether the client
+// comes from another incarnation (then from is 1).
+func (t *TaskActor) replayFrom(since uint64, epoch string) (from uint64, epochGap bool) {
+	if (epoch != "" && epoch != t.epoch) || since > t.lastSeq {
+		return 1, true
+	}
+	return since + 1, false
+}
+
+func (t *TaskActor) historyGap(from, to uint64) []byte {
+	return conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: to, Reason: v1.GapReason_GAP_REASON_HISTORY})
 }
 
 func (t *TaskActor) status() *v1.Status {

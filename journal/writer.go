@@ -37,6 +37,9 @@ type request struct {
 	load     string  // a load of this task_id, with window
 	window   int
 	delete   string
+	read     string // a read of this task_id, from, at most window entries
+	from     uint64
+	entries  func([]Entry, error)
 	done     func(error)
 	loaded   func(Meta, []Entry, bool, error)
 	previous *request
@@ -65,6 +68,12 @@ func (w *Writer) Delete(taskID string, done func(error)) {
 	w.submit(&request{delete: taskID, done: done})
 }
 
+// Read reads at most limit of a task's entries from seq from on, after every request
+// submitted before it, and calls done with them.
+func (w *Writer) Read(taskID string, from uint64, limit int, done func([]Entry, error)) {
+	w.submit(&request{read: taskID, from: from, window: limit, entries: done})
+}
+
 // Journal is what the Writer writes to, for reads that need no ordering (a download).
 func (w *Writer) Journal() Journal { return w.j }
 
@@ -89,9 +98,12 @@ func (w *Writer) submit(r *request) {
 }
 
 func (r *request) fail(err error) {
-	if r.loaded != nil {
+	switch {
+	case r.loaded != nil:
 		r.loaded(Meta{}, nil, false, err)
-	} else {
+	case r.entries != nil:
+		r.entries(nil, err)
+	default:
 		r.done(err)
 	}
 }
@@ -182,6 +194,14 @@ func (w *Writer) carryOut(batch []*request) {
 		case r.loaded != nil:
 			flush()
 			r.loaded(w.j.Load(r.load, r.window))
+		case r.entries != nil:
+			flush()
+			var entries []Entry
+			err := w.j.Read(r.read, r.from, func(e Entry) bool {
+				entries = append(entries, e)
+				return len(entries) < r.window
+			})
+			r.entries(entries, err)
 		default:
 			flush()
 			r.done(w.j.Delete(r.delete))

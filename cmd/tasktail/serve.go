@@ -85,6 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	journalKind, dataDir := journal.DefaultKind, journal.DefaultDir
 	fs.StringVar(&journalKind, "journal", journalKind, "where tasks are kept: pebble (on disk in --data-dir: every acknowledged message survives a restart or a crash) or memory (lost on restart)")
 	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
+	fs.IntVar(&cfg.Actors.ReplayLimit, "replay-limit", def.Actors.ReplayLimit, "most messages a viewer resuming with since gets from the journal beyond the history; older ones are a gap (the download has them)")
 	fs.DurationVar(&cfg.Actors.Retention, "retention", def.Actors.Retention, "how long the journal keeps a finished task")
 	fs.DurationVar(&cfg.Actors.IdleRetention, "idle-retention", def.Actors.IdleRetention, "how long the journal keeps an unfinished task nobody published to or watched")
 	var debugAddr string
