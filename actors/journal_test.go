@@ -3,8 +3,6 @@ package actors_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -20,7 +18,7 @@ import (
 // is stop, then durable on the same dir).
 func durable(t *testing.T, dir string, cfg actors.Config) (m *actors.Manager, stop func()) {
 	t.Helper()
-	j, err := journal.OpenPebble(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	j, err := journal.OpenPebble(dir, journal.PebbleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,5 +226,31 @@ func TestJournalReplaysOlderThanTheHistory(t *testing.T) {
 	}
 	if seqs := logSeqs(t, frames); len(seqs) != 150 || seqs[0] != 152 || seqs[149] != 301 {
 		t.Fatalf("since=10: %d messages from %v, want the last 150", len(seqs), seqs[:1])
+	}
+}
+
+// What a task's size cap dropped from the journal is a gap with reason retention.
+func TestJournalSizeCapIsARetentionGap(t *testing.T) {
+	j, err := journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: 8 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, actors.Config{QueueLimit: 10, QueueKeep: 5, HistoryLimit: 10}, actors.Options{Journal: j})
+	sendN(t, m, "capped", 1, 400) // ~40 bytes each: the journal keeps the newest ~150
+	a, err := m.Attach(context.Background(), "capped", actors.Resume{Replay: true, Since: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := actortest.NewFakeSocket()
+	a.Start(context.Background(), s, nil)
+	frames := actortest.DecodeFrames(t, s.WaitFrames(t, 2, wait))
+	g := frames[1]
+	if g.Type != "gap" || g.Reason != "retention" || g.FromSeq != 1 || g.ToSeq < 100 || g.ToSeq >= 390 {
+		t.Fatalf("since=0 on a capped task: %+v, want a retention gap from 1", g)
+	}
+	want := 400 - int(g.ToSeq)
+	frames = actortest.DecodeFrames(t, s.WaitFrames(t, 2+want, wait))
+	if seqs := logSeqs(t, frames); len(seqs) != want || seqs[0] != g.ToSeq+1 || seqs[len(seqs)-1] != 400 {
+		t.Fatalf("after the gap %d messages, want %d up to 400", len(seqs), want)
 	}
 }

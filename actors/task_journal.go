@@ -34,6 +34,8 @@ type taskJournal struct {
 	// dirty: the seen watermark or the activity time moved since the meta was written.
 	dirty      bool
 	finishedAt int64
+	firstSeq   uint64 // the oldest seq the journal has (0: from 1); the size cap drops older
+	bytes      int64  // what the task's entries take in the journal
 }
 
 // pendingWrite is what a task does once its write is stored.
@@ -65,8 +67,12 @@ type backfilled struct {
 	entries   []journal.Entry
 }
 
-// committed tells a task that its write is stored (err nil) or failed.
-type committed struct{ err error }
+// committed tells a task that its write is stored (err nil), with its meta as stored, or
+// failed.
+type committed struct {
+	meta journal.Meta
+	err  error
+}
 
 // journalUnavailable is the answer to a request the journal could not store.
 func (t *TaskActor) journalUnavailable() *v1.Refused {
@@ -125,7 +131,7 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 // progress and finished state, the history, and the queue as the trim rule left it.
 func (t *TaskActor) restore(m journal.Meta, entries []journal.Entry) {
 	t.epoch, t.lastSeq, t.progress, t.finished = m.Epoch, m.LastSeq, m.Progress, m.Finished
-	t.j.finishedAt = m.FinishedAt
+	t.j.finishedAt, t.j.firstSeq, t.j.bytes = m.FinishedAt, m.FirstSeq, m.Bytes
 	t.history = history{}
 	t.history.reserve(len(entries), t.cfg.HistoryLimit)
 	var stamp [40]byte
@@ -178,6 +184,7 @@ func (t *TaskActor) meta() journal.Meta {
 	return journal.Meta{
 		Epoch: t.epoch, LastSeq: t.lastSeq, Seen: t.seen(), Progress: t.progress, Finished: t.finished,
 		Active: processStart.Add(t.lastActive).UnixNano(), FinishedAt: t.j.finishedAt,
+		FirstSeq: t.j.firstSeq, Bytes: t.j.bytes,
 	}
 }
 
@@ -185,7 +192,7 @@ func (t *TaskActor) meta() journal.Meta {
 func (t *TaskActor) write(ctx actor.Context, a journal.Append, p pendingWrite) {
 	t.j.writing, t.j.pending, t.j.dirty = true, p, false
 	root, self := ctx.ActorSystem().Root, ctx.Self()
-	t.store.w.Commit(a, func(err error) { root.Send(self, &committed{err: err}) })
+	t.store.w.Commit(a, func(m journal.Meta, err error) { root.Send(self, &committed{meta: m, err: err}) })
 }
 
 // publishDurably stores a call's entries and meta, and applies the call once stored. The
@@ -238,6 +245,9 @@ func (t *TaskActor) deleteDurably(ctx actor.Context, sender *actor.PID) {
 func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	p := t.j.pending
 	t.j.writing, t.j.pending = false, pendingWrite{}
+	if m.err == nil && !p.delete {
+		t.j.firstSeq, t.j.bytes = m.meta.FirstSeq, m.meta.Bytes
+	}
 	switch {
 	case p.call != nil && m.err != nil:
 		p.call.complete(t.epoch, t.journalUnavailable())
@@ -275,7 +285,7 @@ func (t *TaskActor) writeMeta(ctx actor.Context) {
 		return
 	}
 	t.j.dirty = false
-	t.store.w.Commit(journal.Append{TaskID: t.taskID, Meta: t.meta()}, func(error) {})
+	t.store.w.Commit(journal.Append{TaskID: t.taskID, Meta: t.meta()}, func(journal.Meta, error) {})
 }
 
 // markSeen records that the seen watermark or the activity moved.
@@ -299,6 +309,7 @@ func (t *TaskActor) backfill(ctx actor.Context, m *v1.Subscribe, sender *actor.P
 	if limit := uint64(t.cfg.ReplayLimit); t.lastSeq >= limit {
 		from = max(from, t.lastSeq-limit+1)
 	}
+	from = max(from, t.j.firstSeq) // older ones the size cap dropped
 	oldest := t.history.oldest(t.lastSeq)
 	if from >= oldest {
 		return false

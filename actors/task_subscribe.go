@@ -77,6 +77,12 @@ func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string, ol
 		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: since + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
 	}
 	oldest := t.history.oldest(t.lastSeq)
+	if t.j != nil && from < t.j.firstSeq && from < oldest {
+		// The journal's size cap dropped these.
+		end := min(t.j.firstSeq, oldest) - 1
+		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: end, Reason: v1.GapReason_GAP_REASON_RETENTION}))
+		from = end + 1
+	}
 	var stamp [40]byte
 	for _, e := range older {
 		if e.Seq < from || e.Seq >= oldest {

@@ -74,9 +74,10 @@ func HelloFrame(h *v1.Hello) []byte {
 }
 
 var gapReasons = [...]string{
-	v1.GapReason_GAP_REASON_TRIMMED: "trimmed",
-	v1.GapReason_GAP_REASON_HISTORY: "history",
-	v1.GapReason_GAP_REASON_EPOCH:   "epoch",
+	v1.GapReason_GAP_REASON_TRIMMED:   "trimmed",
+	v1.GapReason_GAP_REASON_HISTORY:   "history",
+	v1.GapReason_GAP_REASON_EPOCH:     "epoch",
+	v1.GapReason_GAP_REASON_RETENTION: "retention",
 }
 
 // GapFrame encodes a gap; to_seq is left out when the end of the range is unknown.

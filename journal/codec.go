@@ -25,7 +25,9 @@ func appendMeta(b []byte, m Meta) []byte {
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.Progress))
 	b = append(b, boolByte(m.Finished))
 	b = binary.AppendVarint(b, m.Active)
-	return binary.AppendVarint(b, m.FinishedAt)
+	b = binary.AppendVarint(b, m.FinishedAt)
+	b = binary.AppendUvarint(b, m.FirstSeq)
+	return binary.AppendVarint(b, m.Bytes)
 }
 
 // decodeMeta decodes a record appendMeta wrote.
@@ -37,6 +39,9 @@ func decodeMeta(b []byte) (Meta, error) {
 	m := Meta{Epoch: d.string(), LastSeq: d.uvarint(), Seen: d.uvarint(), Progress: d.float()}
 	m.Finished = d.byte() == 1
 	m.Active, m.FinishedAt = d.varint(), d.varint()
+	if len(d.b) > 0 { // fields a later version added stay zero in an older record
+		m.FirstSeq, m.Bytes = d.uvarint(), d.varint()
+	}
 	if d.err != nil {
 		return Meta{}, fmt.Errorf("meta: %w", d.err)
 	}
@@ -78,6 +83,16 @@ func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 		return fmt.Errorf("chunk: %w", d.err)
 	}
 	return nil
+}
+
+// chunkLen returns how many entries a chunk holds.
+func chunkLen(b []byte) (uint64, error) {
+	d := decoder{b: b}
+	if d.byte() != recordVersion {
+		return 0, fmt.Errorf("chunk: %w", errCorrupt)
+	}
+	n := d.uvarint()
+	return n, d.err
 }
 
 func boolByte(v bool) byte {

@@ -3,7 +3,6 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -32,6 +31,11 @@ type Meta struct {
 	// FinishedAt when it finished (0 while it runs): retention counts from them.
 	Active     int64
 	FinishedAt int64
+	// FirstSeq is the oldest seq the journal still has (0: from 1); older entries were
+	// dropped by the size cap. Bytes is what the task's entries take in the journal.
+	// Commit keeps both: a writer passes the values it was last given.
+	FirstSeq uint64
+	Bytes    int64
 }
 
 // Append is one task's part of a commit: its entries (consecutive seqs ending at
@@ -55,7 +59,9 @@ type Retention struct {
 // Journal keeps the entries and meta of tasks. Implementations are safe for concurrent
 // use; Commit is called by one goroutine at a time (the Writer's).
 type Journal interface {
-	// Commit writes every append, all or none, and returns once they are durable.
+	// Commit writes every append, all or none, and returns once they are durable. It
+	// updates each append's Meta.Bytes and Meta.FirstSeq, dropping a task's oldest
+	// entries past its size cap.
 	Commit(appends []Append) error
 	// Load returns the task's meta and its newest entries, at most window of them, oldest
 	// first; found is false for a task the journal does not have.
@@ -92,13 +98,16 @@ const (
 	DefaultDir  = "./tasktail-data"
 )
 
+// DefaultMaxTaskBytes is the size cap of one task's entries unless told otherwise.
+const DefaultMaxTaskBytes = 64 << 20
+
 // Open opens the journal of kind in dir; memory is none (nil).
-func Open(kind, dir string, logger *slog.Logger) (Journal, error) {
+func Open(kind, dir string, opts PebbleOptions) (Journal, error) {
 	switch kind {
 	case KindMemory:
 		return nil, nil
 	case KindPebble:
-		return OpenPebble(dir, logger)
+		return OpenPebble(dir, opts)
 	}
 	return nil, fmt.Errorf("journal %q: want %s or %s", kind, KindPebble, KindMemory)
 }

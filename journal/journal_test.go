@@ -3,8 +3,6 @@ package journal_test
 import (
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +22,7 @@ func implementations(t *testing.T) map[string]func(t *testing.T) journal.Journal
 
 func openPebble(t *testing.T, dir string) *journal.Pebble {
 	t.Helper()
-	p, err := journal.OpenPebble(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, err := journal.OpenPebble(dir, journal.PebbleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +134,7 @@ func TestJournalSweep(t *testing.T) {
 // What was committed is there after the journal is closed and opened again.
 func TestPebbleKeepsWhatWasCommittedAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
-	p, err := journal.OpenPebble(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, err := journal.OpenPebble(dir, journal.PebbleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +164,7 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 			id := fmt.Sprintf("t%d", i)
 			for s := uint64(1); s <= each; s++ {
 				done := make(chan error, 1)
-				w.Commit(journal.Append{TaskID: id, Meta: journal.Meta{LastSeq: s}, Entries: entries(s, s)}, func(err error) { done <- err })
+				w.Commit(journal.Append{TaskID: id, Meta: journal.Meta{LastSeq: s}, Entries: entries(s, s)}, func(_ journal.Meta, err error) { done <- err })
 				if err := <-done; err != nil {
 					t.Error(err)
 				}
@@ -185,13 +183,46 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 	}
 	mem.Fail(errors.New("disk full"))
 	failed := make(chan error, 1)
-	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(err error) { failed <- err })
+	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })
 	if err := <-failed; !errors.Is(err, journal.ErrUnavailable) {
 		t.Fatalf("commit on a failing journal: %v", err)
 	}
 	mem.Fail(nil)
-	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(err error) { failed <- err })
+	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })
 	if err := <-failed; err != nil {
 		t.Fatalf("commit after the journal recovered: %v", err)
+	}
+}
+
+// Past its size cap a task loses its oldest chunks: FirstSeq moves past them, Bytes stays
+// bounded, and reads start at FirstSeq.
+func TestPebbleSizeCapDropsTheOldest(t *testing.T) {
+	p, err := journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	meta := journal.Meta{Epoch: "e"}
+	for from := uint64(1); from <= 500; from += 10 {
+		a := []journal.Append{{TaskID: "big", Meta: meta, Entries: entries(from, from+9)}}
+		a[0].Meta.LastSeq = from + 9
+		if err := p.Commit(a); err != nil {
+			t.Fatal(err)
+		}
+		meta = a[0].Meta // what a task passes on: the meta as stored
+		if meta.Bytes > 4<<10 {
+			t.Fatalf("after seq %d the task takes %d bytes, over its cap", from+9, meta.Bytes)
+		}
+	}
+	if meta.FirstSeq <= 1 || meta.FirstSeq > 491 {
+		t.Fatalf("first seq %d after 500 entries under a 4 KiB cap", meta.FirstSeq)
+	}
+	var read []journal.Entry
+	p.Read("big", 1, func(e journal.Entry) bool { read = append(read, e); return true })
+	if len(read) == 0 || read[0].Seq != meta.FirstSeq || read[len(read)-1].Seq != 500 {
+		t.Fatalf("read from 1: %d entries from %d, want from %d to 500", len(read), read[0].Seq, meta.FirstSeq)
+	}
+	if got, _, _, _ := p.Load("big", 0); got.FirstSeq != meta.FirstSeq || got.Bytes != meta.Bytes {
+		t.Fatalf("stored meta %+v, committed %+v", got, meta)
 	}
 }

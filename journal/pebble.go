@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -18,19 +19,32 @@ import (
 //
 // A task_id holds none of 0x00 and 0x01, so each task's chunks sort together, oldest first.
 type Pebble struct {
-	db *pebble.DB
+	db           *pebble.DB
+	maxTaskBytes int64
+}
+
+// PebbleOptions configure a Pebble journal; zero fields mean defaults.
+type PebbleOptions struct {
+	// Logger receives Pebble's log lines: routine ones at Debug (default: discard).
+	Logger *slog.Logger
+	// MaxTaskBytes caps what one task's entries take on disk; past it the oldest chunks
+	// are dropped until the task is under three quarters of it (0: no cap).
+	MaxTaskBytes int64
 }
 
 // OpenPebble opens (creating if needed) the journal in dir, which is made 0700.
-func OpenPebble(dir string, logger *slog.Logger) (*Pebble, error) {
+func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal directory: %w", err)
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{logger}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{opts.Logger}})
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
-	return &Pebble{db: db}, nil
+	return &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes}, nil
 }
 
 func metaKey(taskID string) []byte { return append([]byte{'m'}, taskID...) }
@@ -53,17 +67,28 @@ func (p *Pebble) Commit(appends []Append) error {
 	b := p.db.NewBatch()
 	defer b.Close()
 	var buf []byte
-	for _, a := range appends {
+	for i := range appends {
+		a := &appends[i]
 		if a.Reset {
 			start, end := chunkBounds(a.TaskID)
 			if err := b.DeleteRange(start, end, nil); err != nil {
 				return err
 			}
+			a.Meta.Bytes, a.Meta.FirstSeq = 0, 0
 		}
 		if len(a.Entries) > 0 {
 			buf = appendChunk(buf[:0], a.Entries)
 			if err := b.Set(chunkKey(a.TaskID, a.Entries[0].Seq), buf, nil); err != nil {
 				return err
+			}
+			a.Meta.Bytes += int64(len(buf))
+			if a.Meta.FirstSeq == 0 {
+				a.Meta.FirstSeq = a.Entries[0].Seq
+			}
+			if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes {
+				if err := p.trim(b, a); err != nil {
+					return err
+				}
 			}
 		}
 		buf = appendMeta(buf[:0], a.Meta)
@@ -75,6 +100,30 @@ func (p *Pebble) Commit(appends []Append) error {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// trim adds to b the deletes of a's task's oldest stored chunks until the task is under
+// three quarters of its cap, and moves a.Meta.FirstSeq past them. The chunk a writes is
+// the newest and stays.
+func (p *Pebble) trim(b *pebble.Batch, a *Append) error {
+	start, end := chunkBounds(a.TaskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok && a.Meta.Bytes > p.maxTaskBytes*3/4; ok = it.Next() {
+		n, err := chunkLen(it.Value())
+		if err != nil {
+			return err
+		}
+		if err := b.Delete(it.Key(), nil); err != nil {
+			return err
+		}
+		a.Meta.Bytes -= int64(len(it.Value()))
+		a.Meta.FirstSeq = chunkFirst(it.Key()) + n
+	}
+	return it.Error()
 }
 
 // Load implements Journal.

@@ -37,7 +37,8 @@ type request struct {
 	load     string  // a load of this task_id, with window
 	window   int
 	delete   string
-	read     string // a read of this task_id, from, at most window entries
+	stored   func(Meta, error) // a commit's: the meta as stored
+	read     string            // a read of this task_id, from, at most window entries
 	from     uint64
 	entries  func([]Entry, error)
 	done     func(error)
@@ -52,9 +53,10 @@ func NewWriter(j Journal) *Writer {
 	return w
 }
 
-// Commit writes a durably and then calls done with nil, or with the failure.
-func (w *Writer) Commit(a Append, done func(error)) {
-	w.submit(&request{append: &a, done: done})
+// Commit writes a durably and then calls done with its meta as stored (Bytes and
+// FirstSeq kept by the journal), or with the failure.
+func (w *Writer) Commit(a Append, done func(Meta, error)) {
+	w.submit(&request{append: &a, stored: done})
 }
 
 // Load reads a task's meta and newest window entries, after every request submitted
@@ -103,6 +105,8 @@ func (r *request) fail(err error) {
 		r.loaded(Meta{}, nil, false, err)
 	case r.entries != nil:
 		r.entries(nil, err)
+	case r.stored != nil:
+		r.stored(Meta{}, err)
 	default:
 		r.done(err)
 	}
@@ -177,8 +181,8 @@ func (w *Writer) carryOut(batch []*request) {
 			return
 		}
 		err := w.j.Commit(appends)
-		for _, r := range group {
-			r.done(err)
+		for i, r := range group {
+			r.stored(appends[i].Meta, err)
 		}
 		group, appends, bytes = group[:0], appends[:0], 0
 	}

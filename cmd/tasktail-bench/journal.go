@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"syscall"
@@ -20,7 +19,7 @@ func fillJournal(c benchConfig, stdout io.Writer) error {
 	if _, err := os.Stat(c.fill); err == nil {
 		return fmt.Errorf("%s exists: --fill-journal makes a new journal", c.fill)
 	}
-	j, err := journal.OpenPebble(c.fill, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	j, err := journal.OpenPebble(c.fill, journal.PebbleOptions{})
 	if err != nil {
 		return err
 	}

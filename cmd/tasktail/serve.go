@@ -83,8 +83,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&peers, "cluster-peers", "comma-separated automanaged addresses of every member, this one included (provider automanaged)")
 	fs.DurationVar(&cc.AttemptTimeout, "cluster-request-timeout", cdef.AttemptTimeout, "deadline of one attempt to reach a task's member; attempts repeat within --request-timeout")
 	journalKind, dataDir := journal.DefaultKind, journal.DefaultDir
+	maxTaskBytes := int64(journal.DefaultMaxTaskBytes)
 	fs.StringVar(&journalKind, "journal", journalKind, "where tasks are kept: pebble (on disk in --data-dir: every acknowledged message survives a restart or a crash) or memory (lost on restart)")
 	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
+	fs.Int64Var(&maxTaskBytes, "max-task-bytes", maxTaskBytes, "most bytes one task's messages take in the journal; past it the oldest are dropped (a gap with reason retention)")
 	fs.IntVar(&cfg.Actors.ReplayLimit, "replay-limit", def.Actors.ReplayLimit, "most messages a viewer resuming with since gets from the journal beyond the history; older ones are a gap (the download has them)")
 	fs.DurationVar(&cfg.Actors.Retention, "retention", def.Actors.Retention, "how long the journal keeps a finished task")
 	fs.DurationVar(&cfg.Actors.IdleRetention, "idle-retention", def.Actors.IdleRetention, "how long the journal keeps an unfinished task nobody published to or watched")
@@ -111,7 +113,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil { // before the journal's directory is made
 		return cli.UsageError{Err: err}
 	}
-	if cfg.Journal, err = journal.Open(journalKind, dataDir, logger); err != nil {
+	if cfg.Journal, err = journal.Open(journalKind, dataDir, journal.PebbleOptions{Logger: logger, MaxTaskBytes: maxTaskBytes}); err != nil {
 		return cli.UsageError{Err: err}
 	}
 	cfg.PublishKeys, cfg.AllowedOrigins, cfg.TokenSecret = publishKeys, origins, []byte(secret)

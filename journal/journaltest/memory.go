@@ -53,11 +53,16 @@ func (m *Memory) Commit(appends []journal.Append) error {
 	if err := m.failure(); err != nil {
 		return err
 	}
-	for _, a := range appends {
+	for i := range appends {
+		a := &appends[i]
 		t := m.tasks[a.TaskID]
 		if t == nil || a.Reset {
 			t = &task{}
 			m.tasks[a.TaskID] = t
+			a.Meta.FirstSeq = 0
+		}
+		if len(a.Entries) > 0 && a.Meta.FirstSeq == 0 {
+			a.Meta.FirstSeq = a.Entries[0].Seq
 		}
 		t.meta = a.Meta
 		t.entries = append(t.entries, a.Entries...)

@@ -148,6 +148,8 @@ const (
 	GapReason_GAP_REASON_HISTORY GapReason = 2
 	// Published in an earlier incarnation (epoch) of the task; the end of the range is unknown.
 	GapReason_GAP_REASON_EPOCH GapReason = 3
+	// Dropped from the journal by the task's size cap (the oldest first).
+	GapReason_GAP_REASON_RETENTION GapReason = 4
 )
 
 // Enum value maps for GapReason.
@@ -157,12 +159,14 @@ var (
 		1: "GAP_REASON_TRIMMED",
 		2: "GAP_REASON_HISTORY",
 		3: "GAP_REASON_EPOCH",
+		4: "GAP_REASON_RETENTION",
 	}
 	GapReason_value = map[string]int32{
 		"GAP_REASON_UNSPECIFIED": 0,
 		"GAP_REASON_TRIMMED":     1,
 		"GAP_REASON_HISTORY":     2,
 		"GAP_REASON_EPOCH":       3,
+		"GAP_REASON_RETENTION":   4,
 	}
 )
 
@@ -1719,12 +1723,13 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x0eLEVEL_CRITICAL\x10\x06*I\n" +
 	"\rPublishStatus\x12\x1b\n" +
 	"\x17PUBLISH_STATUS_ACCEPTED\x10\x00\x12\x1b\n" +
-	"\x17PUBLISH_STATUS_FINISHED\x10\x01*m\n" +
+	"\x17PUBLISH_STATUS_FINISHED\x10\x01*\x87\x01\n" +
 	"\tGapReason\x12\x1a\n" +
 	"\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12GAP_REASON_TRIMMED\x10\x01\x12\x16\n" +
 	"\x12GAP_REASON_HISTORY\x10\x02\x12\x14\n" +
-	"\x10GAP_REASON_EPOCH\x10\x03*\x9f\x01\n" +
+	"\x10GAP_REASON_EPOCH\x10\x03\x12\x18\n" +
+	"\x14GAP_REASON_RETENTION\x10\x04*\x9f\x01\n" +
 	"\rRefusedReason\x12\x1e\n" +
 	"\x1aREFUSED_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dREFUSED_REASON_TOO_MANY_TASKS\x10\x01\x12#\n" +
