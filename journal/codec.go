@@ -27,7 +27,8 @@ func appendMeta(b []byte, m Meta) []byte {
 	b = binary.AppendVarint(b, m.Active)
 	b = binary.AppendVarint(b, m.FinishedAt)
 	b = binary.AppendUvarint(b, m.FirstSeq)
-	return binary.AppendVarint(b, m.Bytes)
+	b = binary.AppendVarint(b, m.Bytes)
+	return binary.AppendUvarint(b, m.Owner)
 }
 
 // decodeMeta decodes a record appendMeta wrote.
@@ -41,6 +42,9 @@ func decodeMeta(b []byte) (Meta, error) {
 	m.Active, m.FinishedAt = d.varint(), d.varint()
 	if len(d.b) > 0 { // fields a later version added stay zero in an older record
 		m.FirstSeq, m.Bytes = d.uvarint(), d.varint()
+	}
+	if len(d.b) > 0 {
+		m.Owner = d.uvarint()
 	}
 	if d.err != nil {
 		return Meta{}, fmt.Errorf("meta: %w", d.err)

@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -36,6 +37,10 @@ type Meta struct {
 	// Commit keeps both: a writer passes the values it was last given.
 	FirstSeq uint64
 	Bytes    int64
+	// Owner is the generation of the activation that writes the task, in a journal that
+	// several members share: each Load takes a new one, and a commit from an older one is
+	// refused (ErrFenced). A single node's journal leaves it 0.
+	Owner uint64
 }
 
 // Append is one task's part of a commit: its entries (consecutive seqs ending at
@@ -46,6 +51,9 @@ type Append struct {
 	Entries []Entry
 	// Reset drops every entry the task had before this append (a restarted task).
 	Reset bool
+	// Fenced is set by Commit when another activation owns the task: nothing of this
+	// append was written.
+	Fenced bool
 }
 
 // Retention says how long tasks are kept on disk.
@@ -64,7 +72,8 @@ type Journal interface {
 	// entries past its size cap.
 	Commit(appends []Append) error
 	// Load returns the task's meta and its newest entries, at most window of them, oldest
-	// first; found is false for a task the journal does not have.
+	// first; found is false for a task the journal does not have. A shared journal makes
+	// the caller the task's owner (Meta.Owner).
 	Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error)
 	// Read calls fn with the task's entries from seq from on, in order, until fn returns
 	// false or the entries end.
@@ -76,6 +85,10 @@ type Journal interface {
 	// Close releases the journal; nothing may be called after.
 	Close() error
 }
+
+// ErrFenced is a commit's answer to an activation that no longer owns its task: another
+// member has taken it over (it loaded the task after this one did).
+var ErrFenced = errors.New("another activation owns the task")
 
 // ErrUnavailable wraps a failure to store: nothing of the failed commit is acknowledged,
 // and a later commit may succeed (disk space back, database up again).
@@ -91,8 +104,9 @@ func (m Meta) Expired(now time.Time, r Retention) bool {
 
 // The journals a server can open by name (Open).
 const (
-	KindMemory = "memory" // no journal: tasks live in memory only
-	KindPebble = "pebble" // the embedded journal in a directory
+	KindMemory   = "memory"   // no journal: tasks live in memory only
+	KindPebble   = "pebble"   // the embedded journal in a directory
+	KindPostgres = "postgres" // one PostgreSQL database that cluster members share
 	// DefaultKind and DefaultDir are where a server keeps tasks unless told otherwise.
 	DefaultKind = KindPebble
 	DefaultDir  = "./tasktail-data"
@@ -101,13 +115,26 @@ const (
 // DefaultMaxTaskBytes is the size cap of one task's entries unless told otherwise.
 const DefaultMaxTaskBytes = 64 << 20
 
-// Open opens the journal of kind in dir; memory is none (nil).
-func Open(kind, dir string, opts PebbleOptions) (Journal, error) {
+// OpenOptions say where the journal of each kind is.
+type OpenOptions struct {
+	Dir          string // pebble
+	PostgresURL  string // postgres
+	MaxTaskBytes int64
+	Logger       *slog.Logger
+}
+
+// Open opens the journal of kind; memory is none (nil).
+func Open(kind string, o OpenOptions) (Journal, error) {
 	switch kind {
 	case KindMemory:
 		return nil, nil
 	case KindPebble:
-		return OpenPebble(dir, opts)
+		return OpenPebble(o.Dir, PebbleOptions{Logger: o.Logger, MaxTaskBytes: o.MaxTaskBytes})
+	case KindPostgres:
+		if o.PostgresURL == "" {
+			return nil, errors.New("the postgres journal needs a database URL (--postgres-url)")
+		}
+		return OpenPostgres(o.PostgresURL, PostgresOptions{MaxTaskBytes: o.MaxTaskBytes})
 	}
-	return nil, fmt.Errorf("journal %q: want %s or %s", kind, KindPebble, KindMemory)
+	return nil, fmt.Errorf("journal %q: want %s, %s or %s", kind, KindPebble, KindPostgres, KindMemory)
 }

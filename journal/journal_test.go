@@ -3,9 +3,12 @@ package journal_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tasktail/tasktail/internal/pgtest"
 
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
@@ -17,7 +20,21 @@ func implementations(t *testing.T) map[string]func(t *testing.T) journal.Journal
 	return map[string]func(t *testing.T) journal.Journal{
 		"pebble": func(t *testing.T) journal.Journal { return openPebble(t, t.TempDir()) },
 		"memory": func(t *testing.T) journal.Journal { return journaltest.NewMemory() },
+		"postgres": func(t *testing.T) journal.Journal {
+			p, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			return p
+		},
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 func openPebble(t *testing.T, dir string) *journal.Pebble {
@@ -40,12 +57,19 @@ func entries(from, to uint64) []journal.Entry {
 	return out
 }
 
-func commit(t *testing.T, j journal.Journal, taskID string, from, to uint64, meta journal.Meta) {
+// commit writes entries from..to with meta, and keeps in meta what the journal stored,
+// as a task does for its next write.
+func commit(t *testing.T, j journal.Journal, taskID string, from, to uint64, meta *journal.Meta) {
 	t.Helper()
 	meta.LastSeq = to
-	if err := j.Commit([]journal.Append{{TaskID: taskID, Meta: meta, Entries: entries(from, to)}}); err != nil {
+	a := []journal.Append{{TaskID: taskID, Meta: *meta, Entries: entries(from, to)}}
+	if err := j.Commit(a); err != nil {
 		t.Fatal(err)
 	}
+	if a[0].Fenced {
+		t.Fatalf("commit to %s fenced", taskID)
+	}
+	*meta = a[0].Meta
 }
 
 func seqs(es []journal.Entry) []uint64 {
@@ -61,10 +85,10 @@ func TestJournalContract(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			j := open(t)
 			meta := journal.Meta{Epoch: "e1", Seen: 3, Progress: 40, Active: 123}
-			commit(t, j, "a", 1, 5, meta)
-			commit(t, j, "a", 6, 6, meta)
-			commit(t, j, "a", 7, 12, meta)
-			commit(t, j, "b", 1, 2, journal.Meta{Epoch: "eb"})
+			commit(t, j, "a", 1, 5, &meta)
+			commit(t, j, "a", 6, 6, &meta)
+			commit(t, j, "a", 7, 12, &meta)
+			commit(t, j, "b", 1, 2, &journal.Meta{Epoch: "eb"})
 
 			got, recent, found, err := j.Load("a", 8)
 			if err != nil || !found || got.Epoch != "e1" || got.LastSeq != 12 || got.Seen != 3 || got.Progress != 40 || got.Active != 123 {
@@ -88,7 +112,7 @@ func TestJournalContract(t *testing.T) {
 				t.Fatalf("read from 6, 4 entries: %v", s)
 			}
 
-			if err := j.Commit([]journal.Append{{TaskID: "a", Reset: true, Meta: journal.Meta{Epoch: "e2", LastSeq: 1}, Entries: entries(1, 1)}}); err != nil {
+			if err := j.Commit([]journal.Append{{TaskID: "a", Reset: true, Meta: journal.Meta{Epoch: "e2", LastSeq: 1, Owner: got.Owner}, Entries: entries(1, 1)}}); err != nil {
 				t.Fatal(err)
 			}
 			if got, recent, _, _ := j.Load("a", 100); got.Epoch != "e2" || len(recent) != 1 || recent[0].Seq != 1 {
@@ -114,10 +138,10 @@ func TestJournalSweep(t *testing.T) {
 			j := open(t)
 			now := time.Now()
 			hour := int64(time.Hour)
-			commit(t, j, "done-old", 1, 1, journal.Meta{Finished: true, FinishedAt: now.UnixNano() - 3*hour, Active: now.UnixNano()})
-			commit(t, j, "done-new", 1, 1, journal.Meta{Finished: true, FinishedAt: now.UnixNano() - hour/2, Active: now.UnixNano() - 3*hour})
-			commit(t, j, "idle-old", 1, 1, journal.Meta{Active: now.UnixNano() - 5*hour})
-			commit(t, j, "idle-new", 1, 1, journal.Meta{Active: now.UnixNano() - 3*hour})
+			commit(t, j, "done-old", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - 3*hour, Active: now.UnixNano()})
+			commit(t, j, "done-new", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - hour/2, Active: now.UnixNano() - 3*hour})
+			commit(t, j, "idle-old", 1, 1, &journal.Meta{Active: now.UnixNano() - 5*hour})
+			commit(t, j, "idle-new", 1, 1, &journal.Meta{Active: now.UnixNano() - 3*hour})
 			n, err := j.Sweep(now, journal.Retention{Finished: time.Hour, Idle: 4 * time.Hour})
 			if err != nil || n != 2 {
 				t.Fatalf("sweep removed %d, %v; want 2", n, err)
@@ -138,7 +162,7 @@ func TestPebbleKeepsWhatWasCommittedAcrossReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commit(t, p, "t", 1, 100, journal.Meta{Epoch: "e", Seen: 50})
+	commit(t, p, "t", 1, 100, &journal.Meta{Epoch: "e", Seen: 50})
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,12 +220,27 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 
 // Past its size cap a task loses its oldest chunks: FirstSeq moves past them, Bytes stays
 // bounded, and reads start at FirstSeq.
-func TestPebbleSizeCapDropsTheOldest(t *testing.T) {
-	p, err := journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: 4 << 10})
-	if err != nil {
-		t.Fatal(err)
+func TestSizeCapDropsTheOldest(t *testing.T) {
+	for name, open := range map[string]func() (journal.Journal, error){
+		"pebble": func() (journal.Journal, error) {
+			return journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: 4 << 10})
+		},
+		"postgres": func() (journal.Journal, error) {
+			return journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{MaxTaskBytes: 4 << 10})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			sizeCapDropsTheOldest(t, p)
+		})
 	}
-	defer p.Close()
+}
+
+func sizeCapDropsTheOldest(t *testing.T, p journal.Journal) {
 	meta := journal.Meta{Epoch: "e"}
 	for from := uint64(1); from <= 500; from += 10 {
 		a := []journal.Append{{TaskID: "big", Meta: meta, Entries: entries(from, from+9)}}
@@ -224,5 +263,41 @@ func TestPebbleSizeCapDropsTheOldest(t *testing.T) {
 	}
 	if got, _, _, _ := p.Load("big", 0); got.FirstSeq != meta.FirstSeq || got.Bytes != meta.Bytes {
 		t.Fatalf("stored meta %+v, committed %+v", got, meta)
+	}
+}
+
+// In a shared journal each Load makes a new owner, and a commit from an older one is
+// fenced: nothing of it is written.
+func TestPostgresFencesStaleActivations(t *testing.T) {
+	p, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	first := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 1}, Entries: entries(1, 1)}}
+	if err := p.Commit(first); err != nil || first[0].Fenced || first[0].Meta.Owner != 1 {
+		t.Fatalf("first commit: %v fenced=%v owner=%d", err, first[0].Fenced, first[0].Meta.Owner)
+	}
+	rival := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "other", LastSeq: 1}, Entries: entries(1, 1)}}
+	if err := p.Commit(rival); err != nil || !rival[0].Fenced {
+		t.Fatalf("a second activation that also found the task new: %v fenced=%v", err, rival[0].Fenced)
+	}
+	meta, _, found, err := p.Load("f", 10) // another member takes the task over
+	if err != nil || !found || meta.Owner != 2 || meta.Epoch != "e" {
+		t.Fatalf("load: %+v %v %v", meta, found, err)
+	}
+	stale := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 2, Owner: 1}, Entries: entries(2, 2)}}
+	if err := p.Commit(stale); err != nil || !stale[0].Fenced {
+		t.Fatalf("a commit of the old owner: %v fenced=%v", err, stale[0].Fenced)
+	}
+	meta.LastSeq = 2
+	owned := []journal.Append{{TaskID: "f", Meta: meta, Entries: entries(2, 2)}}
+	if err := p.Commit(owned); err != nil || owned[0].Fenced {
+		t.Fatalf("a commit of the new owner: %v fenced=%v", err, owned[0].Fenced)
+	}
+	var seqs []uint64
+	p.Read("f", 1, func(e journal.Entry) bool { seqs = append(seqs, e.Seq); return true })
+	if len(seqs) != 2 || seqs[1] != 2 {
+		t.Fatalf("stored %v, want 1 and 2 once", seqs)
 	}
 }

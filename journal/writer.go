@@ -182,6 +182,10 @@ func (w *Writer) carryOut(batch []*request) {
 		}
 		err := w.j.Commit(appends)
 		for i, r := range group {
+			if err == nil && appends[i].Fenced {
+				r.stored(appends[i].Meta, ErrFenced)
+				continue
+			}
 			r.stored(appends[i].Meta, err)
 		}
 		group, appends, bytes = group[:0], appends[:0], 0

@@ -1,0 +1,335 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres is the journal that every cluster member shares: one PostgreSQL database, two
+// tables. A task's meta is one row (with the columns retention and fencing need), and each
+// commit adds one chunk row per task. Commits are transactions with synchronous_commit on
+// (the server's default; Open checks it).
+type Postgres struct {
+	pool         *pgxpool.Pool
+	maxTaskBytes int64
+	timeout      time.Duration
+}
+
+const postgresSchema = `
+CREATE TABLE IF NOT EXISTS tasktail_tasks (
+	task_id     text PRIMARY KEY,
+	meta        bytea NOT NULL,
+	owner       bigint NOT NULL,
+	finished    boolean NOT NULL,
+	finished_at bigint NOT NULL,
+	active      bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasktail_chunks (
+	task_id   text NOT NULL,
+	first_seq bigint NOT NULL,
+	entries   integer NOT NULL,
+	data      bytea NOT NULL,
+	PRIMARY KEY (task_id, first_seq)
+);`
+
+// PostgresOptions configure a PostgreSQL journal; zero fields mean defaults.
+type PostgresOptions struct {
+	// MaxTaskBytes caps what one task's entries take, as for Pebble (0: no cap).
+	MaxTaskBytes int64
+	// Timeout bounds each operation (default 10 s).
+	Timeout time.Duration
+}
+
+// OpenPostgres connects to the database at url and creates the tables if needed.
+func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres journal: %w", err)
+	}
+	var sync string
+	if err := pool.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sync); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres journal: %w", err)
+	}
+	if sync == "off" {
+		pool.Close()
+		return nil, errors.New("postgres journal: synchronous_commit is off, so a commit is not durable when it returns: turn it on")
+	}
+	if _, err := pool.Exec(ctx, postgresSchema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres journal: create tables: %w", err)
+	}
+	return &Postgres{pool: pool, maxTaskBytes: opts.MaxTaskBytes, timeout: opts.Timeout}, nil
+}
+
+func (p *Postgres) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), p.timeout)
+}
+
+func unavailable(err error) error { return fmt.Errorf("%w: %v", ErrUnavailable, err) }
+
+// Commit implements Journal: one transaction. An append whose owner is not the task's
+// (another activation loaded it since) is marked Fenced and left out.
+func (p *Postgres) Commit(appends []Append) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	var buf []byte
+	for i := range appends {
+		a := &appends[i]
+		if err := p.claim(ctx, tx, a); err != nil {
+			return unavailable(err)
+		}
+		if a.Fenced {
+			continue
+		}
+		if a.Reset {
+			if _, err := tx.Exec(ctx, `DELETE FROM tasktail_chunks WHERE task_id = $1`, a.TaskID); err != nil {
+				return unavailable(err)
+			}
+			a.Meta.Bytes, a.Meta.FirstSeq = 0, 0
+		}
+		if len(a.Entries) > 0 {
+			buf = appendChunk(buf[:0], a.Entries)
+			if _, err := tx.Exec(ctx, `INSERT INTO tasktail_chunks (task_id, first_seq, entries, data) VALUES ($1, $2, $3, $4)`,
+				a.TaskID, int64(a.Entries[0].Seq), len(a.Entries), buf); err != nil {
+				return unavailable(err)
+			}
+			a.Meta.Bytes += int64(len(buf))
+			if a.Meta.FirstSeq == 0 {
+				a.Meta.FirstSeq = a.Entries[0].Seq
+			}
+			if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes {
+				if err := p.trim(ctx, tx, a); err != nil {
+					return unavailable(err)
+				}
+			}
+		}
+		finishedAt := a.Meta.FinishedAt
+		if _, err := tx.Exec(ctx, `UPDATE tasktail_tasks SET meta = $2, finished = $3, finished_at = $4, active = $5 WHERE task_id = $1`,
+			a.TaskID, appendMeta(nil, a.Meta), a.Meta.Finished, finishedAt, a.Meta.Active); err != nil {
+			return unavailable(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// claim locks the task's row for the transaction and checks that a's activation owns it:
+// a task new to the journal is inserted with owner 1 (the first writer wins), and an
+// existing one must carry a's owner. Otherwise a is marked Fenced.
+func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, a *Append) error {
+	var owner int64
+	err := tx.QueryRow(ctx, `SELECT owner FROM tasktail_tasks WHERE task_id = $1 FOR UPDATE`, a.TaskID).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && a.Meta.Owner == 0:
+		tag, err := tx.Exec(ctx, `INSERT INTO tasktail_tasks (task_id, meta, owner, finished, finished_at, active)
+			VALUES ($1, '', 1, false, 0, 0) ON CONFLICT (task_id) DO NOTHING`, a.TaskID)
+		if err != nil {
+			return err
+		}
+		a.Fenced = tag.RowsAffected() == 0
+		a.Meta.Owner = 1
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		a.Fenced = true // it was deleted or swept since this activation loaded it
+		return nil
+	case err != nil:
+		return err
+	}
+	a.Fenced = uint64(owner) != a.Meta.Owner
+	return nil
+}
+
+// trim deletes the task's oldest chunks until it is under three quarters of its cap.
+func (p *Postgres) trim(ctx context.Context, tx pgx.Tx, a *Append) error {
+	rows, err := tx.Query(ctx, `SELECT first_seq, entries, length(data) FROM tasktail_chunks WHERE task_id = $1 ORDER BY first_seq`, a.TaskID)
+	if err != nil {
+		return err
+	}
+	var drop []int64
+	for rows.Next() && a.Meta.Bytes > p.maxTaskBytes*3/4 {
+		var first, n, size int64
+		if err := rows.Scan(&first, &n, &size); err != nil {
+			rows.Close()
+			return err
+		}
+		if uint64(first) >= a.Entries[0].Seq { // the chunk this commit writes stays
+			break
+		}
+		drop = append(drop, first)
+		a.Meta.Bytes -= size
+		a.Meta.FirstSeq = uint64(first + n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM tasktail_chunks WHERE task_id = $1 AND first_seq = ANY($2)`, a.TaskID, drop)
+	return err
+}
+
+// Load implements Journal: it also makes the caller the task's owner.
+func (p *Postgres) Load(taskID string, window int) (Meta, []Entry, bool, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	var raw []byte
+	var owner int64
+	err := p.pool.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = owner + 1 WHERE task_id = $1 RETURNING meta, owner`, taskID).Scan(&raw, &owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Meta{}, nil, false, nil
+	}
+	if err != nil {
+		return Meta{}, nil, false, unavailable(err)
+	}
+	if len(raw) == 0 { // claimed by a first commit that is still on its way
+		return Meta{Owner: uint64(owner)}, nil, false, nil
+	}
+	meta, err := decodeMeta(raw)
+	if err != nil {
+		return Meta{}, nil, false, err
+	}
+	meta.Owner = uint64(owner)
+	if window <= 0 {
+		return meta, nil, true, nil
+	}
+	rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 ORDER BY first_seq DESC`, taskID)
+	if err != nil {
+		return Meta{}, nil, false, unavailable(err)
+	}
+	defer rows.Close()
+	var chunks [][]Entry
+	have := 0
+	for have < window && rows.Next() {
+		var first int64
+		var data []byte
+		if err := rows.Scan(&first, &data); err != nil {
+			return Meta{}, nil, false, unavailable(err)
+		}
+		var entries []Entry
+		if err := decodeChunk(data, uint64(first), func(e Entry) bool { entries = append(entries, e); return true }); err != nil {
+			return Meta{}, nil, false, err
+		}
+		chunks = append(chunks, entries)
+		have += len(entries)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Meta{}, nil, false, unavailable(err)
+	}
+	recent := make([]Entry, 0, min(have, window))
+	for i := len(chunks) - 1; i >= 0; i-- {
+		recent = append(recent, chunks[i]...)
+	}
+	if len(recent) > window {
+		recent = recent[len(recent)-window:]
+	}
+	return meta, recent, true, nil
+}
+
+// Read implements Journal.
+func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 AND first_seq >=
+		coalesce((SELECT max(first_seq) FROM tasktail_chunks WHERE task_id = $1 AND first_seq <= $2), 0) ORDER BY first_seq`,
+		taskID, int64(from))
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	more := true
+	for more && rows.Next() {
+		var first int64
+		var data []byte
+		if err := rows.Scan(&first, &data); err != nil {
+			return unavailable(err)
+		}
+		err := decodeChunk(data, uint64(first), func(e Entry) bool {
+			if e.Seq < from {
+				return true
+			}
+			more = fn(e)
+			return more
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Delete implements Journal.
+func (p *Postgres) Delete(taskID string) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	for _, q := range []string{`DELETE FROM tasktail_chunks WHERE task_id = $1`, `DELETE FROM tasktail_tasks WHERE task_id = $1`} {
+		if _, err := tx.Exec(ctx, q, taskID); err != nil {
+			return unavailable(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Sweep implements Journal.
+func (p *Postgres) Sweep(now time.Time, r Retention) (int, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	rows, err := tx.Query(ctx, `DELETE FROM tasktail_tasks WHERE meta <> '' AND
+		((finished AND finished_at <> 0 AND finished_at < $1) OR (NOT finished AND active < $2)) RETURNING task_id`,
+		now.UnixNano()-int64(r.Finished), now.UnixNano()-int64(r.Idle))
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	if len(ids) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM tasktail_chunks WHERE task_id = ANY($1)`, ids); err != nil {
+			return 0, unavailable(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, unavailable(err)
+	}
+	return len(ids), nil
+}
+
+// Close implements Journal.
+func (p *Postgres) Close() error {
+	p.pool.Close()
+	return nil
+}
