@@ -40,6 +40,9 @@ type PublishCall struct {
 	done   chan struct{}
 	expire *time.Timer
 	pipe   *pipe
+	// answered, for a call answered in place, replies to whoever sent the *v1.Publish it
+	// was made from, once the task has completed it (after its write, with a journal).
+	answered func(*PublishCall)
 }
 
 // partAck is the outcome of one all-or-nothing group of entries.
@@ -67,7 +70,9 @@ func (c *PublishCall) Entry(i int) (level v1.Level, message string, progress flo
 func (c *PublishCall) complete(epoch string, failure any) {
 	if c.done == nil {
 		c.epoch, c.failure = epoch, failure
-		c.state.Store(true)
+		if !c.state.Swap(true) && c.answered != nil {
+			c.answered(c)
+		}
 		return
 	}
 	if c.finish(epoch, failure, nil) {

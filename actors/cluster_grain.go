@@ -22,8 +22,9 @@ type taskGrain struct {
 // routed was counted. As a message it runs after everything already in the mailbox.
 type passivateNow struct{ routed uint64 }
 
-func newTaskGrain(cfg *Config, stats *Stats) *taskGrain {
+func newTaskGrain(cfg *Config, stats *Stats, st *store) *taskGrain {
 	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics()}
+	g.store = st
 	g.passivate = func(ctx actor.Context, routed uint64) { ctx.Send(ctx.Self(), passivateNow{routed: routed}) }
 	return g
 }
@@ -32,6 +33,9 @@ func (g *taskGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.taskID, g.member = m.Identity.Identity, ctx.ActorSystem().Address()
+		if g.store != nil {
+			g.load(ctx)
+		}
 		return
 	case passivateNow:
 		if g.routed == m.routed {
@@ -43,7 +47,7 @@ func (g *taskGrain) Receive(ctx actor.Context) {
 		return
 	}
 	rt, _, routed := routeOf(ctx.Message())
-	if routed && !g.created {
+	if routed && !g.created && g.store == nil { // with a journal the task answers for itself once loaded
 		// The cluster activates a grain for any message: answer in the task's place, as
 		// the local Registry does, and leave no task behind.
 		var reply proto.Message
@@ -88,8 +92,8 @@ func recoverGrain(s *taskSupervisor) actor.ReceiverMiddleware {
 
 // taskGrainProps are the props of kind "task": grains, with middleware inside the
 // panic recovery.
-func taskGrainProps(cfg *Config, stats *Stats, s *taskSupervisor, middleware ...actor.ReceiverMiddleware) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats) },
+func taskGrainProps(cfg *Config, stats *Stats, st *store, s *taskSupervisor, middleware ...actor.ReceiverMiddleware) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats, st) },
 		actor.WithMailbox(actor.UnboundedLockfree()),
 		actor.WithReceiverMiddleware(append([]actor.ReceiverMiddleware{recoverGrain(s)}, middleware...)...))
 }

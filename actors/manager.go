@@ -26,9 +26,11 @@ type Options struct {
 	// the members instead of children of a local Registry.
 	Cluster *ClusterConfig
 	// Journal, when set, keeps every task durably (docs/design.md, "Durability"); the
-	// Manager closes it on Shutdown. Without one, tasks live in memory only. A cluster
-	// member takes none yet.
+	// Manager closes it on Shutdown. Without one, tasks live in memory only.
 	Journal journal.Journal
+	// SharedJournal says that every cluster member uses Journal (PostgreSQL), which a
+	// cluster member needs: a journal on its own disk cannot survive its loss.
+	SharedJournal bool
 }
 
 // Manager is tasktail as a Go library: the original ConnectionManager's five methods
@@ -64,8 +66,8 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		if err := opts.Cluster.Validate(); err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		if opts.Journal != nil {
-			return nil, errors.New("cluster: a member keeps its tasks in memory; a journal is not supported in a cluster yet")
+		if opts.Journal != nil && !opts.SharedJournal {
+			return nil, errors.New("cluster: a journal on this member's own disk cannot survive its loss: use a shared journal (PostgreSQL) or none")
 		}
 	}
 	logger := opts.Logger
@@ -86,7 +88,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, opts.TaskMiddleware...)
 	} else {
 		supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
-		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, supervisor, opts.TaskMiddleware...), logger)
+		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, supervisor, opts.TaskMiddleware...), logger)
 		if err != nil {
 			system.Shutdown()
 			return nil, fmt.Errorf("cluster: %w", err)

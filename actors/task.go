@@ -105,8 +105,10 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		if t.store == nil {
 			t.epoch = newEpoch()
 		} else {
-			t.j = &taskJournal{}
-			t.load(ctx)
+			t.j = &taskJournal{loading: true} // messages wait for the load
+			if t.taskID != "" {
+				t.load(ctx) // a grain knows its task_id only from ClusterInit, and loads then
+			}
 		}
 	case *actor.Stopping:
 		// Stopped by its failure budget, by a shutdown, or moved off a cluster member that
@@ -155,8 +157,8 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 		t.publishCall(ctx, m)
 	case *v1.Publish:
 		c := callOf(m) // the same call, as it crossed members
+		c.answered = func(c *PublishCall) { respond(ctx, sender, ackOf(c)) }
 		t.publishCall(ctx, c)
-		respond(ctx, sender, ackOf(c))
 	case *v1.Subscribe:
 		t.subscribe(ctx, m, sender)
 	case *v1.GetStatus:

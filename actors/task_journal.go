@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -36,6 +37,7 @@ type taskJournal struct {
 	finishedAt int64
 	firstSeq   uint64 // the oldest seq the journal has (0: from 1); the size cap drops older
 	bytes      int64  // what the task's entries take in the journal
+	owner      uint64 // this activation's generation in a shared journal
 }
 
 // pendingWrite is what a task does once its write is stored.
@@ -118,6 +120,7 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 		}
 		return
 	}
+	t.j.owner = m.meta.Owner
 	if m.found {
 		t.restore(m.meta, m.entries)
 	} else {
@@ -184,7 +187,7 @@ func (t *TaskActor) meta() journal.Meta {
 	return journal.Meta{
 		Epoch: t.epoch, LastSeq: t.lastSeq, Seen: t.seen(), Progress: t.progress, Finished: t.finished,
 		Active: processStart.Add(t.lastActive).UnixNano(), FinishedAt: t.j.finishedAt,
-		FirstSeq: t.j.firstSeq, Bytes: t.j.bytes,
+		FirstSeq: t.j.firstSeq, Bytes: t.j.bytes, Owner: t.j.owner,
 	}
 }
 
@@ -246,7 +249,11 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	p := t.j.pending
 	t.j.writing, t.j.pending = false, pendingWrite{}
 	if m.err == nil && !p.delete {
-		t.j.firstSeq, t.j.bytes = m.meta.FirstSeq, m.meta.Bytes
+		t.j.firstSeq, t.j.bytes, t.j.owner = m.meta.FirstSeq, m.meta.Bytes, m.meta.Owner
+	}
+	if errors.Is(m.err, journal.ErrFenced) {
+		t.fenced(ctx, p)
+		return
 	}
 	switch {
 	case p.call != nil && m.err != nil:
@@ -275,6 +282,29 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 		t.j.dirty = true
 	}
 	t.unstash(ctx)
+}
+
+// fenced ends an activation that another member has taken the task from (it loaded the
+// task after this one did, say after this member was paused past its lease): nothing
+// this one writes is stored any more. Its viewers resume on the owner (1001), what waited
+// is answered with a failure to retry, and it stops.
+func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
+	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task moved to another member; retry"}
+	if p.call != nil {
+		p.call.complete(t.epoch, moved)
+	}
+	if p.sender != nil {
+		respond(ctx, p.sender, moved)
+	}
+	for _, s := range t.j.stash {
+		if _, _, ok := routeOf(s.msg); ok {
+			answer(func(r any) { respond(ctx, s.sender, r) }, s.msg, moved)
+		}
+	}
+	t.j.stash, t.j.failed = nil, true
+	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task moved"})
+	t.dropSubscribers(ctx)
+	ctx.Stop(ctx.Self())
 }
 
 // writeMeta stores the meta if it moved since the last write, without waiting for it:

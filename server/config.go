@@ -55,6 +55,9 @@ type Config struct {
 	// Journal, when set, keeps every task durably; the server closes it when it shuts
 	// down (or when New fails). Nil keeps tasks in memory only.
 	Journal journal.Journal
+	// SharedJournal says every cluster member uses Journal (PostgreSQL); a cluster member
+	// refuses a journal that is not shared.
+	SharedJournal bool
 	// Logger receives the service's logs (default: discard).
 	Logger *slog.Logger
 }

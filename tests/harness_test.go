@@ -17,10 +17,11 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/client"
+	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/server"
 )
 
-func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, removeBinary) }
+func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, removeBinary, pgtest.StopShared) }
 
 const wait = 10 * time.Second
 

@@ -84,7 +84,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cc.AttemptTimeout, "cluster-request-timeout", cdef.AttemptTimeout, "deadline of one attempt to reach a task's member; attempts repeat within --request-timeout")
 	journalKind, dataDir := journal.DefaultKind, journal.DefaultDir
 	maxTaskBytes := int64(journal.DefaultMaxTaskBytes)
-	fs.StringVar(&journalKind, "journal", journalKind, "where tasks are kept: pebble (on disk in --data-dir: every acknowledged message survives a restart or a crash) or memory (lost on restart)")
+	fs.StringVar(&journalKind, "journal", journalKind, "where tasks are kept: pebble (on disk in --data-dir: every acknowledged message survives a restart or a crash), postgres (one database every cluster member shares: --postgres-url) or memory (lost on restart)")
+	var postgresURL string
+	fs.StringVar(&postgresURL, "postgres-url", "", "database of the postgres journal, as postgres://user:password@host:port/database (prefer the environment variable: flags show in ps)")
 	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
 	fs.Int64Var(&maxTaskBytes, "max-task-bytes", maxTaskBytes, "most bytes one task's messages take in the journal; past it the oldest are dropped (a gap with reason retention)")
 	fs.IntVar(&cfg.Actors.ReplayLimit, "replay-limit", def.Actors.ReplayLimit, "most messages a viewer resuming with since gets from the journal beyond the history; older ones are a gap (the download has them)")
@@ -107,13 +109,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cc.EtcdEndpoints, cc.Peers = etcdEPs, peers
 		cfg.Cluster = &cc
 	}
-	if clustered && journalKind != journal.KindMemory {
-		return cli.Usagef("--cluster keeps tasks in each member's memory (a member's own disk cannot survive its loss, and a shared journal is not built yet): pass --journal memory")
+	if clustered && journalKind == journal.KindPebble {
+		return cli.Usagef("--cluster needs a journal every member shares (--journal postgres) or none (--journal memory): a member's own disk cannot survive its loss")
 	}
 	if err := cfg.Validate(); err != nil { // before the journal's directory is made
 		return cli.UsageError{Err: err}
 	}
-	if cfg.Journal, err = journal.Open(journalKind, dataDir, journal.PebbleOptions{Logger: logger, MaxTaskBytes: maxTaskBytes}); err != nil {
+	cfg.SharedJournal = journalKind == journal.KindPostgres
+	if cfg.Journal, err = journal.Open(journalKind, journal.OpenOptions{
+		Dir: dataDir, PostgresURL: postgresURL, MaxTaskBytes: maxTaskBytes, Logger: logger,
+	}); err != nil {
 		return cli.UsageError{Err: err}
 	}
 	cfg.PublishKeys, cfg.AllowedOrigins, cfg.TokenSecret = publishKeys, origins, []byte(secret)
@@ -179,8 +184,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // journalNote says where tasks are kept, for the start-up lines.
 func journalNote(kind, dir string) string {
-	if kind == journal.KindMemory {
+	switch kind {
+	case journal.KindMemory:
 		return "memory (tasks are lost on restart)"
+	case journal.KindPostgres:
+		return "postgres (every acknowledged message survives a restart, and a member's loss)"
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs

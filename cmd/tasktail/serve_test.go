@@ -113,7 +113,7 @@ func sameDefault(readme, help string) bool {
 func TestClusterNeedsTheMemoryJournal(t *testing.T) {
 	var stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--cluster", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, io.Discard, &stderr)
-	if code != 2 || !strings.Contains(stderr.String(), "--journal memory") {
+	if code != 2 || !strings.Contains(stderr.String(), "--journal postgres") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 }
