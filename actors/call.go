@@ -28,6 +28,8 @@ type PublishCall struct {
 	taskID  string
 	entries []logEntry
 	ends    []int // the groups: entries[ends[i-1]:ends[i]] is caller i's publish
+	// keys are the groups' idempotency keys, parallel to ends; nil when none has one.
+	keys []string
 
 	// Set by complete before the call is answered, read by the callers after.
 	acks    []partAck
@@ -50,6 +52,25 @@ type partAck struct {
 	first, last uint64
 	queued      bool
 	finished    bool // refused: the task had finished before this group
+}
+
+// key returns group i's idempotency key, or "".
+func (c *PublishCall) key(i int) string {
+	if i < len(c.keys) {
+		return c.keys[i]
+	}
+	return ""
+}
+
+// setKey gives the group just added (the last) key k.
+func (c *PublishCall) setKey(k string) {
+	if k == "" && c.keys == nil {
+		return
+	}
+	for len(c.keys) < len(c.ends)-1 {
+		c.keys = append(c.keys, "")
+	}
+	c.keys = append(c.keys, k)
 }
 
 // GetTaskId names the call's task.
@@ -117,7 +138,7 @@ func (c *PublishCall) result(part int) (Ack, error) {
 
 // publishOf is c as it travels to another cluster member.
 func publishOf(c *PublishCall) *v1.Publish {
-	p := &v1.Publish{TaskId: c.taskID, Entries: make([]*v1.LogInput, len(c.entries)), Ends: make([]uint32, len(c.ends))}
+	p := &v1.Publish{TaskId: c.taskID, Entries: make([]*v1.LogInput, len(c.entries)), Ends: make([]uint32, len(c.ends)), Keys: c.keys}
 	for i, e := range c.entries {
 		p.Entries[i] = &v1.LogInput{Level: e.level, Message: e.message, Progress: e.progress, Finished: e.finished}
 	}
@@ -143,6 +164,9 @@ func callOf(p *v1.Publish) *PublishCall {
 		}
 	}
 	c.acks = make([]partAck, len(c.ends))
+	if len(p.Keys) > 0 {
+		c.keys = p.Keys[:min(len(p.Keys), len(c.ends))]
+	}
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -176,7 +178,9 @@ func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
 // Publish implements Router: the call travels as one *v1.Publish request, made from a
 // goroutine of the router's.
 func (r *clusterRouter) Publish(c *PublishCall) {
-	started := r.requests.Go(func() { c.completeFrom(r.Request(publishOf(c), r.timeout)) })
+	p := publishOf(c)
+	withRetryKeys(p)
+	started := r.requests.Go(func() { c.completeFrom(r.Request(p, r.timeout)) })
 	if !started {
 		c.fail(ErrShuttingDown)
 	}
@@ -198,4 +202,18 @@ func (r *clusterRouter) Members() []string {
 		return *m
 	}
 	return nil
+}
+
+// withRetryKeys gives every group of p without an idempotency key one of its own, so that
+// the router's own retries (an attempt that reached a member whose answer was lost) store
+// the group once.
+func withRetryKeys(p *v1.Publish) {
+	keys := make([]string, len(p.Ends))
+	copy(keys, p.Keys)
+	for i, k := range keys {
+		if k == "" {
+			keys[i] = "retry:" + strconv.FormatUint(rand.Uint64(), 36)
+		}
+	}
+	p.Keys = keys
 }

@@ -254,3 +254,42 @@ func TestJournalSizeCapIsARetentionGap(t *testing.T) {
 		t.Fatalf("after the gap %d messages, want %d up to 400", len(seqs), want)
 	}
 }
+
+// A publish retried with its idempotency key is answered as the first was and stored
+// once, also after a restart (the key is stored with the entries).
+func TestIdempotencyKeyStoresOnce(t *testing.T) {
+	dir := t.TempDir()
+	m, stop := durable(t, dir, actors.Config{})
+	ctx := context.Background()
+	in := []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "a"}, {Level: v1.Level_LEVEL_INFO, Message: "b"}}
+	first, err := m.PublishOnce(ctx, "idem", "req-1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.PublishOnce(ctx, "idem", "req-1", in)
+	if err != nil || again.FirstSeq != first.FirstSeq || again.LastSeq != first.LastSeq {
+		t.Fatalf("retry: %+v %v, want the first answer %+v", again, err, first)
+	}
+	if _, err := m.PublishOnce(ctx, "idem", "req-2", in[:1]); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	m2, _ := durable(t, dir, actors.Config{})
+	after, err := m2.PublishOnce(ctx, "idem", "req-1", in)
+	if err != nil || after.FirstSeq != 1 || after.LastSeq != 2 {
+		t.Fatalf("retry after a restart: %+v %v, want seqs 1-2", after, err)
+	}
+	if st := status(t, m2, "idem"); st.LastSeq != 3 {
+		t.Fatalf("last_seq %d after three publishes of which two were retries, want 3", st.LastSeq)
+	}
+	if _, err := m2.PublishOnce(ctx, "idem", "has space", in); err == nil {
+		t.Fatal("a key with a space was accepted")
+	}
+	// Without a journal the task remembers keys while it lives.
+	mem := newManager(t, actors.Config{}, actors.Options{})
+	a1, _ := mem.PublishOnce(ctx, "m", "k", in[:1])
+	a2, _ := mem.PublishOnce(ctx, "m", "k", in[:1])
+	if a1.LastSeq != 1 || a2.LastSeq != 1 {
+		t.Fatalf("in memory: %+v then %+v, want seq 1 twice", a1, a2)
+	}
+}

@@ -41,7 +41,7 @@ type pipe struct {
 // add puts entries into the next call as their own group and returns that call and the
 // group's index. maxEntries bounds a call, so one Deliver never holds more frames than one
 // batch may (Config.SocketBuffer is at least MaxBatch).
-func (p *pipe) add(entries []logEntry, maxEntries int) (*PublishCall, int) {
+func (p *pipe) add(entries []logEntry, key string, maxEntries int) (*PublishCall, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var c *PublishCall
@@ -54,6 +54,7 @@ func (p *pipe) add(entries []logEntry, maxEntries int) (*PublishCall, int) {
 	}
 	c.entries = append(c.entries, entries...)
 	c.ends = append(c.ends, len(c.entries))
+	c.setKey(key)
 	c.acks = append(c.acks, partAck{})
 	// The answer to the call in flight may have come before waitingN was stored, when its
 	// task saw no call waiting: then this publisher sends the next call. (waitingN is
@@ -71,7 +72,7 @@ func (p *pipe) append(e logEntry, prev *producerPart, maxEntries int) (c *Publis
 	p.mu.Lock()
 	if n := len(p.waiting); prev != nil && n > 0 {
 		c = p.waiting[n-1]
-		if last := len(c.ends) - 1; c == prev.call && prev.part == last && len(c.entries) < maxEntries && !c.entries[len(c.entries)-1].finished {
+		if last := len(c.ends) - 1; c == prev.call && prev.part == last && c.key(last) == "" && len(c.entries) < maxEntries && !c.entries[len(c.entries)-1].finished {
 			c.entries = append(c.entries, e)
 			c.ends[last]++
 			p.mu.Unlock()
@@ -79,7 +80,7 @@ func (p *pipe) append(e logEntry, prev *producerPart, maxEntries int) (c *Publis
 		}
 	}
 	p.mu.Unlock()
-	c, part = p.add([]logEntry{e}, maxEntries)
+	c, part = p.add([]logEntry{e}, "", maxEntries)
 	return c, part, false
 }
 

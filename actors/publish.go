@@ -18,11 +18,24 @@ type Ack struct {
 
 // Publish appends entries to a task, all or nothing, after checking the field rules.
 func (m *Manager) Publish(ctx context.Context, taskID string, entries []*v1.LogInput) (Ack, error) {
+	return m.PublishOnce(ctx, taskID, "", entries)
+}
+
+// PublishOnce is Publish with an idempotency key: a publish retried with the key of one
+// the task has stored (it remembers the last HistoryLimit keys, across restarts with a
+// journal) is answered as the first was, and stored once. An empty key is none.
+func (m *Manager) PublishOnce(ctx context.Context, taskID, key string, entries []*v1.LogInput) (Ack, error) {
+	if err := ValidateKey(key); err != nil {
+		return Ack{}, err
+	}
 	values := make([]logEntry, len(entries))
 	for i, in := range entries {
 		values[i] = entryOf(in)
 	}
-	return m.publish(ctx, taskID, values)
+	if err := validateEntries(&m.cfg, values); err != nil {
+		return Ack{}, err
+	}
+	return m.send(ctx, taskID, key, values)
 }
 
 // publish checks entries and publishes them.
@@ -30,13 +43,13 @@ func (m *Manager) publish(ctx context.Context, taskID string, entries []logEntry
 	if err := validateEntries(&m.cfg, entries); err != nil {
 		return Ack{}, err
 	}
-	return m.send(ctx, taskID, entries)
+	return m.send(ctx, taskID, "", entries)
 }
 
 // send sends checked entries through the task's pipe, where publishes made at the same
 // time travel to the task together, and waits for the answer. The pipe keeps its own
 // copy of the entries.
-func (m *Manager) send(ctx context.Context, taskID string, entries []logEntry) (Ack, error) {
+func (m *Manager) send(ctx context.Context, taskID, key string, entries []logEntry) (Ack, error) {
 	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return Ack{}, err
 	}
@@ -45,7 +58,7 @@ func (m *Manager) send(ctx context.Context, taskID string, entries []logEntry) (
 	}
 	p := m.pipes.acquire(taskID)
 	defer m.pipes.release(p)
-	c, part := p.add(entries, m.cfg.MaxBatch)
+	c, part := p.add(entries, key, m.cfg.MaxBatch)
 	select {
 	case <-c.done:
 		return c.result(part)
@@ -100,5 +113,5 @@ func (m *Manager) PublishEntries(ctx context.Context, taskID string, e *Entries)
 	if len(e.list) == 0 {
 		return Ack{}, invalid("entries", "must not be empty")
 	}
-	return m.send(ctx, taskID, e.list)
+	return m.send(ctx, taskID, "", e.list)
 }

@@ -21,6 +21,7 @@ type TaskActor struct {
 	stats  *Stats
 	store  *store       // the journal; nil keeps the task in memory only
 	j      *taskJournal // the task's side of the journal, when there is one
+	idem   *idempotency // the keys of recent keyed publishes, once there is one
 	// passivate asks whoever routes to this actor to stop it. routed counts the routed
 	// messages (routes.go) handled so far, so the router can tell whether any are still on
 	// their way.

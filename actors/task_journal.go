@@ -139,6 +139,7 @@ func (t *TaskActor) restore(m journal.Meta, entries []journal.Entry) {
 	t.history.reserve(len(entries), t.cfg.HistoryLimit)
 	var stamp [40]byte
 	for _, e := range entries {
+		t.remember(e.Key, partAck{first: e.KeyFirst, last: e.Seq})
 		t.history.push(e.Seq, conn.LogFrame(&v1.LogEntry{
 			TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
 			Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
@@ -206,15 +207,27 @@ func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall) {
 	at := time.Now()
 	meta := t.meta()
 	var entries []journal.Entry
+	var keysInCall map[string]bool // keys of earlier groups of this call
 	from := 0
-	for _, end := range c.ends {
-		if !meta.Finished {
+	for i, end := range c.ends {
+		key := c.key(i)
+		_, retried := t.keyed(key)
+		if !meta.Finished && !retried && !keysInCall[key] {
+			first := meta.LastSeq + 1
 			for _, in := range c.entries[from:end] {
 				meta.LastSeq++
 				entries = append(entries, journal.Entry{Seq: meta.LastSeq, TimeUnixNano: at.UnixNano(),
 					Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished})
 				meta.Progress = in.progress
 				meta.Finished = meta.Finished || in.finished
+			}
+			if key != "" {
+				last := &entries[len(entries)-1]
+				last.Key, last.KeyFirst = key, first
+				if keysInCall == nil {
+					keysInCall = map[string]bool{}
+				}
+				keysInCall[key] = true
 			}
 		}
 		from = end

@@ -21,7 +21,15 @@ func (t *TaskActor) publishAt(ctx actor.Context, c *PublishCall, at time.Time) {
 	now := newStamp(at, buf[:0])
 	from := 0
 	for i, end := range c.ends {
-		c.acks[i], live = t.appendEntries(c.entries[from:end], live, now)
+		key := c.key(i)
+		if ack, ok := t.keyed(key); ok { // a retry: answered as the first time
+			c.acks[i] = ack
+		} else {
+			c.acks[i], live = t.appendEntries(c.entries[from:end], live, now)
+			if !c.acks[i].finished {
+				t.remember(key, c.acks[i])
+			}
+		}
 		from = end
 	}
 	t.deliverLive(ctx, live, wasFinished)

@@ -35,6 +35,23 @@ func (c *Config) ValidateTaskID(id string) error {
 	return nil
 }
 
+// MaxKeyLength is the longest idempotency key accepted.
+const MaxKeyLength = 128
+
+// ValidateKey checks an idempotency key: empty (none), or 1 to MaxKeyLength printable
+// ASCII characters.
+func ValidateKey(key string) error {
+	if len(key) > MaxKeyLength {
+		return invalid("idempotency_key", "longer than %d characters", MaxKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return invalid("idempotency_key", "may contain only printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
 // validateEntries checks a publish against the field rules and limits of c; field names in
 // the error carry the entry's index when there is more than one.
 func validateEntries(c *Config, entries []logEntry) error {

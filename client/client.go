@@ -127,6 +127,17 @@ func (c *Client) PublishBatch(ctx context.Context, taskID string, logs []Log) (B
 	return ack, c.do(ctx, http.MethodPost, taskPath(taskID)+"/logs", logs, http.StatusAccepted, &ack)
 }
 
+// PublishBatchOnce is PublishBatch with an idempotency key (sent as Idempotency-Key): a
+// publish retried with the same key after a lost answer is answered as the first was and
+// stored once. Use a key per publish, not per task.
+func (c *Client) PublishBatchOnce(ctx context.Context, taskID, key string, logs []Log) (BatchAck, error) {
+	var ack BatchAck
+	if logs == nil {
+		logs = []Log{}
+	}
+	return ack, c.doWith(ctx, http.MethodPost, taskPath(taskID)+"/logs", http.Header{"Idempotency-Key": {key}}, logs, http.StatusAccepted, &ack)
+}
+
 // Status returns the task's status; ErrNotFound if it does not exist.
 func (c *Client) Status(ctx context.Context, taskID string) (Status, error) {
 	var st Status
@@ -179,6 +190,11 @@ func (c *Client) Log(ctx context.Context, taskID string, ndjson bool) (io.ReadCl
 func taskPath(taskID string) string { return "/v1/tasks/" + url.PathEscape(taskID) }
 
 func (c *Client) do(ctx context.Context, method, path string, in any, want int, out any) error {
+	return c.doWith(ctx, method, path, nil, in, want, out)
+}
+
+// doWith is do with more request headers.
+func (c *Client) doWith(ctx context.Context, method, path string, header http.Header, in any, want int, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -193,6 +209,9 @@ func (c *Client) do(ctx context.Context, method, path string, in any, want int, 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	c.authorize(req.Header)
 	resp, err := c.http.Do(req)

@@ -10,8 +10,11 @@ import (
 )
 
 // The records are small binary encodings with a version byte, so that a later version can
-// read what an earlier one wrote.
-const recordVersion = 1
+// read what an earlier one wrote. Chunks of version 2 carry idempotency keys.
+const (
+	recordVersion = 1
+	chunkVersion  = 2
+)
 
 var errCorrupt = errors.New("corrupt journal record")
 
@@ -54,7 +57,7 @@ func decodeMeta(b []byte) (Meta, error) {
 
 // appendChunk encodes entries with consecutive seqs; the first seq is in the record's key.
 func appendChunk(b []byte, entries []Entry) []byte {
-	b = append(b, recordVersion)
+	b = append(b, chunkVersion)
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	for _, e := range entries {
 		b = binary.AppendVarint(b, e.TimeUnixNano)
@@ -62,6 +65,11 @@ func appendChunk(b []byte, entries []Entry) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.Progress))
 		b = binary.AppendUvarint(b, uint64(len(e.Message)))
 		b = append(b, e.Message...)
+		b = binary.AppendUvarint(b, uint64(len(e.Key)))
+		if e.Key != "" {
+			b = append(b, e.Key...)
+			b = binary.AppendUvarint(b, e.KeyFirst)
+		}
 	}
 	return b
 }
@@ -70,7 +78,8 @@ func appendChunk(b []byte, entries []Entry) []byte {
 // until fn returns false.
 func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 	d := decoder{b: b}
-	if d.byte() != recordVersion {
+	version := d.byte()
+	if version != recordVersion && version != chunkVersion {
 		return fmt.Errorf("chunk: %w", errCorrupt)
 	}
 	n := d.uvarint()
@@ -79,6 +88,11 @@ func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 		e.Finished = d.byte() == 1
 		e.Progress = d.float()
 		e.Message = d.string()
+		if version >= chunkVersion {
+			if e.Key = d.string(); e.Key != "" {
+				e.KeyFirst = d.uvarint()
+			}
+		}
 		if d.err == nil && !fn(e) {
 			return nil
 		}
@@ -92,7 +106,7 @@ func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 // chunkLen returns how many entries a chunk holds.
 func chunkLen(b []byte) (uint64, error) {
 	d := decoder{b: b}
-	if d.byte() != recordVersion {
+	if v := d.byte(); v != recordVersion && v != chunkVersion {
 		return 0, fmt.Errorf("chunk: %w", errCorrupt)
 	}
 	n := d.uvarint()

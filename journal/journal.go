@@ -17,6 +17,11 @@ type Entry struct {
 	Message      string
 	Progress     float64
 	Finished     bool
+	// Key is the idempotency key of the publish this entry ended, whose first entry was
+	// KeyFirst: a task reloaded from the journal still knows the keys of its recent
+	// publishes. Empty on every other entry.
+	Key      string
+	KeyFirst uint64
 }
 
 // Meta is a task's state besides its entries: what a task needs to continue where it was.

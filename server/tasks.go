@@ -36,6 +36,10 @@ func writePublishReply(w http.ResponseWriter, ack actors.Ack, batch bool) {
 	_, _ = w.Write(b) // a failed write means the client left
 }
 
+// idempotencyHeader names a publish's idempotency key: a publish retried with it (after
+// a lost answer, say) is answered as the first was and stored once.
+const idempotencyHeader = "Idempotency-Key"
+
 // jsonContentType is shared by every publish answer (net/http only reads it), so that
 // setting the header allocates nothing.
 var jsonContentType = []string{"application/json"}
@@ -65,6 +69,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		switch {
+		case err == nil && mt == mediaNDJSON && r.Header.Get(idempotencyHeader) != "":
+			s.writeError(w, r, invalidField("idempotency_key", "applies to a single or batch publish; a stream answers where it stopped instead"))
+			return
 		case err == nil && mt == mediaNDJSON:
 			s.publishStream(w, r, taskID) // lasts as long as the producer: not a publish latency
 			return
@@ -95,7 +102,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ack, err := s.mgr.Publish(r.Context(), taskID, entries)
+	ack, err := s.mgr.PublishOnce(r.Context(), taskID, r.Header.Get(idempotencyHeader), entries)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

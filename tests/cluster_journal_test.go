@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -26,8 +27,9 @@ func startSharedCluster(t *testing.T) []*member {
 }
 
 // With a shared PostgreSQL journal, SIGKILL of the member that owns tasks under load
-// loses nothing acknowledged: the tasks continue on another member with the same epoch
-// and every acknowledged message, in order, and a resuming viewer sees no gap.
+// loses nothing acknowledged and, as producers send idempotency keys and retry until
+// answered, stores nothing twice: the tasks continue on another member with the same
+// epoch and exactly the published messages, in order, and a resuming viewer sees no gap.
 func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
 	ms := startSharedCluster(t)
 	a, b, c := ms[0], ms[1], ms[2]
@@ -57,12 +59,12 @@ func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
 					return
 				default:
 				}
-				msg := fmt.Sprintf("m%d", n) // a retry is a new message: nothing is sent twice
-				if code, _ := a.tryPublish(id, msg); code == http.StatusAccepted {
-					mu.Lock()
-					acked[i] = append(acked[i], msg)
-					mu.Unlock()
+				msg := fmt.Sprintf("m%d", n)
+				for !publishKeyed(a, id, msg, id+"/"+msg) { // retried with its key until answered
 				}
+				mu.Lock()
+				acked[i] = append(acked[i], msg)
+				mu.Unlock()
 			}
 		}()
 	}
@@ -80,17 +82,13 @@ func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
 
 	for i, id := range tasks {
 		got := frames(t, must(download(t, a.base, id, "ndjson")))
-		k := 0 // acknowledged messages found so far, in order
-		for s, f := range got {
-			if f.Seq != uint64(s+1) {
-				t.Fatalf("%s: message %d has seq %d", id, s, f.Seq)
-			}
-			if k < len(acked[i]) && f.Message == acked[i][k] {
-				k++
-			}
+		if len(got) != len(acked[i]) {
+			t.Fatalf("%s: %d messages stored, %d published", id, len(got), len(acked[i]))
 		}
-		if k != len(acked[i]) {
-			t.Fatalf("%s: %d of %d acknowledged messages stored in order (the first missing: %q)", id, k, len(acked[i]), acked[i][k])
+		for s, f := range got {
+			if f.Seq != uint64(s+1) || f.Message != acked[i][s] {
+				t.Fatalf("%s: message %d is seq %d %q, want seq %d %q", id, s, f.Seq, f.Message, s+1, acked[i][s])
+			}
 		}
 		if st := a.status(id); st.body["epoch"] != epochs[i] || st.body["member"] == b.address {
 			t.Fatalf("%s after the crash: %v, want epoch %s on a surviving member", id, st.body, epochs[i])
@@ -109,4 +107,19 @@ func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
 		t.Fatalf("first frame after resuming at 1: %+v, want seq 2 and no gap", f)
 	}
 	t.Logf("acknowledged %d, %d, %d messages; all stored in order across the crash", len(acked[0]), len(acked[1]), len(acked[2]))
+}
+
+// publishKeyed publishes message with an idempotency key through m and reports whether
+// it was acknowledged.
+func publishKeyed(m *member, taskID, message, key string) bool {
+	req, _ := http.NewRequest(http.MethodPost, m.base+"/v1/tasks/"+taskID+"/logs",
+		strings.NewReader(fmt.Sprintf(`{"level":"info","message":%q}`, message)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusAccepted
 }

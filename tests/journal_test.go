@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tasktail/tasktail/client"
 	"github.com/tasktail/tasktail/journal/journaltest"
 )
 
@@ -302,5 +304,43 @@ func TestJournalFailureAnswers503AndRecovers(t *testing.T) {
 	body, code := download(t, s.base, "j", "ndjson")
 	if got := frames(t, body); code != http.StatusOK || len(got) != 2 || got[1].Message != "two" {
 		t.Fatalf("stored log %d %s", code, body)
+	}
+}
+
+// An Idempotency-Key makes a retried publish land once: the retry is answered with the
+// first answer's seqs.
+func TestIdempotencyKeyOverHTTP(t *testing.T) {
+	s := start(t, defaults())
+	post := func(key, body string) response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/tasks/idem/logs", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r response
+		r.status = resp.StatusCode
+		json.NewDecoder(resp.Body).Decode(&r.body)
+		return r
+	}
+	first := post("order-7", `{"level":"info","message":"charged"}`)
+	retry := post("order-7", `{"level":"info","message":"charged"}`)
+	if first.status != http.StatusAccepted || retry.status != http.StatusAccepted || retry.num("seq") != first.num("seq") {
+		t.Fatalf("first %d %v, retry %d %v: want the same seq", first.status, first.body, retry.status, retry.body)
+	}
+	if st := s.status("idem"); st.num("last_seq") != 1 {
+		t.Fatalf("stored %d messages, want 1", st.num("last_seq"))
+	}
+	if bad := post("has space", `{"level":"info","message":"x"}`); bad.status != http.StatusBadRequest {
+		t.Fatalf("a key with a space: %d", bad.status)
+	}
+	c, _ := client.New(s.base, nil)
+	b1, err1 := c.PublishBatchOnce(context.Background(), "idem", "batch-1", []client.Log{{Level: client.Info, Message: "x"}, {Level: client.Info, Message: "y"}})
+	b2, err2 := c.PublishBatchOnce(context.Background(), "idem", "batch-1", []client.Log{{Level: client.Info, Message: "x"}, {Level: client.Info, Message: "y"}})
+	if err1 != nil || err2 != nil || b1 != b2 || b1.FirstSeq != 2 {
+		t.Fatalf("client batches %+v %v / %+v %v, want the same answer from seq 2", b1, err1, b2, err2)
 	}
 }

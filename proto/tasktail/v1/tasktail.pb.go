@@ -329,7 +329,10 @@ type Publish struct {
 	TaskId  string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
 	Entries []*LogInput            `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
 	// ends splits entries into groups: group i is entries[ends[i-1]:ends[i]]. Empty: one group.
-	Ends          []uint32 `protobuf:"varint,3,rep,packed,name=ends,proto3" json:"ends,omitempty"`
+	Ends []uint32 `protobuf:"varint,3,rep,packed,name=ends,proto3" json:"ends,omitempty"`
+	// keys are the groups' idempotency keys ("" for none), parallel to ends: a group whose
+	// key the task has seen is answered as it was then and not stored again.
+	Keys          []string `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +384,13 @@ func (x *Publish) GetEntries() []*LogInput {
 func (x *Publish) GetEnds() []uint32 {
 	if x != nil {
 		return x.Ends
+	}
+	return nil
+}
+
+func (x *Publish) GetKeys() []string {
+	if x != nil {
+		return x.Keys
 	}
 	return nil
 }
@@ -1614,11 +1624,12 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x05level\x18\x01 \x01(\x0e2\x12.tasktail.v1.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
 	"\bprogress\x18\x03 \x01(\x01R\bprogress\x12\x1a\n" +
-	"\bfinished\x18\x04 \x01(\bR\bfinished\"g\n" +
+	"\bfinished\x18\x04 \x01(\bR\bfinished\"{\n" +
 	"\aPublish\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12/\n" +
 	"\aentries\x18\x02 \x03(\v2\x15.tasktail.v1.LogInputR\aentries\x12\x12\n" +
-	"\x04ends\x18\x03 \x03(\rR\x04ends\"\x8e\x01\n" +
+	"\x04ends\x18\x03 \x03(\rR\x04ends\x12\x12\n" +
+	"\x04keys\x18\x04 \x03(\tR\x04keys\"\x8e\x01\n" +
 	"\bGroupAck\x122\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1a.tasktail.v1.PublishStatusR\x06status\x12\x1b\n" +
 	"\tfirst_seq\x18\x02 \x01(\x04R\bfirstSeq\x12\x19\n" +
