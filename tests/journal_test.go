@@ -20,6 +20,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/client"
+	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
 )
 
@@ -343,4 +345,85 @@ func TestIdempotencyKeyOverHTTP(t *testing.T) {
 	if err1 != nil || err2 != nil || b1 != b2 || b1.FirstSeq != 2 {
 		t.Fatalf("client batches %+v %v / %+v %v, want the same answer from seq 2", b1, err1, b2, err2)
 	}
+}
+
+// PostgreSQL stopped under load: publishes get 503 journal_unavailable with Retry-After,
+// status and viewers keep working, and once the database is back publishing works again
+// without a restart, with every acknowledged message stored once and in order.
+func TestJournalPostgresStoppedMidLoad(t *testing.T) {
+	pg, err := pgtest.Start() // a database of its own: this test stops it
+	if errors.Is(err, pgtest.ErrMissing) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	j, err := journal.OpenPostgres(pg.URL, journal.PostgresOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaults()
+	cfg.Journal = j
+	s := start(t, cfg)
+	v := s.watch("pg", "since=0")
+	v.hello()
+	var acked []string
+	publish := func(msg string) int {
+		code, err := publishCode(s.client, s.base, "pg", msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == http.StatusAccepted {
+			acked = append(acked, msg)
+		}
+		return code
+	}
+	for n := range 20 {
+		if code := publish(fmt.Sprintf("before %d", n)); code != http.StatusAccepted {
+			t.Fatalf("publish before the stop: %d", code)
+		}
+	}
+	pg.Halt()
+	r := s.publishRaw("pg", []byte(`{"level":"info","message":"while down"}`))
+	if r.status != http.StatusServiceUnavailable || r.errorCode() != "journal_unavailable" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("publish while PostgreSQL is down: %d %v", r.status, r.body)
+	}
+	if st := s.status("pg"); st.status != http.StatusOK || st.num("last_seq") != 20 || st.body["connected"] != true {
+		t.Fatalf("status while PostgreSQL is down: %d %v", st.status, st.body)
+	}
+	if err := pg.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "publishing works again", func() bool { return publish("after") == http.StatusAccepted })
+	for n := range 20 {
+		if code := publish(fmt.Sprintf("after %d", n)); code != http.StatusAccepted {
+			t.Fatalf("publish after the database came back: %d", code)
+		}
+	}
+	got := frames(t, must(download(t, s.base, "pg", "ndjson")))
+	if len(got) != len(acked) {
+		t.Fatalf("%d messages stored, %d acknowledged", len(got), len(acked))
+	}
+	for i, f := range got {
+		if f.Seq != uint64(i+1) || f.Message != acked[i] {
+			t.Fatalf("message %d: seq %d %q, want %d %q", i, f.Seq, f.Message, i+1, acked[i])
+		}
+	}
+	for i := range acked { // the viewer saw exactly what was stored, never the refused one
+		if f := v.next(); f.Seq != uint64(i+1) || f.Message != acked[i] {
+			t.Fatalf("viewer frame %d: %+v, want %q", i, f, acked[i])
+		}
+	}
+}
+
+// publishCode publishes one message and returns the status code.
+func publishCode(client *http.Client, base, taskID, message string) (int, error) {
+	resp, err := client.Post(base+"/v1/tasks/"+taskID+"/logs", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"level":"info","message":%q}`, message)))
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,10 +29,12 @@ var ErrMissing = errors.New("PostgreSQL is not installed (apt-get install postgr
 // Server is a running throwaway PostgreSQL.
 type Server struct {
 	// URL connects to its database as a superuser, over 127.0.0.1.
-	URL  string
-	dir  string
-	proc *exec.Cmd
-	done chan error
+	URL    string
+	dir    string
+	proc   *exec.Cmd
+	done   chan error
+	asUser []string
+	start  []string // the postgres command line
 }
 
 // Start makes a new cluster and starts it; Stop removes both.
@@ -48,7 +51,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, done: make(chan error, 1)}
+	s := &Server{dir: dir}
 	// PostgreSQL refuses to run as root: run it as the postgres user the package made.
 	var asUser []string
 	if os.Geteuid() == 0 {
@@ -76,19 +79,52 @@ func Start() (*Server, error) {
 		s.remove()
 		return nil, err
 	}
-	s.proc = command(asUser, postgres, "-D", data, "-p", strconv.Itoa(port), "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "synchronous_commit=on")
-	if err := s.proc.Start(); err != nil {
+	s.asUser, s.start = asUser, []string{postgres, "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "synchronous_commit=on"}
+	s.URL = fmt.Sprintf("postgres://tasktail@127.0.0.1:%d/postgres?sslmode=disable", port)
+	if err := s.Resume(); err != nil {
 		s.remove()
 		return nil, err
 	}
-	go func() { s.done <- s.proc.Wait() }()
-	s.URL = fmt.Sprintf("postgres://tasktail@127.0.0.1:%d/postgres?sslmode=disable", port)
-	if err := s.await(30 * time.Second); err != nil {
-		s.Stop()
-		return nil, err
-	}
 	return s, nil
+}
+
+// Resume starts the server (again, after Halt) and waits until it takes connections.
+func (s *Server) Resume() error {
+	s.proc = command(s.asUser, s.start[0], s.start[1:]...)
+	if err := s.proc.Start(); err != nil {
+		return err
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.proc.Wait() }()
+	if err := s.await(30 * time.Second); err != nil {
+		s.Halt()
+		return err
+	}
+	return nil
+}
+
+// Halt shuts the server down, keeping its data for Resume: a database that goes away.
+func (s *Server) Halt() {
+	if s.proc == nil || s.proc.Process == nil {
+		return
+	}
+	// A fast shutdown, signalled to the postmaster itself: runuser, when it runs it as
+	// the postgres user, does not pass signals on.
+	if b, err := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGINT)
+		}
+	} else {
+		_ = s.proc.Process.Signal(os.Interrupt)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.proc.Process.Kill()
+		<-s.done
+	}
+	s.proc = nil
 }
 
 func command(asUser []string, name string, args ...string) *exec.Cmd {
@@ -145,15 +181,7 @@ func (s *Server) await(within time.Duration) error {
 
 // Stop shuts the server down and removes its folder.
 func (s *Server) Stop() {
-	if s.proc != nil && s.proc.Process != nil {
-		_ = s.proc.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = s.proc.Process.Kill()
-			<-s.done
-		}
-	}
+	s.Halt()
 	s.remove()
 }
 
