@@ -297,6 +297,12 @@ func await(t *testing.T, what string, cond func() bool) {
 	actortest.AwaitCondition(t, wait, what, cond)
 }
 
+// awaitWithin is await with a bound of its own.
+func awaitWithin(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	actortest.AwaitCondition(t, within, what, cond)
+}
+
 func defaults() server.Config { return server.Config{Actors: actors.Config{}} }
 
 func decodeJSON(resp *http.Response, v any) error {
