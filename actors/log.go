@@ -9,6 +9,15 @@ import (
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
+// entryFrame is the log frame of an entry from the journal; stamp is scratch space for
+// its timestamp.
+func entryFrame(taskID string, e journal.Entry, stamp []byte) []byte {
+	return conn.LogFrame(&v1.LogEntry{
+		TaskId: taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
+		Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
+	}, conn.AppendTimestamp(stamp, e.TimeUnixNano))
+}
+
 // Log calls fn with every retained log frame of the task, oldest first, until fn returns
 // an error, which Log returns; ErrNotFound for a task that does not exist. With a journal
 // that is the whole stored log (what retention and the size cap kept); without one, what
@@ -48,10 +57,7 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(frame []byte) 
 		if failed = ctx.Err(); failed != nil {
 			return false
 		}
-		failed = fn(conn.LogFrame(&v1.LogEntry{
-			TaskId: taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
-			Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
-		}, conn.AppendTimestamp(stamp[:0], e.TimeUnixNano)))
+		failed = fn(entryFrame(taskID, e, stamp[:0]))
 		return failed == nil
 	})
 	if failed != nil {

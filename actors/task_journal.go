@@ -140,10 +140,7 @@ func (t *TaskActor) restore(m journal.Meta, entries []journal.Entry) {
 	var stamp [40]byte
 	for _, e := range entries {
 		t.remember(e.Key, partAck{first: e.KeyFirst, last: e.Seq})
-		t.history.push(e.Seq, conn.LogFrame(&v1.LogEntry{
-			TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
-			Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
-		}, conn.AppendTimestamp(stamp[:0], e.TimeUnixNano)), t.cfg.HistoryLimit)
+		t.history.push(e.Seq, entryFrame(t.taskID, e, stamp[:0]), t.cfg.HistoryLimit)
 	}
 	t.unseenFrom, t.queuedFrom = 0, 0
 	if m.LastSeq > m.Seen {

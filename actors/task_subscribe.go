@@ -91,10 +91,7 @@ func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string, ol
 		if e.Seq > from {
 			frames = append(frames, t.historyGap(from, e.Seq-1))
 		}
-		frames = append(frames, conn.LogFrame(&v1.LogEntry{
-			TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
-			Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
-		}, conn.AppendTimestamp(stamp[:0], e.TimeUnixNano)))
+		frames = append(frames, entryFrame(t.taskID, e, stamp[:0]))
 		from = e.Seq + 1
 	}
 	if from < oldest {

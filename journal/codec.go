@@ -103,6 +103,53 @@ func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 	return nil
 }
 
+// newest collects a task's newest entries from its chunks, newest chunk first, for Load.
+type newest struct {
+	size   int
+	chunks [][]Entry // newest first
+	have   int
+}
+
+// full reports whether the window holds size entries.
+func (w *newest) full() bool { return w.have >= w.size }
+
+// add decodes the next older chunk.
+func (w *newest) add(b []byte, first uint64) error {
+	var entries []Entry
+	if err := decodeChunk(b, first, func(e Entry) bool { entries = append(entries, e); return true }); err != nil {
+		return err
+	}
+	w.chunks = append(w.chunks, entries)
+	w.have += len(entries)
+	return nil
+}
+
+// entries returns the newest size entries, oldest first.
+func (w *newest) entries() []Entry {
+	recent := make([]Entry, 0, min(w.have, w.size))
+	for i := len(w.chunks) - 1; i >= 0; i-- {
+		recent = append(recent, w.chunks[i]...)
+	}
+	if len(recent) > w.size {
+		recent = recent[len(recent)-w.size:]
+	}
+	return recent
+}
+
+// readChunk is a Read's step over one chunk: it calls fn with the chunk's entries from seq
+// from on and reports whether fn wants more.
+func readChunk(b []byte, first, from uint64, fn func(Entry) bool) (more bool, err error) {
+	more = true
+	err = decodeChunk(b, first, func(e Entry) bool {
+		if e.Seq < from {
+			return true
+		}
+		more = fn(e)
+		return more
+	})
+	return more, err
+}
+
 // chunkLen returns how many entries a chunk holds.
 func chunkLen(b []byte) (uint64, error) {
 	d := decoder{b: b}

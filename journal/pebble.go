@@ -146,29 +146,13 @@ func (p *Pebble) Load(taskID string, window int) (Meta, []Entry, bool, error) {
 		return Meta{}, nil, false, err
 	}
 	defer it.Close()
-	// Newest chunks first, until the window is full; then put them in order.
-	var chunks [][]Entry
-	have := 0
-	for ok := it.Last(); ok && have < window; ok = it.Prev() {
-		var entries []Entry
-		err := decodeChunk(it.Value(), chunkFirst(it.Key()), func(e Entry) bool {
-			entries = append(entries, e)
-			return true
-		})
-		if err != nil {
+	w := newest{size: window}
+	for ok := it.Last(); ok && !w.full(); ok = it.Prev() {
+		if err := w.add(it.Value(), chunkFirst(it.Key())); err != nil {
 			return Meta{}, nil, false, err
 		}
-		chunks = append(chunks, entries)
-		have += len(entries)
 	}
-	recent := make([]Entry, 0, min(have, window))
-	for i := len(chunks) - 1; i >= 0; i-- {
-		recent = append(recent, chunks[i]...)
-	}
-	if len(recent) > window {
-		recent = recent[len(recent)-window:]
-	}
-	return meta, recent, true, it.Error()
+	return meta, w.entries(), true, it.Error()
 }
 
 func chunkFirst(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
@@ -186,16 +170,8 @@ func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
 	if !ok {
 		ok = it.First()
 	}
-	more := true
-	for ; ok && more; ok = it.Next() {
-		err := decodeChunk(it.Value(), chunkFirst(it.Key()), func(e Entry) bool {
-			if e.Seq < from {
-				return true
-			}
-			more = fn(e)
-			return more
-		})
-		if err != nil {
+	for more := true; ok && more; ok = it.Next() {
+		if more, err = readChunk(it.Value(), chunkFirst(it.Key()), from, fn); err != nil {
 			return err
 		}
 	}

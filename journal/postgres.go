@@ -78,8 +78,11 @@ func (p *Postgres) ctx() (context.Context, context.CancelFunc) {
 
 func unavailable(err error) error { return fmt.Errorf("%w: %v", ErrUnavailable, err) }
 
-// Commit implements Journal: one transaction. An append whose owner is not the task's
-// (another activation loaded it since) is marked Fenced and left out.
+// Commit implements Journal: one transaction of a few round trips whatever the number of
+// appends: the rows of their tasks locked and their owners read in one query, new tasks
+// claimed in one insert, then the chunks and the metas each sent as one pipelined batch.
+// An append whose owner is not the task's (another activation loaded it since) is marked
+// Fenced and left out.
 func (p *Postgres) Commit(appends []Append) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
@@ -88,42 +91,49 @@ func (p *Postgres) Commit(appends []Append) error {
 		return unavailable(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	if err := p.claim(ctx, tx, appends); err != nil {
+		return unavailable(err)
+	}
+	var chunks pgx.Batch
 	var buf []byte
 	for i := range appends {
 		a := &appends[i]
-		if err := p.claim(ctx, tx, a); err != nil {
-			return unavailable(err)
-		}
 		if a.Fenced {
 			continue
 		}
 		if a.Reset {
-			if _, err := tx.Exec(ctx, `DELETE FROM tasktail_chunks WHERE task_id = $1`, a.TaskID); err != nil {
-				return unavailable(err)
-			}
+			chunks.Queue(`DELETE FROM tasktail_chunks WHERE task_id = $1`, a.TaskID)
 			a.Meta.Bytes, a.Meta.FirstSeq = 0, 0
 		}
 		if len(a.Entries) > 0 {
 			buf = appendChunk(buf[:0], a.Entries)
-			if _, err := tx.Exec(ctx, `INSERT INTO tasktail_chunks (task_id, first_seq, entries, data) VALUES ($1, $2, $3, $4)`,
-				a.TaskID, int64(a.Entries[0].Seq), len(a.Entries), buf); err != nil {
-				return unavailable(err)
-			}
+			chunks.Queue(`INSERT INTO tasktail_chunks (task_id, first_seq, entries, data) VALUES ($1, $2, $3, $4)`,
+				a.TaskID, int64(a.Entries[0].Seq), len(a.Entries), append([]byte(nil), buf...))
 			a.Meta.Bytes += int64(len(buf))
 			if a.Meta.FirstSeq == 0 {
 				a.Meta.FirstSeq = a.Entries[0].Seq
 			}
-			if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes {
-				if err := p.trim(ctx, tx, a); err != nil {
-					return unavailable(err)
-				}
+		}
+	}
+	if err := tx.SendBatch(ctx, &chunks).Close(); err != nil {
+		return unavailable(err)
+	}
+	var metas pgx.Batch
+	for i := range appends {
+		a := &appends[i]
+		if a.Fenced {
+			continue
+		}
+		if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes && len(a.Entries) > 0 {
+			if err := p.trim(ctx, tx, a); err != nil {
+				return unavailable(err)
 			}
 		}
-		finishedAt := a.Meta.FinishedAt
-		if _, err := tx.Exec(ctx, `UPDATE tasktail_tasks SET meta = $2, finished = $3, finished_at = $4, active = $5 WHERE task_id = $1`,
-			a.TaskID, appendMeta(nil, a.Meta), a.Meta.Finished, finishedAt, a.Meta.Active); err != nil {
-			return unavailable(err)
-		}
+		metas.Queue(`UPDATE tasktail_tasks SET meta = $2, finished = $3, finished_at = $4, active = $5 WHERE task_id = $1`,
+			a.TaskID, appendMeta(nil, a.Meta), a.Meta.Finished, a.Meta.FinishedAt, a.Meta.Active)
+	}
+	if err := tx.SendBatch(ctx, &metas).Close(); err != nil {
+		return unavailable(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return unavailable(err)
@@ -131,29 +141,66 @@ func (p *Postgres) Commit(appends []Append) error {
 	return nil
 }
 
-// claim locks the task's row for the transaction and checks that a's activation owns it:
-// a task new to the journal is inserted with owner 1 (the first writer wins), and an
-// existing one must carry a's owner. Otherwise a is marked Fenced.
-func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, a *Append) error {
-	var owner int64
-	err := tx.QueryRow(ctx, `SELECT owner FROM tasktail_tasks WHERE task_id = $1 FOR UPDATE`, a.TaskID).Scan(&owner)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows) && a.Meta.Owner == 0:
-		tag, err := tx.Exec(ctx, `INSERT INTO tasktail_tasks (task_id, meta, owner, finished, finished_at, active)
-			VALUES ($1, '', 1, false, 0, 0) ON CONFLICT (task_id) DO NOTHING`, a.TaskID)
+// claim locks the rows of the appends' tasks for the transaction and checks that each
+// append's activation owns its task: a task new to the journal is inserted with owner 1
+// (the first writer wins), and an existing one must carry the append's owner. Otherwise
+// the append is marked Fenced.
+func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error {
+	ids := make([]string, 0, len(appends))
+	for _, a := range appends {
+		ids = append(ids, a.TaskID)
+	}
+	rows, err := tx.Query(ctx, `SELECT task_id, owner FROM tasktail_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, ids)
+	if err != nil {
+		return err
+	}
+	owners := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var owner int64
+		if err := rows.Scan(&id, &owner); err != nil {
+			rows.Close()
+			return err
+		}
+		owners[id] = owner
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var fresh []string // tasks this commit would create
+	for _, a := range appends {
+		if _, ok := owners[a.TaskID]; !ok && a.Meta.Owner == 0 {
+			fresh = append(fresh, a.TaskID)
+		}
+	}
+	claimed := map[string]bool{}
+	if len(fresh) > 0 {
+		rows, err := tx.Query(ctx, `INSERT INTO tasktail_tasks (task_id, meta, owner, finished, finished_at, active)
+			SELECT id, '', 1, false, 0, 0 FROM unnest($1::text[]) AS id ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, fresh)
 		if err != nil {
 			return err
 		}
-		a.Fenced = tag.RowsAffected() == 0
-		a.Meta.Owner = 1
-		return nil
-	case errors.Is(err, pgx.ErrNoRows):
-		a.Fenced = true // it was deleted or swept since this activation loaded it
-		return nil
-	case err != nil:
-		return err
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range got {
+			claimed[id], owners[id] = true, 1
+		}
 	}
-	a.Fenced = uint64(owner) != a.Meta.Owner
+	for i := range appends {
+		a := &appends[i]
+		owner, ok := owners[a.TaskID]
+		switch {
+		case a.Meta.Owner == 0 && claimed[a.TaskID]:
+			a.Meta.Owner = 1
+		case !ok: // deleted or swept since it was loaded, or another activation created it first
+			a.Fenced = true
+		default:
+			a.Fenced = uint64(owner) != a.Meta.Owner
+		}
+	}
 	return nil
 }
 
@@ -214,33 +261,22 @@ func (p *Postgres) Load(taskID string, window int) (Meta, []Entry, bool, error) 
 		return Meta{}, nil, false, unavailable(err)
 	}
 	defer rows.Close()
-	var chunks [][]Entry
-	have := 0
-	for have < window && rows.Next() {
+	w := newest{size: window}
+	for !w.full() && rows.Next() {
 		var first int64
 		var data []byte
 		if err := rows.Scan(&first, &data); err != nil {
 			return Meta{}, nil, false, unavailable(err)
 		}
-		var entries []Entry
-		if err := decodeChunk(data, uint64(first), func(e Entry) bool { entries = append(entries, e); return true }); err != nil {
+		if err := w.add(data, uint64(first)); err != nil {
 			return Meta{}, nil, false, err
 		}
-		chunks = append(chunks, entries)
-		have += len(entries)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return Meta{}, nil, false, unavailable(err)
 	}
-	recent := make([]Entry, 0, min(have, window))
-	for i := len(chunks) - 1; i >= 0; i-- {
-		recent = append(recent, chunks[i]...)
-	}
-	if len(recent) > window {
-		recent = recent[len(recent)-window:]
-	}
-	return meta, recent, true, nil
+	return meta, w.entries(), true, nil
 }
 
 // Read implements Journal.
@@ -261,14 +297,7 @@ func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
 		if err := rows.Scan(&first, &data); err != nil {
 			return unavailable(err)
 		}
-		err := decodeChunk(data, uint64(first), func(e Entry) bool {
-			if e.Seq < from {
-				return true
-			}
-			more = fn(e)
-			return more
-		})
-		if err != nil {
+		if more, err = readChunk(data, uint64(first), from, fn); err != nil {
 			return err
 		}
 	}

@@ -54,6 +54,7 @@ type benchConfig struct {
 	idle      int    // --idle-viewers: measure memory per idle viewer instead
 	fill      string // --fill-journal: write tasks into a journal directory instead
 	fsync     string // --fsync-probe: measure fdatasync in a directory instead
+	postgres  bool   // --throwaway-postgres: run a PostgreSQL for a benchmark instead
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,6 +74,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.idle, "idle-viewers", 0, "instead of a load run: connect this many idle viewers to one task and report the server's RSS per viewer (the server needs --max-viewers-per-task at least this)")
 	fs.StringVar(&c.fill, "fill-journal", "", "instead of a load run: write --tasks tasks of --messages entries of --size bytes into a new pebble journal in this directory (no server), for restart measurements")
 	fs.StringVar(&c.fsync, "fsync-probe", "", "instead of a load run: measure 1,000 rounds of a 4 KiB append and fdatasync in this directory (wall and CPU time each)")
+	fs.BoolVar(&c.postgres, "throwaway-postgres", false, "instead of a load run: start a throwaway PostgreSQL in a temporary folder, print its URL, and remove it on SIGINT or SIGTERM")
 	output := fs.String("o", "text", "output: text or json")
 	if err := cli.ParseWithEnv(fs, args); err != nil {
 		return err
@@ -83,6 +85,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fillJournal(c, stdout)
 	case c.fsync != "":
 		return fsyncProbe(c.fsync, stdout)
+	case c.postgres:
+		return throwawayPostgres(ctx, stdout)
 	}
 	if c.tasks < 1 || c.producers < 1 || c.messages < 1 || c.batch < 1 || c.size < 32 || c.rate < 0 {
 		return cli.UsageError{Err: errors.New("--tasks, --producers, --messages and --batch must be positive, --size at least 32")}

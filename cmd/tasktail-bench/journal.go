@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tasktail/tasktail/internal/pgtest"
 
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -69,5 +72,18 @@ func fsyncProbe(dir string, stdout io.Writer) error {
 	}
 	wall, cpu := time.Since(began)/rounds, time.Duration((selfCPU()-cpu0)*float64(time.Second))/rounds
 	fmt.Fprintf(stdout, "fdatasync after a 4 KiB append in %s: %v wall, %v CPU each (%d rounds)\n", dir, wall.Round(time.Microsecond), cpu.Round(time.Microsecond), rounds)
+	return nil
+}
+
+// throwawayPostgres runs a PostgreSQL for a benchmark of the postgres journal until ctx
+// ends (SIGINT, SIGTERM), then removes it.
+func throwawayPostgres(ctx context.Context, stdout io.Writer) error {
+	pg, err := pgtest.Start()
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	fmt.Fprintln(stdout, pg.URL)
+	<-ctx.Done()
 	return nil
 }
