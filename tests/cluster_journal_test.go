@@ -48,6 +48,16 @@ func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
 	}
 }
 
+// SIGTERM of the owner (a rolling deploy): its tasks continue on the members that remain,
+// with every acknowledged message and the same epochs.
+func TestClusterSharedJournalSIGTERMLosesNothing(t *testing.T) {
+	publishThroughFault(t, func(b *member) {
+		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // SIGSTOP of the owner past its lease, then SIGCONT: the tasks move, and what the paused
 // member still had in hand is fenced or stored once. Nothing acknowledged is lost or
 // stored twice, and the epochs stay.
