@@ -17,6 +17,9 @@ type Config struct {
 	// HistoryLimit is how many recent messages a task retains for replay with since
 	// (default 1000). It must be at least QueueLimit: the queue is the tail of the history.
 	HistoryLimit int
+	// HistoryBytes bounds the history's frames in bytes (default 4 MiB): past it the oldest
+	// go, except the queue's. With a journal, a replay gets them from there.
+	HistoryBytes int
 	// MaxMessageBytes is the largest message text accepted, in bytes (default 64 KiB).
 	MaxMessageBytes int
 	// MaxBatch is the most entries one publish may carry (default 1000).
@@ -70,6 +73,7 @@ func (c *Config) fill() {
 	setDefault(&c.QueueLimit, 100)
 	setDefault(&c.QueueKeep, 50)
 	setDefault(&c.HistoryLimit, 1000)
+	setDefault(&c.HistoryBytes, 4<<20)
 	setDefault(&c.MaxMessageBytes, 64<<10)
 	setDefault(&c.MaxBatch, 1000)
 	setDefault(&c.MaxTaskIDLength, MaxTaskIDLength)
@@ -98,6 +102,7 @@ func (c *Config) Validate() error {
 		{"queue limit", int64(c.QueueLimit)},
 		{"queue keep", int64(c.QueueKeep)},
 		{"history limit", int64(c.HistoryLimit)},
+		{"history bytes", int64(c.HistoryBytes)},
 		{"max message bytes", int64(c.MaxMessageBytes)},
 		{"max batch", int64(c.MaxBatch)},
 		{"max task id length", int64(c.MaxTaskIDLength)},

@@ -3,6 +3,7 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -291,5 +292,34 @@ func TestIdempotencyKeyStoresOnce(t *testing.T) {
 	a2, _ := mem.PublishOnce(ctx, "m", "k", in[:1])
 	if a1.LastSeq != 1 || a2.LastSeq != 1 {
 		t.Fatalf("in memory: %+v then %+v, want seq 1 twice", a1, a2)
+	}
+}
+
+// The history is bounded in bytes, but never drops the queue: a viewer that connects
+// without since gets the whole queue, and one that replays from 0 gets what the bound
+// kept after a history gap (without a journal).
+func TestHistoryBytesKeepTheQueue(t *testing.T) {
+	m := newManager(t, actors.Config{HistoryBytes: 4 << 10}, actors.Options{})
+	ctx := context.Background()
+	big := strings.Repeat("x", 1000)
+	for i := 1; i <= 60; i++ { // queued: 60 frames of ~1.2 KB, past the 4 KiB bound
+		if _, err := m.SendLog(ctx, "big", v1.Level_LEVEL_INFO, big, 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := connect(t, m, "big")
+	if seqs := logSeqs(t, actortest.DecodeFrames(t, s.WaitFrames(t, 61, wait))); len(seqs) != 60 {
+		t.Fatalf("flushed %d of 60 queued messages", len(seqs))
+	}
+	sendN(t, m, "big", 61, 61) // live: the queue is gone, and the bound applies
+	a, err := m.Attach(ctx, "big", actors.Resume{Replay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := actortest.NewFakeSocket()
+	a.Start(ctx, r, nil)
+	frames := actortest.DecodeFrames(t, r.WaitFrames(t, 2, wait))
+	if g := frames[1]; g.Type != "gap" || g.Reason != "history" || g.FromSeq != 1 || g.ToSeq < 50 {
+		t.Fatalf("replay from 0 under a 4 KiB bound: %+v, want a history gap from 1", g)
 	}
 }

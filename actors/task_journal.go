@@ -140,12 +140,14 @@ func (t *TaskActor) restore(m journal.Meta, entries []journal.Entry) {
 	var stamp [40]byte
 	for _, e := range entries {
 		t.remember(e.Key, partAck{first: e.KeyFirst, last: e.Seq})
-		t.history.push(e.Seq, entryFrame(t.taskID, e, stamp[:0]), t.cfg.HistoryLimit)
 	}
 	t.unseenFrom, t.queuedFrom = 0, 0
 	if m.LastSeq > m.Seen {
 		t.unseenFrom = m.Seen + 1
 		t.queuedFrom = m.LastSeq - queueLength(m.LastSeq-m.Seen, uint64(t.cfg.QueueLimit), uint64(t.cfg.QueueKeep)) + 1
+	}
+	for _, e := range entries {
+		t.history.push(e.Seq, entryFrame(t.taskID, e, stamp[:0]), t.cfg.HistoryLimit, t.cfg.HistoryBytes, t.queueStart())
 	}
 }
 

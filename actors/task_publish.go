@@ -62,7 +62,6 @@ func (t *TaskActor) appendEntries(entries []logEntry, live [][]byte, now stamp) 
 			TaskId: t.taskID, Seq: t.lastSeq, TimeUnixNano: now.at.UnixNano(),
 			Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished,
 		}, now.text)
-		t.history.push(t.lastSeq, frame, t.cfg.HistoryLimit)
 		t.progress = in.progress
 		t.finished = t.finished || in.finished
 		if ack.queued {
@@ -70,6 +69,7 @@ func (t *TaskActor) appendEntries(entries []logEntry, live [][]byte, now stamp) 
 		} else {
 			live = append(live, frame)
 		}
+		t.history.push(t.lastSeq, frame, t.cfg.HistoryLimit, t.cfg.HistoryBytes, t.queueStart())
 	}
 	t.stats.Published.Add(uint64(len(entries)))
 	if ack.queued {
@@ -108,6 +108,14 @@ func (t *TaskActor) enqueue() {
 		t.stats.Trimmed.Add(keepFrom - t.queuedFrom)
 		t.queuedFrom = keepFrom
 	}
+}
+
+// queueStart is the first seq of the queue, or 0 when nothing is queued.
+func (t *TaskActor) queueStart() uint64 {
+	if t.unseenFrom == 0 {
+		return 0
+	}
+	return t.queuedFrom
 }
 
 func (t *TaskActor) queued() uint32 {

@@ -41,6 +41,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Actors.QueueLimit, "queue-limit", def.Actors.QueueLimit, "unseen messages a task queues while nobody watches")
 	fs.IntVar(&cfg.Actors.QueueKeep, "queue-keep", def.Actors.QueueKeep, "most recent messages kept when the queue would pass its limit")
 	fs.IntVar(&cfg.Actors.HistoryLimit, "history-limit", def.Actors.HistoryLimit, "recent messages a task keeps for replay with since (at least --queue-limit)")
+	fs.IntVar(&cfg.Actors.HistoryBytes, "history-bytes", def.Actors.HistoryBytes, "most bytes of frames a task keeps in memory for replay (its queue always stays); with a journal, older ones are read from there")
 	fs.IntVar(&cfg.Actors.MaxMessageBytes, "max-message-bytes", def.Actors.MaxMessageBytes, "largest message text in bytes (larger: 413)")
 	fs.IntVar(&cfg.Actors.MaxBatch, "max-batch", def.Actors.MaxBatch, "most messages in one batch publish (more: 413)")
 	fs.IntVar(&cfg.Actors.MaxTaskIDLength, "max-task-id-length", def.Actors.MaxTaskIDLength, "longest task_id accepted (at most 128)")
