@@ -28,9 +28,10 @@ type Options struct {
 	// Journal, when set, keeps every task durably (docs/design.md, "Durability"); the
 	// Manager closes it on Shutdown. Without one, tasks live in memory only.
 	Journal journal.Journal
-	// SharedJournal says that every cluster member uses Journal (PostgreSQL), which a
-	// cluster member needs: a journal on its own disk cannot survive its loss.
-	SharedJournal bool
+	// ClusterJournal says Journal may serve a cluster member: one that every member
+	// shares (PostgreSQL), or one on the member's own disk that the operator chose to
+	// allow (it cannot survive the member's loss, and does not fence).
+	ClusterJournal bool
 }
 
 // Manager is tasktail as a Go library: the original ConnectionManager's five methods
@@ -66,7 +67,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		if err := opts.Cluster.Validate(); err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		if opts.Journal != nil && !opts.SharedJournal {
+		if opts.Journal != nil && !opts.ClusterJournal {
 			return nil, errors.New("cluster: a journal on this member's own disk cannot survive its loss: use a shared journal (PostgreSQL) or none")
 		}
 	}

@@ -55,9 +55,9 @@ type Config struct {
 	// Journal, when set, keeps every task durably; the server closes it when it shuts
 	// down (or when New fails). Nil keeps tasks in memory only.
 	Journal journal.Journal
-	// SharedJournal says every cluster member uses Journal (PostgreSQL); a cluster member
-	// refuses a journal that is not shared.
-	SharedJournal bool
+	// ClusterJournal allows Journal on a cluster member: it is shared by every member
+	// (PostgreSQL), or on the member's own disk by the operator's choice.
+	ClusterJournal bool
 	// Logger receives the service's logs (default: discard).
 	Logger *slog.Logger
 }

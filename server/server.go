@@ -32,7 +32,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger, Cluster: cfg.Cluster, Journal: cfg.Journal, SharedJournal: cfg.SharedJournal})
+	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger, Cluster: cfg.Cluster, Journal: cfg.Journal, ClusterJournal: cfg.ClusterJournal})
 	if err != nil {
 		if cfg.Journal != nil {
 			cfg.Journal.Close()

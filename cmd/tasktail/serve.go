@@ -87,6 +87,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxTaskBytes := int64(journal.DefaultMaxTaskBytes)
 	fs.StringVar(&journalKind, "journal", journalKind, "where tasks are kept: pebble (on disk in --data-dir: every acknowledged message survives a restart or a crash), postgres (one database every cluster member shares: --postgres-url) or memory (lost on restart)")
 	var postgresURL string
+	var allowLocal bool
+	fs.BoolVar(&allowLocal, "cluster-local-journal", false, "allow --journal pebble on a cluster member: its tasks survive its restarts in place, but not its loss, and a task that moves starts a new epoch")
 	fs.StringVar(&postgresURL, "postgres-url", "", "database of the postgres journal, as postgres://user:password@host:port/database (prefer the environment variable: flags show in ps)")
 	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
 	fs.Int64Var(&maxTaskBytes, "max-task-bytes", maxTaskBytes, "most bytes one task's messages take in the journal; past it the oldest are dropped (a gap with reason retention)")
@@ -110,13 +112,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cc.EtcdEndpoints, cc.Peers = etcdEPs, peers
 		cfg.Cluster = &cc
 	}
-	if clustered && journalKind == journal.KindPebble {
-		return cli.Usagef("--cluster needs a journal every member shares (--journal postgres) or none (--journal memory): a member's own disk cannot survive its loss")
+	if clustered && journalKind == journal.KindPebble && !allowLocal {
+		return cli.Usagef("--cluster needs a journal every member shares (--journal postgres) or none (--journal memory): a member's own disk cannot survive its loss (--cluster-local-journal allows it anyway)")
 	}
 	if err := cfg.Validate(); err != nil { // before the journal's directory is made
 		return cli.UsageError{Err: err}
 	}
-	cfg.SharedJournal = journalKind == journal.KindPostgres
+	cfg.ClusterJournal = journalKind == journal.KindPostgres || allowLocal
 	if cfg.Journal, err = journal.Open(journalKind, journal.OpenOptions{
 		Dir: dataDir, PostgresURL: postgresURL, MaxTaskBytes: maxTaskBytes, Logger: logger,
 	}); err != nil {

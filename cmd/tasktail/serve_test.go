@@ -117,3 +117,14 @@ func TestClusterNeedsTheMemoryJournal(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// --cluster-local-journal lets a member keep the node-local journal: the journal check
+// passes and the next setting (here a provider that does not exist) is the one refused.
+func TestClusterLocalJournalIsAllowedOnRequest(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--cluster", "--cluster-local-journal", "--cluster-provider", "consul",
+		"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), `cluster provider "consul"`) || strings.Contains(stderr.String(), "--journal") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
