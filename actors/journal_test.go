@@ -323,3 +323,17 @@ func TestHistoryBytesKeepTheQueue(t *testing.T) {
 		t.Fatalf("replay from 0 under a 4 KiB bound: %+v, want a history gap from 1", g)
 	}
 }
+
+// A viewer alone never makes the journal keep a task: after a restart, a task that was
+// only watched is not found.
+func TestJournalKeepsNoTaskOnlyWatched(t *testing.T) {
+	dir := t.TempDir()
+	m, stop := durable(t, dir, actors.Config{})
+	v := connect(t, m, "watched-only")
+	stop()
+	v.WaitClosed(t, wait)
+	m2, _ := durable(t, dir, actors.Config{})
+	if _, err := m2.Status(context.Background(), "watched-only"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("status of a task that was only watched, after a restart: %v, want ErrNotFound", err)
+	}
+}

@@ -323,7 +323,9 @@ func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
 // what a crash loses of it is the seen watermark and the activity time, so a queued
 // message may be handed again to a new connection, never lost.
 func (t *TaskActor) writeMeta(ctx actor.Context) {
-	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.absent {
+	// A task nothing was published to has nothing worth keeping: a viewer alone never
+	// makes the journal keep a task.
+	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.absent || t.lastSeq == 0 {
 		return
 	}
 	t.j.dirty = false
