@@ -46,7 +46,7 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(frame []byte) 
 		return nil
 	}
 	j := m.store.w.Journal()
-	if _, _, found, err := j.Load(taskID, 0); err != nil {
+	if _, found, err := j.Stat(taskID); err != nil { // Load would take the task over
 		return fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
 	} else if !found {
 		return ErrNotFound

@@ -80,6 +80,9 @@ type Journal interface {
 	// first; found is false for a task the journal does not have. A shared journal makes
 	// the caller the task's owner (Meta.Owner).
 	Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error)
+	// Stat returns the task's meta, without taking it over; found is false for a task the
+	// journal does not have.
+	Stat(taskID string) (meta Meta, found bool, err error)
 	// Read calls fn with the task's entries from seq from on, in order, until fn returns
 	// false or the entries end.
 	Read(taskID string, from uint64, fn func(Entry) bool) error

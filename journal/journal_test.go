@@ -266,8 +266,8 @@ func sizeCapDropsTheOldest(t *testing.T, p journal.Journal) {
 	}
 }
 
-// In a shared journal each Load makes a new owner, and a commit from an older one is
-// fenced: nothing of it is written.
+// In a shared journal each Load makes a new owner (Stat does not), and a commit from an
+// older one is fenced: nothing of it is written.
 func TestPostgresFencesStaleActivations(t *testing.T) {
 	p, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
 	if err != nil {
@@ -281,6 +281,9 @@ func TestPostgresFencesStaleActivations(t *testing.T) {
 	rival := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "other", LastSeq: 1}, Entries: entries(1, 1)}}
 	if err := p.Commit(rival); err != nil || !rival[0].Fenced {
 		t.Fatalf("a second activation that also found the task new: %v fenced=%v", err, rival[0].Fenced)
+	}
+	if st, found, err := p.Stat("f"); err != nil || !found || st.Owner != 1 {
+		t.Fatalf("stat: %+v %v %v, want the owner left at 1", st, found, err)
 	}
 	meta, _, found, err := p.Load("f", 10) // another member takes the task over
 	if err != nil || !found || meta.Owner != 2 || meta.Epoch != "e" {

@@ -126,19 +126,25 @@ func (p *Pebble) trim(b *pebble.Batch, a *Append) error {
 	return it.Error()
 }
 
-// Load implements Journal.
-func (p *Pebble) Load(taskID string, window int) (Meta, []Entry, bool, error) {
+// Stat implements Journal.
+func (p *Pebble) Stat(taskID string) (Meta, bool, error) {
 	v, closer, err := p.db.Get(metaKey(taskID))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return Meta{}, nil, false, nil
+		return Meta{}, false, nil
 	}
 	if err != nil {
-		return Meta{}, nil, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return Meta{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	defer closer.Close()
 	meta, err := decodeMeta(v)
-	closer.Close()
-	if err != nil || window <= 0 {
-		return meta, nil, err == nil, err
+	return meta, err == nil, err
+}
+
+// Load implements Journal.
+func (p *Pebble) Load(taskID string, window int) (Meta, []Entry, bool, error) {
+	meta, found, err := p.Stat(taskID)
+	if err != nil || !found || window <= 0 {
+		return meta, nil, found, err
 	}
 	start, end := chunkBounds(taskID)
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})

@@ -232,6 +232,22 @@ func (p *Postgres) trim(ctx context.Context, tx pgx.Tx, a *Append) error {
 	return err
 }
 
+// Stat implements Journal.
+func (p *Postgres) Stat(taskID string) (Meta, bool, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	var raw []byte
+	err := p.pool.QueryRow(ctx, `SELECT meta FROM tasktail_tasks WHERE task_id = $1`, taskID).Scan(&raw)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || err == nil && len(raw) == 0:
+		return Meta{}, false, nil
+	case err != nil:
+		return Meta{}, false, unavailable(err)
+	}
+	meta, err := decodeMeta(raw)
+	return meta, err == nil, err
+}
+
 // Load implements Journal: it also makes the caller the task's owner.
 func (p *Postgres) Load(taskID string, window int) (Meta, []Entry, bool, error) {
 	ctx, cancel := p.ctx()

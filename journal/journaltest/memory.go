@@ -83,6 +83,16 @@ func (m *Memory) Load(taskID string, window int) (journal.Meta, []journal.Entry,
 	return t.meta, append([]journal.Entry(nil), t.entries[from:]...), true, nil
 }
 
+// Stat implements journal.Journal.
+func (m *Memory) Stat(taskID string) (journal.Meta, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.tasks[taskID]; t != nil {
+		return t.meta, true, nil
+	}
+	return journal.Meta{}, false, nil
+}
+
 // Read implements journal.Journal.
 func (m *Memory) Read(taskID string, from uint64, fn func(journal.Entry) bool) error {
 	m.mu.Lock()
