@@ -92,6 +92,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, supervisor, opts.TaskMiddleware...), logger)
 		if err != nil {
 			system.Shutdown()
+			m.stopJournal() // the caller still owns the journal: it was not started
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 		m.router, m.cluster = r, r
@@ -223,14 +224,22 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		m.system.Shutdown() // a cluster's Shutdown has shut its system down
 	}
 	if m.store != nil {
-		close(m.stopSweep)
-		m.sweeper.wait()
-		m.store.w.Close() // after the tasks: it stores what they wrote as they stopped
+		m.stopJournal() // after the tasks: it stores what they wrote as they stopped
 		if e := m.store.w.Journal().Close(); e != nil {
 			err = errors.Join(err, fmt.Errorf("close journal: %w", e))
 		}
 	}
 	return err
+}
+
+// stopJournal stops the retention sweep and the journal's Writer, if there is a journal.
+func (m *Manager) stopJournal() {
+	if m.store == nil {
+		return
+	}
+	close(m.stopSweep)
+	m.sweeper.wait()
+	m.store.w.Close()
 }
 
 // sweep removes what retention has expired from the journal, every eighth of the shorter

@@ -27,15 +27,20 @@ type Server struct {
 	drain    context.CancelFunc
 }
 
-// New starts the actor system and builds the routes. Call Serve to listen.
-func New(cfg Config) (*Server, error) {
+// newManager fills in cfg's defaults and starts its Manager.
+func newManager(cfg *Config) (*actors.Manager, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	mgr, err := actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger, Cluster: cfg.Cluster, Journal: cfg.Journal, ClusterJournal: cfg.ClusterJournal})
+	return actors.NewManager(cfg.Actors, actors.Options{Logger: cfg.Logger, Cluster: cfg.Cluster, Journal: cfg.Journal, ClusterJournal: cfg.ClusterJournal})
+}
+
+// New starts the actor system and builds the routes. Call Serve to listen.
+func New(cfg Config) (*Server, error) {
+	mgr, err := newManager(&cfg)
 	if err != nil {
 		if cfg.Journal != nil {
-			cfg.Journal.Close()
+			cfg.Journal.Close() // it is the server's to close, started or not
 		}
 		return nil, err
 	}
