@@ -337,3 +337,21 @@ func TestJournalKeepsNoTaskOnlyWatched(t *testing.T) {
 		t.Fatalf("status of a task that was only watched, after a restart: %v, want ErrNotFound", err)
 	}
 }
+
+// A watched task counts as active for the journal's idle retention: its activity time is
+// written as it is watched, and the sweep leaves it.
+func TestJournalKeepsWatchedTasksActive(t *testing.T) {
+	mem := journaltest.NewMemory()
+	m := newManager(t, actors.Config{IdleTTL: 80 * time.Millisecond, IdleRetention: 400 * time.Millisecond, FinishedTTL: 80 * time.Millisecond},
+		actors.Options{Journal: mem})
+	sendN(t, m, "watched", 1, 1)
+	connect(t, m, "watched")
+	first, _, _ := mem.Stat("watched")
+	actortest.AwaitCondition(t, wait, "activity written again while watched", func() bool {
+		meta, found, _ := mem.Stat("watched")
+		return found && meta.Active > first.Active+int64(1500*time.Millisecond) // past a sweep (every second here)
+	})
+	if _, found, _ := mem.Stat("watched"); !found {
+		t.Fatal("the sweep removed a watched task")
+	}
+}

@@ -278,6 +278,13 @@ func (t *TaskActor) checkIdle(ctx actor.Context) {
 	if t.finished {
 		ttl = t.cfg.FinishedTTL
 	}
+	if len(t.subs) > 0 && t.j != nil {
+		// Watched is active: the journal's idle retention must not sweep a task someone
+		// watches, so its activity time is written now and then.
+		t.lastActive = time.Since(processStart)
+		t.markSeen()
+		t.writeMeta(ctx)
+	}
 	left := ttl - (time.Since(processStart) - t.lastActive)
 	if len(t.subs) > 0 || left > 0 || t.busyWithJournal() {
 		t.armTimer(ctx, max(left, ttl/8, time.Millisecond))
