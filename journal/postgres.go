@@ -84,13 +84,10 @@ func unavailable(err error) error { return fmt.Errorf("%w: %v", ErrUnavailable, 
 // An append whose owner is not the task's (another activation loaded it since) is marked
 // Fenced and left out.
 func (p *Postgres) Commit(appends []Append) error {
-	ctx, cancel := p.ctx()
-	defer cancel()
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return unavailable(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	return p.inTx(func(ctx context.Context, tx pgx.Tx) error { return p.commit(ctx, tx, appends) })
+}
+
+func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) error {
 	if err := p.claim(ctx, tx, appends); err != nil {
 		return unavailable(err)
 	}
@@ -134,6 +131,21 @@ func (p *Postgres) Commit(appends []Append) error {
 	}
 	if err := tx.SendBatch(ctx, &metas).Close(); err != nil {
 		return unavailable(err)
+	}
+	return nil
+}
+
+// inTx runs f in one transaction and commits it.
+func (p *Postgres) inTx(f func(ctx context.Context, tx pgx.Tx) error) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	if err := f(ctx, tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return unavailable(err)
@@ -325,52 +337,39 @@ func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
 
 // Delete implements Journal.
 func (p *Postgres) Delete(taskID string) error {
-	ctx, cancel := p.ctx()
-	defer cancel()
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return unavailable(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
-	for _, q := range []string{`DELETE FROM tasktail_chunks WHERE task_id = $1`, `DELETE FROM tasktail_tasks WHERE task_id = $1`} {
-		if _, err := tx.Exec(ctx, q, taskID); err != nil {
-			return unavailable(err)
+	return p.inTx(func(ctx context.Context, tx pgx.Tx) error {
+		for _, q := range []string{`DELETE FROM tasktail_chunks WHERE task_id = $1`, `DELETE FROM tasktail_tasks WHERE task_id = $1`} {
+			if _, err := tx.Exec(ctx, q, taskID); err != nil {
+				return unavailable(err)
+			}
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return unavailable(err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // Sweep implements Journal.
 func (p *Postgres) Sweep(now time.Time, r Retention) (int, error) {
-	ctx, cancel := p.ctx()
-	defer cancel()
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
-	rows, err := tx.Query(ctx, `DELETE FROM tasktail_tasks WHERE meta <> '' AND
-		((finished AND finished_at <> 0 AND finished_at < $1) OR (NOT finished AND active < $2)) RETURNING task_id`,
-		now.UnixNano()-int64(r.Finished), now.UnixNano()-int64(r.Idle))
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	if len(ids) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM tasktail_chunks WHERE task_id = ANY($1)`, ids); err != nil {
-			return 0, unavailable(err)
+	var swept int
+	err := p.inTx(func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM tasktail_tasks WHERE meta <> '' AND
+			((finished AND finished_at <> 0 AND finished_at < $1) OR (NOT finished AND active < $2)) RETURNING task_id`,
+			now.UnixNano()-int64(r.Finished), now.UnixNano()-int64(r.Idle))
+		if err != nil {
+			return unavailable(err)
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, unavailable(err)
-	}
-	return len(ids), nil
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return unavailable(err)
+		}
+		if len(ids) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM tasktail_chunks WHERE task_id = ANY($1)`, ids); err != nil {
+				return unavailable(err)
+			}
+		}
+		swept = len(ids)
+		return nil
+	})
+	return swept, err
 }
 
 // Close implements Journal.

@@ -270,11 +270,19 @@ func TestViewerScreenshot(t *testing.T) {
 }
 
 func TestViewerPassesItsToken(t *testing.T) {
+	openPrivateViewer(t)
+}
+
+// openPrivateViewer opens the page of a task that needs a token, with one, and waits for
+// its line.
+func openPrivateViewer(t *testing.T) context.Context {
+	t.Helper()
 	s := secured(t)
 	s.with(testKey, "POST", "/v1/tasks/private/logs", `{"level":"info","message":"for token holders"}`)
 	ctx := browser(t)
 	run(t, ctx, chromedp.Navigate(s.base+"/tasks/private?token="+mint(t, "private", time.Hour)))
 	until(t, ctx, "line shown", `document.querySelector("#log .message")?.textContent === "for token holders"`)
+	return ctx
 }
 
 // tasktail.js, resuming from a since the task never reached, shows the current
@@ -296,11 +304,7 @@ func TestTasktailJSFromAPositionNeverReached(t *testing.T) {
 
 // The page's "Download log" link fetches the task's whole log with the page's token.
 func TestViewerDownloadLinkCarriesTheLog(t *testing.T) {
-	s := secured(t)
-	s.with(testKey, "POST", "/v1/tasks/private/logs", `{"level":"info","message":"for token holders"}`)
-	ctx := browser(t)
-	run(t, ctx, chromedp.Navigate(s.base+"/tasks/private?token="+mint(t, "private", time.Hour)))
-	until(t, ctx, "line shown", `document.querySelector("#log .message")?.textContent === "for token holders"`)
+	ctx := openPrivateViewer(t)
 	var body string
 	run(t, ctx, chromedp.Evaluate(`(async () => { const r = await fetch(document.getElementById("download").href); return r.status + "|" + r.headers.get("Content-Disposition") + "|" + (await r.text()) })()`,
 		&body, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
