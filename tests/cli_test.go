@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -234,6 +236,41 @@ func TestCLILogs(t *testing.T) {
 	}
 	if _, stderr, code := s.cli("", "logs", "nobody"); code != 1 || !strings.Contains(stderr, "not found") {
 		t.Fatalf("logs of an unknown task: exit %d %q", code, stderr)
+	}
+}
+
+// Rerunning a job id: run refuses a finished task before starting the command, naming
+// --restart, which starts the task again so viewers see the new run.
+func TestCLIRunRefusesAFinishedTaskUnlessRestarted(t *testing.T) {
+	s := start(t, defaults())
+	if _, _, code := s.cli("", "run", "nightly", "--", "echo", "first"); code != 0 {
+		t.Fatalf("first run: exit %d", code)
+	}
+	epoch := s.status("nightly").body["epoch"]
+	marker := filepath.Join(t.TempDir(), "ran")
+	_, stderr, code := s.cli("", "run", "nightly", "--", "touch", marker)
+	if code != 2 || !strings.Contains(stderr, "--restart") {
+		t.Fatalf("rerun of a finished task: exit %d %q, want 2 naming --restart", code, stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the command ran although its task had finished")
+	}
+	if _, stderr, code := s.cli("", "run", "nightly", "--restart", "--", "echo", "second"); code != 0 {
+		t.Fatalf("run --restart: exit %d %q", code, stderr)
+	}
+	st := s.status("nightly")
+	if st.body["epoch"] == epoch || st.num("last_seq") != 2 || st.body["finished"] != true {
+		t.Fatalf("after run --restart: %v, want a new epoch with the second run", st.body)
+	}
+	v := s.watch("nightly", "since=0")
+	v.hello()
+	if l := v.logs(1); l[0].Message != "second" {
+		t.Fatalf("the restarted task's first line %+v", l[0])
+	}
+	// A level that does not exist is refused before the command starts.
+	_, stderr, code = s.cli("", "run", "other", "--stderr-level", "fatal", "--", "touch", marker)
+	if _, err := os.Stat(marker); code != 2 || err == nil || !strings.Contains(stderr, "--stderr-level") {
+		t.Fatalf("--stderr-level fatal: exit %d %q, command ran: %v", code, stderr, err == nil)
 	}
 }
 

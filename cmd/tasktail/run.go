@@ -13,27 +13,33 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/cli"
 
 	"github.com/tasktail/tasktail/client"
 )
 
-const runSynopsis = `Usage: tasktail run TASK [--stderr-level L] -- COMMAND ARGS...
+const runSynopsis = `Usage: tasktail run TASK [--stderr-level L] [--restart] -- COMMAND ARGS...
 
 Runs COMMAND, passing its output through, and publishes each line it prints: standard
 output as info, standard error as --stderr-level. When it exits, publishes a final
 finished message (success, or error with the exit code) and exits with the command's
 code. If the server cannot be reached the command still runs; tasktail says so once.
 
+A task that has finished takes no more messages: run refuses it before starting the
+command (exit 2), unless --restart starts the task again (a new run under the same id;
+its viewers see the new run).
+
 Example:
-  tasktail run nightly-report -- python build_report.py --month 2026-11`
+  tasktail run nightly-report --restart -- python build_report.py --month 2026-11`
 
 // finalPublishTimeout bounds the last publish after the command ended.
 const finalPublishTimeout = 10 * time.Second
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, server := cli.ClientCommand("run", runSynopsis, stderr)
-	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: warning or error")
+	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: "+conn.LevelList)
+	restart := fs.Bool("restart", false, "start the task again first if it exists (a finished task takes no messages otherwise)")
 	positional, command, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
@@ -45,8 +51,14 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(command) == 0 {
 		return cli.UsageError{Err: fmt.Errorf("want -- COMMAND ARGS...")}
 	}
+	if conn.LevelNamed(*stderrLevel) == 0 {
+		return cli.Usagef("--stderr-level %q: want one of %s", *stderrLevel, conn.LevelList)
+	}
 	c, err := cli.NewClient(server)
 	if err != nil {
+		return err
+	}
+	if err := prepareTask(ctx, c, taskID, *restart); err != nil {
 		return err
 	}
 
@@ -133,4 +145,26 @@ func exitOutcome(waitErr error) (int, client.Log) {
 		}
 	}
 	return 1, client.Log{Level: client.Error, Message: fmt.Sprintf("command failed: %v", waitErr), Finished: true}
+}
+
+// prepareTask makes sure the command's lines will be taken before the command starts: it
+// starts the task again with restart, and otherwise refuses a task that has finished. A
+// server it cannot ask is no reason to hold the command back: publishing warns later.
+func prepareTask(ctx context.Context, c *client.Client, taskID string, restart bool) error {
+	ctx, cancel := context.WithTimeout(ctx, finalPublishTimeout)
+	defer cancel()
+	if restart {
+		if _, err := c.Restart(ctx, taskID); err != nil && !errors.Is(err, client.ErrNotFound) {
+			var api *client.APIError
+			if errors.As(err, &api) {
+				return err // refused (auth, say): the run would not be published either
+			}
+		}
+		return nil
+	}
+	st, err := c.Status(ctx, taskID)
+	if err == nil && st.Finished {
+		return cli.Usagef("task %s has finished and takes no more messages: add --restart to run it again under the same id", taskID)
+	}
+	return nil
 }
