@@ -326,3 +326,32 @@ func TestCLIBenchIdleViewers(t *testing.T) {
 	}
 	await(t, "viewers gone", func() bool { return s.srv.Manager().Stats().Sockets.Load() == 0 })
 }
+
+// Ctrl-C on tail ends it quietly with 130, as a shell does for an interrupted command.
+func TestCLITailInterruptedExits130(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("long", "info", "working", 10, false)
+	cmd := s.cliCommand("tail", "long")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "tail shows the first line", func() bool { return strings.Contains(stdout.String(), "working") })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 || stderr.String() != "" {
+		t.Fatalf("tail after Ctrl-C: exit %d (%v), stderr %q; want 130 and nothing", code, err, stderr.String())
+	}
+}
+
+// A one-letter flag is shown as -o and is not set by a TASKTAIL_O variable.
+func TestCLIShortFlagsHaveNoVariable(t *testing.T) {
+	s := start(t, defaults())
+	_, help, _ := s.cli("", "status", "--help")
+	if !strings.Contains(help, "\n  -o\n") || strings.Contains(help, "TASKTAIL_O") {
+		t.Fatalf("status --help lists -o as %q", help)
+	}
+}

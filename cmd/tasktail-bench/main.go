@@ -25,5 +25,5 @@ func main() {
 // run loads the server and returns the process exit code: 0 success, 1 messages lost or
 // reordered, 2 usage error or a failed run.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return cli.ExitCode("tasktail-bench", bench(ctx, args, stdout, stderr), stderr)
+	return cli.ExitCode(ctx, "tasktail-bench", bench(ctx, args, stdout, stderr), stderr)
 }

@@ -78,5 +78,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tasktail: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	return cli.ExitCode("tasktail "+args[0], err, stderr)
+	return cli.ExitCode(ctx, "tasktail "+args[0], err, stderr)
 }

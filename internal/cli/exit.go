@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +23,8 @@ type ExitError struct {
 	Err  error
 }
 
+func (e ExitError) Unwrap() error { return e.Err }
+
 func (e ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit %d", e.Code)
@@ -30,12 +33,16 @@ func (e ExitError) Error() string {
 }
 
 // ExitCode prints what a command's err says on stderr, prefixed with name, and returns the
-// process exit code: 0 success (and --help), 1 failure, 2 usage error, or an ExitError's.
-func ExitCode(name string, err error, stderr io.Writer) int {
+// process exit code: 0 success (and --help), 1 failure, 2 usage error, or an ExitError's;
+// 130, quietly, when the user interrupted it (ctx, the command's, was cancelled by
+// SIGINT or SIGTERM).
+func ExitCode(ctx context.Context, name string, err error, stderr io.Writer) int {
 	var exit ExitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return 130
 	case errors.As(err, &exit):
 		if exit.Err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", name, exit.Err)

@@ -30,10 +30,14 @@ func ParseWithEnv(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// ApplyEnv sets every flag of fs that has an environment variable set.
+// ApplyEnv sets every flag of fs that has an environment variable set. A one-letter
+// flag (-o) has none: TASKTAIL_O would be a riddle.
 func ApplyEnv(fs *flag.FlagSet) error {
 	var errs []string
 	fs.VisitAll(func(f *flag.Flag) {
+		if len(f.Name) == 1 {
+			return
+		}
 		if v, ok := os.LookupEnv(EnvName(f.Name)); ok {
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Sprintf("%s=%q: %v", EnvName(f.Name), v, err))
@@ -144,7 +148,11 @@ func WithEnvUsage(fs *flag.FlagSet, synopsis string) {
 		out := fs.Output()
 		fmt.Fprintf(out, "%s\n\nFlags (each also set by the environment variable shown):\n", synopsis)
 		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(out, "  --%s (%s)\n    \t%s", f.Name, EnvName(f.Name), f.Usage)
+			if len(f.Name) == 1 {
+				fmt.Fprintf(out, "  -%s\n    \t%s", f.Name, f.Usage)
+			} else {
+				fmt.Fprintf(out, "  --%s (%s)\n    \t%s", f.Name, EnvName(f.Name), f.Usage)
+			}
 			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
 				fmt.Fprintf(out, " (default %s)", f.DefValue)
 			}
