@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -353,5 +356,43 @@ func TestCLIShortFlagsHaveNoVariable(t *testing.T) {
 	_, help, _ := s.cli("", "status", "--help")
 	if !strings.Contains(help, "\n  -o\n") || strings.Contains(help, "TASKTAIL_O") {
 		t.Fatalf("status --help lists -o as %q", help)
+	}
+}
+
+// send --stdin publishes a line as it arrives, not when the next one comes; with
+// --finished a line that had to go is followed by a last message that ends the task.
+func TestCLISendStdinPublishesEachLineAtOnce(t *testing.T) {
+	s := start(t, defaults())
+	for _, finished := range []bool{false, true} {
+		id := fmt.Sprintf("stdin-%v", finished)
+		args := []string{"send", id, "--stdin"}
+		if finished {
+			args = append(args, "--finished")
+		}
+		cmd := s.cliCommand(args...)
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(in, "step A started\n")
+		await(t, "the first line published while input stays open", func() bool {
+			st := s.status(id)
+			return st.status == http.StatusOK && st.num("last_seq") == 1
+		})
+		io.WriteString(in, "B\n")
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("send --stdin: %v", err)
+		}
+		st := s.status(id)
+		switch {
+		case !finished && (st.num("last_seq") != 2 || st.body["finished"] != false):
+			t.Fatalf("without --finished: %v", st.body)
+		case finished && st.body["finished"] != true:
+			t.Fatalf("with --finished: %v, want finished", st.body)
+		}
 	}
 }

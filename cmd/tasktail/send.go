@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tasktail/tasktail/internal/cli"
 
@@ -16,7 +17,8 @@ const sendSynopsis = `Usage: tasktail send TASK [--level L] [--progress P] [--fi
        tasktail send TASK --stdin [--level L] [--progress P] [--finished] < FILE
 
 Publishes one message (the MESSAGE words joined by spaces), or with --stdin one message per
-input line, in batches. With --finished the message, or the last input line, ends the task.
+input line as it arrives. With --finished the message, or the last input line, ends the
+task (a line that had to go before input ended is followed by "(end of input)").
 
 Examples:
   tasktail send import-42 --progress 40 rows 1000-2000 imported
@@ -57,8 +59,13 @@ func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer)
 	return sendLines(ctx, c, taskID, stdin, template, *finished)
 }
 
-// sendLines publishes every line of r. The latest line is held back until the next one
-// arrives, so that at the end of input it can carry finished.
+// holdLast is how long send --stdin --finished holds the latest line back, in case input
+// ends right after it and the line should carry finished. A line is published within it.
+const holdLast = 200 * time.Millisecond
+
+// sendLines publishes every line of r as it arrives. With finished, the latest line is
+// held back for at most holdLast: if input ends meanwhile, that line finishes the task;
+// if the line had to go first, a last message "(end of input)" does.
 func sendLines(ctx context.Context, c *client.Client, taskID string, r io.Reader, template client.Log, finished bool) error {
 	lines := make(chan client.Log, maxLinesPerBatch)
 	var failed error
@@ -71,27 +78,65 @@ func sendLines(ctx context.Context, c *client.Client, taskID string, r io.Reader
 			}
 		})
 	}()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var held *client.Log
-	for sc.Scan() {
-		if held != nil {
-			lines <- *held
+	in := make(chan string)
+	var readErr error
+	go func() { // ends at the end of input, which the loop below waits for
+		defer close(in)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			in <- sc.Text()
 		}
-		l := template
-		l.Message = sc.Text()
-		held = &l
+		readErr = sc.Err()
+	}()
+	var held *client.Log
+	sent := 0
+	hold := time.NewTimer(holdLast)
+	hold.Stop()
+	for reading := true; reading; {
+		select {
+		case text, ok := <-in:
+			if !ok {
+				reading = false
+				break
+			}
+			if held != nil {
+				lines <- *held
+				sent++
+			}
+			l := template
+			l.Message = text
+			held = &l
+			if !finished {
+				lines <- l
+				held, sent = nil, sent+1
+			} else {
+				hold.Reset(holdLast)
+			}
+		case <-hold.C:
+			if held != nil {
+				lines <- *held
+				held, sent = nil, sent+1
+			}
+		}
 	}
-	if held != nil {
-		held.Finished = finished
+	hold.Stop()
+	switch {
+	case !finished:
+	case held != nil:
+		held.Finished = true
 		lines <- *held
+	case sent > 0:
+		end := template
+		end.Message, end.Finished = "(end of input)", true
+		lines <- end
 	}
 	close(lines)
 	<-done
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read input: %w", err)
+	if readErr != nil {
+		return fmt.Errorf("read input: %w", readErr)
 	}
-	if held == nil && finished {
+	if finished && held == nil && sent == 0 {
 		return cli.UsageError{Err: fmt.Errorf("no input line to finish the task with")}
 	}
 	return failed
