@@ -396,3 +396,54 @@ func TestCLISendStdinPublishesEachLineAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A line over the message limit is split into parts (or cut, with a marker), and every
+// other line is published, in order, through run and send --stdin alike.
+func TestCLILongLinesArePublished(t *testing.T) {
+	s := start(t, defaults())
+	script := `for i in 1 2 3; do echo before$i; done; head -c 70000 /dev/zero | tr '\0' L; echo; for i in 1 2 3; do echo after$i; done`
+	messages := func(taskID string) []string {
+		t.Helper()
+		var out []string
+		for _, f := range frames(t, must(download(t, s.base, taskID, "ndjson"))) {
+			out = append(out, f.Message)
+		}
+		return out
+	}
+	if _, stderr, code := s.cli("", "run", "split", "--", "sh", "-c", script); code != 0 {
+		t.Fatalf("run: exit %d %q", code, stderr)
+	}
+	got := messages("split")
+	if len(got) != 3+2+3+1 || got[2] != "before3" || len(got[3])+len(got[4]) != 70000 || got[5] != "after1" || got[7] != "after3" {
+		t.Fatalf("run with a 70 KB line stored %d messages: %.40q", len(got), got)
+	}
+	if _, stderr, code := s.cli("", "run", "cut", "--long-lines", "cut", "--", "sh", "-c", script); code != 0 {
+		t.Fatalf("run --long-lines cut: exit %d %q", code, stderr)
+	}
+	got = messages("cut")
+	if len(got) != 3+1+3+1 || !strings.HasSuffix(got[3], " bytes cut]") || len(got[3]) > 64<<10 || got[4] != "after1" {
+		t.Fatalf("run --long-lines cut stored %d messages: %.40q", len(got), got)
+	}
+	input := "a\n" + strings.Repeat("é", 40000) + "\nb\n" // 80 KB of two-byte runes
+	if _, stderr, code := s.cli(input, "send", "stdin", "--stdin"); code != 0 {
+		t.Fatalf("send --stdin: exit %d %q", code, stderr)
+	}
+	got = messages("stdin")
+	if len(got) != 4 || got[0] != "a" || got[1]+got[2] != strings.Repeat("é", 40000) || got[3] != "b" {
+		t.Fatalf("send --stdin with an 80 KB line stored %d messages", len(got))
+	}
+}
+
+// A batch the server refuses for one line's sake is not dropped whole: the other lines
+// are published, and the one refused is reported.
+func TestCLIRefusedLineLosesOnlyItself(t *testing.T) {
+	cfg := defaults()
+	cfg.Actors.MaxMessageBytes = 1024 // smaller than the client believes
+	s := start(t, cfg)
+	input := "one\n" + strings.Repeat("x", 2000) + "\ntwo\n"
+	_, stderr, _ := s.cli(input, "send", "refused", "--stdin")
+	got := frames(t, must(download(t, s.base, "refused", "ndjson")))
+	if len(got) != 2 || got[0].Message != "one" || got[1].Message != "two" || !strings.Contains(stderr, "too_large") {
+		t.Fatalf("stored %+v, stderr %q; want one and two, and the long line reported", got, stderr)
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +39,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs, server := cli.ClientCommand("run", runSynopsis, stderr)
 	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: "+conn.LevelList)
 	restart := fs.Bool("restart", false, "start the task again first if it exists (a finished task takes no messages otherwise)")
+	lineOpts := addLineFlags(fs)
 	positional, command, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
@@ -53,6 +53,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if conn.LevelNamed(*stderrLevel) == 0 {
 		return cli.Usagef("--stderr-level %q: want one of %s", *stderrLevel, conn.LevelList)
+	}
+	if err := lineOpts.validate(); err != nil {
+		return err
 	}
 	c, err := cli.NewClient(server)
 	if err != nil {
@@ -101,8 +104,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		var readers sync.WaitGroup
 		readers.Add(2)
-		go func() { defer readers.Done(); pipeLines(outPipe, stdout, client.Info, lines) }()
-		go func() { defer readers.Done(); pipeLines(errPipe, stderr, client.Level(*stderrLevel), lines) }()
+		go func() { defer readers.Done(); pipeLines(outPipe, stdout, client.Info, lineOpts, lines) }()
+		go func() { defer readers.Done(); pipeLines(errPipe, stderr, client.Level(*stderrLevel), lineOpts, lines) }()
 		readers.Wait() // both pipes end when the command exits
 		waitErr := cmd.Wait()
 		close(lines)
@@ -118,16 +121,17 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return cli.ExitError{Code: code, Err: nil}
 }
 
-// pipeLines copies r to w line by line and queues each line for publishing.
-func pipeLines(r io.Reader, w io.Writer, level client.Level, lines chan<- client.Log) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fmt.Fprintln(w, sc.Text())
-		lines <- client.Log{Level: level, Message: sc.Text()}
+// pipeLines copies r to w as it comes and queues each line for publishing, a long one
+// as o says.
+func pipeLines(r io.Reader, w io.Writer, level client.Level, o *lineOptions, lines chan<- client.Log) {
+	err := readLines(io.TeeReader(r, w), func(line string, cut int) {
+		for _, m := range o.messages(line, cut) {
+			lines <- client.Log{Level: level, Message: m}
+		}
+	})
+	if err != nil { // the pipe broke: drain it so the command never blocks on us
+		_, _ = io.Copy(w, r)
 	}
-	// A line past 1 MiB ends the scan; drain the rest so the command never blocks on us.
-	_, _ = io.Copy(w, r)
 }
 
 // exitOutcome turns the command's end into an exit code and the task's final message.

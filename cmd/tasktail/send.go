@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/cli"
 
 	"github.com/tasktail/tasktail/client"
@@ -31,6 +31,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer)
 	progress := fs.Float64("progress", 0, "progress, 0-100")
 	finished := fs.Bool("finished", false, "end the task with this message (with --stdin: the last line)")
 	fromStdin := fs.Bool("stdin", false, "publish each line of standard input")
+	lineOpts := addLineFlags(fs)
 	positional, rest, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
@@ -42,6 +43,9 @@ func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer)
 	taskID, words := positional[0], positional[1:]
 	c, err := cli.NewClient(server)
 	if err != nil {
+		return err
+	}
+	if err := lineOpts.validate(); err != nil {
 		return err
 	}
 	template := client.Log{Level: client.Level(*level), Progress: *progress}
@@ -56,7 +60,10 @@ func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer)
 	if len(words) > 0 {
 		return cli.UsageError{Err: fmt.Errorf("--stdin takes no MESSAGE")}
 	}
-	return sendLines(ctx, c, taskID, stdin, template, *finished)
+	if conn.LevelNamed(*level) == 0 { // before any input is read: a bad level would lose every line
+		return cli.Usagef("--level %q: want one of %s", *level, conn.LevelList)
+	}
+	return sendLines(ctx, c, taskID, stdin, template, *finished, lineOpts)
 }
 
 // holdLast is how long send --stdin --finished holds the latest line back, in case input
@@ -66,7 +73,7 @@ const holdLast = 200 * time.Millisecond
 // sendLines publishes every line of r as it arrives. With finished, the latest line is
 // held back for at most holdLast: if input ends meanwhile, that line finishes the task;
 // if the line had to go first, a last message "(end of input)" does.
-func sendLines(ctx context.Context, c *client.Client, taskID string, r io.Reader, template client.Log, finished bool) error {
+func sendLines(ctx context.Context, c *client.Client, taskID string, r io.Reader, template client.Log, finished bool, o *lineOptions) error {
 	lines := make(chan client.Log, maxLinesPerBatch)
 	var failed error
 	done := make(chan struct{})
@@ -82,12 +89,11 @@ func sendLines(ctx context.Context, c *client.Client, taskID string, r io.Reader
 	var readErr error
 	go func() { // ends at the end of input, which the loop below waits for
 		defer close(in)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			in <- sc.Text()
-		}
-		readErr = sc.Err()
+		readErr = readLines(r, func(line string, cut int) {
+			for _, m := range o.messages(line, cut) {
+				in <- m
+			}
+		})
 	}()
 	var held *client.Log
 	sent := 0
