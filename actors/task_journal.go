@@ -214,6 +214,9 @@ func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall) {
 		if !meta.Finished && !retried && !keysInCall[key] {
 			first := meta.LastSeq + 1
 			for _, in := range c.entries[from:end] {
+				if in.progress == KeepProgress {
+					in.progress = meta.Progress
+				}
 				meta.LastSeq++
 				entries = append(entries, journal.Entry{Seq: meta.LastSeq, TimeUnixNano: at.UnixNano(),
 					Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished})

@@ -57,6 +57,9 @@ func (t *TaskActor) appendEntries(entries []logEntry, live [][]byte, now stamp) 
 	ack := partAck{first: t.lastSeq + 1, queued: len(t.subs) == 0}
 	t.history.reserve(len(entries), t.cfg.HistoryLimit)
 	for _, in := range entries {
+		if in.progress == KeepProgress {
+			in.progress = t.progress
+		}
 		t.lastSeq++
 		frame := conn.LogFrame(&v1.LogEntry{
 			TaskId: t.taskID, Seq: t.lastSeq, TimeUnixNano: now.at.UnixNano(),

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"math"
 	"unicode/utf8"
 
 	"github.com/tasktail/tasktail/conn"
@@ -34,6 +35,11 @@ func (c *Config) ValidateTaskID(id string) error {
 	}
 	return nil
 }
+
+// KeepProgress as a message's progress leaves the task's progress as it is: the message's
+// frame carries the current value. (A publish body without "progress" means it.) It is
+// no number a caller would pass by mistake.
+const KeepProgress = -math.MaxFloat64
 
 // MaxKeyLength is the longest idempotency key accepted.
 const MaxKeyLength = 128
@@ -83,7 +89,7 @@ func checkEntry(c *Config, e logEntry, last bool) *InvalidError {
 		return tooLarge("message", "longer than %d bytes", c.MaxMessageBytes)
 	}
 	// NaN fails both comparisons, so it is refused too.
-	if p := e.progress; !(p >= 0 && p <= 100) {
+	if p := e.progress; p != KeepProgress && !(p >= 0 && p <= 100) {
 		return invalid("progress", "must be a number from 0 to 100")
 	}
 	if e.finished && !last {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,8 +30,25 @@ const (
 type Log struct {
 	Level    Level   `json:"level"`
 	Message  string  `json:"message"`
-	Progress float64 `json:"progress"` // 0–100
+	Progress float64 `json:"progress"` // 0–100, or KeepProgress
 	Finished bool    `json:"finished"` // the task's last message
+}
+
+// KeepProgress as a Log's Progress leaves the task's progress as it is (the field is not
+// sent); 0 sets it to 0.
+const KeepProgress = -math.MaxFloat64
+
+// MarshalJSON leaves progress out when it is KeepProgress.
+func (l Log) MarshalJSON() ([]byte, error) {
+	type plain Log
+	if l.Progress != KeepProgress {
+		return json.Marshal(plain(l))
+	}
+	return json.Marshal(struct {
+		Level    Level  `json:"level"`
+		Message  string `json:"message"`
+		Finished bool   `json:"finished"`
+	}{l.Level, l.Message, l.Finished})
 }
 
 // Ack answers a publish of one message.

@@ -86,8 +86,11 @@ func (in *logInput) toProto(prefix string) (*v1.LogInput, error) {
 	if in.Message == nil {
 		return nil, invalidField(prefix+"message", "required")
 	}
-	out := &v1.LogInput{Level: level, Message: *in.Message}
+	out := &v1.LogInput{Level: level, Message: *in.Message, Progress: actors.KeepProgress}
 	if in.Progress != nil {
+		if p := *in.Progress; !(p >= 0 && p <= 100) {
+			return nil, invalidField(prefix+"progress", "must be a number from 0 to 100")
+		}
 		out.Progress = *in.Progress
 	}
 	if in.Finished != nil {

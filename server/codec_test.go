@@ -19,12 +19,14 @@ func TestDecodePublish(t *testing.T) {
 		batch bool
 		want  []*v1.LogInput
 	}{
-		{`{"level":"info","message":"hi"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "hi"}}},
+		// Without progress (or with null) the task's progress stays: KeepProgress.
+		{`{"level":"info","message":"hi"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "hi", Progress: actors.KeepProgress}}},
+		{`{"level":"info","message":"zero","progress":0}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "zero"}}},
 		{` {"level":"error","message":"","progress":12.5,"finished":true} `, false, []*v1.LogInput{{Level: v1.Level_LEVEL_ERROR, Progress: 12.5, Finished: true}}},
-		{`{"level":"info","message":"a \"quoted\"\nline\u00e9"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "a \"quoted\"\nlineé"}}},
-		{`{"level":"info","message":"x","progress":null}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "x"}}},
+		{`{"level":"info","message":"a \"quoted\"\nline\u00e9"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "a \"quoted\"\nlineé", Progress: actors.KeepProgress}}},
+		{`{"level":"info","message":"x","progress":null}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "x", Progress: actors.KeepProgress}}},
 		{`[{"level":"debug","message":"a"},{"level":"critical","message":"b","progress":100}]`, true,
-			[]*v1.LogInput{{Level: v1.Level_LEVEL_DEBUG, Message: "a"}, {Level: v1.Level_LEVEL_CRITICAL, Message: "b", Progress: 100}}},
+			[]*v1.LogInput{{Level: v1.Level_LEVEL_DEBUG, Message: "a", Progress: actors.KeepProgress}, {Level: v1.Level_LEVEL_CRITICAL, Message: "b", Progress: 100}}},
 	}
 	for _, tc := range ok {
 		got, batch, err := decodePublish([]byte(tc.body))
@@ -70,7 +72,7 @@ func TestFastDecodeTakesTheCommonBodies(t *testing.T) {
 		fast bool
 	}{
 		{`{"level":"info","message":"hi"}`, true},
-		{" \n{ \"message\" : \"héllo\" , \"level\":\"warning\",\"progress\":-1.5e-3,\"finished\":false}\r\n", true},
+		{" \n{ \"message\" : \"héllo\" , \"level\":\"warning\",\"progress\":1.5e-3,\"finished\":false}\r\n", true},
 		{`[{"level":"info","message":"a"}, {"level":"info","message":"b","finished":true}]`, true},
 		{`{"level":"info","message":"a\tb"}`, false},            // an escape
 		{`{"Level":"info","message":"x"}`, false},               // encoding/json matches keys in any case

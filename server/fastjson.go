@@ -3,6 +3,7 @@ package server
 import (
 	"strconv"
 
+	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -77,7 +78,7 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 		return nil, false
 	}
 	const level, message, progress, finished = 1, 2, 4, 8
-	e, seen := &v1.LogInput{}, 0
+	e, seen := &v1.LogInput{Progress: actors.KeepProgress}, 0 // no progress: the task's stays
 	for {
 		s.space()
 		key, ok := s.plainString()
@@ -102,6 +103,7 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 		case "progress":
 			field = progress
 			e.Progress, ok = s.number()
+			ok = ok && e.Progress >= 0 && e.Progress <= 100 // the full decoder words the error
 		case "finished":
 			field = finished
 			e.Finished, ok = s.boolean()

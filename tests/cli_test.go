@@ -447,3 +447,35 @@ func TestCLIRefusedLineLosesOnlyItself(t *testing.T) {
 		t.Fatalf("stored %+v, stderr %q; want one and two, and the long line reported", got, stderr)
 	}
 }
+
+// A message without progress leaves the task's progress as it is; an explicit 0 sets 0;
+// run --progress-pattern lifts progress from the command's output, and a failed run keeps
+// the progress it reached.
+func TestCLIProgressHolds(t *testing.T) {
+	s := start(t, defaults())
+	for _, args := range [][]string{{"--progress", "60", "rows"}, {"note: slow disk"}} {
+		if _, stderr, code := s.cli("", append([]string{"send", "demo"}, args...)...); code != 0 {
+			t.Fatalf("send %v: exit %d %q", args, code, stderr)
+		}
+	}
+	if st := s.status("demo"); st.body["progress"] != 60.0 {
+		t.Fatalf("progress after a message without one: %v, want 60", st.body["progress"])
+	}
+	v := s.watch("demo", "since=0")
+	v.hello()
+	if l := v.logs(2); l[1].Message != "note: slow disk" || l[1].Progress != 60 {
+		t.Fatalf("the note's frame %+v, want progress 60", l[1])
+	}
+	s.cli("", "send", "demo", "--progress", "0", "back to zero")
+	if st := s.status("demo"); st.body["progress"] != 0.0 {
+		t.Fatalf("progress after an explicit 0: %v", st.body["progress"])
+	}
+	if r := s.publishRaw("demo", []byte(`{"level":"info","message":"no progress field"}`)); r.status != http.StatusAccepted {
+		t.Fatalf("publish without progress: %d", r.status)
+	}
+	_, _, code := s.cli("", "run", "pattern", "--progress-pattern", `(\d+)%`, "--", "sh", "-c", "echo 10% read; echo 50% written; echo oops; exit 1")
+	st := s.status("pattern")
+	if code != 1 || st.body["progress"] != 50.0 || st.body["finished"] != true {
+		t.Fatalf("run --progress-pattern that fails: exit %d, status %v; want 50%%, finished", code, st.body)
+	}
+}

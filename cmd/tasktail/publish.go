@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -112,8 +114,29 @@ const maxLineBytes = 8 << 20
 
 // lineOptions say how lines become messages.
 type lineOptions struct {
-	maxBytes  int    // the server's --max-message-bytes
-	longLines string // longLinesSplit or longLinesCut
+	maxBytes  int            // the server's --max-message-bytes
+	longLines string         // longLinesSplit or longLinesCut
+	progress  *regexp.Regexp // run --progress-pattern; nil: lines carry no progress
+}
+
+// progressOf is the progress a line states by the progress pattern, or KeepProgress.
+func (o *lineOptions) progressOf(line string) float64 {
+	if o.progress == nil {
+		return client.KeepProgress
+	}
+	m := o.progress.FindStringSubmatch(line)
+	if m == nil {
+		return client.KeepProgress
+	}
+	text := m[0]
+	if len(m) > 1 {
+		text = m[1]
+	}
+	p, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+	if err != nil || !(p >= 0 && p <= 100) {
+		return client.KeepProgress
+	}
+	return p
 }
 
 // addLineFlags adds --long-lines and --max-message-bytes to a command.

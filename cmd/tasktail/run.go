@@ -8,6 +8,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"os/exec"
+	"regexp"
 	"sync"
 	"syscall"
 	"time"
@@ -40,6 +41,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: "+conn.LevelList)
 	restart := fs.Bool("restart", false, "start the task again first if it exists (a finished task takes no messages otherwise)")
 	lineOpts := addLineFlags(fs)
+	progressPattern := fs.String("progress-pattern", "", "a regular expression whose first group (or whole match) in an output line is the task's progress, 0-100, e.g. '(\\d+)%'")
 	positional, command, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
@@ -56,6 +58,13 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if err := lineOpts.validate(); err != nil {
 		return err
+	}
+	if *progressPattern != "" {
+		re, err := regexp.Compile(*progressPattern)
+		if err != nil {
+			return cli.Usagef("--progress-pattern: %v", err)
+		}
+		lineOpts.progress = re
 	}
 	c, err := cli.NewClient(server)
 	if err != nil {
@@ -99,7 +108,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, iofs.ErrNotExist) {
 			code = 127
 		}
-		final = client.Log{Level: client.Error, Message: fmt.Sprintf("command failed to start: %v", err), Finished: true}
+		final = client.Log{Level: client.Error, Message: fmt.Sprintf("command failed to start: %v", err), Progress: client.KeepProgress, Finished: true}
 		fmt.Fprintf(stderr, "tasktail run: %v\n", err)
 	} else {
 		var readers sync.WaitGroup
@@ -126,7 +135,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func pipeLines(r io.Reader, w io.Writer, level client.Level, o *lineOptions, lines chan<- client.Log) {
 	err := readLines(io.TeeReader(r, w), func(line string, cut int) {
 		for _, m := range o.messages(line, cut) {
-			lines <- client.Log{Level: level, Message: m}
+			lines <- client.Log{Level: level, Message: m, Progress: o.progressOf(m)}
 		}
 	})
 	if err != nil { // the pipe broke: drain it so the command never blocks on us
@@ -142,10 +151,10 @@ func exitOutcome(waitErr error) (int, client.Log) {
 		return 0, client.Log{Level: client.Success, Message: "command succeeded", Progress: 100, Finished: true}
 	case errors.As(waitErr, &exit) && exit.ExitCode() >= 0:
 		code := exit.ExitCode()
-		return code, client.Log{Level: client.Error, Message: fmt.Sprintf("command exited with code %d", code), Finished: true}
+		return code, client.Log{Level: client.Error, Message: fmt.Sprintf("command exited with code %d", code), Progress: client.KeepProgress, Finished: true}
 	case errors.As(waitErr, &exit):
 		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), client.Log{Level: client.Error, Message: fmt.Sprintf("command killed by signal: %v", ws.Signal()), Finished: true}
+			return 128 + int(ws.Signal()), client.Log{Level: client.Error, Message: fmt.Sprintf("command killed by signal: %v", ws.Signal()), Progress: client.KeepProgress, Finished: true}
 		}
 	}
 	return 1, client.Log{Level: client.Error, Message: fmt.Sprintf("command failed: %v", waitErr), Finished: true}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +29,15 @@ Examples:
 func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) error {
 	fs, server := cli.ClientCommand("send", sendSynopsis, stderr)
 	level := fs.String("level", "info", "level: debug, info, success, warning, error or critical")
-	progress := fs.Float64("progress", 0, "progress, 0-100")
+	progress := client.KeepProgress
+	fs.Func("progress", "progress, 0-100 (without it the task's progress stays as it is)", func(v string) error {
+		p, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(p >= 0 && p <= 100) {
+			return fmt.Errorf("want a number from 0 to 100")
+		}
+		progress = p
+		return nil
+	})
 	finished := fs.Bool("finished", false, "end the task with this message (with --stdin: the last line)")
 	fromStdin := fs.Bool("stdin", false, "publish each line of standard input")
 	lineOpts := addLineFlags(fs)
@@ -48,7 +57,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer)
 	if err := lineOpts.validate(); err != nil {
 		return err
 	}
-	template := client.Log{Level: client.Level(*level), Progress: *progress}
+	template := client.Log{Level: client.Level(*level), Progress: progress}
 	if !*fromStdin {
 		if len(words) == 0 {
 			return cli.UsageError{Err: fmt.Errorf("want a MESSAGE, or --stdin")}
