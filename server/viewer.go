@@ -49,6 +49,10 @@ func staticFiles() http.Handler {
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-cache")
+		if r.URL.Path == "tasktail.js" {
+			// Pages of other origins import it as a module, which needs CORS; it is public.
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
 		fileServer.ServeHTTP(w, r)
 	}))
 }

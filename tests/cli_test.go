@@ -479,3 +479,40 @@ func TestCLIProgressHolds(t *testing.T) {
 		t.Fatalf("run --progress-pattern that fails: exit %d, status %v; want 50%%, finished", code, st.body)
 	}
 }
+
+// tail --since past the task's end says so, instead of "the task restarted".
+func TestCLITailSincePastTheEnd(t *testing.T) {
+	s := start(t, defaults())
+	s.publishN("short", 1, 4)
+	s.publish("short", "success", "done", 100, true)
+	out, _, code := s.cli("", "tail", "short", "--since", "120")
+	if code != 0 || !strings.Contains(out, "the task has 5 messages, none after 120") || strings.Contains(out, "restarted") {
+		t.Fatalf("tail --since 120 of 5 messages: exit %d %q", code, out)
+	}
+}
+
+// tasktail.js may be imported as a module by pages of other origins.
+func TestTasktailJSServedForOtherOrigins(t *testing.T) {
+	s := start(t, defaults())
+	r := s.do(http.MethodGet, "/static/tasktail.js", "", nil)
+	if r.status != http.StatusOK || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("tasktail.js: %d, Access-Control-Allow-Origin %q", r.status, r.header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// The start-up lines of a server with credentials show commands that carry them.
+func TestServeBannerCarriesCredentials(t *testing.T) {
+	cmd := exec.Command(tasktailBinary(t), "serve", "--addr", "127.0.0.1:0", "--journal", "memory",
+		"--publish-keys", "a-publish-key-of-16+", "--token-secret", strings.Repeat("s", 32))
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	await(t, "the start-up lines", func() bool { return strings.Contains(out.String(), "journal:") })
+	banner := out.String()
+	if !strings.Contains(banner, `logs -H "Authorization: Bearer $TASKTAIL_KEY"`) || !strings.Contains(banner, "tasks/demo?token=") || strings.Contains(banner, "a-publish-key-of-16+") {
+		t.Fatalf("banner %q", banner)
+	}
+}

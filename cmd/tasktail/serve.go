@@ -155,14 +155,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	logger.Info("tasktail listening", slog.String("addr", ln.Addr().String()), slog.String("version", version))
+	// With credentials configured, the commands carry them: a publish key in $TASKTAIL_KEY,
+	// a subscribe token from `tasktail token` for viewing.
+	publishAuth, viewAuth, viewQuery := "", "", ""
+	if len(cfg.PublishKeys) > 0 {
+		publishAuth = ` -H "Authorization: Bearer $TASKTAIL_KEY"`
+	}
+	if len(cfg.TokenSecret) > 0 {
+		viewAuth, viewQuery = publishAuth, "?token=TOKEN (tasktail token demo)"
+	}
 	fmt.Fprintf(stdout, `tasktail %s listening on %s
-  publish:  curl -X POST %s/v1/tasks/demo/logs -H 'Content-Type: application/json' -d '{"level":"info","message":"hello"}'
-  status:   curl %s/v1/tasks/demo
-  view:     %s/tasks/demo
+  publish:  curl -X POST %s/v1/tasks/demo/logs%s -H 'Content-Type: application/json' -d '{"level":"info","message":"hello"}'
+  status:   curl%s %s/v1/tasks/demo
+  view:     %s/tasks/demo%s
   watch:    node --experimental-websocket -e 'new WebSocket(process.argv[1]).onmessage = e => console.log(e.data)' '%s/v1/tasks/demo/ws?since=0'
   health:   %s/healthz   metrics: %s/metrics
   journal:  %s
-`, version, base, base, base, base, strings.Replace(base, "http://", "ws://", 1), base, base, journalNote(journalKind, dataDir))
+`, version, base, base, publishAuth, viewAuth, base, base, viewQuery, strings.Replace(base, "http://", "ws://", 1), base, base, journalNote(journalKind, dataDir))
 	if members, self, ok := srv.Manager().ClusterMembers(); ok {
 		fmt.Fprintf(stdout, "  cluster:  member %s of %q (%s); %d members so far, listed at %s/readyz\n",
 			self, cc.Name, cc.Provider, len(members), base)

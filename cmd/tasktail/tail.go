@@ -80,6 +80,7 @@ type printer struct {
 	terminal   bool // colours and the progress bar
 	bar        bool // a progress bar is on screen
 	progress   float64
+	lastSeq    uint64 // the last seq the latest hello announced
 }
 
 func newPrinter(out, notes io.Writer, json bool) *printer {
@@ -115,11 +116,17 @@ func (p *printer) event(ev client.Event) {
 		fmt.Fprintf(p.out, "%s %s %3.0f%% %s\n", ev.Timestamp.Local().Format("15:04:05.000"), level, ev.Progress, ev.Message)
 		p.progress = ev.Progress
 		p.drawBar()
+	case "hello":
+		p.lastSeq = ev.LastSeq
 	case "gap":
 		p.clearBar()
-		if ev.Reason == "epoch" {
+		switch {
+		case ev.Reason == "epoch" && ev.FromSeq > p.lastSeq+1:
+			// Asked for what follows a seq the task never reached.
+			fmt.Fprintf(p.out, "… the task has %d messages, none after %d: showing it from its start\n", p.lastSeq, ev.FromSeq-1)
+		case ev.Reason == "epoch":
 			fmt.Fprintln(p.out, "… the task restarted: messages of its earlier run are not shown")
-		} else {
+		default:
 			fmt.Fprintf(p.out, "… %d messages not shown (%s)\n", ev.ToSeq-ev.FromSeq+1, ev.Reason)
 		}
 		p.drawBar()
