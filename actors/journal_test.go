@@ -3,6 +3,7 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -354,4 +355,27 @@ func TestJournalKeepsWatchedTasksActive(t *testing.T) {
 	if _, found, _ := mem.Stat("watched"); !found {
 		t.Fatal("the sweep removed a watched task")
 	}
+}
+
+// With a journal, a delete of a task that does not exist leaves no actor behind (the
+// router forgot it before it was loaded, so it stops itself).
+func TestJournalDeleteOfAnUnknownTaskLeavesNothing(t *testing.T) {
+	m := newManager(t, actors.Config{}, actors.Options{Journal: journaltest.NewMemory()})
+	for i := range 20 {
+		if err := m.Disconnect(context.Background(), fmt.Sprintf("nobody-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	actortest.AwaitCondition(t, wait, "no task actor left", func() bool { return m.Stats().LiveTasks.Load() == 0 })
+}
+
+// A delete while the journal cannot load the task is refused, and leaves no actor behind.
+func TestJournalDeleteWhileTheJournalFailsLeavesNothing(t *testing.T) {
+	mem := journaltest.NewMemory()
+	m := newManager(t, actors.Config{}, actors.Options{Journal: mem})
+	mem.FailLoads(errors.New("database down"))
+	if err := m.Disconnect(context.Background(), "x"); !errors.Is(err, actors.ErrJournalUnavailable) {
+		t.Fatalf("delete while loads fail: %v, want ErrJournalUnavailable", err)
+	}
+	actortest.AwaitCondition(t, wait, "no task actor left", func() bool { return m.Stats().LiveTasks.Load() == 0 })
 }

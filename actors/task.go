@@ -147,7 +147,11 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 			// The journal does not have the task: only a message that creates it does.
 			if !rt.creates {
 				answer(func(r any) { respond(ctx, sender, r) }, msg, rt.absent(t.taskID))
-				t.passivate(ctx, t.routed)
+				if rt.ends {
+					ctx.Stop(ctx.Self()) // the router has forgotten this actor already
+				} else {
+					t.passivate(ctx, t.routed)
+				}
 				return
 			}
 			t.j.absent = false

@@ -113,10 +113,15 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 		t.j.failed = true
 		stash := t.j.stash
 		t.j.stash = nil
+		forgotten := false // a delete waited: the router has forgotten this actor
 		for _, s := range stash {
-			if _, _, ok := routeOf(s.msg); ok {
+			if rt, _, ok := routeOf(s.msg); ok {
 				answer(func(r any) { respond(ctx, s.sender, r) }, s.msg, t.journalUnavailable())
+				forgotten = forgotten || rt.ends
 			}
+		}
+		if forgotten {
+			ctx.Stop(ctx.Self())
 		}
 		return
 	}

@@ -11,9 +11,10 @@ import (
 // Memory is a journal.Journal in memory. Fail makes every later write fail until it is
 // called again with nil.
 type Memory struct {
-	mu    sync.Mutex
-	tasks map[string]*task
-	fail  error
+	mu        sync.Mutex
+	tasks     map[string]*task
+	fail      error
+	failLoads error
 	// Commits counts successful commits, for tests of group commit.
 	Commits int
 }
@@ -32,6 +33,14 @@ func (m *Memory) Fail(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fail = err
+}
+
+// FailLoads makes every later Load fail with err (wrapped in journal.ErrUnavailable) until
+// it is called again with nil.
+func (m *Memory) FailLoads(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failLoads = err
 }
 
 func (m *Memory) failure() error {
@@ -75,6 +84,9 @@ func (m *Memory) Commit(appends []journal.Append) error {
 func (m *Memory) Load(taskID string, window int) (journal.Meta, []journal.Entry, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.failLoads != nil {
+		return journal.Meta{}, nil, false, &unavailable{m.failLoads}
+	}
 	t := m.tasks[taskID]
 	if t == nil {
 		return journal.Meta{}, nil, false, nil
