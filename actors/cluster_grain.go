@@ -47,12 +47,13 @@ func (g *taskGrain) Receive(ctx actor.Context) {
 		return
 	}
 	rt, _, routed := routeOf(ctx.Message())
-	if routed && !g.created && g.store == nil { // with a journal the task answers for itself once loaded
+	if routed && !g.created {
 		// The cluster activates a grain for any message: answer in the task's place, as
-		// the local Registry does, and leave no task behind.
+		// the local Registry does, and leave no task behind. (With a journal the task may
+		// exist there: it answers for an absent task itself once loaded.)
 		var reply proto.Message
 		switch {
-		case !rt.creates:
+		case !rt.creates && g.store == nil:
 			reply = rt.absent(g.taskID)
 		case g.stats.LiveTasks.Load() > int64(g.cfg.MaxTasks):
 			reply = &v1.Refused{TaskId: g.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS}
