@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/tasktail/tasktail/conn"
@@ -18,11 +19,46 @@ func entryFrame(taskID string, e journal.Entry, stamp []byte) []byte {
 	}, conn.AppendTimestamp(stamp, e.TimeUnixNano))
 }
 
-// Log calls fn with every retained log frame of the task, oldest first, until fn returns
-// an error, which Log returns; ErrNotFound for a task that does not exist. With a journal
+// LogLine is one message of a downloaded log: from the journal, an entry that is turned
+// into the format asked for only; from a task's memory, the frame it keeps.
+type LogLine struct {
+	taskID string
+	entry  *journal.Entry
+	frame  []byte
+}
+
+// Frame returns the message's WebSocket log frame.
+func (l LogLine) Frame() []byte {
+	if l.frame == nil {
+		var stamp [40]byte
+		return entryFrame(l.taskID, *l.entry, stamp[:0])
+	}
+	return l.frame
+}
+
+// AppendText appends the message as a text line, "timestamp level message\n".
+func (l LogLine) AppendText(b []byte) ([]byte, error) {
+	if l.entry != nil {
+		b = conn.AppendTimestamp(b, l.entry.TimeUnixNano)
+		b = append(append(append(b, ' '), conn.LevelName(l.entry.Level)...), ' ')
+		return append(append(b, l.entry.Message...), '\n'), nil
+	}
+	var f struct {
+		Timestamp string `json:"timestamp"`
+		Level     string `json:"level"`
+		Message   string `json:"message"`
+	}
+	if err := json.Unmarshal(l.frame, &f); err != nil {
+		return b, err
+	}
+	return append(append(append(append(append(append(b, f.Timestamp...), ' '), f.Level...), ' '), f.Message...), '\n'), nil
+}
+
+// Log calls fn with every retained message of the task, oldest first, until fn returns an
+// error, which Log returns; ErrNotFound for a task that does not exist. With a journal
 // that is the whole stored log (what retention and the size cap kept); without one, what
 // the task's history holds in memory.
-func (m *Manager) Log(ctx context.Context, taskID string, fn func(frame []byte) error) error {
+func (m *Manager) Log(ctx context.Context, taskID string, fn func(LogLine) error) error {
 	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return err
 	}
@@ -39,7 +75,7 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(frame []byte) 
 			return ErrNotFound
 		}
 		for _, f := range frames.Frames {
-			if err := fn(f); err != nil {
+			if err := fn(LogLine{taskID: taskID, frame: f}); err != nil {
 				return err
 			}
 		}
@@ -51,13 +87,12 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(frame []byte) 
 	} else if !found {
 		return ErrNotFound
 	}
-	var stamp [40]byte
 	var failed error
 	err := j.Read(taskID, 1, func(e journal.Entry) bool {
 		if failed = ctx.Err(); failed != nil {
 			return false
 		}
-		failed = fn(entryFrame(taskID, e, stamp[:0]))
+		failed = fn(LogLine{taskID: taskID, entry: &e})
 		return failed == nil
 	})
 	if failed != nil {

@@ -2,9 +2,10 @@ package server
 
 import (
 	"bufio"
-	"encoding/json"
 	"log/slog"
 	"net/http"
+
+	"github.com/tasktail/tasktail/actors"
 )
 
 // downloadLog serves GET /v1/tasks/{task_id}/log: the whole retained log of a task, as
@@ -32,16 +33,22 @@ func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var out *bufio.Writer
-	err := s.mgr.Log(r.Context(), taskID, func(frame []byte) error {
+	var line []byte
+	err := s.mgr.Log(r.Context(), taskID, func(l actors.LogLine) error {
 		if out == nil {
 			startDownload(w, contentType, taskID+ext)
 			out = bufio.NewWriterSize(w, 32<<10)
 		}
 		if format == "ndjson" {
-			out.Write(frame)
+			out.Write(l.Frame())
 			return out.WriteByte('\n')
 		}
-		return writeLogLine(out, frame)
+		var err error
+		if line, err = l.AppendText(line[:0]); err != nil {
+			return err
+		}
+		_, err = out.Write(line)
+		return err
 	})
 	switch {
 	case err != nil && out == nil:
@@ -60,22 +67,4 @@ func startDownload(w http.ResponseWriter, contentType, filename string) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`) // a task_id needs no quoting
 	w.WriteHeader(http.StatusOK)
-}
-
-// writeLogLine writes a log frame as "timestamp level message\n".
-func writeLogLine(out *bufio.Writer, frame []byte) error {
-	var f struct {
-		Timestamp string `json:"timestamp"`
-		Level     string `json:"level"`
-		Message   string `json:"message"`
-	}
-	if err := json.Unmarshal(frame, &f); err != nil {
-		return err
-	}
-	out.WriteString(f.Timestamp)
-	out.WriteByte(' ')
-	out.WriteString(f.Level)
-	out.WriteByte(' ')
-	out.WriteString(f.Message)
-	return out.WriteByte('\n')
 }
