@@ -22,6 +22,8 @@ var (
 	ErrSignature = errors.New("token signature invalid")
 	// ErrExpired is a token past its exp.
 	ErrExpired = errors.New("token expired")
+	// ErrNotYetValid is a token before its nbf.
+	ErrNotYetValid = errors.New("token not valid yet")
 )
 
 // MinSecretBytes is the shortest secret accepted: HS256 wants at least 256 bits.
@@ -48,6 +50,7 @@ type wireClaims struct {
 	Sub string `json:"sub"`
 	Exp int64  `json:"exp"`
 	Iat int64  `json:"iat,omitempty"`
+	Nbf int64  `json:"nbf,omitempty"`
 }
 
 var (
@@ -72,10 +75,11 @@ func Mint(secret []byte, sub string, ttl time.Duration, now time.Time) (string, 
 	return unsigned + "." + sign(secret, unsigned), nil
 }
 
-// Verify checks tok's signature against secret and its exp against now, and returns its
-// claims. Only HS256 is accepted, whatever the token's header says.
+// Verify checks tok's signature against secret, and its exp and nbf (when it has one)
+// against now, and returns its claims. Only HS256 is accepted, whatever the token's header says.
 func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
-	if len(tok) > maxTokenBytes {
+	if len(tok) > maxTokenBytes || strings.IndexFunc(tok, notTokenChar) >= 0 {
+		// base64 decoding skips newlines: another spelling of a token must not verify.
 		return Claims{}, ErrMalformed
 	}
 	parts := strings.Split(tok, ".")
@@ -108,7 +112,15 @@ func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 	if !now.Before(exp) {
 		return Claims{}, ErrExpired
 	}
+	if c.Nbf != 0 && now.Before(time.Unix(c.Nbf, 0)) {
+		return Claims{}, ErrNotYetValid
+	}
 	return Claims{Sub: c.Sub, Exp: exp}, nil
+}
+
+// notTokenChar reports a character outside base64url's alphabet and the dots.
+func notTokenChar(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 func sign(secret []byte, unsigned string) string {
