@@ -36,7 +36,12 @@ type outbox struct {
 	active  bool           // a writer goroutine is running
 	ended   bool           // the connection ended: nothing spawns any more
 	stops   [2]func() bool // stop the context watches
+	abort   *time.Timer    // cuts the connection short after a close that does not drain
 }
+
+// Aborter is a Socket that can be cut off at once, without a close handshake, while a
+// write or a close is in flight.
+type Aborter interface{ Abort() }
 
 // writer is what the writer goroutines of an outbox work with.
 type writer struct {
@@ -80,6 +85,16 @@ func (o *outbox) close(req closeRequest) {
 	defer o.mu.Unlock()
 	if o.closing == nil {
 		o.closing = &req
+		if !req.drain {
+			// The frames waiting will never be written: let them go now.
+			clear(o.frames)
+			o.frames, o.exempt = o.frames[:0], 0
+			if a, ok := o.w.s.(Aborter); ok && o.started && !o.ended {
+				// A write in flight and the close handshake get the write timeout from now,
+				// together: a peer too slow for its frames may not answer a close either.
+				o.abort = time.AfterFunc(o.w.timeout, a.Abort)
+			}
+		}
 	}
 	o.spawnLocked()
 }
@@ -185,6 +200,9 @@ func (o *outbox) finish(err error) {
 	o.mu.Lock()
 	o.ended, o.active = true, false
 	stops := o.stops
+	if o.abort != nil {
+		o.abort.Stop()
+	}
 	o.mu.Unlock()
 	for _, stop := range stops {
 		stop()

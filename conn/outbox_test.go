@@ -191,3 +191,60 @@ func (nopCounters) ViewerClosed() {}
 func (nopCounters) Delivered(int) {}
 func (nopCounters) WriteFailed()  {}
 func (nopCounters) SlowConsumer() {}
+
+// stuckSocket takes writes until stuck is closed and then blocks them, and blocks a close
+// (a handshake the peer never answers), until Abort.
+type stuckSocket struct {
+	stuck   chan struct{}
+	aborted chan struct{}
+	once    sync.Once
+}
+
+func (s *stuckSocket) Write(ctx context.Context, _ []byte) error {
+	select {
+	case <-s.stuck:
+	default:
+		return nil
+	}
+	select {
+	case <-s.aborted:
+		return errors.New("aborted")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *stuckSocket) Close(CloseCode, string) error {
+	<-s.aborted
+	return errors.New("aborted")
+}
+
+func (s *stuckSocket) Abort() { s.once.Do(func() { close(s.aborted) }) }
+
+// A close that does not drain (a slow consumer) drops the frames waiting at once, and the
+// write in flight and the close handshake end within the write timeout of it, together.
+func TestCloseWithoutDrainEndsWithinTheWriteTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	o, s := newOutbox(16), &stuckSocket{stuck: make(chan struct{}), aborted: make(chan struct{})}
+	ended := make(chan error, 1)
+	o.start(writer{ctx: context.Background(), s: s, timeout: timeout, closeAll: NewBroadcast(), detach: func() {},
+		counters: nopCounters{}, end: func(err error) { ended <- err }})
+	close(s.stuck)
+	o.push(framesOf(10), false)
+	awaitTrue(t, "a write in flight", o.writing)
+	o.push(framesOf(10, 10), false)
+	began := time.Now()
+	o.close(closeRequest{code: CloseTryAgainLater, reason: "slow consumer"})
+	if o.mu.Lock(); len(o.frames) != 0 {
+		t.Errorf("%d frames still held after the close", len(o.frames))
+	}
+	o.mu.Unlock()
+	select {
+	case <-ended:
+		if d := time.Since(began); d > timeout+200*time.Millisecond {
+			t.Fatalf("ended %v after the close; the write timeout is %v", d, timeout)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection did not end: the close waits on a peer that never answers")
+	}
+}

@@ -79,6 +79,9 @@ func (s *WebSocket) Close(code CloseCode, reason string) error {
 	return err
 }
 
+// Abort cuts the connection at once: a write or a close handshake in flight fails.
+func (s *WebSocket) Abort() { _ = s.cork.Conn.Close() }
+
 // End releases the connection after its writer has ended; failed says a write failed,
 // and then the viewer is told so with 1011 if it is still there. It waits for the reader.
 func (s *WebSocket) End(failed bool) {
