@@ -43,6 +43,9 @@ func decodeJSON(body []byte) (entries []*v1.LogInput, batch bool, err error) {
 		return nil, false, invalidField("body", "must be a JSON object or array")
 	}
 	batch = trimmed[0] == '['
+	if err := strictKeys(trimmed); err != nil {
+		return nil, batch, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	var items []*logInput
@@ -136,4 +139,67 @@ func jsonType(goType string) string {
 
 func invalidField(field, reason string) *actors.InvalidError {
 	return &actors.InvalidError{Field: field, Reason: reason}
+}
+
+// publishKeys are the keys of a log entry, as the contract spells them.
+var publishKeys = [...]string{"level", "message", "progress", "finished"}
+
+// strictKeys refuses what encoding/json would take leniently: a key twice in one object
+// (it keeps the last) and a key that matches a field only without regard to case. A body
+// that is not JSON passes, for the decoder to word its error.
+func strictKeys(body []byte) error {
+	type frame struct {
+		object  bool
+		keyNext bool // in an object: the next token is a key
+		keys    map[string]bool
+		index   int // in an array: the elements so far
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if tok == json.Delim('}') || tok == json.Delim(']') {
+			if stack = stack[:len(stack)-1]; len(stack) == 0 {
+				return nil // the one value ended; what follows is the decoder's to refuse
+			}
+			continue
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.keyNext {
+			key, _ := tok.(string)
+			prefix := ""
+			if len(stack) == 2 && !stack[0].object {
+				prefix = fmt.Sprintf("[%d].", stack[0].index-1)
+			}
+			if top.keys[key] {
+				return invalidField(prefix+key, "appears more than once")
+			}
+			for _, k := range publishKeys {
+				if key != k && strings.EqualFold(key, k) {
+					return invalidField(prefix+key, "unknown field (keys are lower case: "+k+")")
+				}
+			}
+			top.keys[key], top.keyNext = true, false
+			continue
+		}
+		// A value starts.
+		switch {
+		case top == nil:
+		case top.object:
+			top.keyNext = true
+		default:
+			top.index++
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, &frame{object: d == '{', keyNext: true, keys: map[string]bool{}})
+		} else if top == nil {
+			return nil
+		}
+	}
 }

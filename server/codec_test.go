@@ -53,6 +53,13 @@ func TestDecodePublish(t *testing.T) {
 		{`[{"level":"info","message":"x"},3]`, "body"},
 		{`{"level":"info","message":"x"}]`, "body"},
 		{`nul`, "body"},
+		// Duplicate keys and keys in another case: encoding/json takes both leniently.
+		{`{"level":"debug","message":"FIRST","message":"SECOND","level":"critical"}`, "message"},
+		{`{"level":"info","message":"a \"q\"","message":"b"}`, "message"},
+		{`{"LEVEL":"info","Message":"x"}`, "LEVEL"},
+		{`{"level":"info","Message":"x"}`, "Message"},
+		{`[{"level":"info","message":"x"},{"level":"info","message":"\u0041","progress":1,"progress":2}]`, "[1].progress"},
+		{`[{"level":"info","message":"x"},{"level":"info","message":"y","Finished":true}]`, "[1].Finished"},
 		{"\xff", "body"},
 	}
 	for _, tc := range bad {
@@ -104,6 +111,7 @@ func FuzzDecodePublish(f *testing.F) {
 		`{"level":"info","message":"hi"}`, `[{"level":"info","message":"a"},{"level":"warning","message":"b","progress":3}]`,
 		`{"level":"info","message":"x","progress":1e308}`, `[]`, `[null]`, `{"level":"info","message":"\u0000"}`,
 		`{"level":"info","message":"x","finished":true}`, `{"level":"info","message":"x"}{}`, "\xef\xbb\xbf{}",
+		`{"level":"info","message":"\u0041","message":"b"}`, `{"Level":"info","message":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -126,6 +134,11 @@ func checkDecoded(t *testing.T, body []byte) {
 		}
 	}
 	entries, batch, err := decodePublish(body)
+	if err == nil {
+		if keyErr := strictKeys(body); keyErr != nil {
+			t.Fatalf("%q: accepted with %v", body, keyErr)
+		}
+	}
 	if err != nil {
 		var inv *actors.InvalidError
 		if !errors.As(err, &inv) {
@@ -153,6 +166,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		`[{"level":"info","message":"a","progress":1},{"level":"error","message":"b","finished":true}]`,
 		`[{"level":"info","message":"a"},{"level":"warning","message":"b","finished":true},{"level":"info","message":"c"}]`,
 		`[{"level":"info","message":"a"},{}]`, `[[]]`, `[{"level":"info","message":"a"}`, ` [ ] `,
+		`[{"level":"info","message":"a"},{"level":"info","message":"\n","finished":true,"FINISHED":false}]`,
 	} {
 		f.Add([]byte(s))
 	}
