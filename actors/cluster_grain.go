@@ -3,18 +3,16 @@ package actors
 import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"google.golang.org/protobuf/proto"
 )
 
 // taskGrain is a TaskActor as a cluster grain. The cluster activates a grain for any
-// message, so the grain does by the message table (routes.go) what the local Registry does
-// before a task exists: a message that does not create the task is answered as for a task
-// that does not exist and leaves no actor behind, and a member at Config.MaxTasks refuses
-// new tasks.
+// message; until a publish creates the task (TaskActor.created) it is a waiting actor, as
+// the local Registry starts one: it answers what does not create the task as for a task
+// that does not exist, holds viewers, and stops when it holds none. A member at
+// Config.MaxTasks refuses new tasks, and at Config.MaxWaitingTasks new waiting ones.
 type taskGrain struct {
 	*TaskActor
-	created  bool                     // a Publish or Subscribe made the task exist
 	failures *actor.RestartStatistics // for recoverGrain
 }
 
@@ -48,23 +46,23 @@ func (g *taskGrain) Receive(ctx actor.Context) {
 	}
 	rt, _, routed := routeOf(ctx.Message())
 	if routed && !g.created {
-		// The cluster activates a grain for any message: answer in the task's place, as
-		// the local Registry does, and leave no task behind. (With a journal the task may
-		// exist there: it answers for an absent task itself once loaded.)
+		// The limits the local Registry keeps before it starts an actor. (With a journal
+		// the task may exist there: the actor answers for an absent task once loaded.)
 		var reply proto.Message
 		switch {
-		case !rt.creates && g.store == nil:
-			reply = rt.absent(g.taskID)
-		case g.stats.LiveTasks.Load() > int64(g.cfg.MaxTasks):
-			reply = &v1.Refused{TaskId: g.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS}
+		case rt.creates && g.stats.LiveTasks.Load() >= int64(g.cfg.MaxTasks):
+			reply = refusedFor(g.taskID, false)
+		case !rt.creates && (rt.waits || g.store != nil) && len(g.subs) == 0 && g.stats.WaitingTasks.Load() > int64(g.cfg.MaxWaitingTasks):
+			reply = refusedFor(g.taskID, true) // this grain is one of them
 		}
 		if reply != nil {
 			g.routed++
 			ctx.Respond(reply)
-			g.passivate(ctx, g.routed)
+			if len(g.subs) == 0 {
+				g.passivate(ctx, g.routed)
+			}
 			return
 		}
-		g.created = true
 	}
 	g.TaskActor.Receive(ctx)
 }

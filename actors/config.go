@@ -40,9 +40,13 @@ type Config struct {
 	WriteTimeout time.Duration
 	// RequestTimeout bounds one request to a task actor (default 5 s).
 	RequestTimeout time.Duration
-	// MaxTasks is the most live tasks a node keeps (default 100,000); a publish or
-	// subscribe that would create one more is refused with ErrTooManyTasks.
+	// MaxTasks is the most live tasks a node keeps (default 100,000); a publish that would
+	// create one more is refused with ErrTooManyTasks. Only a publish creates a task.
 	MaxTasks int
+	// MaxWaitingTasks is the most task_ids a node holds viewers on before anything was
+	// published to them (default 10,000); a viewer of one more is refused with
+	// ErrTooManyWaiting. Such a task_id holds no task slot and is gone with its last viewer.
+	MaxWaitingTasks int
 	// MaxViewersPerTask is the most sockets one task serves (default 1,000); one more is
 	// refused with ErrTooManyViewers.
 	MaxViewersPerTask int
@@ -84,6 +88,7 @@ func (c *Config) fill() {
 	setDefault(&c.RequestTimeout, 5*time.Second)
 	setDefault(&c.MaxTasks, 100_000)
 	setDefault(&c.MaxViewersPerTask, 1000)
+	setDefault(&c.MaxWaitingTasks, 10_000)
 	setDefault(&c.MaxFailures, 10)
 	setDefault(&c.FailureWindow, time.Minute)
 	setDefault(&c.ReplayLimit, 10_000)
@@ -113,6 +118,7 @@ func (c *Config) Validate() error {
 		{"request timeout", int64(c.RequestTimeout)},
 		{"max tasks", int64(c.MaxTasks)},
 		{"max viewers per task", int64(c.MaxViewersPerTask)},
+		{"max waiting tasks", int64(c.MaxWaitingTasks)},
 		{"max failures", int64(c.MaxFailures)},
 		{"failure window", int64(c.FailureWindow)},
 		{"replay limit", int64(c.ReplayLimit)},

@@ -19,6 +19,9 @@ var (
 	ErrShuttingDown = errors.New("shutting down")
 	// ErrTooManyTasks is returned when creating a task would pass Config.MaxTasks.
 	ErrTooManyTasks = errors.New("too many live tasks")
+	// ErrTooManyWaiting is returned when a viewer of a task nobody published to yet would
+	// pass Config.MaxWaitingTasks.
+	ErrTooManyWaiting = errors.New("too many tasks with viewers waiting for a first publish")
 	// ErrTooManyViewers is returned when a task already has Config.MaxViewersPerTask sockets.
 	ErrTooManyViewers = errors.New("too many viewers of this task")
 	// ErrJournalUnavailable is returned when the journal could not store a publish, a

@@ -115,6 +115,16 @@ func (m *Manager) Stats() *Stats { return m.stats }
 
 // Status returns a task's status, or ErrNotFound.
 func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error) {
+	st, err := m.status(ctx, taskID)
+	if err == nil && !st.Found {
+		return nil, ErrNotFound
+	}
+	return st, err
+}
+
+// status is the task's status, found or not: a task nobody published to may have viewers
+// waiting.
+func (m *Manager) status(ctx context.Context, taskID string) (*v1.Status, error) {
 	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return nil, err
 	}
@@ -125,9 +135,6 @@ func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error)
 	st, ok := reply.(*v1.Status)
 	if !ok {
 		return nil, unexpected(reply)
-	}
-	if !st.Found {
-		return nil, ErrNotFound
 	}
 	return st, nil
 }
@@ -187,6 +194,8 @@ func replyError(reply any) error {
 			return ErrTooManyViewers
 		case v1.RefusedReason_REFUSED_REASON_JOURNAL_UNAVAILABLE:
 			return ErrJournalUnavailable
+		case v1.RefusedReason_REFUSED_REASON_TOO_MANY_WAITING:
+			return ErrTooManyWaiting
 		}
 		return ErrTooManyTasks
 	}

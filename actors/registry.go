@@ -53,7 +53,13 @@ type taskIdle struct {
 type taskRef struct {
 	pid    *actor.PID
 	routed uint64
+	// waiting: no publish created the task yet; it counts against Config.MaxWaitingTasks
+	// instead of MaxTasks.
+	waiting bool
 }
+
+// taskFound is a waiting task actor's word that the journal had its task.
+type taskFound struct{ task *actor.PID }
 
 // registryActor routes to and supervises the tasks of one shard. It is its children's
 // supervision strategy itself (protoactor asks the parent actor first), because stopping a
@@ -64,6 +70,7 @@ type registryActor struct {
 	sweeper    *time.Timer
 	tasks      map[string]*taskRef
 	count      *taskCount // shared by all shards
+	waiting    *taskCount // waiting task actors (taskRef.waiting), shared by all shards
 	spawned    uint64     // generations handed out, for child names
 	taskProps  *actor.Props
 	stats      *Stats
@@ -88,8 +95,25 @@ func (r *registryActor) unmap(task *actor.PID) {
 
 // remove forgets a task: nothing more is routed to it.
 func (r *registryActor) remove(taskID string) {
+	if r.tasks[taskID].waiting {
+		r.waiting.n.Add(-1)
+	} else {
+		r.count.n.Add(-1)
+	}
 	delete(r.tasks, taskID)
-	r.count.n.Add(-1)
+}
+
+// created counts a waiting task as a task from now on; it fails when the node has its
+// maximum of tasks, unless force (the journal has the task: it exists already).
+func (r *registryActor) created(ref *taskRef, force bool) bool {
+	if force {
+		r.count.n.Add(1)
+	} else if !r.count.reserve() {
+		return false
+	}
+	r.waiting.n.Add(-1)
+	ref.waiting = false
+	return true
 }
 
 // NewRegistry starts the registry actors. taskMiddleware wraps every task actor's Receive
@@ -101,18 +125,19 @@ func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *s
 // newRegistry is NewRegistry with a journal (st may be nil).
 func newRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, st *store, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
 	r := &Registry{root: system.Root, seed: maphash.MakeSeed()}
-	count := &taskCount{max: int64(cfg.MaxTasks)}
+	count, waiting := &taskCount{max: int64(cfg.MaxTasks)}, &taskCount{max: int64(cfg.MaxWaitingTasks)}
 	// One Props for every task: each actor reads its task_id from its name on Started. The
 	// lock-free mailbox starts empty, where Unbounded's ring starts with ten slots: 200
 	// bytes less per idle task, for one small allocation per message.
 	taskProps := actor.PropsFromProducer(func() actor.Actor {
 		t := NewTaskActor("", cfg, stats)
 		t.passivate, t.swept, t.store = askRegistryToPassivate, true, st
+		t.found = tellRegistryFound
 		return t
 	}, actor.WithMailbox(actor.UnboundedLockfree()), actor.WithReceiverMiddleware(taskMiddleware...))
 	for i := range r.shards {
 		props := actor.PropsFromProducer(func() actor.Actor {
-			ra := &registryActor{tasks: map[string]*taskRef{}, count: count, taskProps: taskProps, stats: stats,
+			ra := &registryActor{tasks: map[string]*taskRef{}, count: count, waiting: waiting, taskProps: taskProps, stats: stats,
 				sweepEvery: sweepInterval(cfg), journaled: st != nil}
 			ra.supervisor = taskSupervisor{cfg: cfg, stats: stats, logger: logger, unmap: ra.unmap}
 			return ra
@@ -136,6 +161,8 @@ func askRegistryToPassivate(ctx actor.Context, routed uint64) {
 	t := ctx.Actor().(*TaskActor)
 	ctx.Send(ctx.Parent(), &taskIdle{taskID: t.taskID, task: ctx.Self(), routed: routed})
 }
+
+func tellRegistryFound(ctx actor.Context) { ctx.Send(ctx.Parent(), &taskFound{task: ctx.Self()}) }
 
 // Request implements Router.
 func (r *Registry) Request(msg TaskMessage, timeout time.Duration) (any, error) {
@@ -162,6 +189,12 @@ func (r *registryActor) Receive(ctx actor.Context) {
 			r.remove(m.taskID)
 			r.stats.TasksPassivated.Add(1)
 			ctx.Stop(m.task)
+		}
+	case *taskFound:
+		if taskID, ok := taskIDOfName(m.task); ok {
+			if ref := r.tasks[taskID]; ref != nil && ref.pid.Equal(m.task) && ref.waiting {
+				r.created(ref, true)
+			}
 		}
 	case *actor.Terminated:
 		// A child stopped on its own (out of its failure budget), or one already unmapped
@@ -194,12 +227,19 @@ func (r *registryActor) route(ctx actor.Context, msg any) {
 	}
 	ref := r.tasks[taskID]
 	switch {
-	case ref == nil && !rt.creates && !r.journaled:
+	case ref == nil && !rt.creates && !rt.waits && !r.journaled:
 		answer(ctx.Respond, msg, rt.absent(taskID))
 		return
 	case ref == nil:
-		if ref = r.spawn(ctx, taskID); ref == nil {
-			answer(ctx.Respond, msg, &v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS})
+		// Anything but a publish starts a waiting actor: a viewer waits in it, and with a
+		// journal it loads the task to tell whether it exists.
+		if ref = r.spawn(ctx, taskID, !rt.creates); ref == nil {
+			answer(ctx.Respond, msg, refusedFor(taskID, !rt.creates))
+			return
+		}
+	case ref.waiting && rt.creates:
+		if !r.created(ref, false) {
+			answer(ctx.Respond, msg, refusedFor(taskID, false))
 			return
 		}
 	}
@@ -212,10 +252,22 @@ func (r *registryActor) route(ctx actor.Context, msg any) {
 	ctx.Forward(ref.pid)
 }
 
-// spawn starts the task's actor under a taskName, or returns nil when the node already has
-// its maximum of tasks.
-func (r *registryActor) spawn(ctx actor.Context, taskID string) *taskRef {
-	if !r.count.reserve() {
+// refusedFor is the answer when the node has its maximum of tasks, or of waiting ones.
+func refusedFor(taskID string, waiting bool) *v1.Refused {
+	if waiting {
+		return &v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_WAITING}
+	}
+	return &v1.Refused{TaskId: taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_TASKS}
+}
+
+// spawn starts the task's actor under a taskName, as a task or a waiting one, or returns
+// nil when the node already has its maximum of those.
+func (r *registryActor) spawn(ctx actor.Context, taskID string, waiting bool) *taskRef {
+	count := r.count
+	if waiting {
+		count = r.waiting
+	}
+	if !count.reserve() {
 		return nil
 	}
 	r.spawned++
@@ -224,7 +276,7 @@ func (r *registryActor) spawn(ctx actor.Context, taskID string) *taskRef {
 		// Unreachable: the generation makes every name new.
 		panic(fmt.Sprintf("spawn task actor: %v", err))
 	}
-	ref := &taskRef{pid: pid}
+	ref := &taskRef{pid: pid, waiting: waiting}
 	r.tasks[taskID] = ref
 	return ref
 }

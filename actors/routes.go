@@ -15,9 +15,13 @@ import (
 
 // route is how one routed message type reaches its task.
 type route struct {
-	// creates: the message makes the task exist (a publish, a subscribe). Otherwise a
-	// router answers absent for a task that does not exist and creates nothing.
+	// creates: the message makes the task exist (a publish). Otherwise a router answers
+	// absent for a task that does not exist and creates nothing, unless it waits.
 	creates bool
+	// waits: for a task that does not exist the router starts a waiting task actor, which
+	// holds the viewer until a publish creates the task; it takes no task slot (a
+	// subscribe: the original order is connect first, publish later).
+	waits bool
 	// absent is the answer for a task that does not exist (when creates is false).
 	absent func(taskID string) proto.Message
 	// ends: the task ends with this message, so the router forgets it before forwarding;
@@ -34,7 +38,7 @@ func routeOf(msg any) (r route, taskID string, ok bool) {
 	case *v1.Publish:
 		return route{creates: true}, m.TaskId, true
 	case *v1.Subscribe:
-		return route{creates: true}, m.TaskId, true
+		return route{waits: true}, m.TaskId, true
 	case *v1.GetStatus:
 		return route{absent: func(id string) proto.Message { return &v1.Status{TaskId: id} }}, m.TaskId, true
 	case *v1.Delete:

@@ -52,12 +52,10 @@ func (m *Manager) SendLog(ctx context.Context, taskID string, level v1.Level, me
 	return m.publish(ctx, taskID, one[:])
 }
 
-// ConnectionStatus is true if at least one socket is connected to the task (rule 5).
+// ConnectionStatus is true if at least one socket is connected to the task (rule 5), also
+// one waiting for the task's first message.
 func (m *Manager) ConnectionStatus(ctx context.Context, taskID string) (bool, error) {
-	st, err := m.Status(ctx, taskID)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
+	st, err := m.status(ctx, taskID)
 	return st.GetConnected(), err
 }
 

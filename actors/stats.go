@@ -5,7 +5,8 @@ import "sync/atomic"
 // Stats are the Manager's running counters, read by the metrics endpoint. They are counters
 // about the service, not task state: tasks never read them.
 type Stats struct {
-	LiveTasks       atomic.Int64  // task actors alive now
+	LiveTasks       atomic.Int64  // tasks alive now: a publish created them (or the journal had them)
+	WaitingTasks    atomic.Int64  // task actors that hold only viewers waiting for a first publish
 	Sockets         atomic.Int64  // sockets attached now
 	Published       atomic.Uint64 // messages accepted
 	Queued          atomic.Uint64 // messages queued because no subscriber was connected

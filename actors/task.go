@@ -26,6 +26,14 @@ type TaskActor struct {
 	// messages (routes.go) handled so far, so the router can tell whether any are still on
 	// their way.
 	passivate func(ctx actor.Context, routed uint64)
+	// found, when set, tells the router that the journal had the task: it takes a task
+	// slot from then on. (A publish creates a task on its way through the router, which
+	// counts it then.)
+	found func(ctx actor.Context)
+	// created: a publish made the task exist, or the journal had it. Until then the actor
+	// only holds viewers waiting for the first publish (routes.go, waits): it answers
+	// everything else as for a task that does not exist and stops with its last viewer.
+	created bool
 	// member is the cluster address the task lives on, for its status; empty on one node.
 	member string
 
@@ -93,7 +101,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 	case *backfilled:
 		t.onBackfilled(ctx, m)
 	case *actor.Terminated:
-		t.removeSubscriber(m.Who)
+		t.removeSubscriber(ctx, m.Who)
 	case passivateCheck:
 		t.checkIdle(ctx)
 	case *actor.Started:
@@ -101,7 +109,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 			t.taskID, _ = taskIDOfName(ctx.Self()) // spawned under a taskName
 		}
 		t.lastActive = time.Since(processStart)
-		t.stats.LiveTasks.Add(1)
+		t.stats.WaitingTasks.Add(1)
 		t.armTimer(ctx, t.cfg.IdleTTL)
 		if t.store == nil {
 			t.epoch = newEpoch()
@@ -122,7 +130,11 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		if t.timer != nil {
 			t.timer.Stop()
 		}
-		t.stats.LiveTasks.Add(-1)
+		if t.created {
+			t.stats.LiveTasks.Add(-1)
+		} else {
+			t.stats.WaitingTasks.Add(-1)
+		}
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		if _, _, ok := routeOf(msg); ok {
@@ -143,19 +155,9 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 			t.j.stash = append(t.j.stash, stashed{msg: msg, sender: sender})
 			return
 		}
-		if rt, _, ok := routeOf(msg); ok && t.j.absent {
-			// The journal does not have the task: only a message that creates it does.
-			if !rt.creates {
-				answer(func(r any) { respond(ctx, sender, r) }, msg, rt.absent(t.taskID))
-				if rt.ends {
-					ctx.Stop(ctx.Self()) // the router has forgotten this actor already
-				} else {
-					t.passivate(ctx, t.routed)
-				}
-				return
-			}
-			t.j.absent = false
-		}
+	}
+	if rt, _, ok := routeOf(msg); ok && !t.created && t.answeredAsAbsent(ctx, rt, msg, sender) {
+		return
 	}
 	switch m := msg.(type) {
 	case *PublishCall:
@@ -186,11 +188,51 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 		}
 	case *v1.Unsubscribe:
 		ctx.Unwatch(m.Subscriber)
-		t.removeSubscriber(m.Subscriber)
+		t.removeSubscriber(ctx, m.Subscriber)
 	default:
 		// A message nobody handles is answered at once, never left to time out.
 		respond(ctx, sender, notRoutedFailure(msg))
 	}
+}
+
+// answeredAsAbsent handles a routed message to a task nobody has published to: a publish
+// creates the task and a subscribe waits in it (false: handle them as usual); anything
+// else is answered as for a task that does not exist.
+func (t *TaskActor) answeredAsAbsent(ctx actor.Context, rt route, msg any, sender *actor.PID) bool {
+	switch {
+	case rt.creates:
+		t.create()
+		return false
+	case rt.waits:
+		return false
+	}
+	reply := rt.absent(t.taskID)
+	if st, ok := reply.(*v1.Status); ok {
+		// Not found; but the original API's connection status counts waiting viewers.
+		st.Connected, st.Subscribers = len(t.subs) > 0, uint32(len(t.subs))
+	}
+	if rt.ends {
+		// The router has forgotten this actor already; its viewers end as a delete ends
+		// them (the original disconnect closes the sockets of a task never published to).
+		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseNormal), CloseReason: "task deleted"})
+		t.dropSubscribers(ctx)
+		ctx.Stop(ctx.Self())
+	}
+	answer(func(r any) { respond(ctx, sender, r) }, msg, reply)
+	if !rt.ends && len(t.subs) == 0 {
+		t.passivate(ctx, t.routed)
+	}
+	return true
+}
+
+// create makes the task exist: it counts as a live task from now on.
+func (t *TaskActor) create() {
+	if t.created {
+		return
+	}
+	t.created = true
+	t.stats.WaitingTasks.Add(-1)
+	t.stats.LiveTasks.Add(1)
 }
 
 // publishCall publishes a call: stored first when there is a journal.
@@ -249,7 +291,7 @@ func (t *TaskActor) subscribed(pid *actor.PID) bool {
 	return false
 }
 
-func (t *TaskActor) removeSubscriber(pid *actor.PID) {
+func (t *TaskActor) removeSubscriber(ctx actor.Context, pid *actor.PID) {
 	for i, s := range t.subs {
 		if s.Equal(pid) {
 			// slices.Delete clears the vacated slot: a stale PID there would keep the
@@ -257,6 +299,9 @@ func (t *TaskActor) removeSubscriber(pid *actor.PID) {
 			t.subs = slices.Delete(t.subs, i, i+1)
 			t.lastActive = time.Since(processStart)
 			t.markSeen()
+			if len(t.subs) == 0 && !t.created {
+				t.passivate(ctx, t.routed) // the last waiting viewer left
+			}
 			return
 		}
 	}
@@ -290,6 +335,9 @@ func (t *TaskActor) checkIdle(ctx actor.Context) {
 		t.writeMeta(ctx)
 	}
 	left := ttl - (time.Since(processStart) - t.lastActive)
+	if !t.created {
+		left = 0 // a waiting task goes with its last viewer
+	}
 	if len(t.subs) > 0 || left > 0 || t.busyWithJournal() {
 		t.armTimer(ctx, max(left, ttl/8, time.Millisecond))
 		return

@@ -26,8 +26,6 @@ type store struct {
 type taskJournal struct {
 	loading bool // the load is in flight: every message waits
 	failed  bool // the last load failed: the next message tries again
-	// absent: the journal did not have the task, and no message has created it since.
-	absent  bool
 	writing bool // a write is in flight: publishes, restarts and deletes wait
 	reading int  // replays being read: publishes, restarts and deletes wait
 	pending pendingWrite
@@ -128,8 +126,11 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 	t.j.owner = m.meta.Owner
 	if m.found {
 		t.restore(m.meta, m.entries)
+		t.create()
+		if t.found != nil {
+			t.found(ctx)
+		}
 	} else {
-		t.j.absent = true
 		t.epoch = newEpoch()
 	}
 	t.unstash(ctx)
@@ -333,7 +334,7 @@ func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
 func (t *TaskActor) writeMeta(ctx actor.Context) {
 	// A task nothing was published to has nothing worth keeping: a viewer alone never
 	// makes the journal keep a task.
-	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.absent || t.lastSeq == 0 {
+	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || !t.created || t.lastSeq == 0 {
 		return
 	}
 	t.j.dirty = false

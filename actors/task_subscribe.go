@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -74,7 +75,7 @@ func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
 func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string, older []journal.Entry) [][]byte {
 	from, epochGap := t.replayFrom(since, epoch)
 	if epochGap {
-		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: since + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
+		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: min(since, math.MaxUint64-1) + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
 	}
 	oldest := t.history.oldest(t.lastSeq)
 	if t.j != nil && from < t.j.firstSeq && from < oldest {

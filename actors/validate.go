@@ -33,6 +33,10 @@ func (c *Config) ValidateTaskID(id string) error {
 			return invalid("task_id", "may contain only letters, digits and . _ : -")
 		}
 	}
+	if id == "." || id == ".." {
+		// A URL path normalises them away: no viewer could open the task.
+		return invalid("task_id", "must not be . or ..")
+	}
 	return nil
 }
 

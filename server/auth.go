@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -32,14 +33,12 @@ type authError struct {
 func (e *authError) Error() string { return e.message }
 func (e *authError) Unwrap() error { return e.err }
 
-// bearer returns the credential of a request: the Authorization header's Bearer value,
-// or, for WebSocket upgrades that browsers cannot give headers, the token query
-// parameter.
+// bearer returns the Authorization header's Bearer value.
 func bearer(r *http.Request) string {
 	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return strings.TrimSpace(v)
 	}
-	return r.URL.Query().Get("token")
+	return ""
 }
 
 // isPublishKey compares cred with every key in constant time.
@@ -58,11 +57,15 @@ func (s *Server) authorizePublish(r *http.Request) error {
 	}
 	cred := bearer(r)
 	switch {
+	case cred == "" && r.URL.Query().Has("token"):
+		// Keys in URLs end up in proxies' and servers' logs.
+		return s.refuse(&authError{errUnauthenticated, "a publish key goes in the Authorization header (Authorization: Bearer KEY), never in the URL"})
 	case cred == "":
 		return s.refuse(&authError{errUnauthenticated, "a publish key is required (Authorization: Bearer KEY)"})
 	case !s.isPublishKey(cred):
 		return s.refuse(&authError{errForbidden, "this key may not publish"})
 	}
+	trust(r)
 	if ok, wait := s.limiter.allow(cred, time.Now()); !ok {
 		return &rateLimitError{retryAfter: wait}
 	}
@@ -81,27 +84,66 @@ func (s *Server) authorizeView(r *http.Request, taskID string) (time.Time, error
 		return time.Time{}, nil
 	}
 	cred := bearer(r)
+	if cred != "" && s.isPublishKey(cred) {
+		trust(r)
+		return time.Time{}, nil
+	}
+	if cred == "" {
+		// Browsers cannot give a WebSocket headers: a subscribe token may come in the URL,
+		// a publish key never.
+		cred = r.URL.Query().Get("token")
+		if s.isPublishKey(cred) {
+			return time.Time{}, s.refuse(&authError{errUnauthenticated, "a publish key goes in the Authorization header, never in the URL; give viewers a subscribe token"})
+		}
+	}
 	if cred == "" {
 		return time.Time{}, s.refuse(&authError{errUnauthenticated, "a subscribe token is required (?token= or Authorization: Bearer)"})
 	}
-	if s.isPublishKey(cred) {
-		return time.Time{}, nil
-	}
-	claims, err := token.Verify(s.cfg.TokenSecret, cred, time.Now())
+	now := time.Now()
+	claims, err := token.Verify(s.cfg.TokenSecret, cred, now)
 	switch {
 	case errors.Is(err, token.ErrExpired):
 		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token has expired"})
+	case errors.Is(err, token.ErrNotYetValid):
+		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token is not valid yet (its nbf is ahead)"})
+	case err == nil && claims.Exp.Sub(now) > s.cfg.MaxTokenTTL:
+		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token's exp is more than " + s.cfg.MaxTokenTTL.String() + " ahead, which this server's --max-token-ttl refuses; mint a shorter one"})
 	case err != nil:
 		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token is not valid"})
 	case !claims.Allows(taskID):
 		return time.Time{}, s.refuse(&authError{errForbidden, "the token does not open this task"})
 	}
+	trust(r)
 	return claims.Exp, nil
 }
 
 func (s *Server) refuse(err *authError) error {
 	s.metrics.authFailures.Inc()
 	return err
+}
+
+// checkHost answers 421 to a request whose Host is not the server's to answer (see
+// Config.AllowedHosts), and reports whether it did.
+func (s *Server) checkHost(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.authConfigured() {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(host, "]"), "["), "."))
+	if host == "localhost" || host == "127.0.0.1" || host == "::1" {
+		return false
+	}
+	for _, p := range s.cfg.AllowedHosts {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return false
+		}
+	}
+	writeErrorCode(w, http.StatusMisdirectedRequest, codeMisdirected, "this server has no --token-secret or no --publish-keys, so it answers only "+
+		"loopback host names (localhost, 127.0.0.1, [::1]); to serve "+r.Host+", add it to --allowed-hosts")
+	return true
 }
 
 // authConfigured reports whether both publishing and viewing need credentials.

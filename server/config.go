@@ -34,6 +34,19 @@ type Config struct {
 	IdleTimeout time.Duration
 	// ReadHeaderTimeout bounds reading a request's headers (default 10 s).
 	ReadHeaderTimeout time.Duration
+	// BodyTimeout bounds reading a whole request body (default 30 s); a slower one gets
+	// 408. (A streaming publish has IdleTimeout per line instead.)
+	BodyTimeout time.Duration
+	// AnonymousIdleTimeout is how long a connection whose requests carried no verified
+	// credential may wait before its next request, its first included (default 5 s).
+	AnonymousIdleTimeout time.Duration
+	// MaxBodyMemory bounds the bytes of request bodies being read at once, process-wide
+	// (default 64 MiB, at least MaxBodyBytes); past it a publish gets 503 with
+	// Retry-After, before its body is read when it has a Content-Length.
+	MaxBodyMemory int64
+	// AdminAddr, when set, serves /healthz, /readyz and /metrics on a listener of their
+	// own, outside MaxConnections: probes answer whatever clients hold.
+	AdminAddr string
 	// WebSocketReadLimit bounds a message a viewer may send (default 1 KiB); viewers send
 	// only control frames, and any data message closes the connection.
 	WebSocketReadLimit int64
@@ -46,6 +59,14 @@ type Config struct {
 	// AllowedOrigins are the host patterns (as in "app.example.com" or "*.example.com")
 	// whose pages may open viewer WebSockets besides the server's own origin.
 	AllowedOrigins []string
+	// AllowedHosts are the host patterns ("tasks.internal", "*.example.com", "*" for any)
+	// a server without PublishKeys or TokenSecret answers besides the loopback names
+	// (localhost, 127.0.0.1, [::1]); other Host headers get 421, so that a page on a DNS
+	// rebinding domain cannot reach it through a browser. With both, any host is answered.
+	AllowedHosts []string
+	// MaxTokenTTL refuses subscribe tokens whose exp lies further ahead than this
+	// (default 24 h): a leaked token works for a bounded time.
+	MaxTokenTTL time.Duration
 	// Insecure allows listening beyond loopback without PublishKeys and TokenSecret.
 	Insecure bool
 	// Actors are the task and socket settings.
@@ -85,6 +106,10 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.IdleTimeout, 2*time.Minute)
 	setDefault(&c.ReadHeaderTimeout, 10*time.Second)
 	setDefault(&c.WebSocketReadLimit, 1<<10)
+	setDefault(&c.MaxTokenTTL, 24*time.Hour)
+	setDefault(&c.BodyTimeout, 30*time.Second)
+	setDefault(&c.AnonymousIdleTimeout, 5*time.Second)
+	setDefault(&c.MaxBodyMemory, 64<<20)
 }
 
 func setDefault[T comparable](v *T, def T) {
@@ -104,8 +129,12 @@ func (c *Config) fill() error {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 || c.MaxConnections < 0 || c.PublishRate < 0 || c.PublishBurst < 0 ||
-		c.IdleTimeout < 0 || c.ReadHeaderTimeout < 0 || c.WebSocketReadLimit < 0 {
+		c.IdleTimeout < 0 || c.ReadHeaderTimeout < 0 || c.WebSocketReadLimit < 0 || c.MaxTokenTTL < 0 ||
+		c.BodyTimeout < 0 || c.AnonymousIdleTimeout < 0 || c.MaxBodyMemory < 0 {
 		return fmt.Errorf("limits and timeouts must not be negative")
+	}
+	if c.MaxBodyMemory < c.MaxBodyBytes {
+		return fmt.Errorf("max body memory %d is less than max body bytes %d: a largest body could never be read", c.MaxBodyMemory, c.MaxBodyBytes)
 	}
 	if n := len(c.TokenSecret); n > 0 && n < token.MinSecretBytes {
 		return fmt.Errorf("token secret of %d bytes: want at least %d", n, token.MinSecretBytes)

@@ -25,6 +25,8 @@ const (
 	codeUnavailable = "unavailable"
 	codeJournal     = "journal_unavailable"
 	codeInternal    = "internal"
+	codeMisdirected = "misdirected_host"
+	codeTimeout     = "request_timeout"
 )
 
 type errorBody struct {
@@ -109,6 +111,15 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 	case errors.Is(err, actors.ErrJournalUnavailable):
 		s.logger.Warn("refused: the journal cannot store", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		answer(w, http.StatusServiceUnavailable, codeJournal, "the journal cannot store right now; nothing was stored, try again")
+	case errors.Is(err, actors.ErrTooManyWaiting):
+		s.logger.Warn("refused: too many tasks with viewers waiting", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this server holds its maximum of viewers waiting for tasks nobody has published to; try again later")
+	case errors.Is(err, errBodyBudget):
+		s.logger.Warn("refused: request bodies at --max-body-memory", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		answer(w, http.StatusServiceUnavailable, codeUnavailable, errBodyBudget.Error()+"; retry")
+	case errors.Is(err, errBodyTimeout):
+		w.Header().Set("Connection", "close")
+		answer(w, http.StatusRequestTimeout, codeTimeout, "the request body did not arrive within "+s.cfg.BodyTimeout.String()+" (--body-timeout)")
 	case errors.Is(err, actors.ErrTooManyViewers):
 		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this task has its maximum of viewers; try again later")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

@@ -41,7 +41,8 @@ func newMetrics(mgr *actors.Manager) *metrics {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "tasktail", Name: name, Help: help},
 			func() float64 { return float64(f()) }))
 	}
-	gauge("tasks_live", "Task actors alive now.", func() float64 { return float64(st.LiveTasks.Load()) })
+	gauge("tasks_live", "Tasks alive now.", func() float64 { return float64(st.LiveTasks.Load()) })
+	gauge("tasks_waiting", "Task ids nobody has published to that viewers wait on.", func() float64 { return float64(st.WaitingTasks.Load()) })
 	gauge("viewers", "WebSocket viewers attached now.", func() float64 { return float64(st.Sockets.Load()) })
 	counter("messages_published_total", "Log messages accepted.", st.Published.Load)
 	counter("messages_queued_total", "Log messages queued because no viewer was connected.", st.Queued.Load)

@@ -17,6 +17,7 @@ func TestParseResume(t *testing.T) {
 		{"", true, 0, false}, {"since=0", true, 0, true}, {"since=57&epoch=abc", true, 57, true},
 		{"since", false, 0, false}, {"since=-1", false, 0, false}, {"since=1e3", false, 0, false},
 		{"epoch=abc", false, 0, false}, {"since=18446744073709551616", false, 0, false},
+		{"since=18446744073709551615", false, 0, false}, {"since=9007199254740992", false, 0, false}, {"since=9007199254740991", true, 9007199254740991, true},
 	}
 	for _, tc := range cases {
 		from, err := parseResume(&http.Request{URL: &url.URL{RawQuery: tc.query}})

@@ -21,6 +21,7 @@ type Server struct {
 	ready   atomic.Bool
 	metrics *metrics
 	limiter *rateLimiter
+	bodies  *bodyBudget
 	handler http.Handler
 	// drainCtx is cancelled when Serve begins to shut down: streaming publishes end then.
 	drainCtx context.Context
@@ -44,7 +45,8 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
-	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst)}
+	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst),
+		bodies: &bodyBudget{max: cfg.MaxBodyMemory}}
 	s.metrics = newMetrics(mgr)
 	s.handler = s.routes()
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
@@ -76,11 +78,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ConnState:         connState,
+		ConnContext:       connContext,
+	}
+	admin, err := s.serveAdmin()
+	if err != nil {
+		ln.Close()
+		_ = s.mgr.Shutdown(ctx)
+		return err
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(&connLimitListener{Listener: ln, max: int64(s.cfg.MaxConnections)}) }()
+	go func() {
+		served <- srv.Serve(&connLimitListener{Listener: ln, max: int64(s.cfg.MaxConnections), anonymousIdle: s.cfg.AnonymousIdleTimeout})
+	}()
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-served:
@@ -94,6 +105,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if e := srv.Shutdown(shutdownCtx); e != nil {
 		err = errors.Join(err, fmt.Errorf("http shutdown: %w", e))
 	}
+	if admin != nil {
+		_ = admin.Shutdown(shutdownCtx) // probes only: nothing to finish
+	}
 	if e := s.mgr.Shutdown(shutdownCtx); e != nil {
 		err = errors.Join(err, fmt.Errorf("actors shutdown: %w", e))
 	}
@@ -102,6 +116,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	return err
 }
+
+// serveAdmin serves the probes on Config.AdminAddr, when set, until shut down.
+func (s *Server) serveAdmin() (*http.Server, error) {
+	if s.cfg.AdminAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	s.probes(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.logger.Info("probes listening", slog.String("addr", ln.Addr().String()))
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+// probes adds health, readiness and metrics to mux.
+func (s *Server) probes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+}
+
+// isProbe reports whether path is one of the probes, which every connection may ask.
+func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" || path == "/metrics" }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -113,15 +157,26 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
 	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
 	mux.Handle("GET /static/", staticFiles())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	s.probes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if overflowed(r) {
+			// A connection past the limit gets one answer: a probe's, or 503.
+			w.Header().Set("Connection", "close")
+			if !isProbe(r.URL.Path) {
+				w.Header().Set("Retry-After", "1")
+				writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "too many connections to this server; retry")
+				return
+			}
+		}
+		// Health checks say nothing of tasks: a probe may name any host.
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && s.checkHost(w, r) {
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {

@@ -64,7 +64,14 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 	// Draining ends a stream at its next read, and unblocks one waiting for a line.
 	stopDrain := context.AfterFunc(s.drainCtx, func() { _ = rc.SetReadDeadline(time.Now()) })
 	defer stopDrain()
-	br := bufio.NewReaderSize(r.Body, 64<<10)
+	// The stream's buffer counts against the body budget, and so does a line longer than
+	// the buffer while it is read.
+	if !s.bodies.reserve(streamBuffer) {
+		s.writeError(w, r, errBodyBudget)
+		return
+	}
+	defer s.bodies.release(streamBuffer)
+	br := bufio.NewReaderSize(r.Body, streamBuffer)
 	for {
 		if br.Buffered() == 0 && p.pending.Len() > 0 {
 			// The next read may wait for the producer: publish what it has sent so far.
@@ -76,26 +83,14 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 		if s.drainCtx.Err() == nil {
 			_ = rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 		}
-		line, readErr := readLine(br, s.cfg.MaxBodyBytes)
-		if len(line) == 0 && readErr == io.EOF {
-			break
-		}
-		p.line++
-		if errors.Is(readErr, bufio.ErrBufferFull) {
-			s.writeErrorWith(w, r, p.appendJSON, s.flushThen(r.Context(), p, actors.TooLarge(p.lineField("body"), "line larger than the request limit")))
+		line, held, readErr := readLine(br, s.cfg.MaxBodyBytes, s.bodies)
+		end, err := s.streamLine(r.Context(), p, line, readErr)
+		s.bodies.release(held) // the line's entries are copies
+		if err != nil {
+			s.writeErrorWith(w, r, p.appendJSON, err)
 			return
 		}
-		if readErr != nil && readErr != io.EOF {
-			s.writeErrorWith(w, r, p.appendJSON, s.flushThen(r.Context(), p, s.streamReadError(readErr)))
-			return
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			if err := s.addStreamLine(r.Context(), p, line); err != nil {
-				s.writeErrorWith(w, r, p.appendJSON, err)
-				return
-			}
-		}
-		if readErr == io.EOF {
+		if end {
 			break
 		}
 	}
@@ -111,6 +106,27 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(b)
+}
+
+// streamLine handles what readLine returned: a line to add, the end of the stream, or
+// an error that ends it.
+func (s *Server) streamLine(ctx context.Context, p *streamProgress, line []byte, readErr error) (end bool, err error) {
+	if len(line) == 0 && readErr == io.EOF {
+		return true, nil
+	}
+	p.line++
+	switch {
+	case errors.Is(readErr, bufio.ErrBufferFull):
+		return true, s.flushThen(ctx, p, actors.TooLarge(p.lineField("body"), "line larger than the request limit"))
+	case readErr != nil && readErr != io.EOF:
+		return true, s.flushThen(ctx, p, s.streamReadError(readErr))
+	}
+	if len(bytes.TrimSpace(line)) > 0 {
+		if err := s.addStreamLine(ctx, p, line); err != nil {
+			return true, err
+		}
+	}
+	return readErr == io.EOF, nil
 }
 
 // addStreamLine decodes one line into the pending chunk, publishing the chunk first when
@@ -186,16 +202,25 @@ func (p *streamProgress) lineField(field string) string {
 	return "line " + strconv.Itoa(p.line) + ": " + field
 }
 
+// streamBuffer is the read buffer of a streaming publish.
+const streamBuffer = 64 << 10
+
 // readLine reads one line, without its end, of at most limit bytes. It returns
 // bufio.ErrBufferFull for a longer line, and io.EOF with the last line when the input
-// does not end with a newline.
-func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
+// does not end with a newline. A line longer than br's buffer is gathered in memory that
+// budget must grant (limit bytes, or errBodyBudget); held says how much the caller gives
+// back once done with the line.
+func readLine(br *bufio.Reader, limit int64, budget *bodyBudget) (line []byte, held int64, err error) {
+	line, err = br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
-		long := append([]byte(nil), line...)
+		if !budget.reserve(limit) {
+			return nil, 0, errBodyBudget
+		}
+		held = limit
+		long := append(make([]byte, 0, min(limit+1, 2*int64(len(line)))), line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			if int64(len(long)) > limit {
-				return nil, bufio.ErrBufferFull
+				return nil, held, bufio.ErrBufferFull
 			}
 			line, err = br.ReadSlice('\n')
 			long = append(long, line...)
@@ -203,10 +228,10 @@ func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
 		line = long
 	}
 	if int64(len(line)) > limit+1 {
-		return nil, bufio.ErrBufferFull
+		return nil, held, bufio.ErrBufferFull
 	}
 	if n := len(line); n > 0 && line[n-1] == '\n' {
 		line = line[:n-1]
 	}
-	return line, err
+	return line, held, err
 }

@@ -1,10 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -45,12 +45,12 @@ const idempotencyHeader = "Idempotency-Key"
 var jsonContentType = []string{"application/json"}
 
 // bodyBuffers recycles the buffers publish bodies are read into.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // releaseBody returns buf to the pool, unless a rare large body grew it.
-func releaseBody(buf *bytes.Buffer) {
-	if buf.Cap() <= 64<<10 {
-		buf.Reset()
+func releaseBody(buf *[]byte, body []byte) {
+	if cap(body) <= 64<<10 {
+		*buf = body[:0]
 		bodyBuffers.Put(buf)
 	}
 }
@@ -86,18 +86,34 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, tooLarge) // refused unread: an oversized body costs no memory
 		return
 	}
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	defer releaseBody(buf)
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	// What the body may take is reserved before anything is read: its Content-Length, or
+	// without one the largest body.
+	reserved := r.ContentLength
+	if reserved < 0 {
+		reserved = s.cfg.MaxBodyBytes + 1
+	}
+	if !s.bodies.reserve(reserved) {
+		s.writeError(w, r, errBodyBudget)
+		return
+	}
+	defer s.bodies.release(reserved)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	buf := bodyBuffers.Get().(*[]byte)
+	body := *buf
+	if r.ContentLength > 0 && cap(body) <= int(r.ContentLength) {
+		body = make([]byte, 0, r.ContentLength+1) // one buffer of the body's size; +1 sees the end
+	}
+	body, err := readAll(body, r.Body, s.cfg.MaxBodyBytes)
+	defer releaseBody(buf, body)
 	if err != nil {
 		var maxBytes *http.MaxBytesError
 		if errors.As(err, &maxBytes) {
 			err = tooLarge
 		}
-		s.writeError(w, r, err)
+		s.writeError(w, r, s.bodyReadError(err))
 		return
 	}
-	entries, batch, err := decodePublish(buf.Bytes()) // entries hold copies: buf is free after
+	entries, batch, err := decodePublish(body) // entries hold copies: body is free after
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -108,6 +124,17 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writePublishReply(w, ack, batch)
+}
+
+// errBodyTimeout is a request body not read within Config.BodyTimeout.
+var errBodyTimeout = errors.New("request body not received in time")
+
+// bodyReadError words what went wrong reading a body.
+func (s *Server) bodyReadError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errBodyTimeout
+	}
+	return err
 }
 
 type statusReply struct {

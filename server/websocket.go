@@ -11,14 +11,18 @@ import (
 	"github.com/tasktail/tasktail/conn"
 )
 
+// maxSince is the largest since accepted: the largest integer a JavaScript number holds
+// exactly, far beyond any seq a task reaches.
+const maxSince = 1<<53 - 1
+
 // parseResume reads since and epoch from the query; epoch needs since.
 func parseResume(r *http.Request) (actors.Resume, error) {
 	q := r.URL.Query()
 	var from actors.Resume
 	if v := q.Get("since"); v != "" || q.Has("since") {
 		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return from, &actors.InvalidError{Field: "since", Reason: "must be a non-negative integer"}
+		if err != nil || n > maxSince {
+			return from, &actors.InvalidError{Field: "since", Reason: "must be an integer from 0 to " + strconv.FormatUint(maxSince, 10)}
 		}
 		from.Replay, from.Since = true, n
 	}

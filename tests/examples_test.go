@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // requireTool finds a program the test needs; under CI=true a missing one is a failure.
@@ -36,7 +37,7 @@ func runExample(t *testing.T, s *service, taskID string, wantMessages []string, 
 	if st.body["finished"] != true || st.num("last_seq") != uint64(len(wantMessages)) || st.body["progress"] != 100.0 {
 		t.Fatalf("status after %s: %v\n%s", name, st.body, out)
 	}
-	v := s.watch(taskID, "since=0&token="+testKey)
+	v := s.watch(taskID, "since=0&token="+mint(t, taskID, time.Hour))
 	v.hello()
 	for i, l := range v.logs(len(wantMessages)) {
 		if l.Message != wantMessages[i] || string(l.Level) != wantLevels[i] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,14 +64,7 @@ func TestLoadThousandViewers(t *testing.T) {
 			results <- result{task, got, nil}
 		}()
 	}
-	await(t, "all viewers subscribed", func() bool {
-		for task := range tasks {
-			if s.status(fmt.Sprintf("lt-%d", task)).num("subscribers") != perTask {
-				return false
-			}
-		}
-		return true
-	})
+	await(t, "all viewers subscribed", func() bool { return s.metricValue("tasktail_viewers") == strconv.Itoa(tasks*perTask) })
 	began := time.Now()
 	var pubs sync.WaitGroup
 	for p := range publishers {

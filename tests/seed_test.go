@@ -214,6 +214,7 @@ func TestIdleAndFinishedTTL(t *testing.T) {
 	s.publish("done", "success", "x", 100, true)
 	v := s.watch("watched", "")
 	v.hello()
+	s.publish("watched", "info", "x", 0, false)
 	for _, id := range []string{"idle", "done"} {
 		await(t, id+" passivated", func() bool { return s.status(id).status == http.StatusNotFound })
 	}

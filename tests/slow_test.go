@@ -25,7 +25,7 @@ func TestSlowConsumer(t *testing.T) {
 	fast := s.watch("big", "")
 	fast.hello()
 	stalled := s.dial("big", "") // never reads until told to
-	await(t, "both viewers subscribed", func() bool { return s.status("big").num("subscribers") == 2 })
+	await(t, "both viewers subscribed", func() bool { return s.metricValue("tasktail_viewers") == "2" })
 
 	before := heapInUse()
 	text := strings.Repeat("x", size-16)
@@ -80,6 +80,7 @@ func TestWriteTimeoutEndsStalledViewer(t *testing.T) {
 	cfg := defaults()
 	cfg.Actors = actors.Config{MaxMessageBytes: size, WriteTimeout: 300 * time.Millisecond}
 	s := start(t, cfg)
+	s.publish("stuck", "info", "first", 0, false)
 	s.dial("stuck", "") // never reads
 	await(t, "viewer subscribed", func() bool { return s.status("stuck").num("subscribers") == 1 })
 

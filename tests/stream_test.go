@@ -187,7 +187,7 @@ func openStream(t *testing.T, s *service, taskID string) (net.Conn, *bufio.Reade
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	fmt.Fprintf(conn, "POST /v1/tasks/%s/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n", taskID)
+	fmt.Fprintf(conn, "POST /v1/tasks/%s/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n", taskID)
 	return conn, bufio.NewReader(conn)
 }
 

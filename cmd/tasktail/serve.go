@@ -51,7 +51,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Actors.SocketBuffer, "socket-buffer", def.Actors.SocketBuffer, "frames that may wait for one viewer before it is closed with 1013 (at least --max-batch)")
 	fs.DurationVar(&cfg.Actors.WriteTimeout, "write-timeout", def.Actors.WriteTimeout, "deadline of a write to a viewer: one frame, or a run of up to 64 frames and 64 KiB")
 	fs.DurationVar(&cfg.Actors.RequestTimeout, "request-timeout", def.Actors.RequestTimeout, "deadline of one request to a task actor")
-	fs.IntVar(&cfg.Actors.MaxTasks, "max-tasks", def.Actors.MaxTasks, "most live tasks; creating one more answers 503")
+	fs.IntVar(&cfg.Actors.MaxTasks, "max-tasks", def.Actors.MaxTasks, "most live tasks; creating one more answers 503 (only a publish creates a task)")
+	fs.IntVar(&cfg.Actors.MaxWaitingTasks, "max-waiting-tasks", def.Actors.MaxWaitingTasks, "most task_ids nobody has published to that viewers may wait on; a viewer of one more answers 503")
 	fs.IntVar(&cfg.Actors.MaxViewersPerTask, "max-viewers-per-task", def.Actors.MaxViewersPerTask, "most viewers of one task; one more answers 503")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", def.ShutdownTimeout, "deadline of the graceful shutdown")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", def.MaxConnections, "most open client connections, viewers included; one more is answered 503")
@@ -59,12 +60,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.PublishBurst, "publish-burst", def.PublishBurst, "publish requests one key may make at once before --publish-rate applies")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", def.IdleTimeout, "close a keep-alive connection idle that long, and end a stream that sends nothing that long")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", def.ReadHeaderTimeout, "deadline for reading a request's headers")
+	fs.DurationVar(&cfg.BodyTimeout, "body-timeout", def.BodyTimeout, "deadline for reading a whole request body (slower: 408); a stream has --idle-timeout per line instead")
+	fs.DurationVar(&cfg.AnonymousIdleTimeout, "anonymous-idle-timeout", def.AnonymousIdleTimeout, "how long a connection that has shown no valid key or token may wait before its next request, its first included")
+	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", def.MaxBodyMemory, "most bytes of request bodies read at once, process-wide (at least --max-body-bytes); past it a publish answers 503 with Retry-After")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "serve /healthz, /readyz and /metrics also on this address, outside --max-connections (off when empty)")
 	fs.Int64Var(&cfg.WebSocketReadLimit, "ws-read-limit", def.WebSocketReadLimit, "largest message a viewer may send, in bytes (viewers send only control frames)")
 	var publishKeys, origins cli.StringList
 	var secret string
 	fs.Var(&publishKeys, "publish-keys", "comma-separated keys that may publish and delete (prefer the environment variable to the flag: flags show in ps)")
 	fs.StringVar(&secret, "token-secret", "", "secret (32+ bytes) that signs subscribe tokens; set it to require a token for viewing and status")
 	fs.Var(&origins, "allowed-origins", "comma-separated host patterns (app.example.com, *.example.com) whose pages may open viewer WebSockets")
+	var hosts cli.StringList
+	fs.Var(&hosts, "allowed-hosts", "comma-separated host patterns (tasks.internal, *.example.com, * for any) a server without --publish-keys or --token-secret answers besides localhost, 127.0.0.1 and [::1]; others get 421 (DNS rebinding)")
+	fs.DurationVar(&cfg.MaxTokenTTL, "max-token-ttl", def.MaxTokenTTL, "refuse subscribe tokens whose exp is further ahead than this")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without publish keys and a token secret")
 	var (
 		clustered bool
@@ -124,7 +132,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}); err != nil {
 		return cli.UsageError{Err: err}
 	}
-	cfg.PublishKeys, cfg.AllowedOrigins, cfg.TokenSecret = publishKeys, origins, []byte(secret)
+	cfg.PublishKeys, cfg.AllowedOrigins, cfg.AllowedHosts, cfg.TokenSecret = publishKeys, origins, hosts, []byte(secret)
 	if len(cfg.PublishKeys) == 0 || len(cfg.TokenSecret) == 0 {
 		logger.Warn("publishing or viewing needs no credentials: set --publish-keys and --token-secret before exposing this server; without them it listens on loopback only (or pass --insecure)",
 			slog.Bool("publish_keys", len(cfg.PublishKeys) > 0), slog.Bool("token_secret", len(cfg.TokenSecret) > 0))
