@@ -20,14 +20,57 @@ type WebSocket struct {
 	reading <-chan struct{}
 }
 
+// Control frames a viewer may send: a burst of controlBurst, then controlRate a second.
+// A client's keepalive pings are far below it; past it the connection is closed with 1008,
+// so that a flood of pings costs neither the server's CPU nor, with pongs the client
+// does not read, its reads.
+const (
+	controlBurst = 20
+	controlRate  = 2.0
+)
+
+// controlBudget is a token bucket over a connection's control frames. The library calls
+// it on the connection's one reader goroutine.
+type controlBudget struct {
+	tokens float64
+	last   time.Time
+	over   bool // the budget ran out once: the connection is closing
+}
+
+// take reports whether one more control frame is within the budget; the first that is
+// not calls over, and none is within it after that.
+func (b *controlBudget) take(now time.Time, over func()) bool {
+	b.tokens = min(controlBurst, b.tokens+now.Sub(b.last).Seconds()*controlRate)
+	b.last = now
+	if b.tokens >= 1 && !b.over {
+		b.tokens--
+		return true
+	}
+	if !b.over {
+		b.over = true
+		over()
+	}
+	return false
+}
+
 // Accept upgrades a viewer's request. Messages the viewer sends up to readLimit bytes are
-// discarded (a client's own keepalive); a larger one closes the connection with 1009.
+// discarded (a client's own keepalive); a larger one closes the connection with 1009, and
+// control frames past their budget with 1008.
 // On an error Accept has answered the request (403 for a foreign Origin). The returned
 // socket's Context keeps parent's values and ends with the connection, not with the
 // request: the handler may return at once.
 func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, readLimit int64) (*WebSocket, error) {
 	cw := &corkingWriter{ResponseWriter: w}
-	c, err := websocket.Accept(cw, r, opts)
+	var o websocket.AcceptOptions
+	if opts != nil {
+		o = *opts
+	}
+	var c *websocket.Conn // set before the reader starts, the one caller of the budget
+	budget := &controlBudget{tokens: controlBurst, last: time.Now()}
+	closeOver := func() { go c.Close(websocket.StatusPolicyViolation, "too many control frames") }
+	o.OnPingReceived = func(context.Context, []byte) bool { return budget.take(time.Now(), closeOver) }
+	o.OnPongReceived = func(context.Context, []byte) { budget.take(time.Now(), closeOver) }
+	c, err := websocket.Accept(cw, r, &o)
 	if err != nil {
 		return nil, err
 	}

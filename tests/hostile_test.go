@@ -485,3 +485,68 @@ func TestSlowViewerIsReleasedWithinTheWriteTimeout(t *testing.T) {
 		t.Fatalf("released %v after it was judged slow; the write timeout is %v", d, timeout)
 	}
 }
+
+// readServerFrame reads one unmasked frame the server sent: its opcode and payload.
+func readServerFrame(br *bufio.Reader) (byte, []byte, error) {
+	var head [2]byte
+	if _, err := io.ReadFull(br, head[:]); err != nil {
+		return 0, nil, err
+	}
+	n := uint64(head[1] & 0x7f)
+	switch n {
+	case 126, 127:
+		ext := make([]byte, map[uint64]int{126: 2, 127: 8}[n])
+		if _, err := io.ReadFull(br, ext); err != nil {
+			return 0, nil, err
+		}
+		n = 0
+		for _, b := range ext {
+			n = n<<8 | uint64(b)
+		}
+	}
+	payload := make([]byte, n)
+	_, err := io.ReadFull(br, payload)
+	return head[0] & 0x0f, payload, err
+}
+
+// A client that floods pings is closed with 1008 once past its control-frame budget,
+// and another viewer of the same task is served all the while.
+func TestPingFloodIsClosed(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("flood", "info", "first", 0, false)
+	calm := s.watch("flood", "")
+	calm.hello()
+	conn, br := s.rawViewer("flood")
+	ping := []byte{0x89, 0x80, 1, 2, 3, 4} // FIN ping, masked, empty
+	go func() {
+		for range 10_000 {
+			if _, err := conn.Write(ping); err != nil {
+				return
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	pongs := 0
+	for {
+		op, payload, err := readServerFrame(br)
+		if err != nil {
+			t.Fatalf("after %d pongs: %v, want a close frame", pongs, err)
+		}
+		if op == 0xA {
+			pongs++
+		}
+		if op == 0x8 {
+			if len(payload) < 2 || int(payload[0])<<8|int(payload[1]) != 1008 {
+				t.Fatalf("closed with %x, want 1008", payload)
+			}
+			break
+		}
+	}
+	if pongs > 25 {
+		t.Fatalf("%d pongs before the close: the budget did not hold", pongs)
+	}
+	s.publish("flood", "info", "second", 0, false)
+	if l := calm.logs(2); l[1].Message != "second" {
+		t.Fatalf("the other viewer got %+v", l)
+	}
+}
