@@ -56,8 +56,9 @@ type Config struct {
 	// FailureWindow is the window MaxFailures counts over (default 1 min).
 	FailureWindow time.Duration
 	// ReplayLimit is the most entries a connection resuming with since gets from the
-	// journal, beyond what the history holds (default 10,000); older ones are a gap with
-	// reason history, and the download has them.
+	// journal, beyond what the history holds (default 10,000), and they hold at most
+	// HistoryBytes of messages; older ones are a gap with reason history, and the
+	// download has them.
 	ReplayLimit int
 	// Retention is how long a journal keeps a finished task (default 7 days).
 	Retention time.Duration

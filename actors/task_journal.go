@@ -367,9 +367,21 @@ func (t *TaskActor) backfill(ctx actor.Context, m *v1.Subscribe, sender *actor.P
 	if from >= oldest {
 		return false
 	}
+	// A replay holds at most HistoryBytes of messages from the journal besides the
+	// history: start where, at the task's average message size, that many end at the
+	// history; what is older is a gap (the download has it).
+	if stored := t.lastSeq - max(t.j.firstSeq, 1) + 1; t.j.bytes > 0 && stored > 0 {
+		average := max(uint64(t.j.bytes)/stored, 1)
+		if fit := uint64(t.cfg.HistoryBytes) / average; oldest > fit {
+			from = max(from, oldest-fit)
+		}
+	}
+	if from >= oldest {
+		return false
+	}
 	t.j.reading++
 	root, self := ctx.ActorSystem().Root, ctx.Self()
-	t.store.w.Read(t.taskID, from, int(oldest-from), func(entries []journal.Entry, err error) {
+	t.store.w.Read(t.taskID, from, int(oldest-from), t.cfg.HistoryBytes, func(entries []journal.Entry, err error) {
 		// A failed read replays what the history holds, after a gap.
 		root.Send(self, &backfilled{subscribe: m, sender: sender, entries: entries})
 	})

@@ -40,6 +40,7 @@ type request struct {
 	stored   func(Meta, error) // a commit's: the meta as stored
 	read     string            // a read of this task_id, from, at most window entries
 	from     uint64
+	maxBytes int // of a read: it stops once its messages take that many
 	entries  func([]Entry, error)
 	done     func(error)
 	loaded   func(Meta, []Entry, bool, error)
@@ -70,10 +71,11 @@ func (w *Writer) Delete(taskID string, done func(error)) {
 	w.submit(&request{delete: taskID, done: done})
 }
 
-// Read reads at most limit of a task's entries from seq from on, after every request
-// submitted before it, and calls done with them.
-func (w *Writer) Read(taskID string, from uint64, limit int, done func([]Entry, error)) {
-	w.submit(&request{read: taskID, from: from, window: limit, entries: done})
+// Read reads at most limit of a task's entries from seq from on, and no more once their
+// messages take maxBytes, after every request submitted before it, and calls done with
+// them.
+func (w *Writer) Read(taskID string, from uint64, limit, maxBytes int, done func([]Entry, error)) {
+	w.submit(&request{read: taskID, from: from, window: limit, maxBytes: maxBytes, entries: done})
 }
 
 // Journal is what the Writer writes to, for reads that need no ordering (a download).
@@ -205,9 +207,11 @@ func (w *Writer) carryOut(batch []*request) {
 		case r.entries != nil:
 			flush()
 			var entries []Entry
+			size := 0
 			err := w.j.Read(r.read, r.from, func(e Entry) bool {
 				entries = append(entries, e)
-				return len(entries) < r.window
+				size += len(e.Message)
+				return len(entries) < r.window && size < r.maxBytes
 			})
 			r.entries(entries, err)
 		default:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/journal"
 )
 
 // The attacks of an outsider, each through the real server: what they must not achieve.
@@ -548,5 +549,83 @@ func TestPingFloodIsClosed(t *testing.T) {
 	s.publish("flood", "info", "second", 0, false)
 	if l := calm.logs(2); l[1].Message != "second" {
 		t.Fatalf("the other viewer got %+v", l)
+	}
+}
+
+// With --admin-addr the probes answer on a listener of their own, even when clients hold
+// every connection the main listener has, its overflow included.
+func TestAdminAddrAnswersWhateverClientsHold(t *testing.T) {
+	ln := listen(t)
+	admin := ln.Addr().String()
+	ln.Close()
+	cfg := defaults()
+	cfg.MaxConnections = 2
+	cfg.AdminAddr = admin
+	s := start(t, cfg)
+	for range 2 + 64 { // the slots and the overflow
+		c, _, err := s.rawConn("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n") // never finished
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	await(t, "the main listener refusing", func() bool {
+		return s.roundTrip("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n") == http.StatusServiceUnavailable
+	})
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := s.client.Get("http://" + admin + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("admin %s: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+// A viewer resuming from 0 on a large task gets at most --history-bytes of messages from
+// the journal besides the history, and a gap for what is older: replays are bounded in
+// memory however many viewers ask.
+func TestReplayFromTheJournalIsBoundedInBytes(t *testing.T) {
+	const (
+		size         = 60_000
+		historyBytes = 1 << 20
+	)
+	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaults()
+	cfg.Actors = actors.Config{HistoryBytes: historyBytes}
+	cfg.Journal = j
+	s := start(t, cfg)
+	text := strings.Repeat("r", size)
+	batch := "[" + strings.Repeat(`{"level":"info","message":"`+text+`"},`, 9) + `{"level":"info","message":"` + text + `"}]`
+	for range 30 { // 300 messages, 18 MB
+		if r := s.publishRaw("big", []byte(batch)); r.status != http.StatusAccepted {
+			t.Fatalf("batch: %d %v", r.status, r.body)
+		}
+	}
+	v := s.watch("big", "since=0")
+	v.hello()
+	gap := v.next()
+	if gap.Type != "gap" || gap.FromSeq != 1 || gap.Reason != "history" {
+		t.Fatalf("first frame of the replay: %+v, want a history gap from 1", gap)
+	}
+	replayed, next := 0, gap.ToSeq+1
+	for next <= 300 {
+		l := v.next()
+		if l.Type != "log" || l.Seq != next {
+			t.Fatalf("frame %+v, want log %d", l, next)
+		}
+		replayed += len(l.Message)
+		next++
+	}
+	// The history keeps --history-bytes, or the queue (nobody watched) when that is more.
+	history := max(historyBytes, actors.DefaultConfig().QueueLimit*size)
+	t.Logf("replayed %d..300: %d KiB of messages", gap.ToSeq+1, replayed>>10)
+	if bound := history + historyBytes + size; replayed > bound {
+		t.Fatalf("replayed %d KiB, more than the history and --history-bytes from the journal (%d KiB)", replayed>>10, bound>>10)
 	}
 }

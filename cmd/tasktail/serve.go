@@ -100,7 +100,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&postgresURL, "postgres-url", "", "database of the postgres journal, as postgres://user:password@host:port/database (prefer the environment variable: flags show in ps)")
 	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
 	fs.Int64Var(&maxTaskBytes, "max-task-bytes", maxTaskBytes, "most bytes one task's messages take in the journal; past it the oldest are dropped (a gap with reason retention)")
-	fs.IntVar(&cfg.Actors.ReplayLimit, "replay-limit", def.Actors.ReplayLimit, "most messages a viewer resuming with since gets from the journal beyond the history; older ones are a gap (the download has them)")
+	fs.IntVar(&cfg.Actors.ReplayLimit, "replay-limit", def.Actors.ReplayLimit, "most messages a viewer resuming with since gets from the journal beyond the history (and at most --history-bytes of them); older ones are a gap (the download has them)")
 	fs.DurationVar(&cfg.Actors.Retention, "retention", def.Actors.Retention, "how long the journal keeps a finished task")
 	fs.DurationVar(&cfg.Actors.IdleRetention, "idle-retention", def.Actors.IdleRetention, "how long the journal keeps an unfinished task nobody published to or watched")
 	var debugAddr string
