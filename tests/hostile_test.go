@@ -9,9 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -312,14 +309,6 @@ func TestSlotHoldersDoNotBlindProbes(t *testing.T) {
 	await(t, "a publish once the slow bodies are cut", func() bool { return s.roundTrip(publishRequest) == http.StatusAccepted })
 }
 
-// liveHeap is the heap in use after a collection: what is alive, not what awaits the GC.
-func liveHeap() int64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
-}
-
 // The attack of finding 3 against the memory formula of the README ("Memory"): tasks of
 // large messages hold at most their history bytes plus their queue, and bodies being read
 // at once hold at most twice --max-body-memory.
@@ -336,7 +325,7 @@ func TestMemoryStaysWithinTheFormula(t *testing.T) {
 	s := start(t, cfg)
 	queueLimit := int64(actors.DefaultConfig().QueueLimit)
 	perTask := int64(1<<20) + queueLimit*(size+256)
-	base := liveHeap()
+	base := heapInUse()
 
 	text := strings.Repeat("L", size)
 	batch := "[" + strings.Repeat(`{"level":"info","message":"`+text+`"},`, 9) + `{"level":"info","message":"` + text + `"}]`
@@ -347,7 +336,7 @@ func TestMemoryStaysWithinTheFormula(t *testing.T) {
 			}
 		}
 	}
-	held := liveHeap() - base
+	held := heapInUse() - base
 	t.Logf("%d tasks of 1,080 × 65 KB hold %d MiB (bound %d MiB)", tasks, held>>20, (tasks*perTask)>>20)
 	if held > tasks*perTask+slack {
 		t.Fatalf("tasks hold %d MiB, more than %d × (history bytes + queue) = %d MiB", held>>20, tasks, (tasks*perTask)>>20)
@@ -363,13 +352,7 @@ func TestMemoryStaysWithinTheFormula(t *testing.T) {
 				peak <- top
 				return
 			default:
-				top = max(top, liveHeap()-base)
-				if top > 60<<20 && os.Getenv("HEAPDUMP") != "" {
-					f, _ := os.Create(os.Getenv("HEAPDUMP"))
-					pprof.WriteHeapProfile(f)
-					f.Close()
-					os.Setenv("HEAPDUMP", "")
-				}
+				top = max(top, heapInUse()-base)
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
