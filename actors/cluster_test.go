@@ -118,6 +118,25 @@ func TestClusterGrainSemantics(t *testing.T) {
 			t.Fatalf("fourth task: %v, want ErrTooManyTasks", err)
 		}
 		sendN(t, m, "t1", 2, 2) // existing tasks still take messages
+		// A viewer of a task nobody published to waits without a task slot, and gets the
+		// first publish once there is room.
+		sock := actortest.NewFakeSocket()
+		if err := m.Connect(ctx, "t4", sock); err != nil {
+			t.Fatalf("a viewer of a fourth task: %v", err)
+		}
+		if _, err := m.Status(ctx, "t4"); !errors.Is(err, actors.ErrNotFound) {
+			t.Fatalf("status of a task only viewed: %v, want ErrNotFound", err)
+		}
+		if ok, err := m.ConnectionStatus(ctx, "t4"); !ok || err != nil {
+			t.Fatalf("connection status of a task only viewed: %v %v", ok, err)
+		}
+		if err := m.Disconnect(ctx, "t3"); err != nil {
+			t.Fatal(err)
+		}
+		sendN(t, m, "t4", 1, 1)
+		if frames := actortest.DecodeFrames(t, sock.WaitFrames(t, 2, wait)); frames[1].Message != "m1" {
+			t.Fatalf("the waiting viewer got %v", frames)
+		}
 	})
 }
 
