@@ -27,6 +27,7 @@ const (
 	codeInternal    = "internal"
 	codeMisdirected = "misdirected_host"
 	codeTimeout     = "request_timeout"
+	codeUpgrade     = "upgrade_required"
 )
 
 type errorBody struct {

@@ -3,13 +3,38 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/conn"
 )
+
+// originAllowed reports whether a request's Origin, if it has one, may open a viewer: the
+// server's own host, or one of Config.AllowedOrigins, as the WebSocket library checks it.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range s.cfg.AllowedOrigins {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
+}
 
 // maxSince is the largest since accepted: the largest integer a JavaScript number holds
 // exactly, far beyond any seq a task reaches.
@@ -39,6 +64,10 @@ func parseResume(r *http.Request) (actors.Resume, error) {
 }
 
 func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
+	// A page may read why its WebSocket was refused by fetching the same URL (a browser
+	// shows a refused handshake to its scripts as a bare 1006): every answer but the
+	// upgrade is an error without task content, readable from any origin.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	taskID := r.PathValue("task_id")
 	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
 		s.writeError(w, r, err)
@@ -56,6 +85,15 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.ready.Load() {
 		s.writeError(w, r, actors.ErrShuttingDown)
+		return
+	}
+	if !s.originAllowed(r) {
+		writeErrorCode(w, http.StatusForbidden, codeForbidden, "pages of "+r.Header.Get("Origin")+" may not open viewers of this server (--allowed-origins)")
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		// Every check passed; nothing attaches to a request that does not upgrade.
+		writeErrorCode(w, http.StatusUpgradeRequired, codeUpgrade, "this is a viewer WebSocket: connect with a WebSocket client")
 		return
 	}
 	// Subscribe first, so that a refusal is still an HTTP answer.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/token"
 )
 
 // findChromium locates Debian's chromium; under CI=true a missing browser fails the test.
@@ -307,8 +310,105 @@ func TestViewerDownloadLinkCarriesTheLog(t *testing.T) {
 	ctx := openPrivateViewer(t)
 	var body string
 	run(t, ctx, chromedp.Evaluate(`(async () => { const r = await fetch(document.getElementById("download").href); return r.status + "|" + r.headers.get("Content-Disposition") + "|" + (await r.text()) })()`,
-		&body, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		&body, awaitPromise))
 	if !strings.HasPrefix(body, `200|attachment; filename="private.log"|`) || !strings.HasSuffix(body, " info for token holders\n") {
 		t.Fatalf("download link answered %q", body)
+	}
+}
+
+// settledAtBottom is true once two frames have passed and the log shows its last line.
+const settledAtBottom = `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => {
+	const l = document.getElementById("log");
+	r(l.scrollHeight - l.scrollTop - l.clientHeight < 2 && document.getElementById("jump").hidden);
+})))`
+
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+// The page lands at the bottom of a finished task on every load, and stays there when a
+// task it follows finishes (the banner takes room from the log).
+func TestViewerLandsAtTheBottomOfAFinishedTask(t *testing.T) {
+	s := start(t, defaults())
+	s.publishBatch("done", 1, 300)
+	s.publish("done", "success", "all rows imported", 100, true)
+	ctx := browser(t)
+	for load := range 8 {
+		run(t, ctx, chromedp.Navigate(s.base+"/tasks/done"))
+		until(t, ctx, "finished banner", `!document.getElementById("banner").hidden && document.querySelectorAll("#log .line").length === 301`)
+		var bottom bool
+		run(t, ctx, chromedp.Evaluate(settledAtBottom, &bottom, awaitPromise))
+		if !bottom {
+			t.Fatalf("load %d: the page stopped above the last line of a finished task", load+1)
+		}
+	}
+	for round := range 3 {
+		id := fmt.Sprintf("finishing-%d", round)
+		run(t, ctx, chromedp.Navigate(s.base+"/tasks/"+id))
+		until(t, ctx, "page live", `document.getElementById("status").textContent === "live"`)
+		s.publishBatch(id, 1, 300)
+		until(t, ctx, "lines", `document.querySelectorAll("#log .line").length === 300`)
+		s.publish(id, "success", "done", 100, true)
+		until(t, ctx, "finished banner", `!document.getElementById("banner").hidden`)
+		var bottom bool
+		run(t, ctx, chromedp.Evaluate(settledAtBottom, &bottom, awaitPromise))
+		if !bottom {
+			t.Fatalf("round %d: the page ended above the last line when the task finished", round+1)
+		}
+	}
+}
+
+// The page says why it cannot show a task, and stops retrying, instead of "reconnecting"
+// for ever: no token, an expired one, a page origin the server refuses.
+func TestViewerSaysWhyItIsRefused(t *testing.T) {
+	s := secured(t)
+	s.with(testKey, "POST", "/v1/tasks/private/logs", `{"level":"info","message":"x"}`)
+	expired, err := token.Mint([]byte(testSecret), "private", -time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	for _, tc := range []struct{ name, query, says string }{
+		{"no token", "", "Not authorised: a subscribe token is required"},
+		{"an expired token", "?token=" + expired, "Not authorised: the token has expired"},
+		{"another task's token", "?token=" + mint(t, "other", time.Hour), "Refused: the token does not open this task"},
+	} {
+		run(t, ctx, chromedp.Navigate(s.base+"/tasks/private"+tc.query))
+		until(t, ctx, tc.name+": refused", `document.getElementById("status").textContent === "refused"`)
+		if got := evalString(t, ctx, `document.getElementById("banner").textContent`); !strings.HasPrefix(got, tc.says) {
+			t.Errorf("%s: banner %q, want it to start %q", tc.name, got, tc.says)
+		}
+	}
+	// It does not retry: the refusals stop.
+	before := grepLines(s.metrics(), "tasktail_auth_failures_total")
+	var settled bool
+	run(t, ctx, chromedp.Evaluate(`new Promise(r => setTimeout(() => r(true), 1500))`, &settled, awaitPromise))
+	if after := grepLines(s.metrics(), "tasktail_auth_failures_total"); after != before {
+		t.Fatalf("the page kept trying: %s, then %s", before, after)
+	}
+
+	// A page of an origin the server does not allow, using tasktail.js.
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><script type="module">
+			import { tail } from %q;
+			window.errors = [];
+			tail("private", { baseUrl: %q, token: %q, onError: (e) => errors.push(e.status + " " + e.message) });
+		</script>`, s.base+"/static/tasktail.js", s.base, mint(t, "private", time.Hour))
+	}))
+	defer page.Close()
+	run(t, ctx, chromedp.Navigate(strings.Replace(page.URL, "127.0.0.1", "localhost", 1)))
+	until(t, ctx, "origin refused", `window.errors?.length === 1`)
+	if got := evalString(t, ctx, `errors[0]`); !strings.HasPrefix(got, "403 pages of http://localhost:") || !strings.Contains(got, "--allowed-origins") {
+		t.Fatalf("a refused origin: %q", got)
+	}
+}
+
+// A task nobody has published to says so, and its first message replaces the note.
+func TestViewerWaitsForTheFirstMessage(t *testing.T) {
+	s := start(t, defaults())
+	ctx := openViewer(t, s, "soon")
+	until(t, ctx, "waiting note", `document.querySelector("#log .waiting")?.textContent === "Waiting for the first message…"`)
+	s.publish("soon", "info", "started", 1, false)
+	until(t, ctx, "first line", `document.querySelector("#log .message")?.textContent === "started"`)
+	if got := evalString(t, ctx, `String(document.querySelector("#log .waiting"))`); got != "null" {
+		t.Fatalf("the waiting note stayed: %s", got)
 	}
 }

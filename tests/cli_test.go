@@ -516,3 +516,39 @@ func TestServeBannerCarriesCredentials(t *testing.T) {
 		t.Fatalf("banner %q", banner)
 	}
 }
+
+// tail of a task nobody has published to says so on stderr after 2 s (a typo looks the
+// same), then shows the first message when it comes; --wait keeps quiet.
+func TestCLITailSaysItWaitsForTheFirstMessage(t *testing.T) {
+	s := start(t, defaults())
+	for _, quiet := range []bool{false, true} {
+		id := fmt.Sprintf("later-%v", quiet)
+		args := []string{"tail", id}
+		if quiet {
+			args = append(args, "--wait")
+		}
+		cmd := s.cliCommand(args...)
+		var stdout, stderr syncBuffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if !quiet {
+			await(t, "the waiting note", func() bool {
+				return strings.Contains(stderr.String(), "waiting for the first message of "+id+": nobody has published to it yet")
+			})
+		} else {
+			time.Sleep(3 * time.Second) // past the note's 2 s: what is asserted is its absence
+		}
+		s.publish(id, "success", "done", 100, true)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("tail: %v\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "done") {
+			t.Fatalf("tail printed %q", stdout.String())
+		}
+		if quiet && stderr.String() != "" {
+			t.Fatalf("tail --wait wrote %q", stderr.String())
+		}
+	}
+}

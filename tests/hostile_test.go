@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/journal"
 )
@@ -60,8 +62,9 @@ func TestViewingCreatesNoTask(t *testing.T) {
 	}
 	s.watch("w2", "").hello()
 	s.watch("w3", "").hello()
-	if r := s.do(http.MethodGet, "/v1/tasks/w4/ws", "", nil); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
-		t.Fatalf("viewer past --max-waiting-tasks: %d %v", r.status, r.body)
+	_, resp, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(s.base, "http")+"/v1/tasks/w4/ws", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("viewer past --max-waiting-tasks: %v %v", resp, err)
 	}
 	for i := 1; i <= 5; i++ {
 		s.publish("job"+string(rune('0'+i)), "info", "x", 0, false) // viewers waiting take no task slot

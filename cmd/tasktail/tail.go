@@ -7,17 +7,19 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tasktail/tasktail/internal/cli"
 
 	"github.com/tasktail/tasktail/client"
 )
 
-const tailSynopsis = `Usage: tasktail tail TASK [--since N] [-o json]
+const tailSynopsis = `Usage: tasktail tail TASK [--since N] [-o json] [--wait]
 
 Prints the task's messages as they come, with time, level and progress, reconnecting and
 resuming by itself, until the task finishes or is deleted. On a terminal levels are
-coloured and a progress bar follows the log.
+coloured and a progress bar follows the log. Of a task nobody has published to yet it
+says so on stderr after 2 s (a typo in TASK looks the same), unless --wait.
 
 Exit status: 0 when the task finished with a non-error level, 1 when its final level was
 error or critical (or the task was deleted), 2 on a usage or connection error.
@@ -26,10 +28,14 @@ Examples:
   tasktail tail import-42
   tasktail tail import-42 --since 120 -o json | jq .message`
 
+// waitNoteAfter is how long tail waits for a task's first message before it says so.
+const waitNoteAfter = 2 * time.Second
+
 func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, server := cli.ClientCommand("tail", tailSynopsis, stderr)
 	since := fs.Uint64("since", 0, "show only messages after this seq (0: everything the server retains)")
 	output := fs.String("o", "text", "output: text, or json for the frames as JSON lines")
+	quiet := fs.Bool("wait", false, "wait quietly for a task nobody has published to yet")
 	taskID, c, err := cli.ParseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
@@ -44,9 +50,32 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stream.Close()
 
 	p := newPrinter(stdout, stderr, *output == "json")
+	type next struct {
+		ev  client.Event
+		err error
+	}
+	events := make(chan next, 1)
+	go func() { // ends with the stream: Next fails once it is closed
+		for {
+			ev, err := stream.Next()
+			events <- next{ev, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	var last client.Event
+	var waitNote <-chan time.Time
 	for {
-		ev, err := stream.Next()
+		var n next
+		select {
+		case n = <-events:
+		case <-waitNote:
+			p.note(fmt.Sprintf("waiting for the first message of %s: nobody has published to it yet (--wait hides this note)", taskID))
+			waitNote = nil
+			continue
+		}
+		ev, err := n.ev, n.err
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -57,9 +86,12 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if ev.Type == "hello" && stream.Reconnects() > 0 {
 			p.note("reconnected")
 		}
+		if ev.Type == "hello" && ev.LastSeq == 0 && last.Seq == 0 && !*quiet {
+			waitNote = time.After(waitNoteAfter)
+		}
 		p.event(ev)
 		if ev.Type == "log" {
-			last = ev
+			last, waitNote = ev, nil
 		}
 	}
 	p.finish()

@@ -3,13 +3,16 @@
 //   import { tail } from "/static/tasktail.js";
 //   const t = tail("import-42", {
 //     onLog: (entry) => console.log(entry.seq, entry.level, entry.message),
-//     onStatus: (s) => console.log(s), // connecting | live | reconnecting | finished | deleted | closed
+//     onStatus: (s) => console.log(s), // connecting | live | reconnecting | finished | deleted | refused | closed
+//     onError: (e) => console.error(e.message), // why the server refused: {status, message}
 //   });
 //   t.close();
 //
 // It reconnects by itself after a dropped connection or a 1001/1011/1013 close, with
 // exponential backoff, and resumes with since/epoch, so no entry is lost or shown twice.
-// Entries the server could not keep arrive through onGap.
+// Entries the server could not keep arrive through onGap. A refusal that retrying cannot
+// mend (no token, an expired or foreign one, a page origin the server does not allow) is
+// not retried: the status turns "refused" and onError says why.
 
 const ACTIVE = new Set(["connecting", "live", "reconnecting"]);
 
@@ -25,6 +28,8 @@ const ACTIVE = new Set(["connecting", "live", "reconnecting"]);
  * @param {(progress: number) => void} [options.onProgress]
  * @param {(last: object|null) => void} [options.onFinished] the task's final entry
  * @param {(status: string) => void} [options.onStatus]
+ * @param {(error: {status: number, message: string}) => void} [options.onError]
+ *        why the server refused: an HTTP status (401, 403) or the close code 1008
  * @returns {{close: () => void}}
  */
 export function tail(taskId, options = {}) {
@@ -53,6 +58,29 @@ export function tail(taskId, options = {}) {
     return u;
   };
 
+  // refuse stops for good: retrying would not help.
+  const refuse = (status, message) => {
+    setStatus("refused");
+    o.onError?.({ status, message });
+  };
+
+  // A browser hides why a handshake failed (the close is a bare 1006): ask the same URL
+  // over HTTP, which answers with the refusal's status and message.
+  const whyRefused = async () => {
+    try {
+      const u = url();
+      u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+      const resp = await fetch(u);
+      if (resp.status === 401 || resp.status === 403) {
+        const body = await resp.json().catch(() => ({}));
+        return { status: resp.status, message: body.error?.message || resp.statusText };
+      }
+    } catch {
+      // unreachable: retry
+    }
+    return null;
+  };
+
   const onFrame = (frame) => {
     switch (frame.type) {
       case "hello":
@@ -79,10 +107,17 @@ export function tail(taskId, options = {}) {
     setStatus(attempt === 0 && !epoch ? "connecting" : "reconnecting");
     const ws = new WebSocket(url());
     socket = ws;
+    let opened = false;
+    ws.onopen = () => { opened = true; };
     ws.onmessage = (e) => onFrame(JSON.parse(e.data));
-    ws.onclose = (e) => {
+    ws.onclose = async (e) => {
       if (socket !== ws || !ACTIVE.has(status)) return; // closed by close()
       socket = null;
+      if (!opened) {
+        const refusal = await whyRefused();
+        if (!ACTIVE.has(status)) return; // closed meanwhile
+        if (refusal) return refuse(refusal.status, refusal.message);
+      }
       if (e.code === 1000) {
         if (e.reason === "task deleted") {
           setStatus("deleted");
@@ -93,8 +128,7 @@ export function tail(taskId, options = {}) {
         return;
       }
       if (e.code === 1008) {
-        setStatus("closed"); // not allowed: reconnecting would not help
-        return;
+        return refuse(1008, e.reason || "not allowed"); // a token expired: reconnecting would not help
       }
       attempt++;
       const backoff = Math.min(o.maxBackoff, o.minBackoff * 2 ** (attempt - 1));

@@ -20,6 +20,20 @@ $("download").href = `/v1/tasks/${encodeURIComponent(taskId)}/log${token ? `?tok
 
 const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 32;
 
+// following: the page keeps the newest line in view, through page load, the finish banner
+// and resizes, until the reader scrolls up; scrolling back down or "Jump to latest"
+// follows again.
+let following = true;
+let autoTop = 0; // where the page last scrolled to itself
+const toBottom = () => {
+  log.scrollTop = log.scrollHeight;
+  autoTop = log.scrollTop;
+  jump.hidden = true;
+};
+new ResizeObserver(() => {
+  if (following) toBottom();
+}).observe(log);
+
 const timeOf = (iso) => {
   const d = new Date(iso);
   const pad = (n, w = 2) => String(n).padStart(w, "0");
@@ -60,7 +74,7 @@ function add(line) {
 }
 
 function flush() {
-  const stick = atBottom();
+  waiting.remove();
   log.append(...pending);
   pending = [];
   const excess = log.childElementCount - MAX_LINES;
@@ -70,17 +84,33 @@ function flush() {
     trimmedNote.textContent = `${trimmed.toLocaleString()} older lines are not shown (this page keeps the latest ${MAX_LINES.toLocaleString()})`;
     trimmedNote.hidden = false;
   }
-  if (stick) log.scrollTop = log.scrollHeight;
+  if (following) toBottom();
   else jump.hidden = false;
 }
 
+// Only the reader's scrolling changes following. The page's own scroll events arrive a
+// frame later, when more lines may have come: they are not the reader scrolling up.
 log.addEventListener("scroll", () => {
-  if (atBottom()) jump.hidden = true;
+  if (following && log.scrollTop >= autoTop - 2) return;
+  following = atBottom();
+  if (following) jump.hidden = true;
 });
 jump.addEventListener("click", () => {
-  log.scrollTop = log.scrollHeight;
-  jump.hidden = true;
+  following = true;
+  toBottom();
 });
+
+// Shown until the first message of a task nobody has published to yet.
+const waiting = document.createElement("p");
+waiting.className = "waiting";
+waiting.textContent = "Waiting for the first message…";
+
+function showBanner(kind, text) {
+  const banner = $("banner");
+  banner.className = `banner banner-${kind}`;
+  banner.textContent = text;
+  banner.hidden = false;
+}
 
 function setProgress(p) {
   $("progress").value = p;
@@ -95,26 +125,35 @@ function showStatus(status) {
 
 function showEnd(last) {
   const failed = last && (last.level === "error" || last.level === "critical");
-  const banner = $("banner");
-  banner.className = `banner ${failed ? "banner-error" : "banner-success"}`;
-  banner.textContent = `${failed ? "Failed" : "Finished"}${last ? `: ${last.message}` : ""} (${Math.round(last?.progress ?? $("progress").value)}%)`;
-  banner.hidden = false;
+  showBanner(failed ? "error" : "success",
+    `${failed ? "Failed" : "Finished"}${last ? `: ${last.message}` : ""} (${Math.round(last?.progress ?? $("progress").value)}%)`);
+}
+
+// The words for a refusal that retrying would not mend.
+function refusalText(error) {
+  switch (error.status) {
+    case 401:
+      return `Not authorised: ${error.message}. Open this page with a valid ?token=.`;
+    case 403:
+      return `Refused: ${error.message}.`;
+    default:
+      return `Disconnected: ${error.message}. Reload the page with a fresh ?token=.`;
+  }
 }
 
 tail(taskId, {
   since: 0,
   token,
+  onHello: (hello) => {
+    if (hello.last_seq === 0 && log.querySelector(".line") === null && pending.length === 0) log.append(waiting);
+  },
+  onError: (error) => showBanner("error", refusalText(error)),
   onLog: (entry) => add(lineFor(entry)),
   onGap: (gap) => add(gapLine(gap)),
   onProgress: setProgress,
   onStatus: (status) => {
     showStatus(status);
-    if (status === "deleted") {
-      const banner = $("banner");
-      banner.className = "banner banner-error";
-      banner.textContent = "This task was deleted.";
-      banner.hidden = false;
-    }
+    if (status === "deleted") showBanner("error", "This task was deleted.");
   },
   onFinished: showEnd,
 });
