@@ -280,9 +280,9 @@ func TestCLIRunRefusesAFinishedTaskUnlessRestarted(t *testing.T) {
 func TestCLIHelpHasExamples(t *testing.T) {
 	s := start(t, defaults())
 	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "delete", "restart", "logs"} {
-		_, stderr, code := s.cli("", cmd, "--help")
-		if code != 0 || !strings.Contains(stderr, "Example") || !strings.Contains(stderr, "--server") && cmd != "serve" {
-			t.Errorf("%s --help: exit %d %q", cmd, code, stderr)
+		stdout, stderr, code := s.cli("", cmd, "--help")
+		if code != 0 || stderr != "" || !strings.Contains(stdout, "Example") || !strings.Contains(stdout, "--server") && cmd != "serve" {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q; want the help on stdout", cmd, code, stdout, stderr)
 		}
 	}
 }
@@ -353,7 +353,7 @@ func TestCLITailInterruptedExits130(t *testing.T) {
 // A one-letter flag is shown as -o and is not set by a TASKTAIL_O variable.
 func TestCLIShortFlagsHaveNoVariable(t *testing.T) {
 	s := start(t, defaults())
-	_, help, _ := s.cli("", "status", "--help")
+	help, _, _ := s.cli("", "status", "--help")
 	if !strings.Contains(help, "\n  -o\n") || strings.Contains(help, "TASKTAIL_O") {
 		t.Fatalf("status --help lists -o as %q", help)
 	}

@@ -43,12 +43,29 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// asksHelp reports whether a command's arguments ask for its help (-h, -help or --help
+// before a "--": what follows is a wrapped command's).
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 // run executes one subcommand and returns the process exit code: 0 success, 1 failure,
 // 2 usage error, or the code an cli.ExitError carries.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if asksHelp(args[1:]) {
+		stderr = stdout // help is what was asked for: it goes where | less reads it
 	}
 	var err error
 	switch args[0] {

@@ -31,8 +31,8 @@ func TestContradictorySettingsAreRefused(t *testing.T) {
 }
 
 func TestServeHelpNamesEveryVariable(t *testing.T) {
-	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"serve", "--help"}, io.Discard, &stderr); code != 0 {
+	var stderr bytes.Buffer // help goes to stdout
+	if code := run(context.Background(), []string{"serve", "--help"}, &stderr, io.Discard); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	for _, v := range []string{"TASKTAIL_ADDR", "TASKTAIL_QUEUE_LIMIT", "TASKTAIL_QUEUE_KEEP", "TASKTAIL_HISTORY_LIMIT",
@@ -46,8 +46,8 @@ func TestServeHelpNamesEveryVariable(t *testing.T) {
 // The README's settings tables and `serve --help` come from the same defaults: every flag
 // of serve is in a table with its variable and default, and every table row is a flag.
 func TestReadmeSettingsMatchServeHelp(t *testing.T) {
-	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"serve", "--help"}, io.Discard, &stderr); code != 0 {
+	var stderr bytes.Buffer // help goes to stdout
+	if code := run(context.Background(), []string{"serve", "--help"}, &stderr, io.Discard); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	type setting struct{ env, def string }
