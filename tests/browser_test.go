@@ -412,3 +412,83 @@ func TestViewerWaitsForTheFirstMessage(t *testing.T) {
 		t.Fatalf("the waiting note stayed: %s", got)
 	}
 }
+
+// What people do with a log page: filter by level, search with marked matches, link to a
+// line, copy what is shown, wrap or not; every control reached by the keyboard.
+func TestViewerFilterSearchLinkCopyWrap(t *testing.T) {
+	s := start(t, defaults())
+	levels := []string{"debug", "info", "success", "warning", "error"}
+	for i := 1; i <= 100; i++ {
+		s.publish("tools", levels[i%len(levels)], fmt.Sprintf("row %d of the import", i), float64(i), false)
+	}
+	ctx := openViewer(t, s, "tools")
+	until(t, ctx, "lines", `document.querySelectorAll("#log .line").length === 100`)
+	visible := `[...document.querySelectorAll("#log .line")].filter(l => l.offsetParent !== null).length`
+
+	// The level filter, chosen with the keyboard.
+	run(t, ctx, chromedp.Focus("#min-level", chromedp.ByID), chromedp.SetValue("#min-level", "warning", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("min-level").dispatchEvent(new Event("change")); true`, nil))
+	if got := evalString(t, ctx, `String(`+visible+`)`); got != "40" {
+		t.Fatalf("warnings and errors: %s lines shown, want 40", got)
+	}
+	run(t, ctx, chromedp.SetValue("#min-level", "", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("min-level").dispatchEvent(new Event("change")); true`, nil))
+
+	// Search: "/" focuses the box; matches are marked, Enter goes to them.
+	run(t, ctx, chromedp.Click("#log", chromedp.ByID), chromedp.KeyEvent("/"))
+	if got := evalString(t, ctx, `document.activeElement.id`); got != "search" {
+		t.Fatalf(`"/" focused %q, want the search box`, got)
+	}
+	// (The protocol's key events type the "/" too, which a browser's keydown handler
+	// prevents; the box starts empty here.)
+	run(t, ctx, chromedp.Evaluate(`document.getElementById("search").value = ""; true`, nil), chromedp.SendKeys("#search", "ROW 7", chromedp.ByID))
+	until(t, ctx, "matches counted", `document.getElementById("matches").textContent === "11 matches"`) // 7, 70-79
+	run(t, ctx, chromedp.KeyEvent("\r"))
+	until(t, ctx, "first match", `document.getElementById("matches").textContent === "1 of 11"`)
+	if got := evalString(t, ctx, `document.querySelector("mark.current").closest(".line").dataset.seq + "|" + document.querySelector("mark.current").textContent`); got != "7|row 7" {
+		t.Fatalf("current match %q", got)
+	}
+	if got := evalString(t, ctx, `document.querySelector("#seq-7 .message").textContent`); got != "row 7 of the import" {
+		t.Fatalf("marking changed the text: %q", got)
+	}
+
+	// A link to a line: its time links #seq-N, and opening it scrolls there.
+	if got := evalString(t, ctx, `document.querySelector("#seq-42 time a").getAttribute("href")`); got != "#seq-42" {
+		t.Fatalf("line link %q", got)
+	}
+	run(t, ctx, chromedp.Navigate(s.base+"/tasks/tools#seq-42"))
+	until(t, ctx, "linked line shown", `document.getElementById("seq-42")?.classList.contains("target")`)
+	inView := `(() => { const r = document.getElementById("seq-42").getBoundingClientRect(), l = document.getElementById("log").getBoundingClientRect(); return r.top >= l.top && r.bottom <= l.bottom })()`
+	until(t, ctx, "linked line in view", inView)
+
+	// Copy puts the lines shown on the clipboard.
+	run(t, ctx, chromedp.Evaluate(`window.copied = null; navigator.clipboard.writeText = async (t) => { window.copied = t }; true`, nil),
+		chromedp.SetValue("#min-level", "error", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("min-level").dispatchEvent(new Event("change")); true`, nil),
+		chromedp.Focus("#copy", chromedp.ByID), chromedp.KeyEvent("\r"))
+	until(t, ctx, "copied", `document.getElementById("copied").textContent === "Copied 20 lines"`)
+	copied := evalString(t, ctx, `window.copied`)
+	if lines := strings.Split(strings.TrimSuffix(copied, "\n"), "\n"); len(lines) != 20 || !strings.HasSuffix(lines[0], " error row 4 of the import") {
+		t.Fatalf("copied %d lines, first %q", len(lines), lines[0])
+	}
+
+	// Wrap off: long messages scroll sideways instead of wrapping.
+	run(t, ctx, chromedp.Focus("#wrap", chromedp.ByID), chromedp.KeyEvent(" "))
+	if got := evalString(t, ctx, `getComputedStyle(document.querySelector("#log .message")).whiteSpace`); got != "pre" {
+		t.Fatalf("wrap off: white-space %q", got)
+	}
+
+	// Every control is reached with Tab, from a fresh load.
+	reached := map[string]bool{}
+	run(t, ctx, chromedp.Navigate(s.base+"/tasks/tools"))
+	until(t, ctx, "page live", `document.getElementById("status").textContent === "live"`)
+	for range 8 {
+		run(t, ctx, chromedp.KeyEvent("\t"))
+		reached[evalString(t, ctx, `document.activeElement.id || document.activeElement.tagName`)] = true
+	}
+	for _, id := range []string{"download", "min-level", "search", "wrap", "copy"} {
+		if !reached[id] {
+			t.Errorf("Tab never reached #%s (reached %v)", id, reached)
+		}
+	}
+}

@@ -44,9 +44,14 @@ function lineFor(entry) {
   const line = document.createElement("div");
   line.className = `line level-${entry.level}`;
   line.dataset.seq = entry.seq;
+  line.id = `seq-${entry.seq}`;
   const time = document.createElement("time");
   time.dateTime = entry.timestamp;
-  time.textContent = timeOf(entry.timestamp);
+  const link = document.createElement("a"); // a link to this line: #seq-N
+  link.href = `#seq-${entry.seq}`;
+  link.textContent = timeOf(entry.timestamp);
+  link.title = `Link to message ${entry.seq}`;
+  time.append(link);
   const level = document.createElement("span");
   level.className = "level";
   level.textContent = entry.level;
@@ -54,6 +59,7 @@ function lineFor(entry) {
   message.className = "message";
   message.textContent = entry.message;
   line.append(time, level, message);
+  if (query) highlight(message);
   return line;
 }
 
@@ -77,6 +83,7 @@ function flush() {
   waiting.remove();
   log.append(...pending);
   pending = [];
+  if (query) countMatches();
   const excess = log.childElementCount - MAX_LINES;
   for (let i = 0; i < excess; i++) log.firstElementChild.remove();
   if (excess > 0) {
@@ -86,6 +93,7 @@ function flush() {
   }
   if (following) toBottom();
   else jump.hidden = false;
+  showTarget();
 }
 
 // Only the reader's scrolling changes following. The page's own scroll events arrive a
@@ -139,6 +147,110 @@ function refusalText(error) {
     default:
       return `Disconnected: ${error.message}. Reload the page with a fresh ?token=.`;
   }
+}
+
+// Search: matches are marked in the messages (as text, never HTML); Enter and Shift+Enter
+// go to the next and the previous one, "/" focuses the box.
+const search = $("search");
+let query = "";
+let current = -1;
+
+function highlight(message) {
+  const text = message.textContent;
+  message.replaceChildren();
+  const lower = text.toLowerCase();
+  let at = 0;
+  for (let i = lower.indexOf(query); query && i >= 0; i = lower.indexOf(query, at)) {
+    const mark = document.createElement("mark");
+    mark.textContent = text.slice(i, i + query.length);
+    message.append(text.slice(at, i), mark);
+    at = i + query.length;
+  }
+  message.append(text.slice(at));
+}
+
+// visibleMarks are the matches in lines the level filter shows.
+const visibleMarks = () => [...log.querySelectorAll(".line mark")].filter((m) => m.closest(".line").offsetParent !== null);
+
+function countMatches() {
+  const n = visibleMarks().length;
+  $("matches").textContent = query ? `${n.toLocaleString()} ${n === 1 ? "match" : "matches"}` : "";
+}
+
+function applySearch() {
+  query = search.value.toLowerCase();
+  current = -1;
+  for (const m of log.querySelectorAll(".line .message")) highlight(m);
+  countMatches();
+}
+
+let searchTimer = null;
+search.addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(applySearch, 100); // once typing pauses
+});
+
+function goToMatch(step) {
+  const marks = visibleMarks();
+  if (marks.length === 0) return;
+  marks[current]?.classList.remove("current");
+  current = (current + step + marks.length) % marks.length;
+  marks[current].classList.add("current");
+  following = false;
+  marks[current].scrollIntoView({ block: "center" });
+  $("matches").textContent = `${current + 1} of ${marks.length.toLocaleString()}`;
+}
+
+search.addEventListener("keydown", (e) => {
+  if (e.key === "Enter") {
+    e.preventDefault();
+    clearTimeout(searchTimer);
+    if (search.value.toLowerCase() !== query) applySearch();
+    goToMatch(e.shiftKey ? -1 : 1);
+  }
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "/" && !["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName)) {
+    e.preventDefault();
+    search.focus();
+  }
+});
+
+// The level filter and wrapping change only classes: the lines stay.
+$("min-level").addEventListener("change", (e) => {
+  log.dataset.min = e.target.value;
+  if (query) countMatches();
+  if (following) toBottom();
+});
+$("wrap").addEventListener("change", (e) => log.classList.toggle("nowrap", !e.target.checked));
+
+// Copy puts the lines shown (the level filter applies) on the clipboard as text.
+$("copy").addEventListener("click", async () => {
+  const lines = [...log.querySelectorAll(".line:not(.gap)")].filter((l) => l.offsetParent !== null);
+  const text = lines.map((l) => `${l.querySelector("time").dateTime} ${l.querySelector(".level").textContent} ${l.querySelector(".message").textContent}`).join("\n");
+  try {
+    await navigator.clipboard.writeText(text + "\n");
+    $("copied").textContent = `Copied ${lines.length.toLocaleString()} ${lines.length === 1 ? "line" : "lines"}`;
+  } catch (err) {
+    $("copied").textContent = `Copy failed: ${err.message}`;
+  }
+});
+
+// A link to a line (#seq-N) scrolls there once the line has arrived, and stops following.
+let target = location.hash;
+window.addEventListener("hashchange", () => {
+  target = location.hash;
+  showTarget();
+});
+function showTarget() {
+  if (!target.startsWith("#seq-")) return;
+  const line = document.getElementById(target.slice(1));
+  if (!line) return;
+  target = "";
+  log.querySelector(".line.target")?.classList.remove("target");
+  line.classList.add("target");
+  following = false;
+  line.scrollIntoView({ block: "center" });
 }
 
 tail(taskId, {
