@@ -89,7 +89,13 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, opts.TaskMiddleware...)
 	} else {
 		supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
-		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, supervisor, opts.TaskMiddleware...), logger)
+		lister, err := spawnLister(system, &m.cfg)
+		if err != nil {
+			system.Shutdown()
+			m.stopJournal()
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger)
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal() // the caller still owns the journal: it was not started

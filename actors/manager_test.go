@@ -13,6 +13,7 @@ import (
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/client"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/journal/journaltest"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -598,5 +599,50 @@ func TestAttachmentCloseLeavesTheTaskAtOnce(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
+	}
+}
+
+// The task list holds the tasks a publish created, by prefix, with their state; not a
+// task only viewed; and, with a journal, a task passivated to it.
+func TestListTasks(t *testing.T) {
+	m := newManager(t, actors.Config{}, actors.Options{})
+	ctx := context.Background()
+	sendN(t, m, "import-1", 1, 3)
+	if _, err := m.SendLog(ctx, "import-2", v1.Level_LEVEL_ERROR, "boom", 50, true); err != nil {
+		t.Fatal(err)
+	}
+	sendN(t, m, "report-1", 1, 1)
+	connect(t, m, "import-3") // waits: nobody published to it
+	list, err := m.ListTasks(ctx, "import-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*v1.Status{}
+	for _, st := range list {
+		got[st.TaskId] = st
+	}
+	if len(got) != 2 || got["import-1"].LastSeq != 3 || got["import-1"].Finished || !got["import-2"].Failed || got["import-2"].LastActiveUnixNano == 0 {
+		t.Fatalf("list of import-: %v", list)
+	}
+	if all, err := m.ListTasks(ctx, ""); err != nil || len(all) != 3 {
+		t.Fatalf("all: %v %v", all, err)
+	}
+}
+
+// Listing leaves passivation working (the status it asks counts as routed), and a task
+// passivated to the journal is still listed, from its meta.
+func TestListTasksAndPassivation(t *testing.T) {
+	m := newManager(t, actors.Config{IdleTTL: 100 * time.Millisecond, FinishedTTL: 100 * time.Millisecond}, actors.Options{Journal: journaltest.NewMemory()})
+	ctx := context.Background()
+	if _, err := m.SendLog(ctx, "kept", v1.Level_LEVEL_ERROR, "failed", 30, true); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := m.ListTasks(ctx, ""); err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	actortest.AwaitCondition(t, wait, "the task passivated after a listing", func() bool { return m.Stats().LiveTasks.Load() == 0 })
+	list, err := m.ListTasks(ctx, "")
+	if err != nil || len(list) != 1 || list[0].TaskId != "kept" || list[0].LastSeq != 1 || !list[0].Failed || list[0].Progress != 30 {
+		t.Fatalf("list from the journal: %v %v", list, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -190,6 +191,15 @@ func (r *registryActor) Receive(ctx actor.Context) {
 			r.stats.TasksPassivated.Add(1)
 			ctx.Stop(m.task)
 		}
+	case listTasks:
+		var listed listedTasks
+		for id, ref := range r.tasks {
+			if !ref.waiting && strings.HasPrefix(id, m.prefix) {
+				ref.routed++ // the GetStatus the collector sends
+				listed.pids, listed.ids = append(listed.pids, ref.pid), append(listed.ids, id)
+			}
+		}
+		ctx.Respond(listed)
 	case *taskFound:
 		if taskID, ok := taskIDOfName(m.task); ok {
 			if ref := r.tasks[taskID]; ref != nil && ref.pid.Equal(m.task) && ref.waiting {

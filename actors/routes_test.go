@@ -29,6 +29,8 @@ var notRouted = map[protoreflect.Name]string{
 	"LogEntry":     "the contents of a log frame",
 	"Gap":          "the contents of a gap frame",
 	"Hello":        "the contents of a hello frame",
+	"ListTasks":    "sent to a member's lister, which asks its grains (list.go)",
+	"TaskList":     "reply",
 }
 
 // A message added to proto/ is either routed by the table or listed above: one that is

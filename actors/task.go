@@ -45,6 +45,7 @@ type TaskActor struct {
 	subs       []*actor.PID
 	progress   float64
 	finished   bool
+	failed     bool // finished with an error or critical message
 	routed     uint64
 	lastActive time.Duration // since processStart: monotonic, in 8 bytes where a time.Time takes 24
 	// swept is set when the router sends the task passivateCheck now and then (the local
@@ -260,7 +261,7 @@ func (t *TaskActor) restartTo(ctx actor.Context, epoch string) {
 	from := t.lastSeq + 1
 	t.epoch = epoch
 	t.lastSeq, t.history, t.unseenFrom, t.queuedFrom = 0, history{}, 0, 0
-	t.progress, t.finished = 0, false
+	t.progress, t.finished, t.failed = 0, false, false
 	t.lastActive = time.Since(processStart)
 	t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
 		conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, Reason: v1.GapReason_GAP_REASON_EPOCH}),

@@ -139,7 +139,7 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 // restore sets the task's state from its meta and newest entries: the same epoch, seq,
 // progress and finished state, the history, and the queue as the trim rule left it.
 func (t *TaskActor) restore(m journal.Meta, entries []journal.Entry) {
-	t.epoch, t.lastSeq, t.progress, t.finished = m.Epoch, m.LastSeq, m.Progress, m.Finished
+	t.epoch, t.lastSeq, t.progress, t.finished, t.failed = m.Epoch, m.LastSeq, m.Progress, m.Finished, m.Failed
 	t.j.finishedAt, t.j.firstSeq, t.j.bytes = m.FinishedAt, m.FirstSeq, m.Bytes
 	t.history = history{}
 	t.history.reserve(len(entries), t.cfg.HistoryLimit)
@@ -193,7 +193,7 @@ func (t *TaskActor) meta() journal.Meta {
 	return journal.Meta{
 		Epoch: t.epoch, LastSeq: t.lastSeq, Seen: t.seen(), Progress: t.progress, Finished: t.finished,
 		Active: processStart.Add(t.lastActive).UnixNano(), FinishedAt: t.j.finishedAt,
-		FirstSeq: t.j.firstSeq, Bytes: t.j.bytes, Owner: t.j.owner,
+		FirstSeq: t.j.firstSeq, Bytes: t.j.bytes, Owner: t.j.owner, Failed: t.failed,
 	}
 }
 
@@ -227,6 +227,9 @@ func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall) {
 				entries = append(entries, journal.Entry{Seq: meta.LastSeq, TimeUnixNano: at.UnixNano(),
 					Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished})
 				meta.Progress = in.progress
+				if in.finished && !meta.Finished {
+					meta.Failed = failing(in.level)
+				}
 				meta.Finished = meta.Finished || in.finished
 			}
 			if key != "" {

@@ -66,6 +66,9 @@ func (t *TaskActor) appendEntries(entries []logEntry, live [][]byte, now stamp) 
 			Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished,
 		}, now.text)
 		t.progress = in.progress
+		if in.finished && !t.finished {
+			t.failed = failing(in.level)
+		}
 		t.finished = t.finished || in.finished
 		if ack.queued {
 			t.enqueue()
@@ -126,4 +129,9 @@ func (t *TaskActor) queued() uint32 {
 		return 0
 	}
 	return uint32(t.lastSeq - t.queuedFrom + 1)
+}
+
+// failing reports whether a task that finishes with a message of level failed.
+func failing(level v1.Level) bool {
+	return level == v1.Level_LEVEL_ERROR || level == v1.Level_LEVEL_CRITICAL
 }

@@ -120,5 +120,6 @@ func (t *TaskActor) status() *v1.Status {
 		TaskId: t.taskID, Found: true, Epoch: t.epoch,
 		Connected: len(t.subs) > 0, Subscribers: uint32(len(t.subs)), Queued: t.queued(),
 		LastSeq: t.lastSeq, Progress: t.progress, Finished: t.finished, Member: t.member,
+		Failed: t.failed, LastActiveUnixNano: processStart.Add(t.lastActive).UnixNano(),
 	}
 }

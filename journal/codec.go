@@ -31,7 +31,8 @@ func appendMeta(b []byte, m Meta) []byte {
 	b = binary.AppendVarint(b, m.FinishedAt)
 	b = binary.AppendUvarint(b, m.FirstSeq)
 	b = binary.AppendVarint(b, m.Bytes)
-	return binary.AppendUvarint(b, m.Owner)
+	b = binary.AppendUvarint(b, m.Owner)
+	return append(b, boolByte(m.Failed))
 }
 
 // decodeMeta decodes a record appendMeta wrote.
@@ -48,6 +49,9 @@ func decodeMeta(b []byte) (Meta, error) {
 	}
 	if len(d.b) > 0 {
 		m.Owner = d.uvarint()
+	}
+	if len(d.b) > 0 {
+		m.Failed = d.byte() == 1
 	}
 	if d.err != nil {
 		return Meta{}, fmt.Errorf("meta: %w", d.err)

@@ -46,6 +46,8 @@ type Meta struct {
 	// several members share: each Load takes a new one, and a commit from an older one is
 	// refused (ErrFenced). A single node's journal leaves it 0.
 	Owner uint64
+	// Failed: the task finished with an error or critical message.
+	Failed bool
 }
 
 // Append is one task's part of a commit: its entries (consecutive seqs ending at
@@ -86,6 +88,9 @@ type Journal interface {
 	// Read calls fn with the task's entries from seq from on, in order, until fn returns
 	// false or the entries end.
 	Read(taskID string, from uint64, fn func(Entry) bool) error
+	// List calls fn with the meta of every task whose task_id starts with prefix, in no
+	// particular order, until fn returns false.
+	List(prefix string, fn func(taskID string, m Meta) bool) error
 	// Delete removes the task and all its entries, durably.
 	Delete(taskID string) error
 	// Sweep removes the tasks that retention has expired at now and returns how many.

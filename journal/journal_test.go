@@ -304,3 +304,26 @@ func TestPostgresFencesStaleActivations(t *testing.T) {
 		t.Fatalf("stored %v, want 1 and 2 once", seqs)
 	}
 }
+
+// List finds the tasks of a prefix, with their metas, and no others.
+func TestJournalList(t *testing.T) {
+	for name, open := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open(t)
+			for _, id := range []string{"import-1", "import-2", "import_3", "report-1", "imp"} {
+				commit(t, j, id, 1, 2, &journal.Meta{Epoch: "e-" + id, Finished: id == "import-2", Failed: id == "import-2"})
+			}
+			got := map[string]journal.Meta{}
+			if err := j.List("import-", func(id string, m journal.Meta) bool { got[id] = m; return true }); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 || got["import-1"].Epoch != "e-import-1" || got["import-1"].LastSeq != 2 || !got["import-2"].Failed || got["import-1"].Failed {
+				t.Fatalf("import-: %+v", got)
+			}
+			n := 0
+			if err := j.List("", func(string, journal.Meta) bool { n++; return n < 3 }); err != nil || n != 3 {
+				t.Fatalf("all, stopping at 3: %d %v", n, err)
+			}
+		})
+	}
+}

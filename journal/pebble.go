@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -138,6 +139,38 @@ func (p *Pebble) Stat(taskID string) (Meta, bool, error) {
 	defer closer.Close()
 	meta, err := decodeMeta(v)
 	return meta, err == nil, err
+}
+
+// List implements Journal.
+func (p *Pebble) List(prefix string, fn func(string, Meta) bool) error {
+	lower := metaKey(prefix)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		meta, err := decodeMeta(it.Value())
+		if err != nil {
+			return err
+		}
+		if !fn(string(it.Key()[1:]), meta) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// successor is the least key greater than every key that starts with prefix.
+func successor(prefix []byte) []byte {
+	end := slices.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // no bound
 }
 
 // Load implements Journal.

@@ -260,6 +260,35 @@ func (p *Postgres) Stat(taskID string) (Meta, bool, error) {
 	return meta, err == nil, err
 }
 
+// List implements Journal.
+func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT task_id, meta FROM tasktail_tasks WHERE starts_with(task_id, $1) AND meta <> ''`, prefix)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var taskID string
+		var raw []byte
+		if err := rows.Scan(&taskID, &raw); err != nil {
+			return unavailable(err)
+		}
+		meta, err := decodeMeta(raw)
+		if err != nil {
+			return err
+		}
+		if !fn(taskID, meta) {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // Load implements Journal: it also makes the caller the task's owner.
 func (p *Postgres) Load(taskID string, window int) (Meta, []Entry, bool, error) {
 	ctx, cancel := p.ctx()

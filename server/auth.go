@@ -80,41 +80,55 @@ func (e *rateLimitError) Error() string { return "publish rate limit reached for
 // authorizeView checks the credential of a request that reads a task. It returns when the
 // credential stops working (zero: never).
 func (s *Server) authorizeView(r *http.Request, taskID string) (time.Time, error) {
-	if len(s.cfg.TokenSecret) == 0 {
+	claims, err := s.reader(r)
+	switch {
+	case err != nil:
+		return time.Time{}, err
+	case claims == nil:
 		return time.Time{}, nil
+	case !claims.Allows(taskID):
+		return time.Time{}, s.refuse(&authError{errForbidden, "the token does not open this task"})
+	}
+	trust(r)
+	return claims.Exp, nil
+}
+
+// reader checks the credential of a request that reads tasks: none is needed without a
+// token secret, a publish key (in the header) opens every task, and otherwise it returns
+// the valid subscribe token's claims for the caller to check against what it reads.
+func (s *Server) reader(r *http.Request) (*token.Claims, error) {
+	if len(s.cfg.TokenSecret) == 0 {
+		return nil, nil
 	}
 	cred := bearer(r)
 	if cred != "" && s.isPublishKey(cred) {
 		trust(r)
-		return time.Time{}, nil
+		return nil, nil
 	}
 	if cred == "" {
 		// Browsers cannot give a WebSocket headers: a subscribe token may come in the URL,
 		// a publish key never.
 		cred = r.URL.Query().Get("token")
 		if s.isPublishKey(cred) {
-			return time.Time{}, s.refuse(&authError{errUnauthenticated, "a publish key goes in the Authorization header, never in the URL; give viewers a subscribe token"})
+			return nil, s.refuse(&authError{errUnauthenticated, "a publish key goes in the Authorization header, never in the URL; give viewers a subscribe token"})
 		}
 	}
 	if cred == "" {
-		return time.Time{}, s.refuse(&authError{errUnauthenticated, "a subscribe token is required (?token= or Authorization: Bearer)"})
+		return nil, s.refuse(&authError{errUnauthenticated, "a subscribe token is required (?token= or Authorization: Bearer)"})
 	}
 	now := time.Now()
 	claims, err := token.Verify(s.cfg.TokenSecret, cred, now)
 	switch {
 	case errors.Is(err, token.ErrExpired):
-		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token has expired"})
+		return nil, s.refuse(&authError{errUnauthenticated, "the token has expired"})
 	case errors.Is(err, token.ErrNotYetValid):
-		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token is not valid yet (its nbf is ahead)"})
+		return nil, s.refuse(&authError{errUnauthenticated, "the token is not valid yet (its nbf is ahead)"})
 	case err == nil && claims.Exp.Sub(now) > s.cfg.MaxTokenTTL:
-		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token's exp is more than " + s.cfg.MaxTokenTTL.String() + " ahead, which this server's --max-token-ttl refuses; mint a shorter one"})
+		return nil, s.refuse(&authError{errUnauthenticated, "the token's exp is more than " + s.cfg.MaxTokenTTL.String() + " ahead, which this server's --max-token-ttl refuses; mint a shorter one"})
 	case err != nil:
-		return time.Time{}, s.refuse(&authError{errUnauthenticated, "the token is not valid"})
-	case !claims.Allows(taskID):
-		return time.Time{}, s.refuse(&authError{errForbidden, "the token does not open this task"})
+		return nil, s.refuse(&authError{errUnauthenticated, "the token is not valid"})
 	}
-	trust(r)
-	return claims.Exp, nil
+	return &claims, nil
 }
 
 func (s *Server) refuse(err *authError) error {

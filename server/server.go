@@ -149,6 +149,7 @@ func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" 
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/tasks", s.listTasks)
 	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", s.publish)
 	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
 	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)

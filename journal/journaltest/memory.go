@@ -2,6 +2,7 @@
 package journaltest
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -103,6 +104,24 @@ func (m *Memory) Stat(taskID string) (journal.Meta, bool, error) {
 		return t.meta, true, nil
 	}
 	return journal.Meta{}, false, nil
+}
+
+// List implements journal.Journal.
+func (m *Memory) List(prefix string, fn func(string, journal.Meta) bool) error {
+	m.mu.Lock()
+	metas := map[string]journal.Meta{}
+	for id, t := range m.tasks {
+		if strings.HasPrefix(id, prefix) {
+			metas[id] = t.meta
+		}
+	}
+	m.mu.Unlock()
+	for id, meta := range metas {
+		if !fn(id, meta) {
+			break
+		}
+	}
+	return nil
 }
 
 // Read implements journal.Journal.

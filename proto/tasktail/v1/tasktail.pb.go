@@ -1115,9 +1115,13 @@ type Status struct {
 	Progress    float64                `protobuf:"fixed64,8,opt,name=progress,proto3" json:"progress,omitempty"`
 	Finished    bool                   `protobuf:"varint,9,opt,name=finished,proto3" json:"finished,omitempty"`
 	// member is the cluster address of the member the task lives on; empty on a single node.
-	Member        string `protobuf:"bytes,10,opt,name=member,proto3" json:"member,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Member string `protobuf:"bytes,10,opt,name=member,proto3" json:"member,omitempty"`
+	// failed: the task finished with an error or critical message.
+	Failed bool `protobuf:"varint,11,opt,name=failed,proto3" json:"failed,omitempty"`
+	// last_active_unix_nano is when the task was last published to, watched or left.
+	LastActiveUnixNano int64 `protobuf:"varint,12,opt,name=last_active_unix_nano,json=lastActiveUnixNano,proto3" json:"last_active_unix_nano,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Status) Reset() {
@@ -1220,6 +1224,111 @@ func (x *Status) GetMember() string {
 	return ""
 }
 
+func (x *Status) GetFailed() bool {
+	if x != nil {
+		return x.Failed
+	}
+	return false
+}
+
+func (x *Status) GetLastActiveUnixNano() int64 {
+	if x != nil {
+		return x.LastActiveUnixNano
+	}
+	return 0
+}
+
+// ListTasks asks a member for the tasks it holds in memory whose task_id starts with
+// prefix (the task list gathers every member's).
+type ListTasks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prefix        string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasks) Reset() {
+	*x = ListTasks{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasks) ProtoMessage() {}
+
+func (x *ListTasks) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
+func (*ListTasks) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListTasks) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// TaskList answers ListTasks.
+type TaskList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*Status              `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskList) Reset() {
+	*x = TaskList{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskList) ProtoMessage() {}
+
+func (x *TaskList) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskList.ProtoReflect.Descriptor instead.
+func (*TaskList) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TaskList) GetTasks() []*Status {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
 // LogEntry is one published message with its sequence number and time.
 type LogEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1236,7 +1345,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1357,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1370,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogEntry) GetTaskId() string {
@@ -1327,7 +1436,7 @@ type Gap struct {
 
 func (x *Gap) Reset() {
 	*x = Gap{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1448,7 @@ func (x *Gap) String() string {
 func (*Gap) ProtoMessage() {}
 
 func (x *Gap) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1461,7 @@ func (x *Gap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gap.ProtoReflect.Descriptor instead.
 func (*Gap) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Gap) GetTaskId() string {
@@ -1396,7 +1505,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1517,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1530,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Hello) GetTaskId() string {
@@ -1465,7 +1574,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1586,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1599,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -1525,7 +1634,7 @@ type TaskFailure struct {
 
 func (x *TaskFailure) Reset() {
 	*x = TaskFailure{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1646,7 @@ func (x *TaskFailure) String() string {
 func (*TaskFailure) ProtoMessage() {}
 
 func (x *TaskFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1659,7 @@ func (x *TaskFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFailure.ProtoReflect.Descriptor instead.
 func (*TaskFailure) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{19}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TaskFailure) GetTaskId() string {
@@ -1578,7 +1687,7 @@ type Refused struct {
 
 func (x *Refused) Reset() {
 	*x = Refused{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1699,7 @@ func (x *Refused) String() string {
 func (*Refused) ProtoMessage() {}
 
 func (x *Refused) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1712,7 @@ func (x *Refused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refused.ProtoReflect.Descriptor instead.
 func (*Refused) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{20}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Refused) GetTaskId() string {
@@ -1686,7 +1795,7 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x16\n" +
 	"\x06frames\x18\x03 \x03(\fR\x06frames\"$\n" +
 	"\tGetStatus\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\x90\x02\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\xdb\x02\n" +
 	"\x06Status\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x14\n" +
@@ -1698,7 +1807,13 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\bprogress\x18\b \x01(\x01R\bprogress\x12\x1a\n" +
 	"\bfinished\x18\t \x01(\bR\bfinished\x12\x16\n" +
 	"\x06member\x18\n" +
-	" \x01(\tR\x06member\"\xd7\x01\n" +
+	" \x01(\tR\x06member\x12\x16\n" +
+	"\x06failed\x18\v \x01(\bR\x06failed\x121\n" +
+	"\x15last_active_unix_nano\x18\f \x01(\x03R\x12lastActiveUnixNano\"#\n" +
+	"\tListTasks\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"5\n" +
+	"\bTaskList\x12)\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x13.tasktail.v1.StatusR\x05tasks\"\xd7\x01\n" +
 	"\bLogEntry\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12$\n" +
@@ -1766,7 +1881,7 @@ func file_tasktail_v1_tasktail_proto_rawDescGZIP() []byte {
 }
 
 var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(Level)(0),           // 0: tasktail.v1.Level
 	(PublishStatus)(0),   // 1: tasktail.v1.PublishStatus
@@ -1787,30 +1902,33 @@ var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(*LogFrames)(nil),    // 16: tasktail.v1.LogFrames
 	(*GetStatus)(nil),    // 17: tasktail.v1.GetStatus
 	(*Status)(nil),       // 18: tasktail.v1.Status
-	(*LogEntry)(nil),     // 19: tasktail.v1.LogEntry
-	(*Gap)(nil),          // 20: tasktail.v1.Gap
-	(*Hello)(nil),        // 21: tasktail.v1.Hello
-	(*Deliver)(nil),      // 22: tasktail.v1.Deliver
-	(*TaskFailure)(nil),  // 23: tasktail.v1.TaskFailure
-	(*Refused)(nil),      // 24: tasktail.v1.Refused
-	(*actor.PID)(nil),    // 25: actor.PID
+	(*ListTasks)(nil),    // 19: tasktail.v1.ListTasks
+	(*TaskList)(nil),     // 20: tasktail.v1.TaskList
+	(*LogEntry)(nil),     // 21: tasktail.v1.LogEntry
+	(*Gap)(nil),          // 22: tasktail.v1.Gap
+	(*Hello)(nil),        // 23: tasktail.v1.Hello
+	(*Deliver)(nil),      // 24: tasktail.v1.Deliver
+	(*TaskFailure)(nil),  // 25: tasktail.v1.TaskFailure
+	(*Refused)(nil),      // 26: tasktail.v1.Refused
+	(*actor.PID)(nil),    // 27: actor.PID
 }
 var file_tasktail_v1_tasktail_proto_depIdxs = []int32{
 	0,  // 0: tasktail.v1.LogInput.level:type_name -> tasktail.v1.Level
 	4,  // 1: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
 	1,  // 2: tasktail.v1.GroupAck.status:type_name -> tasktail.v1.PublishStatus
 	6,  // 3: tasktail.v1.PublishAck.groups:type_name -> tasktail.v1.GroupAck
-	25, // 4: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
-	25, // 5: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
-	25, // 6: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
-	0,  // 7: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
-	2,  // 8: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
-	3,  // 9: tasktail.v1.Refused.reason:type_name -> tasktail.v1.RefusedReason
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	27, // 4: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
+	27, // 5: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
+	27, // 6: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
+	18, // 7: tasktail.v1.TaskList.tasks:type_name -> tasktail.v1.Status
+	0,  // 8: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
+	2,  // 9: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
+	3,  // 10: tasktail.v1.Refused.reason:type_name -> tasktail.v1.RefusedReason
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_tasktail_v1_tasktail_proto_init() }
@@ -1824,7 +1942,7 @@ func file_tasktail_v1_tasktail_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tasktail_v1_tasktail_proto_rawDesc), len(file_tasktail_v1_tasktail_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,119 @@
+package tests
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+type taskListPage struct {
+	Tasks []struct {
+		TaskID     string  `json:"task_id"`
+		State      string  `json:"state"`
+		LastSeq    uint64  `json:"last_seq"`
+		Progress   float64 `json:"progress"`
+		LastActive string  `json:"last_active"`
+	} `json:"tasks"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// list asks GET /v1/tasks with query and credential auth (empty: none).
+func (s *service) list(auth, query string) (taskListPage, int) {
+	s.t.Helper()
+	r := s.with(auth, http.MethodGet, "/v1/tasks?"+query, "")
+	var page taskListPage
+	raw, _ := json.Marshal(r.body)
+	if err := json.Unmarshal(raw, &page); err != nil {
+		s.t.Fatal(err)
+	}
+	return page, r.status
+}
+
+func (p taskListPage) ids() string {
+	var ids []string
+	for _, t := range p.Tasks {
+		ids = append(ids, t.TaskID+":"+t.State)
+	}
+	return strings.Join(ids, " ")
+}
+
+// The task list: the tasks a publish created, the most recently active first, filtered
+// by prefix and state, a page at a time.
+func TestTaskList(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("import-1", "info", "rows", 40, false)
+	s.publish("import-2", "success", "done", 100, true)
+	s.publish("import-3", "error", "broke", 70, true)
+	s.publish("report-1", "info", "started", 5, false)
+	s.watch("import-4", "").hello() // only viewed: not a task yet
+
+	page, status := s.list("", "")
+	if status != http.StatusOK || page.ids() != "report-1:running import-3:failed import-2:finished import-1:running" || page.NextCursor != "" {
+		t.Fatalf("all: %d %q %q", status, page.ids(), page.NextCursor)
+	}
+	if p := page.Tasks[1]; p.Progress != 70 || p.LastSeq != 1 {
+		t.Fatalf("a listed task: %+v", p)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, page.Tasks[0].LastActive); err != nil {
+		t.Fatalf("last_active %q: %v", page.Tasks[0].LastActive, err)
+	}
+	for query, want := range map[string]string{
+		"prefix=import-":               "import-3:failed import-2:finished import-1:running",
+		"state=failed":                 "import-3:failed",
+		"state=running&prefix=import-": "import-1:running",
+		"state=finished":               "import-2:finished",
+	} {
+		if page, _ := s.list("", query); page.ids() != want {
+			t.Errorf("%s: %q, want %q", query, page.ids(), want)
+		}
+	}
+	// Pages: two by two, each task once, the last page without a cursor.
+	var seen []string
+	cursor := ""
+	for range 3 {
+		page, status := s.list("", "limit=2&cursor="+url.QueryEscape(cursor))
+		if status != http.StatusOK {
+			t.Fatalf("page: %d", status)
+		}
+		seen = append(seen, page.ids())
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if got := strings.Join(seen, " | "); got != "report-1:running import-3:failed | import-2:finished import-1:running" {
+		t.Fatalf("pages %q", got)
+	}
+	for _, query := range []string{"state=done", "limit=0", "limit=501", "cursor=nonsense"} {
+		if _, status := s.list("", query); status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", query, status)
+		}
+	}
+}
+
+// Listing needs a publish key, or a token whose sub covers the prefix.
+func TestTaskListAuth(t *testing.T) {
+	s := secured(t)
+	s.with(testKey, http.MethodPost, "/v1/tasks/import-7/logs", `{"level":"info","message":"x"}`)
+	s.with(testKey, http.MethodPost, "/v1/tasks/other/logs", `{"level":"info","message":"x"}`)
+	imports := mint(t, "import-*", time.Hour)
+	for _, tc := range []struct {
+		name, auth, query string
+		status            int
+		ids               string
+	}{
+		{"a publish key", testKey, "", 200, "other:running import-7:running"},
+		{"a token for the prefix", imports, "prefix=import-", 200, "import-7:running"},
+		{"a token for a narrower prefix", imports, "prefix=import-7", 200, "import-7:running"},
+		{"a token, no prefix", imports, "", 403, ""},
+		{"a token for one task", mint(t, "import-7", time.Hour), "prefix=import-7", 403, ""},
+		{"nothing", "", "", 401, ""},
+	} {
+		page, status := s.list(tc.auth, tc.query)
+		if status != tc.status || status == 200 && page.ids() != tc.ids {
+			t.Errorf("%s: %d %q, want %d %q", tc.name, status, page.ids(), tc.status, tc.ids)
+		}
+	}
+}
