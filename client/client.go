@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -160,6 +161,49 @@ func (c *Client) PublishBatchOnce(ctx context.Context, taskID, key string, logs 
 func (c *Client) Status(ctx context.Context, taskID string) (Status, error) {
 	var st Status
 	return st, c.do(ctx, http.MethodGet, taskPath(taskID), nil, http.StatusOK, &st)
+}
+
+// TaskSummary is one task of the task list.
+type TaskSummary struct {
+	TaskID      string    `json:"task_id"`
+	State       string    `json:"state"` // running, finished or failed
+	Epoch       string    `json:"epoch"`
+	LastSeq     uint64    `json:"last_seq"`
+	Progress    float64   `json:"progress"`
+	Subscribers int       `json:"subscribers"`
+	LastActive  time.Time `json:"last_active"`
+	Member      string    `json:"member,omitempty"`
+}
+
+// ListOptions select a page of the task list; zero values mean every task, the first
+// page, and the server's page size.
+type ListOptions struct {
+	Prefix string // task_ids that start with it
+	State  string // running, finished or failed
+	Limit  int
+	Cursor string // a TaskPage's NextCursor
+}
+
+// TaskPage is a page of the task list, the most recently active first; NextCursor is
+// empty on the last page.
+type TaskPage struct {
+	Tasks      []TaskSummary `json:"tasks"`
+	NextCursor string        `json:"next_cursor"`
+}
+
+// List returns a page of the tasks the server holds (in memory or in its journal).
+func (c *Client) List(ctx context.Context, o ListOptions) (TaskPage, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"prefix": o.Prefix, "state": o.State, "cursor": o.Cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	var page TaskPage
+	return page, c.do(ctx, http.MethodGet, "/v1/tasks?"+q.Encode(), nil, http.StatusOK, &page)
 }
 
 // Delete closes the task's viewers and drops its state. Deleting an unknown task is not

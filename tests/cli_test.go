@@ -279,7 +279,7 @@ func TestCLIRunRefusesAFinishedTaskUnlessRestarted(t *testing.T) {
 
 func TestCLIHelpHasExamples(t *testing.T) {
 	s := start(t, defaults())
-	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "delete", "restart", "logs"} {
+	for _, cmd := range []string{"serve", "send", "tail", "run", "status", "ls", "delete", "restart", "logs"} {
 		stdout, stderr, code := s.cli("", cmd, "--help")
 		if code != 0 || stderr != "" || !strings.Contains(stdout, "Example") || !strings.Contains(stdout, "--server") && cmd != "serve" {
 			t.Errorf("%s --help: exit %d, stdout %q, stderr %q; want the help on stdout", cmd, code, stdout, stderr)

@@ -117,3 +117,28 @@ func TestTaskListAuth(t *testing.T) {
 		}
 	}
 }
+
+// tasktail ls lists tasks, the most recently active first, by prefix and state.
+func TestCLIList(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("nightly-1", "success", "done", 100, true)
+	s.publish("nightly-2", "critical", "out of disk", 35, true)
+	s.publish("adhoc", "info", "working", 20, false)
+	out, stderr, code := s.cli("", "ls")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "TASK") || !strings.HasPrefix(lines[1], "adhoc") ||
+		!strings.Contains(lines[2], "nightly-2  failed    35%") {
+		t.Fatalf("ls: exit %d %q %q", code, out, stderr)
+	}
+	out, _, code = s.cli("", "ls", "nightly-", "--state", "failed", "-o", "json")
+	var task struct {
+		TaskID string `json:"task_id"`
+		State  string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(out), &task); code != 0 || err != nil || task.TaskID != "nightly-2" || task.State != "failed" {
+		t.Fatalf("ls nightly- --state failed -o json: exit %d %q", code, out)
+	}
+	if _, stderr, code := s.cli("", "ls", "--state", "gone"); code == 0 || !strings.Contains(stderr, "state") {
+		t.Fatalf("a bad state: exit %d %q", code, stderr)
+	}
+}

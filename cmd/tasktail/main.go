@@ -26,6 +26,7 @@ Usage:
   tasktail tail TASK [--since N] [-o json]       follow a task's log until it ends
   tasktail run TASK [flags] -- COMMAND ARGS...   run a command and publish its output
   tasktail status TASK [-o json]                 show a task's status
+  tasktail ls [PREFIX] [--state S]               list tasks, the most recently active first
   tasktail delete TASK                           close a task's viewers and drop it
   tasktail restart TASK                          start a task again: new epoch, seq from 1
   tasktail logs TASK [-o json]                   print a task's whole retained log
@@ -34,7 +35,7 @@ Usage:
 
 Every command takes --help. Client commands reach the server named by --server or
 TASKTAIL_SERVER (default http://127.0.0.1:8080), with the credential in --key or
-TASKTAIL_KEY (a publish key, or a subscribe token for tail and status).
+TASKTAIL_KEY (a publish key, or a subscribe token for tail, status, logs and ls).
 `
 
 func main() {
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCommand(ctx, args[1:], stdout, stderr)
 	case "status":
 		err = status(ctx, args[1:], stdout, stderr)
+	case "ls":
+		err = listTasks(ctx, args[1:], stdout, stderr)
 	case "delete":
 		err = deleteTask(ctx, args[1:], stderr)
 	case "logs":
