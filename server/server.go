@@ -157,6 +157,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/tasks/{task_id}/log", s.downloadLog)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
 	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
+	mux.HandleFunc("GET /{$}", s.index)
 	mux.Handle("GET /static/", staticFiles())
 	s.probes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -21,7 +21,15 @@ func (s *Server) viewer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := web.ReadFile("web/viewer.html")
+	s.page(w, r, "web/viewer.html")
+}
+
+// index is the page at /: the task list, each task linking to its viewer.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) { s.page(w, r, "web/index.html") }
+
+// page serves one of the embedded pages.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, name string) {
+	page, err := web.ReadFile(name)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -492,3 +492,26 @@ func TestViewerFilterSearchLinkCopyWrap(t *testing.T) {
 		}
 	}
 }
+
+// The page at / lists the tasks with their state and progress, each linking to its viewer.
+func TestIndexPageListsTasks(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("import-1", "info", "rows", 40, false)
+	s.publish("import-2", "error", "broke", 70, true)
+	s.publish("report", "success", "done", 100, true)
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(s.base+"/"))
+	until(t, ctx, "three tasks", `document.querySelectorAll("#tasks tbody tr").length === 3`)
+	rows := evalString(t, ctx, `[...document.querySelectorAll("#tasks tbody tr")].map(r => [...r.cells].slice(0, 3).map(c => c.textContent.trim()).join(",")).join(" | ")`)
+	if rows != "report,finished,100% | import-2,failed,70% | import-1,running,40%" {
+		t.Fatalf("rows %q", rows)
+	}
+	run(t, ctx, chromedp.SetValue("#state", "failed", chromedp.ByID), chromedp.Click(`#filter button`, chromedp.ByQuery))
+	until(t, ctx, "failed only", `document.querySelectorAll("#tasks tbody tr").length === 1`)
+	href := evalString(t, ctx, `document.querySelector("#tasks tbody a").href`)
+	if href != s.base+"/tasks/import-2" {
+		t.Fatalf("the task links %q", href)
+	}
+	run(t, ctx, chromedp.Navigate(href))
+	until(t, ctx, "the viewer of the task", `document.querySelector("#log .message")?.textContent === "broke"`)
+}
