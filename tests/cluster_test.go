@@ -311,6 +311,22 @@ func TestClusterManyTasks(t *testing.T) {
 		t.Fatalf("tasks live on %v, want all %d members", owners, len(ms))
 	}
 	t.Logf("tasks per member: %v", owners)
+	// The task list, asked of any member, gathers every member's tasks.
+	for _, m := range ms {
+		page, status := m.list("", "prefix=many-&limit=500")
+		listed := map[string]bool{}
+		for _, task := range page.Tasks {
+			listed[task.TaskID] = task.LastSeq == perTask
+		}
+		if status != http.StatusOK || len(listed) != tasks {
+			t.Fatalf("the list through %s: %d, %d tasks, want %d", m.base, status, len(listed), tasks)
+		}
+		for id, complete := range listed {
+			if !complete {
+				t.Fatalf("the list through %s: %s without its %d messages", m.base, id, perTask)
+			}
+		}
+	}
 }
 
 // SIGTERM a member: its viewers get 1001, resume on another member, and publishing to
