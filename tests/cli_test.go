@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tasktail/tasktail/token"
 )
 
 // cliCommand prepares the tasktail binary to run against s.
@@ -549,6 +551,28 @@ func TestCLITailSaysItWaitsForTheFirstMessage(t *testing.T) {
 		}
 		if quiet && stderr.String() != "" {
 			t.Fatalf("tail --wait wrote %q", stderr.String())
+		}
+	}
+}
+
+// tail refused by the server says why and stops, instead of waiting for ever.
+func TestCLITailSaysWhyItIsRefused(t *testing.T) {
+	s := secured(t)
+	s.with(testKey, http.MethodPost, "/v1/tasks/private/logs", `{"level":"info","message":"x"}`)
+	expired, err := token.Mint([]byte(testSecret), "private", -time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, key, says string }{
+		{"no token", "", "a subscribe token is required"},
+		{"an expired token", expired, "the token has expired"},
+		{"another task's token", mint(t, "other", time.Hour), "the token does not open this task"},
+	} {
+		cmd := s.cliCommand("tail", "private")
+		cmd.Env = append(cmd.Env, "TASKTAIL_KEY="+tc.key)
+		_, stderr, code := s.runCommand(cmd, "")
+		if code != 2 || !strings.Contains(stderr, tc.says) {
+			t.Errorf("%s: exit %d %q, want 2 saying %q", tc.name, code, stderr, tc.says)
 		}
 	}
 }
