@@ -44,8 +44,19 @@ func freePort(t *testing.T) int {
 }
 
 // startEtcd runs Debian's etcd on loopback ports with a data dir of the test's and
-// returns its client endpoint once it answers.
+// returns its client endpoint once it answers. A free port can be taken by another process
+// before etcd binds it: then it tries other ports, up to three times.
 func startEtcd(t *testing.T) string {
+	t.Helper()
+	for try := 1; ; try++ {
+		if client, ok := tryEtcd(t, try == 3); ok {
+			return client
+		}
+	}
+}
+
+// tryEtcd starts etcd once; it reports false when a port was taken (and not last).
+func tryEtcd(t *testing.T, last bool) (string, bool) {
 	t.Helper()
 	bin := requireTool(t, "etcd")
 	client, peer := "http://127.0.0.1:"+strconv.Itoa(freePort(t)), "http://127.0.0.1:"+strconv.Itoa(freePort(t))
@@ -59,14 +70,21 @@ func startEtcd(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("etcd log:\n%s", logs)
 		}
 	})
 	await(t, "etcd answers", func() bool {
+		select {
+		case <-exited:
+			return !last && strings.Contains(logs.String(), "address already in use")
+		default:
+		}
 		resp, err := http.Get(client + "/health")
 		if err != nil {
 			return false
@@ -74,7 +92,12 @@ func startEtcd(t *testing.T) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return client
+	select {
+	case <-exited:
+		return "", false // a port was taken: try others
+	default:
+		return client, true
+	}
 }
 
 // startMember starts a cluster member with the cluster flags in args.
