@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,4 +82,38 @@ print(tasktail.__version__)`
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// sdk/js's tests (Node's test runner) against the built binary they start themselves.
+func TestJSSDK(t *testing.T) {
+	node := requireTool(t, "node")
+	cmd := exec.Command(node, "--experimental-websocket", "--test", "test/")
+	cmd.Dir = "../sdk/js"
+	cmd.Env = append(os.Environ(), "TASKTAIL_BIN="+tasktailBinary(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test sdk/js: %v\n%s", err, out)
+	}
+}
+
+// The npm package's module and the one the server serves at /static/tasktail.js are one
+// source: the server embeds server/web/tasktail.js, which sdk/js/tasktail.js must equal.
+func TestJSSDKIsWhatTheServerServes(t *testing.T) {
+	pkg, err := os.ReadFile("../sdk/js/tasktail.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, defaults())
+	resp, err := s.client.Get(s.base + "/static/tasktail.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	served, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pkg, served) {
+		t.Fatal("sdk/js/tasktail.js differs from what the server serves: copy server/web/tasktail.js over it")
+	}
 }

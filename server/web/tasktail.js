@@ -1,4 +1,5 @@
-// tasktail.js: follow a tasktail task from a web page.
+// tasktail.js: follow a tasktail task from a web page, or from Node >= 20 (with its
+// WebSocket global, and options.baseUrl). The npm package sdk/js is this file.
 //
 //   import { tail } from "/static/tasktail.js";
 //   const t = tail("import-42", {
@@ -50,7 +51,9 @@ export function tail(taskId, options = {}) {
   };
 
   const url = () => {
-    const u = new URL(`/v1/tasks/${encodeURIComponent(taskId)}/ws`, o.baseUrl || location.href);
+    const base = o.baseUrl || globalThis.location?.href;
+    if (!base) throw new Error("tasktail: options.baseUrl is required outside a browser");
+    const u = new URL(`/v1/tasks/${encodeURIComponent(taskId)}/ws`, base);
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     u.searchParams.set("since", String(lastSeq));
     if (epoch) u.searchParams.set("epoch", epoch);
@@ -110,8 +113,13 @@ export function tail(taskId, options = {}) {
     let opened = false;
     ws.onopen = () => { opened = true; };
     ws.onmessage = (e) => onFrame(JSON.parse(e.data));
+    // A handshake that fails ends with error then close in browsers, with error alone in
+    // Node 20's WebSocket: whichever comes first ends the connection.
+    ws.onerror = () => {
+      if (!opened) ws.onclose({ code: 1006, reason: "" });
+    };
     ws.onclose = async (e) => {
-      if (socket !== ws || !ACTIVE.has(status)) return; // closed by close()
+      if (socket !== ws || !ACTIVE.has(status)) return; // closed by close(), or ended already
       socket = null;
       if (!opened) {
         const refusal = await whyRefused();
