@@ -34,7 +34,7 @@ func requirePythonModules(t *testing.T, python string, modules ...string) {
 // sdk/python's own tests (pytest), against the built binary they start themselves.
 func TestPythonSDK(t *testing.T) {
 	python := debianPython(t)
-	requirePythonModules(t, python, "pytest", "websockets", "fastapi", "uvicorn")
+	requirePythonModules(t, python, "pytest", "websockets", "fastapi", "uvicorn", "celery", "django")
 	cmd := exec.Command(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
 	cmd.Dir = "../sdk/python"
 	cmd.Env = append(os.Environ(), "TASKTAIL_BIN="+tasktailBinary(t), "PYTHONDONTWRITEBYTECODE=1")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import threading
 import uuid
@@ -29,22 +30,29 @@ def entry(level: str, message: str, progress: Optional[float] = None, finished: 
     return e
 
 
+def server_url() -> str:
+    """The server: TASKTAIL_SERVER, as the command line has it, or the local default."""
+    return os.environ.get("TASKTAIL_SERVER") or "http://127.0.0.1:8080"
+
+
 class Client:
     """tasktail's HTTP API: publish, publish_batch, status, delete, restart, logs and list.
 
-    One connection is kept alive and shared (calls from several threads take turns). A
+    The server is base_url, or TASKTAIL_SERVER; the key key, or TASKTAIL_KEY. One
+    connection is kept alive and shared (calls from several threads take turns). A
     publish carries an Idempotency-Key, so the one retry after a connection that broke
     before the answer never stores twice. Errors are the exceptions of tasktail.errors.
     """
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8080", key: Optional[str] = None, timeout: float = 10.0):
+    def __init__(self, base_url: Optional[str] = None, key: Optional[str] = None, timeout: float = 10.0):
+        base_url = base_url or server_url()
         u = urlsplit(base_url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ValueError(f"base_url {base_url!r}: want http://host:port or https://host:port")
         self._https = u.scheme == "https"
         self._host, self._port = u.hostname, u.port
         self._prefix = u.path.rstrip("/")
-        self.key = key
+        self.key = key if key is not None else os.environ.get("TASKTAIL_KEY") or None
         self.timeout = timeout
         self._conn: Optional[http.client.HTTPConnection] = None
         self._lock = threading.Lock()

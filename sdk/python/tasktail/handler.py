@@ -35,7 +35,7 @@ class TasktailHandler(logging.Handler):
     """
 
     def __init__(self, task_id: Optional[str] = None, publisher: Optional[Publisher] = None, *,
-                 base_url: str = "http://127.0.0.1:8080", key: Optional[str] = None, level: int = logging.NOTSET):
+                 base_url: Optional[str] = None, key: Optional[str] = None, level: int = logging.NOTSET):
         super().__init__(level)
         self.task_id = task_id
         self._own = publisher is None

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Dict, Optional, Set
 
-from .client import Client
+from .client import Client, server_url
 from .errors import NotFound
 
 
@@ -26,8 +26,8 @@ class ConnectionManager:
     """
 
     def __init__(self, base_url: Optional[str] = None, key: Optional[str] = None):
-        self.base_url = base_url or os.environ.get("TASKTAIL_SERVER", "http://127.0.0.1:8080")
-        self.key = key if key is not None else os.environ.get("TASKTAIL_KEY")
+        self.base_url = base_url or server_url()
+        self.key = key if key is not None else os.environ.get("TASKTAIL_KEY") or None
         self.client = Client(self.base_url, key=self.key)
         self._bridges: Dict[str, Set["asyncio.Task[None]"]] = {}
 

@@ -144,7 +144,7 @@ class Publisher:
     Use it as a context manager, or call close(); the interpreter's exit flushes too.
     """
 
-    def __init__(self, client: Union[Client, str] = "http://127.0.0.1:8080", key: Optional[str] = None, *,
+    def __init__(self, client: Union[Client, str, None] = None, key: Optional[str] = None, *,
                  flush_interval: float = 0.05, max_batch: int = 1000, max_batch_bytes: int = 1 << 20,
                  buffer: int = 10_000, block_timeout: float = 0.1, max_retry: float = 5.0):
         self.client = client if isinstance(client, Client) else Client(client, key=key)
@@ -231,7 +231,7 @@ class AsyncPublisher:
     time. Use ``async with``, or ``await close()``.
     """
 
-    def __init__(self, client: Union[Client, str] = "http://127.0.0.1:8080", key: Optional[str] = None, *,
+    def __init__(self, client: Union[Client, str, None] = None, key: Optional[str] = None, *,
                  flush_interval: float = 0.05, max_batch: int = 1000, max_batch_bytes: int = 1 << 20,
                  buffer: int = 10_000, block_timeout: float = 0.1, max_retry: float = 5.0):
         self.client = client if isinstance(client, Client) else Client(client, key=key)

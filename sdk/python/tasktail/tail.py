@@ -7,6 +7,7 @@ import random
 from typing import Any, AsyncIterator, Dict, Iterator, Optional
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from .client import server_url
 from .errors import Forbidden, TasktailError, Unauthorized
 
 
@@ -26,7 +27,7 @@ def _refusal(status: int, message: str) -> TasktailError:
     return cls(f"{status}: {message}", status=status)
 
 
-async def atail(task_id: str, since: Optional[int] = 0, *, base_url: str = "http://127.0.0.1:8080",
+async def atail(task_id: str, since: Optional[int] = 0, *, base_url: Optional[str] = None,
                 token: Optional[str] = None, max_backoff: float = 5.0) -> AsyncIterator[Dict[str, Any]]:
     """Yields the task's frames (hello, log, gap) as dicts until it finishes or is deleted.
 
@@ -38,6 +39,7 @@ async def atail(task_id: str, since: Optional[int] = 0, *, base_url: str = "http
     """
     import websockets  # the bridge extra
 
+    base_url = base_url or server_url()
     epoch, last, attempt = "", since, 0
     headers = {"Authorization": "Bearer " + token} if token else None
     while True:
@@ -73,7 +75,7 @@ async def atail(task_id: str, since: Optional[int] = 0, *, base_url: str = "http
         await asyncio.sleep(min(max_backoff, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
 
 
-def tail(task_id: str, since: Optional[int] = 0, *, base_url: str = "http://127.0.0.1:8080",
+def tail(task_id: str, since: Optional[int] = 0, *, base_url: Optional[str] = None,
          token: Optional[str] = None) -> Iterator[Dict[str, Any]]:
     """atail for scripts and tests: a plain iterator, on an event loop of its own."""
     loop = asyncio.new_event_loop()
