@@ -77,6 +77,7 @@ bench: build bench-build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) test -run '^$$' -bench 'Memory' -benchtime 100000x ./actors
 	scripts/bench-e2e
+	scripts/bench-python
 	TASKTAIL_SOAK_DURATION=$(SOAK) $(GO) test -tags soak -count=1 -run '^TestSoak$$' -v -timeout 12m ./tests
 
 clean:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -93,6 +94,9 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if ev.Type == "log" {
 			last, waitNote = ev, nil
 		}
+		if len(events) == 0 {
+			p.flush() // nothing else waits: show what came
+		}
 	}
 	p.finish()
 	if stream.EndReason() != "task finished" {
@@ -107,7 +111,8 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // printer writes events for a person (text, coloured with a progress bar on a terminal)
 // or for a program (the frames as JSON lines).
 type printer struct {
-	out, notes io.Writer
+	out        *bufio.Writer // flushed once no event waits: a burst is one write
+	notes      io.Writer
 	json       bool
 	terminal   bool // colours and the progress bar
 	bar        bool // a progress bar is on screen
@@ -116,7 +121,7 @@ type printer struct {
 }
 
 func newPrinter(out, notes io.Writer, json bool) *printer {
-	return &printer{out: out, notes: notes, json: json, terminal: !json && isTerminal(out) && os.Getenv("NO_COLOR") == ""}
+	return &printer{out: bufio.NewWriterSize(out, 64<<10), notes: notes, json: json, terminal: !json && isTerminal(out) && os.Getenv("NO_COLOR") == ""}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -168,9 +173,14 @@ func (p *printer) event(ev client.Event) {
 // note tells the person something about the connection, on the notes stream.
 func (p *printer) note(msg string) {
 	p.clearBar()
+	p.flush()
 	fmt.Fprintf(p.notes, "tasktail: %s\n", msg)
 	p.drawBar()
+	p.flush()
 }
+
+// flush writes out what the printer holds.
+func (p *printer) flush() { _ = p.out.Flush() } // a failed write means the reader left
 
 const barWidth = 30
 
@@ -196,4 +206,5 @@ func (p *printer) finish() {
 		fmt.Fprintln(p.out)
 		p.bar = false
 	}
+	p.flush()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"strings"
 	"testing"
@@ -11,7 +12,7 @@ import (
 
 func TestPrinterOnATerminalColoursAndDrawsTheBar(t *testing.T) {
 	var out, notes bytes.Buffer
-	p := &printer{out: &out, notes: &notes, terminal: true}
+	p := &printer{out: bufio.NewWriter(&out), notes: &notes, terminal: true}
 	ts := time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local)
 	p.event(client.Event{Type: "log", Timestamp: ts, Level: client.Error, Message: "disk full", Progress: 40})
 	p.event(client.Event{Type: "gap", FromSeq: 3, ToSeq: 52, Reason: "trimmed"})
