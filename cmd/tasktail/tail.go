@@ -111,13 +111,13 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // printer writes events for a person (text, coloured with a progress bar on a terminal)
 // or for a program (the frames as JSON lines).
 type printer struct {
-	out        *bufio.Writer // flushed once no event waits: a burst is one write
-	notes      io.Writer
-	json       bool
-	terminal   bool // colours and the progress bar
-	bar        bool // a progress bar is on screen
-	progress   float64
-	lastSeq    uint64 // the last seq the latest hello announced
+	out      *bufio.Writer // flushed once no event waits: a burst is one write
+	notes    io.Writer
+	json     bool
+	terminal bool // colours and the progress bar
+	bar      bool // a progress bar is on screen
+	progress float64
+	lastSeq  uint64 // the last seq the latest hello announced
 }
 
 func newPrinter(out, notes io.Writer, json bool) *printer {
