@@ -431,9 +431,10 @@ func (s *service) rawViewer(taskID string) (net.Conn, *bufio.Reader) {
 	return c, br
 }
 
-// A viewer that reads too slowly is released (its buffers dropped, its connection closed,
-// its actor gone) within the write timeout of the decision that it is too slow: not
-// after a close handshake it never answers.
+// A viewer that stops reading is released (its frames dropped, its connection closed, its
+// actor gone) within the write timeout of the decision to drop it: that it is too slow
+// (1013), or that a write timed out. (conn's TestCloseWithoutDrainEndsWithinTheWriteTimeout
+// covers a close handshake the peer never answers, which a real client rarely reaches.)
 func TestSlowViewerIsReleasedWithinTheWriteTimeout(t *testing.T) {
 	const (
 		size    = 32 << 10
@@ -443,33 +444,22 @@ func TestSlowViewerIsReleasedWithinTheWriteTimeout(t *testing.T) {
 	cfg.Actors = actors.Config{SocketBuffer: 64, MaxBatch: 64, MaxMessageBytes: size, WriteTimeout: timeout}
 	s := start(t, cfg)
 	s.publish("stall", "info", "first", 0, false)
-	_, br := s.rawViewer("stall")
-	go func() { // reads 16 KiB every 20 ms, and never answers a close
-		buf := make([]byte, 16<<10)
-		for {
-			if _, err := br.Read(buf); err != nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	s.rawViewer("stall") // never reads, never answers a close
 	await(t, "viewer attached", func() bool { return s.metricValue("tasktail_viewers") == "1" })
 	text := strings.Repeat("x", size-16)
 	var decided time.Time
-	for i := 0; i < 5000 && decided.IsZero(); i++ {
+	for i := 0; i < 2000 && decided.IsZero(); i++ {
 		s.publish("stall", "info", text, 0, false)
-		if s.metricValue("tasktail_slow_consumer_closes_total") == "1" {
+		if s.metricValue("tasktail_slow_consumer_closes_total") != "0" || s.metricValue("tasktail_write_failures_total") != "0" {
 			decided = time.Now()
 		}
 	}
 	if decided.IsZero() {
-		t.Fatal("the viewer was never judged slow")
+		t.Fatal("the viewer was never dropped")
 	}
-	await(t, "the slow viewer released", func() bool { return s.metricValue("tasktail_viewers") == "0" })
-	d := time.Since(decided)
-	t.Logf("released %v after it was judged slow", d)
-	if d > timeout+500*time.Millisecond {
-		t.Fatalf("released %v after it was judged slow; the write timeout is %v", d, timeout)
+	await(t, "the viewer released", func() bool { return s.metricValue("tasktail_viewers") == "0" })
+	if d := time.Since(decided); d > timeout+500*time.Millisecond {
+		t.Fatalf("released %v after it was dropped; the write timeout is %v", d, timeout)
 	}
 }
 

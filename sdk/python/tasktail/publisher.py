@@ -134,7 +134,24 @@ def _flush_at_exit() -> None:
         p.close(timeout=5.0)
 
 
-class Publisher:
+class _Publishing:
+    """What both publishers are made of: a client, the buffer and the sender."""
+
+    def __init__(self, client: Union[Client, str, None] = None, key: Optional[str] = None, *,
+                 flush_interval: float = 0.05, max_batch: int = 1000, max_batch_bytes: int = 1 << 20,
+                 buffer: int = 10_000, block_timeout: float = 0.1, max_retry: float = 5.0):
+        self.client = client if isinstance(client, Client) else Client(client, key=key)
+        self._buf = _Buffer(buffer, max_batch, max_batch_bytes)
+        self._sender = _Sender(self.client, max_retry)
+        self.flush_interval, self.block_timeout = flush_interval, block_timeout
+
+    @property
+    def dropped(self) -> int:
+        """How many messages were dropped because the buffer was full."""
+        return self._buf.total_dropped
+
+
+class Publisher(_Publishing):
     """Publishes messages from any thread through one background thread, in batches.
 
     ``log()`` returns at once, or after at most ``block_timeout`` when the buffer of
@@ -144,24 +161,14 @@ class Publisher:
     Use it as a context manager, or call close(); the interpreter's exit flushes too.
     """
 
-    def __init__(self, client: Union[Client, str, None] = None, key: Optional[str] = None, *,
-                 flush_interval: float = 0.05, max_batch: int = 1000, max_batch_bytes: int = 1 << 20,
-                 buffer: int = 10_000, block_timeout: float = 0.1, max_retry: float = 5.0):
-        self.client = client if isinstance(client, Client) else Client(client, key=key)
-        self._buf = _Buffer(buffer, max_batch, max_batch_bytes)
-        self._sender = _Sender(self.client, max_retry)
-        self.flush_interval, self.block_timeout = flush_interval, block_timeout
+    def __init__(self, client: Union[Client, str, None] = None, key: Optional[str] = None, **options: Any):
+        super().__init__(client, key, **options)
         self._cond = threading.Condition()
         self._busy = False  # a batch is being sent
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="tasktail-publisher", daemon=True)
         self._thread.start()
         _live.add(self)
-
-    @property
-    def dropped(self) -> int:
-        """How many messages were dropped because the buffer was full."""
-        return self._buf.total_dropped
 
     def log(self, task_id: str, level: str, message: str, progress: Optional[float] = None, finished: bool = False) -> bool:
         """Queue one message; False when it had to be dropped (counted and reported)."""
@@ -225,26 +232,17 @@ class Publisher:
                     self._cond.notify_all()
 
 
-class AsyncPublisher:
+class AsyncPublisher(_Publishing):
     """Publisher for asyncio: ``await pub.log(...)``, with the same buffer, batching, order,
     retries and drop reporting. Requests run in the loop's default executor, one batch at a
     time. Use ``async with``, or ``await close()``.
     """
 
-    def __init__(self, client: Union[Client, str, None] = None, key: Optional[str] = None, *,
-                 flush_interval: float = 0.05, max_batch: int = 1000, max_batch_bytes: int = 1 << 20,
-                 buffer: int = 10_000, block_timeout: float = 0.1, max_retry: float = 5.0):
-        self.client = client if isinstance(client, Client) else Client(client, key=key)
-        self._buf = _Buffer(buffer, max_batch, max_batch_bytes)
-        self._sender = _Sender(self.client, max_retry)
-        self.flush_interval, self.block_timeout = flush_interval, block_timeout
+    def __init__(self, client: Union[Client, str, None] = None, key: Optional[str] = None, **options: Any):
+        super().__init__(client, key, **options)
         self._cond: Optional[asyncio.Condition] = None
         self._task: Optional["asyncio.Task[None]"] = None
         self._busy = self._closed = False
-
-    @property
-    def dropped(self) -> int:
-        return self._buf.total_dropped
 
     def _start(self) -> asyncio.Condition:
         if self._cond is None:
