@@ -233,7 +233,22 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("sockets still open: %w", ctx.Err())
 	}
-	m.router.Shutdown()
+	// Leaving a cluster talks to its provider, which may be gone (etcd down): the leave
+	// gets what is left of ctx, and past it the Manager gives up on it and says so.
+	left := make(chan struct{})
+	go func() {
+		m.router.Shutdown()
+		close(left)
+	}()
+	select {
+	case <-left:
+	case <-ctx.Done():
+		what := "stopping the tasks"
+		if m.cluster != nil {
+			what = "leaving the cluster (is its provider, etcd, reachable?)"
+		}
+		return errors.Join(err, fmt.Errorf("%s did not finish within the shutdown timeout", what))
+	}
 	m.pipes.wait()
 	if m.cluster == nil {
 		m.system.Shutdown() // a cluster's Shutdown has shut its system down

@@ -48,15 +48,23 @@ func freePort(t *testing.T) int {
 // before etcd binds it: then it tries other ports, up to three times.
 func startEtcd(t *testing.T) string {
 	t.Helper()
+	client, _ := startEtcdKillable(t)
+	return client
+}
+
+// startEtcdKillable is startEtcd that also returns a function that kills etcd (SIGKILL)
+// and waits for it to exit.
+func startEtcdKillable(t *testing.T) (string, func()) {
+	t.Helper()
 	for try := 1; ; try++ {
-		if client, ok := tryEtcd(t, try == 3); ok {
-			return client
+		if client, kill, ok := tryEtcd(t, try == 3); ok {
+			return client, kill
 		}
 	}
 }
 
 // tryEtcd starts etcd once; it reports false when a port was taken (and not last).
-func tryEtcd(t *testing.T, last bool) (string, bool) {
+func tryEtcd(t *testing.T, last bool) (string, func(), bool) {
 	t.Helper()
 	bin := requireTool(t, "etcd")
 	client, peer := "http://127.0.0.1:"+strconv.Itoa(freePort(t)), "http://127.0.0.1:"+strconv.Itoa(freePort(t))
@@ -94,9 +102,9 @@ func tryEtcd(t *testing.T, last bool) (string, bool) {
 	})
 	select {
 	case <-exited:
-		return "", false // a port was taken: try others
+		return "", nil, false // a port was taken: try others
 	default:
-		return client, true
+		return client, func() { _ = cmd.Process.Kill(); <-exited }, true
 	}
 }
 
@@ -546,5 +554,35 @@ func TestClusterStartupErrors(t *testing.T) {
 		if d := time.Since(began); d > 8*time.Second {
 			t.Errorf("serve %v took %v to give up", tc.args, d)
 		}
+	}
+}
+
+// SIGTERM ends a member within --shutdown-timeout even when etcd is gone: it says in one
+// line what did not finish, and exits non-zero.
+func TestClusterShutdownWithEtcdDown(t *testing.T) {
+	etcd, killEtcd := startEtcdKillable(t)
+	m := startMember(t, "lone", "--cluster-provider", "etcd", "--etcd-endpoints", etcd, "--shutdown-timeout", "2s")
+	awaitMembers(t, m)
+	killEtcd()
+	began := time.Now()
+	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-m.exited:
+		m.exited <- err
+		took := time.Since(began)
+		if took > 4*time.Second {
+			t.Fatalf("exited %v after SIGTERM; --shutdown-timeout is 2s", took)
+		}
+		if err == nil {
+			t.Fatal("exited 0 though the shutdown did not finish")
+		}
+		t.Logf("exited %v after SIGTERM: %v; stderr:\n%s", took, err, m.stderr)
+		if n := strings.Count(m.stderr.String(), "did not finish"); n != 1 {
+			t.Fatalf("%d lines say what did not finish, want 1:\n%s", n, m.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20 s after SIGTERM with etcd down\n%s", m.stderr)
 	}
 }
