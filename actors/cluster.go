@@ -93,6 +93,16 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 				members = append(members, m.Address())
 			}
 			r.members.Store(&members)
+			// One line per change: a member that leaves and one that dies look the same
+			// here (its lease or health check ended); its tasks start again elsewhere.
+			for _, m := range topology.Joined {
+				if m.Address() != system.Address() {
+					logger.Info("a member joined the cluster", slog.String("member", m.Address()), slog.Int("members", len(members)))
+				}
+			}
+			for _, m := range topology.Left {
+				logger.Warn("a member left the cluster; its tasks start again on the others", slog.String("member", m.Address()), slog.Int("members", len(members)))
+			}
 		}
 	})
 	r.c.StartMember()

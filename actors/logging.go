@@ -11,11 +11,19 @@ import (
 // Records of situations tasktail handles itself are Debug too:
 //   - "cluster.RequestFuture failed": a task moved or passivated; the router retries.
 //   - "sendGossipForMember failed": a member left; the provider drops it.
+//   - the endpoint writer's and the automanaged provider's records of a member that left
+//     or died ("lost connection", "failed to connect", "failed to create receive
+//     stream", "Bad connection to the node health status"): the topology change is
+//     logged once, as "a member left the cluster" (cluster.go).
 type libraryHandler struct{ slog.Handler }
 
 var routineLibraryRecords = map[string]bool{
-	"cluster.RequestFuture failed": true,
-	"sendGossipForMember failed":   true,
+	"cluster.RequestFuture failed":                   true,
+	"sendGossipForMember failed":                     true,
+	"EndpointWriter lost connection":                 true,
+	"EndpointWriter failed to connect":               true,
+	"EndpointWriter failed to create receive stream": true,
+	"Bad connection to the node health status":       true,
 }
 
 func (h libraryHandler) debug(ctx context.Context) bool {

@@ -417,6 +417,18 @@ func TestClusterGracefulLeave(t *testing.T) {
 		t.Fatalf("task that stayed: %+v", f)
 	}
 	awaitMembers(t, a, c)
+	// A clean leave is an expected event: no member logs an error for it, and each that
+	// stays says once that b left.
+	for name, m := range map[string]*member{"a": a, "b (leaving)": b, "c": c} {
+		if errs := grepLines(m.stderr.String(), "level=ERROR"); errs != "" {
+			t.Errorf("member %s logged errors for a clean leave:\n%s", name, errs)
+		}
+	}
+	for name, m := range map[string]*member{"a": a, "c": c} {
+		if n := strings.Count(m.stderr.String(), `msg="a member left the cluster; its tasks start again on the others" member=`+b.address); n != 1 {
+			t.Errorf("member %s said %d times that b left, want once:\n%s", name, n, m.stderr)
+		}
+	}
 }
 
 // SIGKILL a member, with etcd and with the automanaged provider.
@@ -531,6 +543,15 @@ func testMemberCrash(t *testing.T, provider string) {
 		}
 	}
 	awaitMembers(t, a, c)
+	// A peer's death is an expected event: the survivors log it once, and no error.
+	for _, m := range []*member{a, c} {
+		if errs := grepLines(m.stderr.String(), "level=ERROR"); errs != "" {
+			t.Errorf("member %s logged errors for a peer's death:\n%s", m.base, errs)
+		}
+		if n := strings.Count(m.stderr.String(), `msg="a member left the cluster; its tasks start again on the others" member=`+b.address); n != 1 {
+			t.Errorf("member %s said %d times that b left, want once:\n%s", m.base, n, m.stderr)
+		}
+	}
 }
 
 // A member that cannot join says why and exits, instead of waiting for etcd forever.
