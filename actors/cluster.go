@@ -1,7 +1,7 @@
 package actors
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -14,13 +14,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // clusterRouter is the Router of cluster mode: it asks the grain of kind "task" with the
@@ -34,6 +32,9 @@ type clusterRouter struct {
 	// read without its lock, so it is copied here from its topology events.
 	members  atomic.Pointer[[]string]
 	topology *eventstream.Subscription
+	// left is closed, and replaced, when members leave the topology: a request waiting on
+	// one of them gives up at once and looks its task up again (on its new member).
+	left atomic.Pointer[chan struct{}]
 	// timeout bounds a publish call's request (Config.RequestTimeout).
 	timeout time.Duration
 	// requests are the goroutines of publish calls and lookups.
@@ -43,7 +44,7 @@ type clusterRouter struct {
 // startCluster joins system to the cluster that cc describes, with taskProps as kind
 // "task", and returns its Router. The member appears in Members once the provider's
 // first topology arrives.
-func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger) (*clusterRouter, error) {
+func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger, fenced func(error)) (*clusterRouter, error) {
 	// The library panics when it cannot listen; find out first, with an error to show.
 	listen := net.JoinHostPort(cc.Host, strconv.Itoa(cc.Port))
 	probe, err := net.Listen("tcp", listen)
@@ -52,10 +53,12 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	}
 	probe.Close()
 	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}}
+	left := make(chan struct{})
+	r.left.Store(&left)
 	var provider cluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
-		p, err := etcdProvider(cc.EtcdEndpoints)
+		p, err := newEtcdMembership(cc.EtcdEndpoints, cc.Name, cc.LeaseTTL, logger, fenced)
 		if err != nil {
 			return nil, err
 		}
@@ -103,33 +106,16 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 			for _, m := range topology.Left {
 				logger.Warn("a member left the cluster; its tasks start again on the others", slog.String("member", m.Address()), slog.Int("members", len(members)))
 			}
+			if len(topology.Left) > 0 {
+				next := make(chan struct{})
+				close(*r.left.Swap(&next))
+			}
 		}
 	})
 	r.c.StartMember()
 	logger.Info("joined the cluster", slog.String("cluster", cc.Name), slog.String("address", system.Address()),
 		slog.String("provider", cc.Provider))
 	return r, nil
-}
-
-// etcdProvider checks that etcd answers before the library would wait for it forever.
-func etcdProvider(endpoints []string) (cluster.ClusterProvider, error) {
-	cfg := clientv3.Config{Endpoints: endpoints, DialTimeout: 3 * time.Second}
-	probe, err := clientv3.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("etcd %v: %w", endpoints, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	_, err = probe.Get(ctx, "/tasktail")
-	cancel()
-	probe.Close()
-	if err != nil {
-		return nil, fmt.Errorf("etcd %v does not answer: %w", endpoints, err)
-	}
-	p, err := etcd.NewWithConfig("/tasktail", cfg)
-	if err != nil {
-		return nil, fmt.Errorf("etcd provider: %w", err)
-	}
-	return p, nil
 }
 
 // Request implements Router. It does not use the library's grain call (cluster.Request):
@@ -150,16 +136,59 @@ func (r *clusterRouter) Request(msg TaskMessage, timeout time.Duration) (any, er
 		}
 		attempt := min(r.attempt, left)
 		if pid := r.lookup(id, attempt); pid != nil {
-			reply, err := r.c.ActorSystem.Root.RequestFuture(pid, msg, attempt).Result()
+			reply, err := r.await(r.c.ActorSystem.Root.RequestFuture(pid, msg, attempt), pid.Address)
 			if err == nil {
 				return reply, nil
 			}
-			// Gone (dead letter) or unreachable (timeout): look it up again.
+			// Gone (dead letter), unreachable (timeout) or its member left: look it up again.
 			r.c.PidCache.RemoveByValue(id, TaskKind, pid)
 		}
 		time.Sleep(min(pause, max(time.Until(deadline), 0)))
 		pause = min(2*pause, 200*time.Millisecond)
 	}
+}
+
+// errMemberLeft is an attempt given up because the member it waited on left the cluster.
+var errMemberLeft = errors.New("the task's member left the cluster")
+
+// await waits for a request's answer, or until the member at address leaves the topology.
+func (r *clusterRouter) await(f *actor.Future, address string) (any, error) {
+	type result struct {
+		reply any
+		err   error
+	}
+	done := make(chan result, 1)
+	wait := func() { // ends with the future: answered or timed out
+		reply, err := f.Result()
+		done <- result{reply, err}
+	}
+	if !r.requests.Go(wait) {
+		wait() // shutting down: no topology change will come
+	}
+	for {
+		left := *r.left.Load()
+		select {
+		case res := <-done:
+			return res.reply, res.err
+		case <-left:
+			if !r.isMember(address) {
+				return nil, errMemberLeft
+			}
+		}
+	}
+}
+
+// isMember reports whether address is in the last topology (or is this member).
+func (r *clusterRouter) isMember(address string) bool {
+	if address == r.c.ActorSystem.Address() {
+		return true
+	}
+	for _, m := range r.Members() {
+		if m == address {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup returns the PID of the task's actor, activating it on its member if needed, or
@@ -182,6 +211,8 @@ func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
 		return pid
 	case <-timer.C:
 		return nil
+	case <-*r.left.Load():
+		return nil // a member left: the owner may be another one now
 	}
 }
 

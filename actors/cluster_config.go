@@ -34,6 +34,10 @@ type ClusterConfig struct {
 	Provider string
 	// EtcdEndpoints are the etcd servers (ProviderEtcd).
 	EtcdEndpoints []string
+	// LeaseTTL is how long a member's etcd lease outlives its last keep-alive (ProviderEtcd,
+	// default 1 s; whole seconds, and etcd raises one below 1.5 × its election timeout):
+	// a member that dies leaves every topology that long after; one paused longer is fenced.
+	LeaseTTL time.Duration
 	// AutomanagedAddr is where this member answers the other members' health polls, and
 	// Peers is every member's AutomanagedAddr, this one's included (ProviderAutomanaged).
 	AutomanagedAddr string
@@ -50,7 +54,7 @@ func DefaultClusterConfig() ClusterConfig {
 	return ClusterConfig{
 		Name: "tasktail", Host: "127.0.0.1", Port: 7400, Provider: ProviderEtcd,
 		EtcdEndpoints: []string{"127.0.0.1:2379"}, AutomanagedAddr: "127.0.0.1:7480",
-		AttemptTimeout: time.Second,
+		AttemptTimeout: time.Second, LeaseTTL: time.Second,
 	}
 }
 
@@ -68,6 +72,9 @@ func (c *ClusterConfig) Validate() error {
 		}
 	} else if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
 		return fmt.Errorf("cluster host %s is no address other members can dial: set the advertised address", c.Host)
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = time.Second
 	}
 	if c.AttemptTimeout <= 0 {
 		return errors.New("cluster request timeout must be positive")

@@ -56,6 +56,22 @@ type Manager struct {
 	attached int             // connections attached and not yet ended
 	// allEnded is closed once the Manager is shutting down and no connection is attached.
 	allEnded chan struct{}
+	// fenced carries why this cluster member lost its membership (Fenced).
+	fenced    chan error
+	fenceOnce sync.Once
+}
+
+// Fenced delivers, once, why this cluster member lost its membership: its lease ended
+// while it was paused or cut off, and the others may run its tasks already. It must not
+// go on serving them: the server shuts down, and its supervisor starts it again as a new
+// member. Never on a single node.
+func (m *Manager) Fenced() <-chan error { return m.fenced }
+
+func (m *Manager) fence(err error) {
+	m.fenceOnce.Do(func() {
+		m.logger.Error("fenced: this member is no longer in the cluster; stopping so that it rejoins as a new member", slog.Any("reason", err))
+		m.fenced <- err
+	})
 }
 
 // NewManager starts an actor system with a local Registry, or joins a cluster.
@@ -79,7 +95,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		return slog.New(libraryHandler{logger.Handler()}).With(slog.String("component", "actor"))
 	}))
 	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger,
-		closeAll: conn.NewBroadcast(), allEnded: make(chan struct{})}
+		closeAll: conn.NewBroadcast(), allEnded: make(chan struct{}), fenced: make(chan error, 1)}
 	if opts.Journal != nil {
 		m.store = &store{w: journal.NewWriter(opts.Journal)}
 		m.stopSweep = make(chan struct{})
@@ -95,7 +111,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 			m.stopJournal()
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger)
+		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, m.fence)
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal() // the caller still owns the journal: it was not started

@@ -19,6 +19,7 @@ type Server struct {
 	mgr     *actors.Manager
 	logger  *slog.Logger
 	ready   atomic.Bool
+	fenced  atomic.Bool // this cluster member lost its membership: /healthz says so
 	metrics *metrics
 	limiter *rateLimiter
 	bodies  *bodyBudget
@@ -96,6 +97,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-served:
 		err = fmt.Errorf("serve: %w", err)
+	case fenced := <-s.mgr.Fenced():
+		// Another member may run this one's tasks already: stop serving them, and exit
+		// with an error so that the supervisor starts a new member.
+		s.fenced.Store(true)
+		err = fmt.Errorf("fenced: %w", fenced)
 	}
 	s.ready.Store(false)
 	s.drain()
@@ -138,6 +144,10 @@ func (s *Server) serveAdmin() (*http.Server, error) {
 // probes adds health, readiness and metrics to mux.
 func (s *Server) probes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.fenced.Load() {
+			writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "fenced: this member lost its cluster membership and is stopping")
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)

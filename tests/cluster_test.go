@@ -505,8 +505,10 @@ func testMemberCrash(t *testing.T, provider string) {
 	recovered := time.Since(began)
 	t.Logf("%s: viewer of a lost task closed %v after SIGKILL; its task accepted publishes again %v after SIGKILL (retrying %v)",
 		provider, viewerClosed.Round(time.Millisecond), recovered.Round(time.Millisecond), took.Round(time.Millisecond))
-	if recovered > 10*time.Second {
-		t.Errorf("recovery took %v, documented bound 10 s", recovered)
+	// The etcd bound is the lease (--cluster-lease-ttl 1s) and etcd's expiry check; the
+	// automanaged provider's is its 1 s health poll.
+	if bound := 1500 * time.Millisecond; recovered > bound {
+		t.Errorf("recovery took %v, documented bound %v", recovered, bound)
 	}
 	close(stop)
 	wg.Wait()
