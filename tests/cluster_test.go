@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tasktail/tasktail/client"
 )
 
 // Cluster tests run tasktail as separate member processes (built without -race: the
@@ -608,4 +609,87 @@ func TestClusterShutdownWithEtcdDown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("still running 20 s after SIGTERM with etcd down\n%s", m.stderr)
 	}
+}
+
+// SIGSTOP of a member past its lease, then SIGCONT: the member finds itself fenced, closes
+// its viewers and exits non-zero for its supervisor to start it again; its viewers resume
+// on another member and get every acknowledged message, once, in order.
+func TestClusterPausedMemberIsFenced(t *testing.T) {
+	ms := startCluster(t, "etcd")
+	a, b, c := ms[0], ms[1], ms[2]
+	tasks := ownedBy(t, c, a, "paused", 2) // each has "m1"
+	viewers := make([]*viewer, len(tasks))
+	for i, id := range tasks {
+		viewers[i] = b.watch(id, "since=0") // viewers on the member that will pause
+		viewers[i].hello()
+		viewers[i].logs(1)
+	}
+	stop := make(chan struct{})
+	acked := make([]atomic.Int64, len(tasks)) // the last message number acknowledged
+	var wg sync.WaitGroup
+	for i, id := range tasks {
+		acked[i].Store(1)
+		wg.Go(func() {
+			for n := 2; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				msg := "m" + strconv.Itoa(n)
+				for !publishKeyed(c, id, msg, id+"/"+msg) {
+				}
+				acked[i].Store(int64(n))
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	await(t, "publishing under way", func() bool { return acked[0].Load() > 10 && acked[1].Load() > 10 })
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the fault itself: a pause three times the lease
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed := time.Now()
+	select {
+	case err := <-b.exited:
+		b.exited <- err
+		if err == nil || !strings.Contains(b.stderr.String(), "fenced") {
+			t.Fatalf("the paused member exited with %v; want non-zero and a line saying it is fenced:\n%s", err, b.stderr)
+		}
+		t.Logf("the paused member exited %v after SIGCONT: %v", time.Since(resumed).Round(time.Millisecond), err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the paused member still runs 10 s after SIGCONT\n%s", b.stderr)
+	}
+	close(stop)
+	wg.Wait()
+	// Each viewer's connection ended; it resumes on another member with what it saw.
+	for i, id := range tasks {
+		var seen []client.Event
+		for {
+			fe := <-viewers[i].frames
+			if fe.err != nil {
+				break
+			}
+			if fe.f.Type == "log" {
+				seen = append(seen, fe.f)
+			}
+		}
+		last := uint64(1)
+		if len(seen) > 0 {
+			last = seen[len(seen)-1].Seq
+		}
+		v := c.watch(id, "since="+strconv.FormatUint(last, 10))
+		v.hello()
+		rest := v.logs(int(acked[i].Load()) - int(last))
+		all := append(seen, rest...)
+		for n, f := range all {
+			if f.Seq != uint64(n+2) || f.Message != "m"+strconv.Itoa(n+2) {
+				t.Fatalf("%s: message %d is seq %d %q, want every acknowledged message once, in order", id, n, f.Seq, f.Message)
+			}
+		}
+	}
+	awaitMembers(t, a, c)
 }
