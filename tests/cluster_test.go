@@ -693,3 +693,53 @@ func TestClusterPausedMemberIsFenced(t *testing.T) {
 	}
 	awaitMembers(t, a, c)
 }
+
+// Kill -9 a member and start it again at the same addresses, ten times, while viewers on
+// it watch tasks on the others: after each round no task counts a viewer that is gone (a
+// ghost subscriber would take the queue's messages for a connection nobody holds).
+func TestClusterNoGhostSubscribers(t *testing.T) {
+	etcd := startEtcd(t)
+	a := startMember(t, "a", "--cluster-provider", "etcd", "--etcd-endpoints", etcd)
+	c := startMember(t, "c", "--cluster-provider", "etcd", "--etcd-endpoints", etcd)
+	httpAddr, clusterPort := "127.0.0.1:"+strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	startB := func() *member {
+		return startServe(t, "b", "--cluster", "--journal", "memory", "--cluster-name", "test", "--log-level", "warn",
+			"--addr", httpAddr, "--cluster-port", clusterPort, "--cluster-provider", "etcd", "--etcd-endpoints", etcd)
+	}
+	b := startB()
+	awaitMembers(t, a, b, c)
+	tasks := append(ownedBy(t, a, a, "ghost-a", 2), ownedBy(t, a, c, "ghost-c", 2)...)
+	steady := make([]*viewer, len(tasks)) // a viewer on A of each task, which stays
+	for i, id := range tasks {
+		steady[i] = a.watch(id, "since=0")
+		steady[i].hello()
+	}
+	for round := 1; round <= 10; round++ {
+		for _, id := range tasks {
+			b.watch(id, "since=0").hello() // a viewer on B of each task
+		}
+		for _, id := range tasks {
+			await(t, "two viewers of "+id, func() bool { return a.status(id).num("subscribers") == 2 })
+		}
+		if err := b.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		b.exited <- <-b.exited // seen, and left for its cleanup
+		b = startB()
+		awaitMembers(t, a, b, c)
+		for _, id := range tasks {
+			for _, via := range []*member{a, b, c} {
+				await(t, fmt.Sprintf("round %d: %s counts only the viewer on A (asked through %s)", round, id, via.base), func() bool {
+					return via.status(id).num("subscribers") == 1
+				})
+			}
+		}
+	}
+	// The viewers that stayed got everything, once.
+	for i, id := range tasks {
+		a.publish(id, "info", "after ten rounds", 0, false)
+		if l := steady[i].logs(2); l[1].Message != "after ten rounds" {
+			t.Fatalf("%s: the steady viewer got %+v", id, l)
+		}
+	}
+}
