@@ -576,3 +576,14 @@ func TestCLITailSaysWhyItIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A token longer than a default server takes is minted, with a warning that says so.
+func TestCLITokenWarnsPastTheDefaultMaxTTL(t *testing.T) {
+	s := start(t, defaults())
+	cmd := s.cliCommand("token", "import-*", "--ttl", "48h")
+	cmd.Env = append(cmd.Env, "TASKTAIL_TOKEN_SECRET="+testSecret)
+	out, stderr, code := s.runCommand(cmd, "")
+	if code != 0 || strings.Count(out, ".") != 2 || !strings.Contains(stderr, "--max-token-ttl") {
+		t.Fatalf("token --ttl 48h: exit %d %q %q", code, out, stderr)
+	}
+}

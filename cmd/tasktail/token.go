@@ -9,6 +9,7 @@ import (
 
 	"github.com/tasktail/tasktail/internal/cli"
 
+	"github.com/tasktail/tasktail/server"
 	"github.com/tasktail/tasktail/token"
 )
 
@@ -24,7 +25,7 @@ Example:
 func mintToken(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ttl := fs.Duration("ttl", time.Hour, "how long the token works")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token works (a server refuses longer than its --max-token-ttl, 24h by default)")
 	secret := fs.String("token-secret", "", "the server's token secret (prefer the environment variable)")
 	cli.WithEnvUsage(fs, tokenSynopsis)
 	positional, _, err := cli.ParseCommand(fs, args)
@@ -41,6 +42,9 @@ func mintToken(_ context.Context, args []string, stdout, stderr io.Writer) error
 	tok, err := token.Mint([]byte(*secret), sub, *ttl, time.Now())
 	if err != nil {
 		return cli.UsageError{Err: err}
+	}
+	if def := server.DefaultConfig().MaxTokenTTL; *ttl > def {
+		fmt.Fprintf(stderr, "tasktail token: a token of %v works only with a server whose --max-token-ttl is at least that (the default is %v)\n", *ttl, def)
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
