@@ -35,6 +35,10 @@ type clusterRouter struct {
 	// left is closed, and replaced, when members leave the topology: a request waiting on
 	// one of them gives up at once and looks its task up again (on its new member).
 	left atomic.Pointer[chan struct{}]
+	// owners maps a task_id to its member by rendezvous hashing over the last topology:
+	// a new one per topology, never changed after, so lookups read it without a lock. (The
+	// library's own, which its lookup reads, is replaced under the lookups: a data race.)
+	owners atomic.Pointer[cluster.Rendezvous]
 	// timeout bounds a publish call's request (Config.RequestTimeout).
 	timeout time.Duration
 	// requests are the goroutines of publish calls and lookups.
@@ -96,6 +100,9 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 				members = append(members, m.Address())
 			}
 			r.members.Store(&members)
+			owners := cluster.NewRendezvous()
+			owners.UpdateMembers(topology.Members)
+			r.owners.Store(owners)
 			// One line per change: a member that leaves and one that dies look the same
 			// here (its lease or health check ended); its tasks start again elsewhere.
 			for _, m := range topology.Joined {
@@ -191,6 +198,27 @@ func (r *clusterRouter) isMember(address string) bool {
 	return false
 }
 
+// activate asks the task's member, by our own rendezvous, for the PID of its grain (which
+// it starts if needed), as the library's lookup does with its own; nil when there is no
+// member yet or no answer within.
+func (r *clusterRouter) activate(id string, within time.Duration) *actor.PID {
+	owners := r.owners.Load()
+	if owners == nil {
+		return nil
+	}
+	identity := cluster.NewClusterIdentity(id, TaskKind)
+	owner := owners.GetByClusterIdentity(identity)
+	if owner == "" {
+		return nil
+	}
+	reply, err := r.c.ActorSystem.Root.RequestFuture(actor.NewPID(owner, disthash.PartitionActivatorActorName),
+		&cluster.ActivationRequest{ClusterIdentity: identity}, within).Result()
+	if resp, ok := reply.(*cluster.ActivationResponse); ok && err == nil {
+		return resp.Pid
+	}
+	return nil
+}
+
 // lookup returns the PID of the task's actor, activating it on its member if needed, or
 // nil when that takes longer than within (the lookup then finishes on its own).
 func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
@@ -198,7 +226,7 @@ func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
 		return pid
 	}
 	found := make(chan *actor.PID, 1)
-	if !r.requests.Go(func() { found <- r.c.Get(id, TaskKind) }) {
+	if !r.requests.Go(func() { found <- r.activate(id, within) }) {
 		return nil
 	}
 	timer := time.NewTimer(within)

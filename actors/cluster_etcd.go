@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,11 +25,12 @@ import (
 // run its tasks, so it must not go on as a member; fenced is called once, and the
 // Manager stops the process's service (docs/design.md, "Cluster").
 type etcdMembership struct {
-	client *clientv3.Client
-	prefix string
-	ttl    time.Duration
-	logger *slog.Logger
-	fenced func(error)
+	endpoints []string
+	client    *clientv3.Client // made in StartMember
+	prefix    string
+	ttl       time.Duration
+	logger    *slog.Logger
+	fenced    func(error)
 
 	cluster *cluster.Cluster
 	self    *cluster.Member
@@ -40,21 +42,30 @@ type etcdMembership struct {
 	members map[string]*cluster.Member
 }
 
-// newEtcdMembership connects to etcd and checks that it answers, before the library would
-// wait for it forever.
+// newEtcdMembership checks that etcd answers (the library panics when a provider cannot
+// start). It asks etcd's /health over plain HTTP: the gRPC client is made only in
+// StartMember, after the library has set gRPC's process-wide logger, which a client's
+// goroutines would otherwise read while it is written (a data race).
 func newEtcdMembership(endpoints []string, clusterName string, ttl time.Duration, logger *slog.Logger, fenced func(error)) (*etcdMembership, error) {
-	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 3 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("etcd %v: %w", endpoints, err)
+	hc := &http.Client{Timeout: 3 * time.Second}
+	var errs []error
+	for _, ep := range endpoints {
+		url := ep
+		if !strings.Contains(url, "://") {
+			url = "http://" + url
+		}
+		resp, err := hc.Get(url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &etcdMembership{endpoints: endpoints, prefix: "/tasktail/" + clusterName + "/members/", ttl: ttl,
+					logger: logger, fenced: fenced, members: map[string]*cluster.Member{}}, nil
+			}
+			err = fmt.Errorf("/health answered %s", resp.Status)
+		}
+		errs = append(errs, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if _, err := client.Get(ctx, "/tasktail"); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("etcd %v does not answer: %w", endpoints, err)
-	}
-	return &etcdMembership{client: client, prefix: "/tasktail/" + clusterName + "/members/", ttl: ttl,
-		logger: logger, fenced: fenced, members: map[string]*cluster.Member{}}, nil
+	return nil, fmt.Errorf("etcd %v does not answer: %w", endpoints, errors.Join(errs...))
 }
 
 // StartMember implements cluster.ClusterProvider: it registers this member and follows
@@ -70,6 +81,9 @@ func (p *etcdMembership) StartMember(c *cluster.Cluster) error {
 	}
 	p.cluster = c
 	p.self = &cluster.Member{Id: c.ActorSystem.ID, Host: host, Port: int32(port), Kinds: c.GetClusterKinds()}
+	if p.client, err = clientv3.New(clientv3.Config{Endpoints: p.endpoints, DialTimeout: 3 * time.Second}); err != nil {
+		return fmt.Errorf("etcd %v: %w", p.endpoints, err)
+	}
 	value, err := json.Marshal(p.self)
 	if err != nil {
 		return err
@@ -171,6 +185,9 @@ func (p *etcdMembership) StartClient(*cluster.Cluster) error {
 // Shutdown implements cluster.ClusterProvider: the lease is revoked, so the others see
 // this member leave at once, within a bound whatever etcd does.
 func (p *etcdMembership) Shutdown(bool) error {
+	if p.client == nil {
+		return nil
+	}
 	if p.cancel == nil {
 		return p.client.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,7 +24,8 @@ var (
 )
 
 // tasktailBinary builds cmd/tasktail and cmd/tasktail-bench once per test run and returns
-// the path of tasktail.
+// the path of tasktail. TASKTAIL_TEST_BUILD_FLAGS adds build flags: -race finds the data
+// races of members that run as processes (the race detector then fails a member's exit).
 func tasktailBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -33,7 +35,9 @@ func tasktailBinary(t *testing.T) string {
 		binPath = filepath.Join(binDir, "tasktail")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", binDir, "../cmd/tasktail", "../cmd/tasktail-bench").CombinedOutput(); err != nil {
+		args := append([]string{"build"}, strings.Fields(os.Getenv("TASKTAIL_TEST_BUILD_FLAGS"))...)
+		args = append(args, "-o", binDir, "../cmd/tasktail", "../cmd/tasktail-bench")
+		if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})

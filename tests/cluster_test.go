@@ -147,6 +147,9 @@ func startServe(t *testing.T, name string, args ...string) *member {
 		_ = cmd.Process.Kill()
 		err := <-m.exited
 		m.exited <- err
+		if strings.Contains(m.stderr.String(), "WARNING: DATA RACE") { // built with TASKTAIL_TEST_BUILD_FLAGS=-race
+			t.Errorf("member %s found a data race", name)
+		}
 		if t.Failed() {
 			t.Logf("member %s log:\n%s", name, m.stderr)
 		}
