@@ -226,3 +226,27 @@ func BenchmarkProducer(b *testing.B) {
 	waitFrames(b, []*actortest.CountingSocket{viewer}, int64(1+b.N))
 	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "msg/s")
 }
+
+// BenchmarkListTasks reports how long the task list takes to gather the status of every
+// task of a node (GET /v1/tasks sorts and pages after it): 10,000 and 100,000 tasks, each
+// made by one publish.
+func BenchmarkListTasks(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
+			m := benchManagerWith(b, actors.Config{MaxTasks: 1_000_000})
+			ctx := context.Background()
+			for i := range n {
+				if _, err := m.Publish(ctx, "list-"+strconv.Itoa(i), entry); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				list, err := m.ListTasks(ctx, "")
+				if err != nil || len(list) != n {
+					b.Fatalf("listed %d of %d: %v", len(list), n, err)
+				}
+			}
+		})
+	}
+}
