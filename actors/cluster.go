@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,9 +33,12 @@ type clusterRouter struct {
 	// read without its lock, so it is copied here from its topology events.
 	members  atomic.Pointer[[]string]
 	topology *eventstream.Subscription
-	// left is closed, and replaced, when members leave the topology: a request waiting on
-	// one of them gives up at once and looks its task up again (on its new member).
+	// left is closed, and replaced, when members leave the topology: a lookup under way
+	// gives up at once and starts again (the task's owner may be another member now).
 	left atomic.Pointer[chan struct{}]
+	// inflight are the futures of requests waiting on a member, with its address: those of
+	// a member that leaves are answered at once, and the request looks its task up again.
+	inflight sync.Map
 	// owners maps a task_id to its member by rendezvous hashing over the last topology:
 	// a new one per topology, never changed after, so lookups read it without a lock. (The
 	// library's own, which its lookup reads, is replaced under the lookups: a data race.)
@@ -114,6 +118,7 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 				logger.Warn("a member left the cluster; its tasks start again on the others", slog.String("member", m.Address()), slog.Int("members", len(members)))
 			}
 			if len(topology.Left) > 0 {
+				r.answerLeft(topology.Left)
 				next := make(chan struct{})
 				close(*r.left.Swap(&next))
 			}
@@ -158,44 +163,34 @@ func (r *clusterRouter) Request(msg TaskMessage, timeout time.Duration) (any, er
 // errMemberLeft is an attempt given up because the member it waited on left the cluster.
 var errMemberLeft = errors.New("the task's member left the cluster")
 
-// await waits for a request's answer, or until the member at address leaves the topology.
+// memberLeftAnswer completes a request's future when its member left the topology.
+type memberLeftAnswer struct{}
+
+// await waits for a request's answer. The futures of requests in flight are known by
+// member, so that when a member leaves the topology its requests are answered at once
+// (memberLeftAnswer, see the topology subscriber) instead of waiting out the attempt.
 func (r *clusterRouter) await(f *actor.Future, address string) (any, error) {
-	type result struct {
-		reply any
-		err   error
+	r.inflight.Store(f, address)
+	reply, err := f.Result()
+	r.inflight.Delete(f)
+	if _, left := reply.(memberLeftAnswer); left {
+		return nil, errMemberLeft
 	}
-	done := make(chan result, 1)
-	wait := func() { // ends with the future: answered or timed out
-		reply, err := f.Result()
-		done <- result{reply, err}
-	}
-	if !r.requests.Go(wait) {
-		wait() // shutting down: no topology change will come
-	}
-	for {
-		left := *r.left.Load()
-		select {
-		case res := <-done:
-			return res.reply, res.err
-		case <-left:
-			if !r.isMember(address) {
-				return nil, errMemberLeft
-			}
-		}
-	}
+	return reply, err
 }
 
-// isMember reports whether address is in the last topology (or is this member).
-func (r *clusterRouter) isMember(address string) bool {
-	if address == r.c.ActorSystem.Address() {
-		return true
+// answerLeft completes the requests in flight to members that left.
+func (r *clusterRouter) answerLeft(left []*cluster.Member) {
+	gone := make(map[string]bool, len(left))
+	for _, m := range left {
+		gone[m.Address()] = true
 	}
-	for _, m := range r.Members() {
-		if m == address {
-			return true
+	r.inflight.Range(func(f, address any) bool {
+		if gone[address.(string)] {
+			r.c.ActorSystem.Root.Send(f.(*actor.Future).PID(), memberLeftAnswer{})
 		}
-	}
-	return false
+		return true
+	})
 }
 
 // activate asks the task's member, by our own rendezvous, for the PID of its grain (which
