@@ -87,6 +87,13 @@ func lastLine(s string) string {
 // sdk/js's tests (Node's test runner) against the built binary they start themselves.
 func TestJSSDK(t *testing.T) {
 	node := requireTool(t, "node")
+	version, err := exec.Command(node, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if major, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(version)), "v"), "."); len(major) < 2 || major < "20" {
+		t.Fatalf("node %s: sdk/js needs Node 20 or newer (its WebSocket)", strings.TrimSpace(string(version)))
+	}
 	cmd := exec.Command(node, "--experimental-websocket", "--test", "test/")
 	cmd.Dir = "../sdk/js"
 	cmd.Env = append(os.Environ(), "TASKTAIL_BIN="+tasktailBinary(t))
