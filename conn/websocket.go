@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -67,7 +68,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	}
 	var c *websocket.Conn // set before the reader starts, the one caller of the budget
 	budget := &controlBudget{tokens: controlBurst, last: time.Now()}
-	closeOver := func() { go c.Close(websocket.StatusPolicyViolation, "too many control frames") }
+	// The close waits for the peer's answer, which only this connection's reader can read:
+	// it runs beside the reader, which waits for it before it ends (End waits for both).
+	var closing sync.WaitGroup
+	closeOver := func() { closing.Go(func() { _ = c.Close(websocket.StatusPolicyViolation, "too many control frames") }) }
 	o.OnPingReceived = func(context.Context, []byte) bool { return budget.take(time.Now(), closeOver) }
 	o.OnPongReceived = func(context.Context, []byte) { budget.take(time.Now(), closeOver) }
 	c, err := websocket.Accept(cw, r, &o)
@@ -79,6 +83,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	reading := make(chan struct{})
 	go func() {
 		defer close(reading)
+		defer closing.Wait()
 		defer cancel()
 		for {
 			if _, _, err := c.Read(ctx); err != nil {
