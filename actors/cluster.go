@@ -33,11 +33,9 @@ type clusterRouter struct {
 	// read without its lock, so it is copied here from its topology events.
 	members  atomic.Pointer[[]string]
 	topology *eventstream.Subscription
-	// left is closed, and replaced, when members leave the topology: a lookup under way
-	// gives up at once and starts again (the task's owner may be another member now).
-	left atomic.Pointer[chan struct{}]
-	// inflight are the futures of requests waiting on a member, with its address: those of
-	// a member that leaves are answered at once, and the request looks its task up again.
+	// inflight are the futures of requests and activations waiting on a member, with its
+	// address: those of a member that leaves are answered at once, and the request looks
+	// its task up again (its owner may be another member now).
 	inflight sync.Map
 	// owners maps a task_id to its member by rendezvous hashing over the last topology:
 	// a new one per topology, never changed after, so lookups read it without a lock. (The
@@ -61,8 +59,6 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	}
 	probe.Close()
 	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}}
-	left := make(chan struct{})
-	r.left.Store(&left)
 	var provider cluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
@@ -119,8 +115,6 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 			}
 			if len(topology.Left) > 0 {
 				r.answerLeft(topology.Left)
-				next := make(chan struct{})
-				close(*r.left.Swap(&next))
 			}
 		}
 	})
@@ -206,8 +200,8 @@ func (r *clusterRouter) activate(id string, within time.Duration) *actor.PID {
 	if owner == "" {
 		return nil
 	}
-	reply, err := r.c.ActorSystem.Root.RequestFuture(actor.NewPID(owner, disthash.PartitionActivatorActorName),
-		&cluster.ActivationRequest{ClusterIdentity: identity}, within).Result()
+	reply, err := r.await(r.c.ActorSystem.Root.RequestFuture(actor.NewPID(owner, disthash.PartitionActivatorActorName),
+		&cluster.ActivationRequest{ClusterIdentity: identity}, within), owner)
 	if resp, ok := reply.(*cluster.ActivationResponse); ok && err == nil {
 		return resp.Pid
 	}
@@ -234,8 +228,6 @@ func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
 		return pid
 	case <-timer.C:
 		return nil
-	case <-*r.left.Load():
-		return nil // a member left: the owner may be another one now
 	}
 }
 
