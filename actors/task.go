@@ -348,3 +348,10 @@ func (t *TaskActor) checkIdle(ctx actor.Context) {
 	// If the router declines (a routed message is still on its way), look again later.
 	t.armTimer(ctx, max(ttl/8, time.Millisecond))
 }
+
+// respond answers sender, if there is one.
+func respond(ctx actor.Context, sender *actor.PID, reply any) {
+	if sender != nil {
+		ctx.Send(sender, reply)
+	}
+}

@@ -123,3 +123,51 @@ func (t *TaskActor) status() *v1.Status {
 		Failed: t.failed, LastActiveUnixNano: processStart.Add(t.lastActive).UnixNano(),
 	}
 }
+
+// backfill starts reading from the journal what a resuming subscriber needs beyond the
+// history, at most Config.ReplayLimit entries back from the last, and reports whether it
+// did; the subscriber is registered when the entries arrive. Publishes wait meanwhile, so
+// the subscriber misses nothing between the replay and the live messages.
+func (t *TaskActor) backfill(ctx actor.Context, m *v1.Subscribe, sender *actor.PID) bool {
+	from, _ := t.replayFrom(m.Since, m.Epoch)
+	if limit := uint64(t.cfg.ReplayLimit); t.lastSeq >= limit {
+		from = max(from, t.lastSeq-limit+1)
+	}
+	from = max(from, t.j.firstSeq) // older ones the size cap dropped
+	oldest := t.history.oldest(t.lastSeq)
+	if from >= oldest {
+		return false
+	}
+	// A replay holds at most HistoryBytes of messages from the journal besides the
+	// history: start where, at the task's average message size, that many end at the
+	// history; what is older is a gap (the download has it).
+	if stored := t.lastSeq - max(t.j.firstSeq, 1) + 1; t.j.bytes > 0 && stored > 0 {
+		average := max(uint64(t.j.bytes)/stored, 1)
+		if fit := uint64(t.cfg.HistoryBytes) / average; oldest > fit {
+			from = max(from, oldest-fit)
+		}
+	}
+	if from >= oldest {
+		return false
+	}
+	t.j.reading++
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	t.store.w.Read(t.taskID, from, int(oldest-from), t.cfg.HistoryBytes, func(entries []journal.Entry, err error) {
+		// A failed read replays what the history holds, after a gap.
+		root.Send(self, &backfilled{subscribe: m, sender: sender, entries: entries})
+	})
+	return true
+}
+
+// onBackfilled registers the subscriber that waited for entries from the journal.
+func (t *TaskActor) onBackfilled(ctx actor.Context, b *backfilled) {
+	t.j.reading--
+	if len(t.subs) >= t.cfg.MaxViewersPerTask {
+		respond(ctx, b.sender, &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
+	} else if t.subscribed(b.subscribe.Subscriber) {
+		respond(ctx, b.sender, t.subscribeAck(ctx))
+	} else {
+		t.register(ctx, b.subscribe, b.sender, b.entries)
+	}
+	t.unstash(ctx)
+}
