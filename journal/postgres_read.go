@@ -1,0 +1,130 @@
+package journal
+
+// The PostgreSQL journal's reads: a task's meta, the task list, a load (which also claims
+// the task for the caller) and a range of entries.
+
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Stat implements Journal.
+func (p *Postgres) Stat(taskID string) (Meta, bool, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	var raw []byte
+	err := p.pool.QueryRow(ctx, `SELECT meta FROM tasktail_tasks WHERE task_id = $1`, taskID).Scan(&raw)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || err == nil && len(raw) == 0:
+		return Meta{}, false, nil
+	case err != nil:
+		return Meta{}, false, unavailable(err)
+	}
+	meta, err := decodeMeta(raw)
+	return meta, err == nil, err
+}
+
+// List implements Journal.
+func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT task_id, meta FROM tasktail_tasks WHERE starts_with(task_id, $1) AND meta <> ''`, prefix)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var taskID string
+		var raw []byte
+		if err := rows.Scan(&taskID, &raw); err != nil {
+			return unavailable(err)
+		}
+		meta, err := decodeMeta(raw)
+		if err != nil {
+			return err
+		}
+		if !fn(taskID, meta) {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Load implements Journal: it also makes the caller the task's owner.
+func (p *Postgres) Load(taskID string, window int) (Meta, []Entry, bool, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	var raw []byte
+	var owner int64
+	err := p.pool.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = owner + 1 WHERE task_id = $1 RETURNING meta, owner`, taskID).Scan(&raw, &owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Meta{}, nil, false, nil
+	}
+	if err != nil {
+		return Meta{}, nil, false, unavailable(err)
+	}
+	if len(raw) == 0 { // claimed by a first commit that is still on its way
+		return Meta{Owner: uint64(owner)}, nil, false, nil
+	}
+	meta, err := decodeMeta(raw)
+	if err != nil {
+		return Meta{}, nil, false, err
+	}
+	meta.Owner = uint64(owner)
+	if window <= 0 {
+		return meta, nil, true, nil
+	}
+	rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 ORDER BY first_seq DESC`, taskID)
+	if err != nil {
+		return Meta{}, nil, false, unavailable(err)
+	}
+	defer rows.Close()
+	w := newest{size: window}
+	for !w.full() && rows.Next() {
+		var first int64
+		var data []byte
+		if err := rows.Scan(&first, &data); err != nil {
+			return Meta{}, nil, false, unavailable(err)
+		}
+		if err := w.add(data, uint64(first)); err != nil {
+			return Meta{}, nil, false, err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Meta{}, nil, false, unavailable(err)
+	}
+	return meta, w.entries(), true, nil
+}
+
+// Read implements Journal.
+func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 AND first_seq >=
+		coalesce((SELECT max(first_seq) FROM tasktail_chunks WHERE task_id = $1 AND first_seq <= $2), 0) ORDER BY first_seq`,
+		taskID, int64(from))
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	more := true
+	for more && rows.Next() {
+		var first int64
+		var data []byte
+		if err := rows.Scan(&first, &data); err != nil {
+			return unavailable(err)
+		}
+		if more, err = readChunk(data, uint64(first), from, fn); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
