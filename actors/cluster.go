@@ -91,7 +91,7 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cc.AdvertisedAddress))
 	}
 	r.c = cluster.New(system, cluster.Configure(cc.Name, provider, disthash.New(),
-		remote.Configure(cc.Host, cc.Port, remoteOpts...),
+		remoteConfig(cc.Host, cc.Port, remoteOpts...),
 		cluster.WithKinds(cluster.NewKind(TaskKind, taskProps))))
 	r.topology = system.EventStream.Subscribe(func(ev any) {
 		if topology, ok := ev.(*cluster.ClusterTopology); ok {
@@ -122,6 +122,16 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	logger.Info("joined the cluster", slog.String("cluster", cc.Name), slog.String("address", system.Address()),
 		slog.String("provider", cc.Provider))
 	return r, nil
+}
+
+// remoteConfig is the library's remote as members use it. A connection to a member is
+// tried once, not five times: each failed try waits 2 s, inside the actor that holds
+// the messages for that address, so five tries to a member that died (a task telling its
+// viewers there to go, a reply on its way) kept them 10 s and held up this member's own
+// shutdown as long. A member that answers connects at the first try; one that does not
+// is reported gone after 2 s, and whoever watched an actor there is told.
+func remoteConfig(host string, port int, opts ...remote.ConfigOption) *remote.Config {
+	return remote.Configure(host, port, append(opts, func(c *remote.Config) { c.MaxRetryCount = 1 })...)
 }
 
 // Request implements Router. It does not use the library's grain call (cluster.Request):
