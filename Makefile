@@ -24,7 +24,7 @@ run: build
 # the multi-member tests in tests/ run members as processes built without it.
 test: lint proto-check
 	$(MAKE) --no-print-directory fuzz FUZZTIME=4s
-	$(GO) test -count=1 -run '^TestClusterGrain' ./actors
+	$(GO) test -count=1 -run '^TestCluster' ./actors
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 # Fuzz targets: each runs its committed seed corpus (testdata/fuzz) in every `go test`, and

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -91,9 +93,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(libraryHandler{logger.Handler()}).With(slog.String("component", "actor"))
-	}))
+	system := newActorSystem(logger)
 	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger,
 		closeAll: conn.NewBroadcast(), allEnded: make(chan struct{}), fenced: make(chan error, 1)}
 	if opts.Journal != nil {
@@ -121,6 +121,22 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	}
 	m.pipes = newPipes(m.router.Publish, cfg.RequestTimeout)
 	return m, nil
+}
+
+// newActorSystem returns the process's actor system, whose actors' ids are unique to this
+// process. The library numbers the actors and futures of a process from 1, so a member
+// that restarts at the same address would give the same PIDs to other actors: a message
+// or a Watch for an actor of the process that died (a subscriber, a request's future) would
+// reach whatever now holds its number, for instance a viewer of another task, which would
+// then be shown that task's lines, or count as a subscriber that never leaves. Starting
+// the sequence at a random point makes such a PID name nothing, so the message goes to
+// dead letters and a Watch is answered with Terminated.
+func newActorSystem(logger *slog.Logger) *actor.ActorSystem {
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(libraryHandler{logger.Handler()}).With(slog.String("component", "actor"))
+	}))
+	atomic.AddUint64(&system.ProcessRegistry.SequenceID, rand.Uint64()>>1)
+	return system
 }
 
 // ClusterMembers returns the addresses of the cluster's members as this member sees them

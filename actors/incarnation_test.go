@@ -1,0 +1,186 @@
+//go:build !race
+
+// The library's remote races with itself when two systems in one process start and stop
+// it (gRPC's process-wide logger, the endpoint reader's suspend flag), so these tests run
+// without -race, in the pass of their own that `make test` gives the cluster tests.
+
+package actors_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/conn"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// A process of its own for these tests: tasktail's actor system, reachable through the
+// library's remote at addr. A task on one process and a viewer on another talk as they
+// do across cluster members.
+type process struct {
+	sys    *actor.ActorSystem
+	remote *remote.Remote
+}
+
+func startProcess(t *testing.T, addr string) *process {
+	t.Helper()
+	host, port := splitHostPort(t, addr)
+	p := &process{sys: actors.NewActorSystem(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	p.remote = remote.NewRemote(p.sys, actors.RemoteConfig(host, port))
+	p.remote.Start()
+	t.Cleanup(func() {
+		p.remote.Shutdown(true)
+		p.sys.Shutdown()
+	})
+	return p
+}
+
+// crash ends the process as the network sees it: its listener and every connection to it
+// close, and nothing it holds is told.
+func (p *process) crash() { p.remote.Shutdown(false) }
+
+func splitHostPort(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := net.LookupPort("tcp", port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host, n
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// spawnTask starts taskID's actor on p.
+func (p *process) spawnTask(t *testing.T, taskID string) *actor.PID {
+	t.Helper()
+	cfg := actors.Config{}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return p.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return actors.NewTaskActor(taskID, &cfg, &actors.Stats{})
+	}, actor.WithMailbox(actor.Unbounded())))
+}
+
+// viewer starts a viewer of taskID on p, writing to a fake socket; it is not yet
+// subscribed.
+func (p *process) viewer(t *testing.T, taskID string) (*conn.Viewer, *actortest.FakeSocket) {
+	t.Helper()
+	v := conn.NewViewer(p.sys.Root, conn.ViewerOptions{TaskID: taskID, Buffer: 100, WriteTimeout: time.Second,
+		CloseAll: conn.NewBroadcast(), Counters: counters{}})
+	s := actortest.NewFakeSocket()
+	v.Start(context.Background(), s, func(error) {})
+	return v, s
+}
+
+type counters struct{}
+
+func (counters) ViewerOpened() {}
+func (counters) ViewerClosed() {}
+func (counters) Delivered(int) {}
+func (counters) WriteFailed()  {}
+func (counters) SlowConsumer() {}
+
+// seenFrom is pid as another process knows it. The processes here share one Go process,
+// and a PID caches the actor it resolved to: passed on as is, a message would skip the
+// network.
+func seenFrom(pid *actor.PID) *actor.PID { return actor.NewPID(pid.Address, pid.Id) }
+
+func request[T any](t *testing.T, from *process, to *actor.PID, msg any) T {
+	t.Helper()
+	if to.Address != from.sys.Address() {
+		to = seenFrom(to)
+	}
+	reply, err := from.sys.Root.RequestFuture(to, msg, wait).Result()
+	if err != nil {
+		t.Fatalf("%T: %v", msg, err)
+	}
+	r, ok := reply.(T)
+	if !ok {
+		t.Fatalf("%T answered %T %v", msg, reply, reply)
+	}
+	return r
+}
+
+func publishTo(t *testing.T, from *process, task *actor.PID, taskID, message string) *v1.PublishAck {
+	t.Helper()
+	return request[*v1.PublishAck](t, from, task, &v1.Publish{TaskId: taskID, Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: message}}})
+}
+
+func subscribers(t *testing.T, from *process, task *actor.PID, taskID string) uint32 {
+	t.Helper()
+	return request[*v1.Status](t, from, task, &v1.GetStatus{TaskId: taskID}).Subscribers
+}
+
+// A subscriber's PID outlives its process. When a process restarts at the same address, a
+// message or a Watch for an actor of the one that died (a Subscribe that was still on its
+// way) must not reach an actor of the new one: the task would count a subscriber that
+// never leaves (its queue's messages handed to nobody), and a viewer of another task
+// would be sent this task's lines.
+func TestClusterSubscriberOfAProcessThatDiedNeverReachesItsSuccessor(t *testing.T) {
+	addr := freeAddr(t)
+	a, b := startProcess(t, freeAddr(t)), startProcess(t, addr)
+	task := a.spawnTask(t, "secret")
+	publishTo(t, a, task, "secret", "m1")
+	v, sock := b.viewer(t, "secret")
+	late := &v1.Subscribe{TaskId: "secret", Subscriber: seenFrom(v.PID())}
+	ack := request[*v1.SubscribeAck](t, b, task, late)
+	v.Subscribed(ack.Task)
+	sock.WaitFrames(t, 2, wait)
+	b.crash()
+	actortest.AwaitCondition(t, wait, "the task forgot the crashed viewer", func() bool { return subscribers(t, a, task, "secret") == 0 })
+
+	// The process comes back at the same address and serves a viewer of another task.
+	b2 := startProcess(t, addr)
+	other, otherSock := b2.viewer(t, "other")
+	t.Logf("viewer of the process that died: %s; of its successor: %s", v.PID().Id, other.PID().Id)
+	// Once a reaches the new process (its connection attempts to the dead one are over),
+	// the Subscribe that was still on its way when b died reaches the task.
+	echo := seenFrom(b2.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*v1.GetStatus); ok {
+			ctx.Respond(&v1.Status{})
+		}
+	})))
+	actortest.AwaitCondition(t, wait, "a reaches the process at b's address", func() bool {
+		_, err := a.sys.Root.RequestFuture(echo, &v1.GetStatus{}, 200*time.Millisecond).Result()
+		return err == nil
+	})
+	a.sys.Root.Send(task, late)
+	actortest.AwaitCondition(t, wait, "the task forgot the subscriber of the process that died", func() bool {
+		return subscribers(t, a, task, "secret") == 0
+	})
+	if ack := publishTo(t, a, task, "secret", "m2"); !ack.Groups[0].Queued {
+		t.Fatalf("publish: %+v, want queued (nobody watches)", ack)
+	}
+	// Nothing of task "secret" reached the viewer of "other" (a frame would arrive with
+	// the Deliver that follows on the same connection).
+	probe := actortest.NewProbe(t, b2.sys)
+	a.sys.Root.Send(seenFrom(probe.PID()), &v1.Deliver{})
+	actortest.Expect[*v1.Deliver](t, probe, wait)
+	if frames := otherSock.Frames(); len(frames) != 0 {
+		t.Fatalf("the viewer of another task got %d frames of this one: %s", len(frames), frames[0])
+	}
+	if _, _, closed := otherSock.CloseCode(); closed {
+		t.Fatal("the viewer of another task was closed by this one")
+	}
+}
