@@ -132,6 +132,29 @@ func subscribers(t *testing.T, from *process, task *actor.PID, taskID string) ui
 	return request[*v1.Status](t, from, task, &v1.GetStatus{TaskId: taskID}).Subscribers
 }
 
+// A viewer on another process whose connection the library drops (it does so for every
+// watch of an address whose member leaves the topology, even when a new process serves
+// that address and the viewer is alive there) is told to go, and resumes; before, it
+// stayed open and was sent nothing more.
+func TestClusterViewerDroppedWithItsConnectionIsToldToGo(t *testing.T) {
+	a, b := startProcess(t, freeAddr(t)), startProcess(t, freeAddr(t))
+	task := a.spawnTask(t, "t")
+	publishTo(t, a, task, "t", "m1")
+	v, sock := b.viewer(t, "t")
+	ack := request[*v1.SubscribeAck](t, b, task, &v1.Subscribe{TaskId: "t", Subscriber: seenFrom(v.PID())})
+	v.Subscribed(ack.Task)
+	sock.WaitFrames(t, 2, wait) // hello, m1
+	// What the library's member list does when a member at b's address leaves.
+	a.sys.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: b.sys.Address()})
+	if code, reason := sock.WaitClosed(t, wait); code != conn.CloseGoingAway {
+		t.Fatalf("closed %d %q, want 1001", code, reason)
+	}
+	actortest.AwaitCondition(t, wait, "the task forgot the viewer", func() bool { return subscribers(t, a, task, "t") == 0 })
+	if ack := publishTo(t, a, task, "t", "m2"); !ack.Groups[0].Queued {
+		t.Fatalf("publish with no viewer left: %+v, want queued", ack)
+	}
+}
+
 // A subscriber's PID outlives its process. When a process restarts at the same address, a
 // message or a Watch for an actor of the one that died (a Subscribe that was still on its
 // way) must not reach an actor of the new one: the task would count a subscriber that

@@ -43,6 +43,7 @@ type TaskActor struct {
 	unseenFrom uint64 // first seq no subscriber has seen; 0 when nothing is queued
 	queuedFrom uint64 // first seq still queued after the trim rule (valid when unseenFrom > 0)
 	subs       []*actor.PID
+	lost       map[string]int // subscribers told to go after their address ended, by tries (watchEnded)
 	progress   float64
 	finished   bool
 	failed     bool // finished with an error or critical message
@@ -102,7 +103,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 	case *backfilled:
 		t.onBackfilled(ctx, m)
 	case *actor.Terminated:
-		t.removeSubscriber(ctx, m.Who)
+		t.watchEnded(ctx, m)
 	case passivateCheck:
 		t.checkIdle(ctx)
 	case *actor.Started:
@@ -190,6 +191,7 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	case *v1.Unsubscribe:
 		ctx.Unwatch(m.Subscriber)
 		t.removeSubscriber(ctx, m.Subscriber)
+		t.forgetLost(m.Subscriber)
 	default:
 		// A message nobody handles is answered at once, never left to time out.
 		respond(ctx, sender, notRoutedFailure(msg))

@@ -51,6 +51,47 @@ func (t *TaskActor) register(ctx actor.Context, m *v1.Subscribe, sender *actor.P
 	respond(ctx, sender, t.subscribeAck(ctx))
 }
 
+// lostTries bounds how often a subscriber whose address ended is told to go (watchEnded).
+const lostTries = 3
+
+// watchEnded handles the end of a subscriber's watch. One that ends with its address may
+// be a viewer that is alive: the library ends every watch of an address when its
+// connection there ends, and when a member at that address leaves the topology, even when
+// a new process already serves the address and the viewer lives on it (a member that
+// restarts at its address joins before its former self has left). Such a viewer may have
+// missed frames and would be sent nothing more, so it is told to go (1001: it resumes
+// with since) and watched again, because the connection the close travels on can be
+// dropped too (the closing connection's own terminated event drops the next one): each
+// drop sends the close again, up to lostTries times. A viewer that is gone ends the watch
+// with NotFound (the process at its address has no actor by its id: newActorSystem), or
+// with its address again while nobody serves it; one that got the close unsubscribes.
+func (t *TaskActor) watchEnded(ctx actor.Context, m *actor.Terminated) {
+	key := m.Who.String()
+	tries, told := t.lost[key]
+	if m.Why == actor.TerminatedReason_AddressTerminated && (told || t.subscribed(m.Who)) && tries < lostTries {
+		if t.lost == nil {
+			t.lost = map[string]int{}
+		}
+		t.lost[key] = tries + 1
+		ctx.Send(m.Who, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "connection to the task's member lost"})
+		ctx.Watch(m.Who)
+	} else {
+		t.forgetLost(m.Who)
+	}
+	t.removeSubscriber(ctx, m.Who)
+}
+
+// forgetLost stops telling pid to go.
+func (t *TaskActor) forgetLost(pid *actor.PID) {
+	if t.lost == nil {
+		return
+	}
+	delete(t.lost, pid.String())
+	if len(t.lost) == 0 {
+		t.lost = nil
+	}
+}
+
 func (t *TaskActor) subscribeAck(ctx actor.Context) *v1.SubscribeAck {
 	return &v1.SubscribeAck{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished, Task: ctx.Self()}
 }
