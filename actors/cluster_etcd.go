@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -39,7 +40,13 @@ type etcdMembership struct {
 	done    sync.WaitGroup
 
 	mu      sync.Mutex // orders topology updates
-	members map[string]*cluster.Member
+	members map[string]etcdMember
+}
+
+// etcdMember is a member as its key holds it, with the key's creation revision.
+type etcdMember struct {
+	*cluster.Member
+	created int64
 }
 
 // newEtcdMembership checks that etcd answers (the library panics when a provider cannot
@@ -59,7 +66,7 @@ func newEtcdMembership(endpoints []string, clusterName string, ttl time.Duration
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return &etcdMembership{endpoints: endpoints, prefix: "/tasktail/" + clusterName + "/members/", ttl: ttl,
-					logger: logger, fenced: fenced, members: map[string]*cluster.Member{}}, nil
+					logger: logger, fenced: fenced, members: map[string]etcdMember{}}, nil
 			}
 			err = fmt.Errorf("/health answered %s", resp.Status)
 		}
@@ -108,7 +115,7 @@ func (p *etcdMembership) StartMember(c *cluster.Cluster) error {
 	}
 	p.mu.Lock()
 	for _, kv := range listed.Kvs {
-		p.put(kv.Key, kv.Value)
+		p.put(kv)
 	}
 	p.publish()
 	p.mu.Unlock()
@@ -142,7 +149,7 @@ func (p *etcdMembership) follow(ctx context.Context, watch clientv3.WatchChan) {
 			if ev.Type == clientv3.EventTypeDelete {
 				delete(p.members, strings.TrimPrefix(string(ev.Kv.Key), p.prefix))
 			} else {
-				p.put(ev.Kv.Key, ev.Kv.Value)
+				p.put(ev.Kv)
 			}
 		}
 		p.publish()
@@ -155,21 +162,36 @@ func (p *etcdMembership) follow(ctx context.Context, watch clientv3.WatchChan) {
 	}
 }
 
-// put records the member a key holds; p.mu is held.
-func (p *etcdMembership) put(key, value []byte) {
+// put records the member a key holds; p.mu is held. Of two members at one address, the
+// one whose key is younger is the process that serves it: a member that restarts at its
+// address registers before its former self's lease has expired. The former self is
+// dropped at once, so it leaves the topology together with its successor's joining. Left
+// to its lease, it would leave later, and the library would then end every watch of
+// that address: the viewers on the successor would be cut off from their tasks.
+func (p *etcdMembership) put(kv *mvccpb.KeyValue) {
 	var m cluster.Member
-	if err := json.Unmarshal(value, &m); err != nil {
-		p.logger.Warn("an etcd member key holds no member", slog.String("key", string(key)))
+	if err := json.Unmarshal(kv.Value, &m); err != nil {
+		p.logger.Warn("an etcd member key holds no member", slog.String("key", string(kv.Key)))
 		return
 	}
-	p.members[strings.TrimPrefix(string(key), p.prefix)] = &m
+	id := strings.TrimPrefix(string(kv.Key), p.prefix)
+	for other, o := range p.members {
+		if other == id || o.Address() != m.Address() {
+			continue
+		}
+		if o.created > kv.CreateRevision {
+			return // this key is the former self's
+		}
+		delete(p.members, other)
+	}
+	p.members[id] = etcdMember{Member: &m, created: kv.CreateRevision}
 }
 
 // publish hands the library the members as they are; p.mu is held.
 func (p *etcdMembership) publish() {
 	members := make(cluster.Members, 0, len(p.members))
 	for _, m := range p.members {
-		members = append(members, m)
+		members = append(members, m.Member)
 	}
 	if _, ok := p.members[p.self.Id]; !ok {
 		members = append(members, p.self) // until its own key is seen

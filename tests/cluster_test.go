@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/client"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Cluster tests run tasktail as separate member processes (built without -race: the
@@ -745,4 +747,101 @@ func TestClusterNoGhostSubscribers(t *testing.T) {
 			t.Fatalf("%s: the steady viewer got %+v", id, l)
 		}
 	}
+}
+
+// A member that restarts at its address registers before its former self's lease has
+// expired. Its viewers must not be cut off when that lease ends: the library ends every
+// watch of an address when a member there leaves, so a viewer on the new process of a
+// task on another member was dropped by its task and sent nothing more, with its
+// connection open.
+func TestClusterMemberBackAtItsAddressKeepsItsViewers(t *testing.T) {
+	etcd := startEtcd(t)
+	flags := []string{"--cluster-provider", "etcd", "--etcd-endpoints", etcd, "--cluster-lease-ttl", "4s"}
+	a := startServe(t, "a", append([]string{"--cluster", "--journal", "memory", "--cluster-port", "0", "--cluster-name", "test", "--log-level", "info"}, flags...)...)
+	c := startMember(t, "c", flags...)
+	httpAddr, clusterPort := "127.0.0.1:"+strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	startB := func() *member {
+		return startServe(t, "b", append([]string{"--cluster", "--journal", "memory", "--cluster-name", "test", "--log-level", "warn",
+			"--addr", httpAddr, "--cluster-port", clusterPort}, flags...)...)
+	}
+	b := startB()
+	awaitMembers(t, a, b, c)
+	tasks := append(ownedBy(t, a, a, "back-a", 1), ownedBy(t, a, c, "back-c", 1)...)
+	joinedLine := `msg="a member joined the cluster" member=` + b.address
+	joined := func() int { return strings.Count(a.stderr.String(), joinedLine) }
+	if err := b.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	b.exited <- <-b.exited
+	b = startB()
+	await(t, "A sees B's new process", func() bool { return joined() == 2 })
+	cli, err := client.New(b.base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tails := make([]chan client.Event, len(tasks))
+	streams := make([]*client.Stream, len(tasks))
+	for i, id := range tasks {
+		ctx, cancel := contextWithCancel()
+		t.Cleanup(cancel)
+		s, err := cli.Tail(ctx, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams[i], tails[i] = s, make(chan client.Event, 16)
+		go func() {
+			for {
+				ev, err := s.Next()
+				if err != nil {
+					close(tails[i])
+					return
+				}
+				tails[i] <- ev
+			}
+		}()
+		expectMessage(t, tails[i], "m1")
+	}
+	// The former self's key expires.
+	etc := etcdClient(t, etcd)
+	await(t, "the former self's lease ends", func() bool {
+		resp, err := etc.Get(context.Background(), "/tasktail/test/members/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && resp.Count == 3
+	})
+	for i, id := range tasks {
+		a.publish(id, "info", "after the lease", 0, false)
+		expectMessage(t, tails[i], "after the lease")
+		if n := streams[i].Reconnects(); n != 0 {
+			t.Errorf("%s: the viewer on the new process was closed %d times", id, n)
+		}
+	}
+}
+
+// expectMessage reads events until a log line with message arrives.
+func expectMessage(t *testing.T, events <-chan client.Event, message string) {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatalf("the stream ended before %q", message)
+			}
+			if ev.Type == "log" && ev.Message == message {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%q not received within %v", message, wait)
+		}
+	}
+}
+
+// etcdClient is a client of the test's etcd.
+func etcdClient(t *testing.T, endpoint string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
