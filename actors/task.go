@@ -104,6 +104,8 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.onBackfilled(ctx, m)
 	case *actor.Terminated:
 		t.watchEnded(ctx, m)
+	case tellLost:
+		t.tellLostSubscriber(ctx, m.pid)
 	case passivateCheck:
 		t.checkIdle(ctx)
 	case *actor.Started:

@@ -51,34 +51,53 @@ func (t *TaskActor) register(ctx actor.Context, m *v1.Subscribe, sender *actor.P
 	respond(ctx, sender, t.subscribeAck(ctx))
 }
 
-// lostTries bounds how often a subscriber whose address ended is told to go (watchEnded).
-const lostTries = 3
+// lostTries bounds how often a subscriber whose address ended is told to go (watchEnded);
+// the n-th try waits lostDelay << n.
+const (
+	lostTries = 5
+	lostDelay = 100 * time.Millisecond
+)
+
+// tellLost is a task's note to itself to tell a lost subscriber to go (watchEnded).
+type tellLost struct{ pid *actor.PID }
 
 // watchEnded handles the end of a subscriber's watch. One that ends with its address may
 // be a viewer that is alive: the library ends every watch of an address when its
 // connection there ends, and when a member at that address leaves the topology, even when
-// a new process already serves the address and the viewer lives on it (a member that
-// restarts at its address joins before its former self has left). Such a viewer may have
-// missed frames and would be sent nothing more, so it is told to go (1001: it resumes
-// with since) and watched again, because the connection the close travels on can be
-// dropped too (the closing connection's own terminated event drops the next one): each
-// drop sends the close again, up to lostTries times. A viewer that is gone ends the watch
-// with NotFound (the process at its address has no actor by its id: newActorSystem), or
-// with its address again while nobody serves it; one that got the close unsubscribes.
+// a new process already serves the address and the viewer lives on it (with a provider
+// that lets a member's successor join before the member has left). Such a viewer may
+// have missed frames and would be sent nothing more, so it is told to go (1001: it
+// resumes with since) and watched again until it is gone.
+//
+// The close waits a moment and is tried again each time the connection it travels on
+// ends: when the library drops a connection, the connection's own closing drops the next
+// one to that address too, with what it carried (README, cluster: library issues), and a
+// close sent at once would feed that chain. A viewer that is gone ends the watch with
+// NotFound (the process at its address has no actor by its id: newActorSystem), or with
+// its address again while nobody serves it; one that got the close unsubscribes.
 func (t *TaskActor) watchEnded(ctx actor.Context, m *actor.Terminated) {
 	key := m.Who.String()
 	tries, told := t.lost[key]
-	if m.Why == actor.TerminatedReason_AddressTerminated && (told || t.subscribed(m.Who)) && tries < lostTries {
-		if t.lost == nil {
-			t.lost = map[string]int{}
-		}
-		t.lost[key] = tries + 1
-		ctx.Send(m.Who, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "connection to the task's member lost"})
-		ctx.Watch(m.Who)
-	} else {
-		t.forgetLost(m.Who)
-	}
+	subscribed := t.subscribed(m.Who)
 	t.removeSubscriber(ctx, m.Who)
+	if m.Why != actor.TerminatedReason_AddressTerminated || tries == lostTries || !(told || subscribed) {
+		t.forgetLost(m.Who)
+		return
+	}
+	if t.lost == nil {
+		t.lost = map[string]int{}
+	}
+	t.lost[key] = tries + 1
+	root, self, pid := ctx.ActorSystem().Root, ctx.Self(), m.Who
+	time.AfterFunc(lostDelay<<tries, func() { root.Send(self, tellLost{pid: pid}) })
+}
+
+// tellLostSubscriber sends a lost subscriber the close and watches it (watchEnded).
+func (t *TaskActor) tellLostSubscriber(ctx actor.Context, pid *actor.PID) {
+	if _, told := t.lost[pid.String()]; told {
+		ctx.Send(pid, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "connection to the task's member lost"})
+		ctx.Watch(pid)
+	}
 }
 
 // forgetLost stops telling pid to go.
