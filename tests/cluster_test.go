@@ -700,8 +700,9 @@ func TestClusterPausedMemberIsFenced(t *testing.T) {
 }
 
 // Kill -9 a member and start it again at the same addresses, ten times, while viewers on
-// it watch tasks on the others: after each round no task counts a viewer that is gone (a
-// ghost subscriber would take the queue's messages for a connection nobody holds).
+// it watch tasks on the others and more keep connecting to it up to its death: after each
+// round no task counts a viewer that is gone (a ghost subscriber would take the queue's
+// messages for a connection nobody holds).
 func TestClusterNoGhostSubscribers(t *testing.T) {
 	etcd := startEtcd(t)
 	a := startMember(t, "a", "--cluster-provider", "etcd", "--etcd-endpoints", etcd)
@@ -726,10 +727,35 @@ func TestClusterNoGhostSubscribers(t *testing.T) {
 		for _, id := range tasks {
 			await(t, "two viewers of "+id, func() bool { return a.status(id).num("subscribers") == 2 })
 		}
+		// Viewers keep connecting to B up to its death, so that some Subscribes are still
+		// on their way when it dies.
+		stop, connecting := make(chan struct{}), make(chan struct{})
+		var dialled atomic.Int64
+		go func() {
+			defer close(connecting)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.base, "http")+"/v1/tasks/"+tasks[i%len(tasks)]+"/ws", nil)
+				cancel()
+				if err == nil {
+					defer c.CloseNow()
+				}
+				dialled.Add(1)
+			}
+		}()
+		killAt := int64(1 + rand.IntN(30)) // a random moment of the connecting
+		await(t, "viewers connecting to B", func() bool { return dialled.Load() >= killAt })
 		if err := b.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		b.exited <- <-b.exited // seen, and left for its cleanup
+		close(stop)
+		<-connecting
 		b = startB()
 		awaitMembers(t, a, b, c)
 		for _, id := range tasks {
