@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -20,6 +22,9 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // clusterRouter is the Router of cluster mode: it asks the grain of kind "task" with the
@@ -124,14 +129,45 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	return r, nil
 }
 
-// remoteConfig is the library's remote as members use it. A connection to a member is
-// tried once, not five times: each failed try waits 2 s, inside the actor that holds
-// the messages for that address, so five tries to a member that died (a task telling its
-// viewers there to go, a reply on its way) kept them 10 s and held up this member's own
-// shutdown as long. A member that answers connects at the first try; one that does not
-// is reported gone after 2 s, and whoever watched an actor there is told.
+// remoteConfig is the library's remote as members use it, with two corrections:
+//   - A connection to a member is tried once, not five times: each failed try waits 2 s,
+//     inside the actor that holds the messages for that address, so five tries to a
+//     member that died kept them 10 s and held up this member's own shutdown as long. A
+//     member that answers connects at the first try; one that does not is reported gone
+//     after 2 s, and whoever watched an actor there is told.
+//   - A connection's end that the endpoint writer caused itself is not a lost connection
+//     (ownCloseIsNoLoss).
 func remoteConfig(host string, port int, opts ...remote.ConfigOption) *remote.Config {
-	return remote.Configure(host, port, append(opts, func(c *remote.Config) { c.MaxRetryCount = 1 })...)
+	return remote.Configure(host, port, append(opts, func(c *remote.Config) {
+		c.MaxRetryCount = 1
+		c.DialOptions = append(c.DialOptions, grpc.WithStreamInterceptor(ownCloseIsNoLoss))
+	})...)
+}
+
+// ownCloseIsNoLoss makes the end of a member connection that its endpoint writer closed
+// itself read as the stream's normal end. The writer, stopped because its connection was
+// dropped, closes the connection; its receiving goroutine then reads Canceled ("the
+// client connection is closing") and reported that as a lost connection for the address.
+// That dropped the next connection to the address, which the messages sent since had
+// opened, with those messages; and its own closing dropped the one after, for as long as
+// messages kept coming. The writer's stream runs under context.Background, so Canceled
+// comes from nothing but its own close; a peer that dies or leaves ends it otherwise.
+func ownCloseIsNoLoss(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	s, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return ownCloseStream{s}, nil
+}
+
+type ownCloseStream struct{ grpc.ClientStream }
+
+func (s ownCloseStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if status.Code(err) == codes.Canceled {
+		return io.EOF
+	}
+	return err
 }
 
 // Request implements Router. It does not use the library's grain call (cluster.Request):

@@ -207,3 +207,27 @@ func TestClusterSubscriberOfAProcessThatDiedNeverReachesItsSuccessor(t *testing.
 		t.Fatal("the viewer of another task was closed by this one")
 	}
 }
+
+// When the library drops a connection, the messages sent after it travel on a new one.
+// Its endpoint writer used to report its own closing of the old connection as a lost
+// connection, which dropped the new one with what it carried, and so on while messages
+// kept coming.
+func TestClusterMessagesAfterADroppedConnectionArrive(t *testing.T) {
+	a, b := startProcess(t, freeAddr(t)), startProcess(t, freeAddr(t))
+	probe := actortest.NewProbe(t, b.sys)
+	to := seenFrom(probe.PID())
+	a.sys.Root.Send(to, &v1.Deliver{CloseReason: "before"})
+	actortest.Expect[*v1.Deliver](t, probe, wait)
+	a.sys.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: b.sys.Address()})
+	const n = 300
+	for i := range n {
+		a.sys.Root.Send(to, &v1.Deliver{CloseCode: uint32(i)})
+		time.Sleep(50 * time.Microsecond) // a steady stream, as under load
+	}
+	for i := range n {
+		d := actortest.Expect[*v1.Deliver](t, probe, wait)
+		if d.CloseCode != uint32(i) {
+			t.Fatalf("message %d arrived as %d", i, d.CloseCode)
+		}
+	}
+}

@@ -69,12 +69,10 @@ type tellLost struct{ pid *actor.PID }
 // have missed frames and would be sent nothing more, so it is told to go (1001: it
 // resumes with since) and watched again until it is gone.
 //
-// The close waits a moment and is tried again each time the connection it travels on
-// ends: when the library drops a connection, the connection's own closing drops the next
-// one to that address too, with what it carried (README, cluster: library issues), and a
-// close sent at once would feed that chain. A viewer that is gone ends the watch with
-// NotFound (the process at its address has no actor by its id: newActorSystem), or with
-// its address again while nobody serves it; one that got the close unsubscribes.
+// The close is tried again, after a doubling wait, each time the connection it travels on
+// drops before the viewer is gone. A viewer that is gone ends the watch with NotFound (the
+// process at its address has no actor by its id: newActorSystem), or with its address
+// again while nobody serves it; one that got the close unsubscribes.
 func (t *TaskActor) watchEnded(ctx actor.Context, m *actor.Terminated) {
 	key := m.Who.String()
 	tries, told := t.lost[key]
