@@ -74,7 +74,7 @@ type tellLost struct{ pid *actor.PID }
 // process at its address has no actor by its id: newActorSystem), or with its address
 // again while nobody serves it; one that got the close unsubscribes.
 func (t *TaskActor) watchEnded(ctx actor.Context, m *actor.Terminated) {
-	key := m.Who.String()
+	key := lostKey(m.Who)
 	tries, told := t.lost[key]
 	subscribed := t.subscribed(m.Who)
 	t.removeSubscriber(ctx, m.Who)
@@ -92,18 +92,21 @@ func (t *TaskActor) watchEnded(ctx actor.Context, m *actor.Terminated) {
 
 // tellLostSubscriber sends a lost subscriber the close and watches it (watchEnded).
 func (t *TaskActor) tellLostSubscriber(ctx actor.Context, pid *actor.PID) {
-	if _, told := t.lost[pid.String()]; told {
+	if _, told := t.lost[lostKey(pid)]; told {
 		ctx.Send(pid, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "connection to the task's member lost"})
 		ctx.Watch(pid)
 	}
 }
+
+// lostKey names a subscriber in TaskActor.lost.
+func lostKey(pid *actor.PID) string { return pid.Address + "/" + pid.Id }
 
 // forgetLost stops telling pid to go.
 func (t *TaskActor) forgetLost(pid *actor.PID) {
 	if t.lost == nil {
 		return
 	}
-	delete(t.lost, pid.String())
+	delete(t.lost, lostKey(pid))
 	if len(t.lost) == 0 {
 		t.lost = nil
 	}
