@@ -50,6 +50,8 @@ type clusterRouter struct {
 	timeout time.Duration
 	// requests are the goroutines of publish calls and lookups.
 	requests goroutines
+	// leaveErr is what went wrong in Shutdown's leave, read once Shutdown has returned.
+	leaveErr error
 }
 
 // startCluster joins system to the cluster that cc describes, with taskProps as kind
@@ -292,10 +294,27 @@ func (r *clusterRouter) Publish(c *PublishCall) {
 // next message starts them on another member. It waits for the requests in flight.
 func (r *clusterRouter) Shutdown() {
 	r.requests.stop()
-	r.c.Shutdown(true)
+	r.leaveErr = leaveCluster(func() { r.c.Shutdown(true) }, func() { r.c.Remote.Shutdown(false) })
 	r.requests.wait()
 	r.stopProvider()
 	r.c.ActorSystem.EventStream.Unsubscribe(r.topology)
+}
+
+// leaveCluster runs the library's graceful leave, leave. That can panic: its endpoint
+// manager, stopping, sends on the channel of each connection from another member, and
+// one that ends at that moment has closed its channel ("send on closed channel"; seen
+// when another member's connection closes as this one leaves). The member's server is
+// then stopped at once with stop, and the panic comes back as an error, so that the
+// shutdown still ends, with one line saying what did not finish.
+func leaveCluster(leave, stop func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("leaving the cluster: the actor library failed (%v); its server was stopped at once", p)
+			stop()
+		}
+	}()
+	leave()
+	return nil
 }
 
 // Members returns the addresses of the cluster's members as this member sees them.

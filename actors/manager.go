@@ -274,6 +274,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-left:
+		if m.cluster != nil {
+			err = errors.Join(err, m.cluster.leaveErr)
+		}
 	case <-ctx.Done():
 		what := "stopping the tasks"
 		if m.cluster != nil {
