@@ -57,9 +57,9 @@ func (b *controlBudget) take(now time.Time, over func()) bool {
 // Accept upgrades a viewer's request. Messages the viewer sends up to readLimit bytes are
 // discarded (a client's own keepalive); a larger one closes the connection with 1009, and
 // control frames past their budget with 1008.
-// On an error Accept has answered the request (403 for a foreign Origin). The returned
-// socket's Context keeps parent's values and ends with the connection, not with the
-// request: the handler may return at once.
+// On an error Accept has answered the request (403 for a foreign Origin, unless opts skip
+// that check). The returned socket's Context keeps parent's values and ends with the
+// connection, not with the request: the handler may return at once.
 func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, readLimit int64) (*WebSocket, error) {
 	cw := &corkingWriter{ResponseWriter: w}
 	var o websocket.AcceptOptions
