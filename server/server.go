@@ -82,7 +82,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ConnState:         connState,
 		ConnContext:       connContext,
 	}
-	admin, err := s.serveAdmin()
+	stopAdmin, err := s.serveAdmin()
 	if err != nil {
 		ln.Close()
 		_ = s.mgr.Shutdown(ctx)
@@ -111,9 +111,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if e := srv.Shutdown(shutdownCtx); e != nil {
 		err = errors.Join(err, fmt.Errorf("http shutdown: %w", e))
 	}
-	if admin != nil {
-		_ = admin.Shutdown(shutdownCtx) // probes only: nothing to finish
-	}
+	stopAdmin(shutdownCtx)
 	if e := s.mgr.Shutdown(shutdownCtx); e != nil {
 		err = errors.Join(err, fmt.Errorf("actors shutdown: %w", e))
 	}
@@ -123,10 +121,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// serveAdmin serves the probes on Config.AdminAddr, when set, until shut down.
-func (s *Server) serveAdmin() (*http.Server, error) {
+// serveAdmin serves the probes on Config.AdminAddr, when set, until stop; stop returns
+// once the admin server's goroutine has ended.
+func (s *Server) serveAdmin() (stop func(context.Context), err error) {
 	if s.cfg.AdminAddr == "" {
-		return nil, nil
+		return func(context.Context) {}, nil
 	}
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
@@ -137,8 +136,15 @@ func (s *Server) serveAdmin() (*http.Server, error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.logger.Info("probes listening", slog.String("addr", ln.Addr().String()))
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+	return func(ctx context.Context) {
+		_ = srv.Shutdown(ctx) // probes only: nothing to finish
+		<-served              // Serve returns as soon as Shutdown closes the listener
+	}, nil
 }
 
 // probes adds health, readiness and metrics to mux.
