@@ -39,7 +39,7 @@ type Meta struct {
 	FinishedAt int64
 	// FirstSeq is the oldest seq the journal still has (0: from 1); older entries were
 	// dropped by the size cap. Bytes is what the task's entries take in the journal.
-	// Commit keeps both: a writer passes the values it was last given.
+	// Commit keeps both from what it stores; a writer's values are not used.
 	FirstSeq uint64
 	Bytes    int64
 	// Owner is the generation of the activation that writes the task, in a journal that
@@ -58,9 +58,60 @@ type Append struct {
 	Entries []Entry
 	// Reset drops every entry the task had before this append (a restarted task).
 	Reset bool
-	// Fenced is set by Commit when another activation owns the task: nothing of this
-	// append was written.
+	// skip is set by a commit that leaves out a meta-only append (Admit: Skip).
+	skip bool
+	// Fenced is set by Commit when the append was not written because the journal's task
+	// is not the one its writer had (Admit): another activation owns it, or it was deleted,
+	// swept or written since. The writer must load the task again.
 	Fenced bool
+}
+
+// A Verdict is what a commit does with one append, given the task as the journal has it.
+type Verdict int
+
+const (
+	// Write: the append follows the stored task; it is written.
+	Write Verdict = iota
+	// Skip: a meta-only append of a state the journal has moved past (or of a task it no
+	// longer has) is left out, silently: it carried only the seen watermark and the
+	// activity time, which a later write carries again.
+	Skip
+	// Refuse: the append's writer had another state of the task than the journal has; it
+	// is left out and marked Fenced.
+	Refuse
+)
+
+// Admit is the one rule every journal applies to an append before writing it, so that
+// every change of a task is ordered after the one it was made from (compare and append):
+//   - entries must follow the stored task in its epoch (the first seq is last_seq+1), or
+//     start at 1 for a task the journal does not have, from a writer that never loaded it;
+//   - a restart (Reset) needs the task to exist: a deleted task stays deleted;
+//   - a meta-only append applies only to the same epoch and last seq: it never creates a
+//     task and never moves last_seq;
+//   - in a shared journal the append's owner must be the task's (Meta.Owner).
+//
+// stored is the task's meta as the journal has it, found whether it has it.
+func (a *Append) Admit(stored Meta, found bool) Verdict {
+	switch {
+	case a.Reset:
+		if !found || stored.Owner != a.Meta.Owner {
+			return Refuse
+		}
+	case len(a.Entries) > 0:
+		first := a.Entries[0].Seq
+		if !found {
+			if first != 1 || a.Meta.Owner != 0 { // an owner means the writer loaded a task since gone
+				return Refuse
+			}
+		} else if stored.Owner != a.Meta.Owner || stored.Epoch != a.Meta.Epoch || stored.LastSeq+1 != first {
+			return Refuse
+		}
+	default:
+		if !found || stored.Owner != a.Meta.Owner || stored.Epoch != a.Meta.Epoch || stored.LastSeq != a.Meta.LastSeq {
+			return Skip
+		}
+	}
+	return Write
 }
 
 // Retention says how long tasks are kept on disk.
@@ -93,8 +144,15 @@ type Journal interface {
 	List(prefix string, fn func(taskID string, m Meta) bool) error
 	// Delete removes the task and all its entries, durably.
 	Delete(taskID string) error
-	// Sweep removes the tasks that retention has expired at now and returns how many.
-	Sweep(now time.Time, r Retention) (int, error)
+	// Expired calls fn with the task_id of every task that retention has expired at now,
+	// until fn returns false. It only reads: the Writer's Sweep deletes them
+	// (DeleteExpired), in order with commits.
+	Expired(now time.Time, r Retention, fn func(taskID string) bool) error
+	// DeleteExpired removes those of taskIDs that retention has still expired at now, as
+	// stored when it runs, durably, and returns how many. It is called by one goroutine
+	// at a time (the Writer's), so a commit that made a task active again is either
+	// before it (the task stays) or after it (the commit is refused: Admit).
+	DeleteExpired(taskIDs []string, now time.Time, r Retention) (int, error)
 	// Close releases the journal; nothing may be called after.
 	Close() error
 }
@@ -106,6 +164,11 @@ var ErrFenced = errors.New("another activation owns the task")
 // ErrUnavailable wraps a failure to store: nothing of the failed commit is acknowledged,
 // and a later commit may succeed (disk space back, database up again).
 var ErrUnavailable = errors.New("journal unavailable")
+
+// ErrOutcomeUnknown wraps a commit whose answer was lost (the connection dropped after the
+// commit was sent, or it timed out then): it may or may not be stored. It also wraps
+// ErrUnavailable. A writer must load its task again before it writes anything else.
+var ErrOutcomeUnknown = fmt.Errorf("%w: the commit's outcome is unknown", ErrUnavailable)
 
 // Expired reports whether retention r has expired a task with meta m at now.
 func (m Meta) Expired(now time.Time, r Retention) bool {

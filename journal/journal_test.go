@@ -142,7 +142,7 @@ func TestJournalSweep(t *testing.T) {
 			commit(t, j, "done-new", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - hour/2, Active: now.UnixNano() - 3*hour})
 			commit(t, j, "idle-old", 1, 1, &journal.Meta{Active: now.UnixNano() - 5*hour})
 			commit(t, j, "idle-new", 1, 1, &journal.Meta{Active: now.UnixNano() - 3*hour})
-			n, err := j.Sweep(now, journal.Retention{Finished: time.Hour, Idle: 4 * time.Hour})
+			n, err := journal.NewWriter(j).Sweep(now, journal.Retention{Finished: time.Hour, Idle: 4 * time.Hour})
 			if err != nil || n != 2 {
 				t.Fatalf("sweep removed %d, %v; want 2", n, err)
 			}

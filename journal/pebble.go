@@ -63,13 +63,30 @@ func chunkBounds(taskID string) (start, end []byte) {
 	return start, end
 }
 
-// Commit implements Journal: one batch, synced.
+// Commit implements Journal: one batch, synced. Each append is admitted against the
+// task's meta as stored, or as an earlier append of the same commit left it.
 func (p *Pebble) Commit(appends []Append) error {
 	b := p.db.NewBatch()
 	defer b.Close()
 	var buf []byte
+	written := map[string]Meta{}
 	for i := range appends {
 		a := &appends[i]
+		stored, found := written[a.TaskID]
+		if !found {
+			var err error
+			if stored, found, err = p.Stat(a.TaskID); err != nil {
+				return err
+			}
+		}
+		switch a.Admit(stored, found) {
+		case Refuse:
+			a.Fenced = true
+			continue
+		case Skip:
+			continue
+		}
+		a.Meta.Bytes, a.Meta.FirstSeq = stored.Bytes, stored.FirstSeq // the journal keeps them
 		if a.Reset {
 			start, end := chunkBounds(a.TaskID)
 			if err := b.DeleteRange(start, end, nil); err != nil {
@@ -86,7 +103,7 @@ func (p *Pebble) Commit(appends []Append) error {
 			if a.Meta.FirstSeq == 0 {
 				a.Meta.FirstSeq = a.Entries[0].Seq
 			}
-			if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes {
+			if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes && !a.Reset { // after a reset the new chunk is all
 				if err := p.trim(b, a); err != nil {
 					return err
 				}
@@ -96,6 +113,7 @@ func (p *Pebble) Commit(appends []Append) error {
 		if err := b.Set(metaKey(a.TaskID), buf, nil); err != nil {
 			return err
 		}
+		written[a.TaskID] = a.Meta
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -221,11 +239,7 @@ func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
 func (p *Pebble) Delete(taskID string) error {
 	b := p.db.NewBatch()
 	defer b.Close()
-	start, end := chunkBounds(taskID)
-	if err := b.DeleteRange(start, end, nil); err != nil {
-		return err
-	}
-	if err := b.Delete(metaKey(taskID), nil); err != nil {
+	if err := p.deleteTask(b, taskID); err != nil {
 		return err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -234,45 +248,46 @@ func (p *Pebble) Delete(taskID string) error {
 	return nil
 }
 
-// Sweep implements Journal: it reads every task's meta and deletes the expired tasks in
-// one batch.
-func (p *Pebble) Sweep(now time.Time, r Retention) (int, error) {
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'m'}, UpperBound: []byte{'n'}})
-	if err != nil {
-		return 0, err
+// deleteTask adds to b the deletes of every key of a task.
+func (p *Pebble) deleteTask(b *pebble.Batch, taskID string) error {
+	start, end := chunkBounds(taskID)
+	if err := b.DeleteRange(start, end, nil); err != nil {
+		return err
 	}
-	var expired []string
-	for ok := it.First(); ok; ok = it.Next() {
-		meta, err := decodeMeta(it.Value())
-		if err != nil {
-			it.Close()
-			return 0, fmt.Errorf("task %s: %w", it.Key()[1:], err)
-		}
-		if meta.Expired(now, r) {
-			expired = append(expired, string(it.Key()[1:]))
-		}
-	}
-	if err := it.Close(); err != nil {
-		return 0, err
-	}
-	if len(expired) == 0 {
-		return 0, nil
-	}
+	return b.Delete(metaKey(taskID), nil)
+}
+
+// Expired implements Journal.
+func (p *Pebble) Expired(now time.Time, r Retention, fn func(taskID string) bool) error {
+	return p.List("", func(id string, m Meta) bool { return !m.Expired(now, r) || fn(id) })
+}
+
+// DeleteExpired implements Journal: each task's meta is read again and the expired ones
+// are deleted in one batch.
+func (p *Pebble) DeleteExpired(taskIDs []string, now time.Time, r Retention) (int, error) {
 	b := p.db.NewBatch()
 	defer b.Close()
-	for _, id := range expired {
-		start, end := chunkBounds(id)
-		if err := b.DeleteRange(start, end, nil); err != nil {
+	n := 0
+	for _, id := range taskIDs {
+		meta, found, err := p.Stat(id)
+		if err != nil {
 			return 0, err
 		}
-		if err := b.Delete(metaKey(id), nil); err != nil {
+		if !found || !meta.Expired(now, r) {
+			continue
+		}
+		if err := p.deleteTask(b, id); err != nil {
 			return 0, err
 		}
+		n++
+	}
+	if n == 0 {
+		return 0, nil
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	return len(expired), nil
+	return n, nil
 }
 
 // Close implements Journal.

@@ -20,8 +20,14 @@ type Postgres struct {
 	timeout      time.Duration
 }
 
-const postgresSchema = `
-CREATE TABLE IF NOT EXISTS tasktail_tasks (
+// schemaVersion is the version of the tables this code writes; the tasktail_schema table
+// holds the version a database has. Members started together migrate under one advisory
+// lock, so they never race on creating tables.
+const schemaVersion = 2
+
+// migrations[v] takes a database from version v to v+1.
+var migrations = []string{
+	`CREATE TABLE IF NOT EXISTS tasktail_tasks (
 	task_id     text PRIMARY KEY,
 	meta        bytea NOT NULL,
 	owner       bigint NOT NULL,
@@ -35,7 +41,15 @@ CREATE TABLE IF NOT EXISTS tasktail_chunks (
 	entries   integer NOT NULL,
 	data      bytea NOT NULL,
 	PRIMARY KEY (task_id, first_seq)
-);`
+);`,
+	// Owner generations come from one sequence, so they never go back, also across a
+	// delete and a new task under the same id.
+	`CREATE SEQUENCE IF NOT EXISTS tasktail_owner;
+SELECT setval('tasktail_owner', greatest((SELECT max(owner) FROM tasktail_tasks), 0) + 1, false);`,
+}
+
+// migrationLock is the advisory lock key the migrations run under ("tasktail" in ASCII).
+const migrationLock = 0x7461736b7461696c
 
 // PostgresOptions configure a PostgreSQL journal; zero fields mean defaults.
 type PostgresOptions struct {
@@ -65,11 +79,48 @@ func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
 		pool.Close()
 		return nil, errors.New("postgres journal: synchronous_commit is off, so a commit is not durable when it returns: turn it on")
 	}
-	if _, err := pool.Exec(ctx, postgresSchema); err != nil {
+	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres journal: create tables: %w", err)
+		return nil, fmt.Errorf("postgres journal: %w", err)
 	}
 	return &Postgres{pool: pool, maxTaskBytes: opts.MaxTaskBytes, timeout: opts.Timeout}, nil
+}
+
+// migrate brings the database's tables to schemaVersion, in one transaction under the
+// migration lock. A database newer than this code is refused.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS tasktail_schema (version integer NOT NULL)`); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	version := 0
+	err = tx.QueryRow(ctx, `SELECT version FROM tasktail_schema`).Scan(&version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := tx.Exec(ctx, `INSERT INTO tasktail_schema VALUES (0)`); err != nil {
+			return fmt.Errorf("schema version: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("schema version: %w", err)
+	case version > schemaVersion:
+		return fmt.Errorf("the database's tables are of version %d, newer than this tasktail's %d: run a newer tasktail", version, schemaVersion)
+	}
+	for v := version; v < schemaVersion; v++ {
+		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate tables to version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE tasktail_schema SET version = $1`, schemaVersion); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	return tx.Commit(ctx)
 }
 
 func (p *Postgres) ctx() (context.Context, context.CancelFunc) {
@@ -95,7 +146,7 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 	var buf []byte
 	for i := range appends {
 		a := &appends[i]
-		if a.Fenced {
+		if a.Fenced || a.skip {
 			continue
 		}
 		if a.Reset {
@@ -118,10 +169,10 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 	var metas pgx.Batch
 	for i := range appends {
 		a := &appends[i]
-		if a.Fenced {
+		if a.Fenced || a.skip {
 			continue
 		}
-		if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes && len(a.Entries) > 0 {
+		if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes && len(a.Entries) > 0 && !a.Reset {
 			if err := p.trim(ctx, tx, a); err != nil {
 				return unavailable(err)
 			}
@@ -135,7 +186,9 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 	return nil
 }
 
-// inTx runs f in one transaction and commits it.
+// inTx runs f in one transaction and commits it. A failure before the commit was sent
+// rolls everything back (ErrUnavailable); a commit whose answer did not arrive may or may
+// not have been applied (ErrOutcomeUnknown).
 func (p *Postgres) inTx(f func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
@@ -148,25 +201,73 @@ func (p *Postgres) inTx(f func(ctx context.Context, tx pgx.Tx) error) error {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return unavailable(err)
+		return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
 	}
 	return nil
 }
 
-// claim locks the rows of the appends' tasks for the transaction and checks that each
-// append's activation owns its task: a task new to the journal is inserted with owner 1
-// (the first writer wins), and an existing one must carry the append's owner. Otherwise
-// the append is marked Fenced.
+// claim locks the rows of the appends' tasks for the transaction and admits each append
+// against its task as stored (Append.Admit, with the owner column as the stored owner):
+// a task new to the journal is inserted with a new owner generation (the first writer
+// wins). A refused append is marked Fenced, a skipped one skip; neither is written.
 func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error {
 	ids := make([]string, 0, len(appends))
 	for _, a := range appends {
 		ids = append(ids, a.TaskID)
 	}
-	rows, err := tx.Query(ctx, `SELECT task_id, owner FROM tasktail_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, ids)
+	rows, err := tx.Query(ctx, `SELECT task_id, owner, meta FROM tasktail_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, ids)
 	if err != nil {
 		return err
 	}
-	owners := map[string]int64{}
+	stored := map[string]Meta{}
+	for rows.Next() {
+		var id string
+		var owner int64
+		var raw []byte
+		if err := rows.Scan(&id, &owner, &raw); err != nil {
+			rows.Close()
+			return err
+		}
+		meta, err := decodeMeta(raw)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("task %s: %w", id, err)
+		}
+		meta.Owner = uint64(owner)
+		stored[id] = meta
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var fresh []string // tasks this commit creates
+	for i := range appends {
+		a := &appends[i]
+		meta, found := stored[a.TaskID]
+		switch a.Admit(meta, found) {
+		case Refuse:
+			a.Fenced = true
+			continue
+		case Skip:
+			a.skip = true
+			continue
+		}
+		a.Meta.Bytes, a.Meta.FirstSeq = meta.Bytes, meta.FirstSeq // the journal keeps them
+		if !found {
+			fresh = append(fresh, a.TaskID)
+		}
+		stored[a.TaskID] = a.Meta // a later append of this commit follows this one
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	rows, err = tx.Query(ctx, `INSERT INTO tasktail_tasks (task_id, meta, owner, finished, finished_at, active)
+		SELECT id, '', nextval('tasktail_owner'), false, 0, 0 FROM unnest($1::text[]) AS id
+		ON CONFLICT (task_id) DO NOTHING RETURNING task_id, owner`, fresh)
+	if err != nil {
+		return err
+	}
+	owners := map[string]uint64{}
 	for rows.Next() {
 		var id string
 		var owner int64
@@ -174,43 +275,21 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 			rows.Close()
 			return err
 		}
-		owners[id] = owner
+		owners[id] = uint64(owner)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	var fresh []string // tasks this commit would create
-	for _, a := range appends {
-		if _, ok := owners[a.TaskID]; !ok && a.Meta.Owner == 0 {
-			fresh = append(fresh, a.TaskID)
-		}
-	}
-	claimed := map[string]bool{}
-	if len(fresh) > 0 {
-		rows, err := tx.Query(ctx, `INSERT INTO tasktail_tasks (task_id, meta, owner, finished, finished_at, active)
-			SELECT id, '', 1, false, 0, 0 FROM unnest($1::text[]) AS id ON CONFLICT (task_id) DO NOTHING RETURNING task_id`, fresh)
-		if err != nil {
-			return err
-		}
-		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, id := range got {
-			claimed[id], owners[id] = true, 1
-		}
-	}
 	for i := range appends {
 		a := &appends[i]
-		owner, ok := owners[a.TaskID]
-		switch {
-		case a.Meta.Owner == 0 && claimed[a.TaskID]:
-			a.Meta.Owner = 1
-		case !ok: // deleted or swept since it was loaded, or another activation created it first
+		if a.Fenced || a.skip || a.Meta.Owner != 0 {
+			continue
+		}
+		if owner, ok := owners[a.TaskID]; ok {
+			a.Meta.Owner = owner
+		} else { // another activation created it first
 			a.Fenced = true
-		default:
-			a.Fenced = uint64(owner) != a.Meta.Owner
 		}
 	}
 	return nil
@@ -247,7 +326,7 @@ func (p *Postgres) trim(ctx context.Context, tx pgx.Tx, a *Append) error {
 // Delete implements Journal.
 func (p *Postgres) Delete(taskID string) error {
 	return p.inTx(func(ctx context.Context, tx pgx.Tx) error {
-		for _, q := range []string{`DELETE FROM tasktail_chunks WHERE task_id = $1`, `DELETE FROM tasktail_tasks WHERE task_id = $1`} {
+		for _, q := range []string{`DELETE FROM tasktail_tasks WHERE task_id = $1`, `DELETE FROM tasktail_chunks WHERE task_id = $1`} { // the row first: it orders the delete with commits
 			if _, err := tx.Exec(ctx, q, taskID); err != nil {
 				return unavailable(err)
 			}
@@ -256,13 +335,41 @@ func (p *Postgres) Delete(taskID string) error {
 	})
 }
 
-// Sweep implements Journal.
-func (p *Postgres) Sweep(now time.Time, r Retention) (int, error) {
+// Expired implements Journal.
+func (p *Postgres) Expired(now time.Time, r Retention, fn func(taskID string) bool) error {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT task_id FROM tasktail_tasks WHERE meta <> '' AND `+expiredSQL,
+		now.UnixNano()-int64(r.Finished), now.UnixNano()-int64(r.Idle))
+	if err != nil {
+		return unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return unavailable(err)
+		}
+		if !fn(id) {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// expiredSQL is Meta.Expired over tasktail_tasks' columns, with $1 the finished and $2 the
+// idle cutoff.
+const expiredSQL = `((finished AND finished_at <> 0 AND finished_at < $1) OR (NOT finished AND active < $2))`
+
+// DeleteExpired implements Journal: the rows are locked and checked again by the delete.
+func (p *Postgres) DeleteExpired(taskIDs []string, now time.Time, r Retention) (int, error) {
 	var swept int
 	err := p.inTx(func(ctx context.Context, tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `DELETE FROM tasktail_tasks WHERE meta <> '' AND
-			((finished AND finished_at <> 0 AND finished_at < $1) OR (NOT finished AND active < $2)) RETURNING task_id`,
-			now.UnixNano()-int64(r.Finished), now.UnixNano()-int64(r.Idle))
+		rows, err := tx.Query(ctx, `DELETE FROM tasktail_tasks WHERE task_id = ANY($3) AND meta <> '' AND `+expiredSQL+` RETURNING task_id`,
+			now.UnixNano()-int64(r.Finished), now.UnixNano()-int64(r.Idle), taskIDs)
 		if err != nil {
 			return unavailable(err)
 		}

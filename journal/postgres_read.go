@@ -4,7 +4,9 @@ package journal
 // the task for the caller) and a range of entries.
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -54,13 +56,24 @@ func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
 	return nil
 }
 
-// Load implements Journal: it also makes the caller the task's owner.
-func (p *Postgres) Load(taskID string, window int) (Meta, []Entry, bool, error) {
-	ctx, cancel := p.ctx()
-	defer cancel()
+// Load implements Journal: it also makes the caller the task's owner. The meta and the
+// entries are read in one transaction that holds the task's row, so no commit, delete or
+// sweep of another member falls between them.
+func (p *Postgres) Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error) {
+	err = p.inTx(func(ctx context.Context, tx pgx.Tx) error {
+		meta, recent, found, err = p.load(ctx, tx, taskID, window)
+		return err
+	})
+	if errors.Is(err, ErrOutcomeUnknown) { // a load's commit changes only the owner
+		err = unavailable(err)
+	}
+	return meta, recent, found, err
+}
+
+func (p *Postgres) load(ctx context.Context, tx pgx.Tx, taskID string, window int) (Meta, []Entry, bool, error) {
 	var raw []byte
 	var owner int64
-	err := p.pool.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = owner + 1 WHERE task_id = $1 RETURNING meta, owner`, taskID).Scan(&raw, &owner)
+	err := tx.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = nextval('tasktail_owner') WHERE task_id = $1 RETURNING meta, owner`, taskID).Scan(&raw, &owner)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Meta{}, nil, false, nil
 	}
@@ -72,13 +85,13 @@ func (p *Postgres) Load(taskID string, window int) (Meta, []Entry, bool, error) 
 	}
 	meta, err := decodeMeta(raw)
 	if err != nil {
-		return Meta{}, nil, false, err
+		return Meta{}, nil, false, fmt.Errorf("task %s: %w", taskID, err)
 	}
 	meta.Owner = uint64(owner)
 	if window <= 0 {
 		return meta, nil, true, nil
 	}
-	rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 ORDER BY first_seq DESC`, taskID)
+	rows, err := tx.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 ORDER BY first_seq DESC`, taskID)
 	if err != nil {
 		return Meta{}, nil, false, unavailable(err)
 	}

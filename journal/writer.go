@@ -3,6 +3,7 @@ package journal
 import (
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // Bounds of one group commit: past them the rest waits for the next commit.
@@ -44,6 +45,10 @@ type request struct {
 	entries  func([]Entry, error)
 	done     func(error)
 	loaded   func(Meta, []Entry, bool, error)
+	expired  []string // a sweep's: the tasks to delete if retention still expires them
+	now      time.Time
+	keep     Retention
+	swept    func(int, error)
 	previous *request
 }
 
@@ -78,6 +83,45 @@ func (w *Writer) Read(taskID string, from uint64, limit, maxBytes int, done func
 	w.submit(&request{read: taskID, from: from, window: limit, maxBytes: maxBytes, entries: done})
 }
 
+// sweepBatch bounds how many tasks one of a sweep's requests deletes, so that commits
+// waiting behind it wait little.
+const sweepBatch = 1000
+
+// Sweep removes the tasks that retention r has expired at now and returns how many. It
+// reads the expired tasks on the caller's goroutine, then deletes them through the Writer,
+// in order with commits, each only if it is still expired then. It blocks until done.
+func (w *Writer) Sweep(now time.Time, r Retention) (int, error) {
+	total := 0
+	var batch []string
+	flush := func() error {
+		done := make(chan struct{})
+		var n int
+		var err error
+		w.submit(&request{expired: batch, now: now, keep: r, swept: func(swept int, e error) { n, err = swept, e; close(done) }})
+		<-done
+		total += n
+		batch = nil
+		return err
+	}
+	var failed error
+	err := w.j.Expired(now, r, func(id string) bool {
+		if batch = append(batch, id); len(batch) == sweepBatch {
+			failed = flush()
+		}
+		return failed == nil
+	})
+	if failed != nil {
+		return total, failed
+	}
+	if err != nil {
+		return total, err
+	}
+	if len(batch) > 0 {
+		err = flush()
+	}
+	return total, err
+}
+
 // Journal is what the Writer writes to, for reads that need no ordering (a download).
 func (w *Writer) Journal() Journal { return w.j }
 
@@ -109,6 +153,8 @@ func (r *request) fail(err error) {
 		r.entries(nil, err)
 	case r.stored != nil:
 		r.stored(Meta{}, err)
+	case r.swept != nil:
+		r.swept(0, err)
 	default:
 		r.done(err)
 	}
@@ -214,6 +260,9 @@ func (w *Writer) carryOut(batch []*request) {
 				return len(entries) < r.window && size < r.maxBytes
 			})
 			r.entries(entries, err)
+		case r.swept != nil:
+			flush()
+			r.swept(w.j.DeleteExpired(r.expired, r.now, r.keep))
 		default:
 			flush()
 			r.done(w.j.Delete(r.delete))

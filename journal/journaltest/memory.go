@@ -66,11 +66,22 @@ func (m *Memory) Commit(appends []journal.Append) error {
 	for i := range appends {
 		a := &appends[i]
 		t := m.tasks[a.TaskID]
+		var stored journal.Meta
+		if t != nil {
+			stored = t.meta
+		}
+		switch a.Admit(stored, t != nil) {
+		case journal.Refuse:
+			a.Fenced = true
+			continue
+		case journal.Skip:
+			continue
+		}
 		if t == nil || a.Reset {
 			t = &task{}
 			m.tasks[a.TaskID] = t
-			a.Meta.FirstSeq = 0
 		}
+		a.Meta.FirstSeq, a.Meta.Bytes = t.meta.FirstSeq, t.meta.Bytes
 		if len(a.Entries) > 0 && a.Meta.FirstSeq == 0 {
 			a.Meta.FirstSeq = a.Entries[0].Seq
 		}
@@ -151,13 +162,34 @@ func (m *Memory) Delete(taskID string) error {
 	return nil
 }
 
-// Sweep implements journal.Journal.
-func (m *Memory) Sweep(now time.Time, r journal.Retention) (int, error) {
+// Expired implements journal.Journal.
+func (m *Memory) Expired(now time.Time, r journal.Retention, fn func(string) bool) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
+	var ids []string
 	for id, t := range m.tasks {
 		if t.meta.Expired(now, r) {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range ids {
+		if !fn(id) {
+			break
+		}
+	}
+	return nil
+}
+
+// DeleteExpired implements journal.Journal.
+func (m *Memory) DeleteExpired(ids []string, now time.Time, r journal.Retention) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failure(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if t := m.tasks[id]; t != nil && t.meta.Expired(now, r) {
 			delete(m.tasks, id)
 			n++
 		}

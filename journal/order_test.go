@@ -1,0 +1,210 @@
+package journal_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/journal"
+)
+
+// A meta-only write never creates a task: written after a delete (a task's last meta as it
+// stops), the task stays deleted.
+func TestJournalMetaOnlyWriteNeverCreatesATask(t *testing.T) {
+	for name, open := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open(t)
+			meta := journal.Meta{Epoch: "e1"}
+			commit(t, j, "a", 1, 3, &meta)
+			if err := j.Delete("a"); err != nil {
+				t.Fatal(err)
+			}
+			meta.Seen = 3
+			late := []journal.Append{{TaskID: "a", Meta: meta}}
+			if err := j.Commit(late); err != nil {
+				t.Fatal(err)
+			}
+			if m, found, err := j.Stat("a"); err != nil || found {
+				t.Fatalf("after a delete and a meta-only write: %+v found=%v %v, want the task gone", m, found, err)
+			}
+			var names []string
+			j.List("", func(id string, _ journal.Meta) bool { names = append(names, id); return true })
+			if len(names) != 0 {
+				t.Fatalf("listed %v after the delete", names)
+			}
+		})
+	}
+}
+
+// A write made from a state the journal no longer has is refused and changes nothing, and
+// the other appends of its commit are stored: entries whose first seq does not follow the
+// stored last seq (a retry of a commit whose answer was lost), entries of another epoch,
+// and a meta-only write of an older state, which would move last_seq back.
+func TestJournalStaleAppendIsRefusedAlone(t *testing.T) {
+	for name, open := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open(t)
+			meta := journal.Meta{Epoch: "e1"}
+			commit(t, j, "a", 1, 3, &meta)
+			old := meta
+			commit(t, j, "a", 4, 5, &meta)
+			other := journal.Meta{Epoch: "e2"}
+			commit(t, j, "b", 1, 1, &other)
+
+			retry := old
+			retry.LastSeq = 5
+			otherEpoch := meta
+			otherEpoch.Epoch, otherEpoch.LastSeq = "elsewhere", 6
+			other.LastSeq = 2
+			group := []journal.Append{
+				{TaskID: "a", Meta: retry, Entries: entries(4, 5)},                                  // the lost answer's retry
+				{TaskID: "b", Meta: other, Entries: entries(2, 2)},                                  // a good one beside it
+				{TaskID: "a", Meta: otherEpoch, Entries: entries(6, 6)},                             // another incarnation's
+				{TaskID: "new", Meta: journal.Meta{Epoch: "n", LastSeq: 3}, Entries: entries(2, 3)}, // not from 1
+			}
+			if err := j.Commit(group); err != nil {
+				t.Fatalf("a commit with stale appends failed as a whole: %v", err)
+			}
+			for i, want := range []bool{true, false, true, true} {
+				if group[i].Fenced != want {
+					t.Errorf("append %d (%s from %d): refused=%v, want %v", i, group[i].TaskID, group[i].Entries[0].Seq, group[i].Fenced, want)
+				}
+			}
+			back := old // a meta-only write of the state before 4..5
+			back.Seen = 3
+			if err := j.Commit([]journal.Append{{TaskID: "a", Meta: back}}); err != nil {
+				t.Fatal(err)
+			}
+			if m, _, _ := j.Stat("a"); m.LastSeq != 5 || m.Epoch != "e1" {
+				t.Fatalf("a: %+v, want last_seq 5 in e1", m)
+			}
+			if m, _, _ := j.Stat("b"); m.LastSeq != 2 {
+				t.Fatalf("b: %+v, want last_seq 2", m)
+			}
+			if _, found, _ := j.Stat("new"); found {
+				t.Fatal("a task created by entries that do not start at 1")
+			}
+			var got []uint64
+			j.Read("a", 1, func(e journal.Entry) bool { got = append(got, e.Seq); return true })
+			if fmt.Sprint(got) != "[1 2 3 4 5]" {
+				t.Fatalf("a holds %v, want 1..5 once", got)
+			}
+			meta.LastSeq = 6 // the owner's next write still lands
+			next := []journal.Append{{TaskID: "a", Meta: meta, Entries: entries(6, 6)}}
+			if err := j.Commit(next); err != nil || next[0].Fenced {
+				t.Fatalf("the next write of the task: %v refused=%v", err, next[0].Fenced)
+			}
+		})
+	}
+}
+
+// A restart of a task the journal no longer has (deleted or swept since it was loaded)
+// does not bring it back.
+func TestJournalResetOfAGoneTaskIsRefused(t *testing.T) {
+	for name, open := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open(t)
+			meta := journal.Meta{Epoch: "e1"}
+			commit(t, j, "a", 1, 2, &meta)
+			if err := j.Delete("a"); err != nil {
+				t.Fatal(err)
+			}
+			reset := []journal.Append{{TaskID: "a", Reset: true, Meta: journal.Meta{Epoch: "e2", Owner: meta.Owner}}}
+			if err := j.Commit(reset); err != nil || !reset[0].Fenced {
+				t.Fatalf("restart of a deleted task: %v refused=%v", err, reset[0].Fenced)
+			}
+			if _, found, _ := j.Stat("a"); found {
+				t.Fatal("a restart brought a deleted task back")
+			}
+		})
+	}
+}
+
+// The retention sweep goes through the Writer, in order with commits: a publish to an
+// expired task stored while the sweep runs is either refused (the task was gone) or
+// kept, never acknowledged and then deleted.
+func TestSweepNeverDeletesAnAcknowledgedCommit(t *testing.T) {
+	for name, open := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			j := open(t)
+			w := journal.NewWriter(j)
+			defer w.Close()
+			const tasks = 20000
+			old := time.Now().Add(-2 * time.Hour).UnixNano()
+			var group []journal.Append
+			for i := range tasks {
+				group = append(group, journal.Append{TaskID: fmt.Sprintf("t%04d", i), Meta: journal.Meta{Epoch: "e", LastSeq: 1, Active: old}, Entries: entries(1, 1)})
+			}
+			if err := j.Commit(group); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			acked := map[string]bool{}
+			var wg sync.WaitGroup
+			for i := range tasks {
+				a := group[i]
+				a.Meta.LastSeq, a.Meta.Active, a.Entries = 2, time.Now().UnixNano(), entries(2, 2)
+				wg.Add(1)
+				w.Commit(a, func(_ journal.Meta, err error) {
+					defer wg.Done()
+					if err == nil {
+						mu.Lock()
+						acked[a.TaskID] = true
+						mu.Unlock()
+					}
+				})
+				if i == tasks/4 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := w.Sweep(time.Now(), journal.Retention{Finished: time.Hour, Idle: time.Hour}); err != nil {
+							t.Error(err)
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			lost := 0
+			for id := range acked {
+				if m, found, err := j.Stat(id); err != nil || !found || m.LastSeq != 2 {
+					lost++
+				}
+			}
+			if lost > 0 {
+				t.Fatalf("%d of %d acknowledged commits gone after the sweep", lost, len(acked))
+			}
+		})
+	}
+}
+
+// Owner generations never go back, also across a delete and a new task under the same
+// id: a stale activation from before the delete cannot write over the new incarnation.
+func TestPostgresOwnersNeverGoBack(t *testing.T) {
+	p, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	first := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 1}, Entries: entries(1, 1)}}
+	if err := p.Commit(first); err != nil || first[0].Fenced {
+		t.Fatal(err)
+	}
+	stale := first[0].Meta // an activation that loaded f before the delete
+	if err := p.Delete("f"); err != nil {
+		t.Fatal(err)
+	}
+	again := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e2", LastSeq: 1}, Entries: entries(1, 1)}}
+	if err := p.Commit(again); err != nil || again[0].Fenced {
+		t.Fatal(err)
+	}
+	if again[0].Meta.Owner <= stale.Owner {
+		t.Fatalf("the new incarnation's owner %d is not past the old one's %d", again[0].Meta.Owner, stale.Owner)
+	}
+	stale.Epoch, stale.LastSeq = "e2", 2 // even with the new epoch guessed right
+	late := []journal.Append{{TaskID: "f", Meta: stale, Entries: entries(2, 2)}}
+	if err := p.Commit(late); err != nil || !late[0].Fenced {
+		t.Fatalf("a write of the activation from before the delete: %v fenced=%v", err, late[0].Fenced)
+	}
+}
