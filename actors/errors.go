@@ -28,6 +28,11 @@ var (
 	// restart or a delete (disk full, database down): nothing of it was acknowledged or
 	// shown, and a retry may succeed once the journal is back.
 	ErrJournalUnavailable = errors.New("journal unavailable")
+	// ErrOutcomeUnknown is returned when the journal's answer to a publish was lost (a
+	// database connection that dropped after the commit was sent): it may or may not be
+	// stored. A retry with the same idempotency key stores it once. It wraps
+	// ErrJournalUnavailable.
+	ErrOutcomeUnknown = fmt.Errorf("%w: the outcome is unknown; retry with the same Idempotency-Key", ErrJournalUnavailable)
 	// ErrTooLarge is wrapped by an InvalidError that breaks a size limit (a message, a
 	// batch, a body): errors.Is tells it from other broken rules.
 	ErrTooLarge = errors.New("too large")

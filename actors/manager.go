@@ -99,7 +99,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	if opts.Journal != nil {
 		m.store = &store{w: journal.NewWriter(opts.Journal)}
 		m.stopSweep = make(chan struct{})
-		m.sweeper.Go(func() { m.sweep(opts.Journal) })
+		m.sweeper.Go(m.sweep)
 	}
 	if opts.Cluster == nil {
 		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, opts.TaskMiddleware...)
@@ -232,6 +232,8 @@ func replyError(reply any) error {
 			return ErrTooManyViewers
 		case v1.RefusedReason_REFUSED_REASON_JOURNAL_UNAVAILABLE:
 			return ErrJournalUnavailable
+		case v1.RefusedReason_REFUSED_REASON_OUTCOME_UNKNOWN:
+			return ErrOutcomeUnknown
 		case v1.RefusedReason_REFUSED_REASON_TOO_MANY_WAITING:
 			return ErrTooManyWaiting
 		}
@@ -309,7 +311,7 @@ func (m *Manager) stopJournal() {
 
 // sweep removes what retention has expired from the journal, every eighth of the shorter
 // retention (at most hourly), until Shutdown.
-func (m *Manager) sweep(j journal.Journal) {
+func (m *Manager) sweep() {
 	every := min(m.cfg.Retention, m.cfg.IdleRetention) / 8
 	every = min(max(every, time.Second), time.Hour)
 	ticker := time.NewTicker(every)
@@ -320,7 +322,7 @@ func (m *Manager) sweep(j journal.Journal) {
 			return
 		case now := <-ticker.C:
 			r := journal.Retention{Finished: m.cfg.Retention, Idle: m.cfg.IdleRetention}
-			if n, err := j.Sweep(now, r); err != nil {
+			if n, err := m.store.w.Sweep(now, r); err != nil {
 				m.logger.Warn("journal retention sweep failed; it runs again later", slog.Any("error", err))
 			} else if n > 0 {
 				m.logger.Info("journal retention removed tasks", slog.Int("tasks", n))

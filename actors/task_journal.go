@@ -36,6 +36,7 @@ type taskJournal struct {
 	firstSeq   uint64 // the oldest seq the journal has (0: from 1); the size cap drops older
 	bytes      int64  // what the task's entries take in the journal
 	owner      uint64 // this activation's generation in a shared journal
+	deleted    bool   // the delete is stored: nothing more is written
 }
 
 // pendingWrite is what a task does once its write is stored.
@@ -124,16 +125,48 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 		return
 	}
 	t.j.owner = m.meta.Owner
-	if m.found {
+	switch {
+	case m.found && t.created: // loaded again after an unknown outcome
+		epoch, last := t.epoch, t.lastSeq
+		t.restore(m.meta, m.entries)
+		t.caughtUp(ctx, epoch, last)
+	case m.found:
 		t.restore(m.meta, m.entries)
 		t.create()
 		if t.found != nil {
 			t.found(ctx)
 		}
-	} else {
+	case t.created: // loaded again, and gone (deleted or swept elsewhere)
+		t.fenced(ctx, pendingWrite{})
+		return
+	default:
 		t.epoch = newEpoch()
 	}
 	t.unstash(ctx)
+}
+
+// caughtUp brings the subscribers of a task loaded again to what the journal has: the
+// entries a commit whose outcome was unknown did store, or a new incarnation.
+func (t *TaskActor) caughtUp(ctx actor.Context, epoch string, last uint64) {
+	if len(t.subs) == 0 {
+		return
+	}
+	switch {
+	case t.epoch != epoch:
+		t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
+			conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: last + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}),
+			conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq}),
+		}})
+	case t.lastSeq > last:
+		from := max(last+1, t.history.oldest(t.lastSeq))
+		t.sendAll(ctx, &v1.Deliver{Frames: t.history.appendRange(nil, from, t.lastSeq)})
+	}
+	t.unseenFrom, t.queuedFrom = 0, 0 // the subscribers have seen it
+	t.markSeen()
+	if t.finished {
+		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseNormal), CloseReason: "task finished"})
+		t.dropSubscribers(ctx)
+	}
 }
 
 // restore sets the task's state from its meta and newest entries: the same epoch, seq,
@@ -257,7 +290,7 @@ func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall) {
 // restartDurably stores a new incarnation: no entries, a new epoch.
 func (t *TaskActor) restartDurably(ctx actor.Context, sender *actor.PID) {
 	epoch := newEpoch()
-	meta := journal.Meta{Epoch: epoch, Active: time.Now().UnixNano()}
+	meta := journal.Meta{Epoch: epoch, Active: time.Now().UnixNano(), Owner: t.j.owner}
 	t.write(ctx, journal.Append{TaskID: t.taskID, Reset: true, Meta: meta}, pendingWrite{restart: epoch, sender: sender})
 }
 
@@ -277,6 +310,18 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	}
 	if errors.Is(m.err, journal.ErrFenced) {
 		t.fenced(ctx, p)
+		return
+	}
+	if errors.Is(m.err, journal.ErrOutcomeUnknown) && !p.delete {
+		// It may be stored: the task loads itself again before it handles anything else,
+		// so it neither reuses the seqs nor loses what was stored.
+		unknown := &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_OUTCOME_UNKNOWN}
+		if p.call != nil {
+			p.call.complete(t.epoch, unknown)
+		} else {
+			respond(ctx, p.sender, unknown)
+		}
+		t.load(ctx)
 		return
 	}
 	switch {
@@ -300,6 +345,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 		ctx.Stop(ctx.Self())
 		return
 	case p.delete:
+		t.j.deleted = true
 		t.deleteNow(ctx, p.sender)
 		return
 	case m.err != nil: // a meta write: try again with the next one
@@ -313,7 +359,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 // this one writes is stored any more. Its viewers resume on the owner (1001), what waited
 // is answered with a failure to retry, and it stops.
 func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
-	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task moved to another member; retry"}
+	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task changed in the journal (it moved to another member, or was deleted or swept); retry"}
 	if p.call != nil {
 		p.call.complete(t.epoch, moved)
 	}
@@ -337,7 +383,7 @@ func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
 func (t *TaskActor) writeMeta(ctx actor.Context) {
 	// A task nothing was published to has nothing worth keeping: a viewer alone never
 	// makes the journal keep a task.
-	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || !t.created || t.lastSeq == 0 {
+	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.deleted || !t.created || t.lastSeq == 0 {
 		return
 	}
 	t.j.dirty = false

@@ -124,11 +124,14 @@ func (t *TaskActor) queueStart() uint64 {
 	return t.queuedFrom
 }
 
+// queued is how many messages the queue holds: those of the trim rule's queue that the
+// task still has (a task loaded again after the journal's size cap dropped part of its
+// queue has fewer).
 func (t *TaskActor) queued() uint32 {
 	if t.unseenFrom == 0 {
 		return 0
 	}
-	return uint32(t.lastSeq - t.queuedFrom + 1)
+	return uint32(t.lastSeq - max(t.queuedFrom, t.history.oldest(t.lastSeq)) + 1)
 }
 
 // failing reports whether a task that finishes with a message of level failed.

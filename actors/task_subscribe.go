@@ -125,7 +125,13 @@ func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
 	if t.unseenFrom < t.queuedFrom {
 		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: t.unseenFrom, ToSeq: t.queuedFrom - 1, Reason: v1.GapReason_GAP_REASON_TRIMMED}))
 	}
-	return t.history.appendRange(frames, t.queuedFrom, t.lastSeq)
+	from := t.queuedFrom
+	if oldest := t.history.oldest(t.lastSeq); oldest > from {
+		// Loaded again after the journal's size cap dropped part of the queue.
+		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: oldest - 1, Reason: v1.GapReason_GAP_REASON_RETENTION}))
+		from = oldest
+	}
+	return t.history.appendRange(frames, from, t.lastSeq)
 }
 
 // appendReplay appends every retained message after since: the entries older than the

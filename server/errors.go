@@ -14,20 +14,21 @@ import (
 
 // Error codes of the API's error bodies.
 const (
-	codeInvalid     = "invalid_argument"
-	codeUnauth      = "unauthenticated"
-	codeForbidden   = "permission_denied"
-	codeTooLarge    = "too_large"
-	codeNotFound    = "not_found"
-	codeFinished    = "task_finished"
-	codeMediaType   = "unsupported_media_type"
-	codeRateLimited = "rate_limited"
-	codeUnavailable = "unavailable"
-	codeJournal     = "journal_unavailable"
-	codeInternal    = "internal"
-	codeMisdirected = "misdirected_host"
-	codeTimeout     = "request_timeout"
-	codeUpgrade     = "upgrade_required"
+	codeInvalid        = "invalid_argument"
+	codeUnauth         = "unauthenticated"
+	codeForbidden      = "permission_denied"
+	codeTooLarge       = "too_large"
+	codeNotFound       = "not_found"
+	codeFinished       = "task_finished"
+	codeMediaType      = "unsupported_media_type"
+	codeRateLimited    = "rate_limited"
+	codeUnavailable    = "unavailable"
+	codeJournal        = "journal_unavailable"
+	codeOutcomeUnknown = "outcome_unknown"
+	codeInternal       = "internal"
+	codeMisdirected    = "misdirected_host"
+	codeTimeout        = "request_timeout"
+	codeUpgrade        = "upgrade_required"
 )
 
 type errorBody struct {
@@ -109,6 +110,9 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 	case errors.Is(err, actors.ErrTooManyTasks):
 		s.logger.Warn("refused: too many live tasks", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this server has its maximum of live tasks; try again later")
+	case errors.Is(err, actors.ErrOutcomeUnknown):
+		s.logger.Warn("refused: the journal's answer was lost", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
+		answer(w, http.StatusServiceUnavailable, codeOutcomeUnknown, "the journal's answer was lost: it may or may not be stored; retry with the same Idempotency-Key")
 	case errors.Is(err, actors.ErrJournalUnavailable):
 		s.logger.Warn("refused: the journal cannot store", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		answer(w, http.StatusServiceUnavailable, codeJournal, "the journal cannot store right now; nothing was stored, try again")

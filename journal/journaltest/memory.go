@@ -16,6 +16,8 @@ type Memory struct {
 	tasks     map[string]*task
 	fail      error
 	failLoads error
+	lose      int // commits still to store whose answer is lost
+
 	// Commits counts successful commits, for tests of group commit.
 	Commits int
 }
@@ -34,6 +36,15 @@ func (m *Memory) Fail(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.fail = err
+}
+
+// LoseAnswers makes the next n commits store what they carry and then fail with
+// journal.ErrOutcomeUnknown, as a database connection that drops after the commit was
+// sent does.
+func (m *Memory) LoseAnswers(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lose = n
 }
 
 // FailLoads makes every later Load fail with err (wrapped in journal.ErrUnavailable) until
@@ -89,6 +100,10 @@ func (m *Memory) Commit(appends []journal.Append) error {
 		t.entries = append(t.entries, a.Entries...)
 	}
 	m.Commits++
+	if m.lose > 0 {
+		m.lose--
+		return journal.ErrOutcomeUnknown
+	}
 	return nil
 }
 

@@ -211,6 +211,10 @@ const (
 	// The node already holds its maximum of task_ids viewers wait on before anything was
 	// published to them.
 	RefusedReason_REFUSED_REASON_TOO_MANY_WAITING RefusedReason = 4
+	// The journal's answer to the commit was lost (the database connection dropped after
+	// the commit was sent): it may or may not be stored. The task loads itself again;
+	// a retry with the same Idempotency-Key stores it once.
+	RefusedReason_REFUSED_REASON_OUTCOME_UNKNOWN RefusedReason = 5
 )
 
 // Enum value maps for RefusedReason.
@@ -221,6 +225,7 @@ var (
 		2: "REFUSED_REASON_TOO_MANY_VIEWERS",
 		3: "REFUSED_REASON_JOURNAL_UNAVAILABLE",
 		4: "REFUSED_REASON_TOO_MANY_WAITING",
+		5: "REFUSED_REASON_OUTCOME_UNKNOWN",
 	}
 	RefusedReason_value = map[string]int32{
 		"REFUSED_REASON_UNSPECIFIED":         0,
@@ -228,6 +233,7 @@ var (
 		"REFUSED_REASON_TOO_MANY_VIEWERS":    2,
 		"REFUSED_REASON_JOURNAL_UNAVAILABLE": 3,
 		"REFUSED_REASON_TOO_MANY_WAITING":    4,
+		"REFUSED_REASON_OUTCOME_UNKNOWN":     5,
 	}
 )
 
@@ -1860,13 +1866,14 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x12GAP_REASON_TRIMMED\x10\x01\x12\x16\n" +
 	"\x12GAP_REASON_HISTORY\x10\x02\x12\x14\n" +
 	"\x10GAP_REASON_EPOCH\x10\x03\x12\x18\n" +
-	"\x14GAP_REASON_RETENTION\x10\x04*\xc4\x01\n" +
+	"\x14GAP_REASON_RETENTION\x10\x04*\xe8\x01\n" +
 	"\rRefusedReason\x12\x1e\n" +
 	"\x1aREFUSED_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dREFUSED_REASON_TOO_MANY_TASKS\x10\x01\x12#\n" +
 	"\x1fREFUSED_REASON_TOO_MANY_VIEWERS\x10\x02\x12&\n" +
 	"\"REFUSED_REASON_JOURNAL_UNAVAILABLE\x10\x03\x12#\n" +
-	"\x1fREFUSED_REASON_TOO_MANY_WAITING\x10\x04B;Z9github.com/tasktail/tasktail/proto/tasktail/v1;tasktailv1b\x06proto3"
+	"\x1fREFUSED_REASON_TOO_MANY_WAITING\x10\x04\x12\"\n" +
+	"\x1eREFUSED_REASON_OUTCOME_UNKNOWN\x10\x05B;Z9github.com/tasktail/tasktail/proto/tasktail/v1;tasktailv1b\x06proto3"
 
 var (
 	file_tasktail_v1_tasktail_proto_rawDescOnce sync.Once

@@ -1,0 +1,139 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/journaltest"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// A deleted task stays deleted, also when it was watched since its meta was last written
+// (the task's last meta as it stopped used to create it again): not found, not listed,
+// not after a restart, and its next publish starts a new incarnation at seq 1.
+func TestDeleteOfAWatchedTaskStaysDeleted(t *testing.T) {
+	dir := t.TempDir()
+	m, stop := durable(t, dir, actors.Config{})
+	ctx := context.Background()
+	sendN(t, m, "w", 1, 3)
+	before := status(t, m, "w")
+	v := connect(t, m, "w")
+	v.WaitFrames(t, 4, wait)
+	if err := m.Disconnect(ctx, "w"); err != nil {
+		t.Fatal(err)
+	}
+	v.WaitClosed(t, wait)
+	gone := func(m *actors.Manager, when string) {
+		t.Helper()
+		if st, err := m.Status(ctx, "w"); !errors.Is(err, actors.ErrNotFound) {
+			t.Fatalf("%s: status %+v %v, want not found", when, st, err)
+		}
+		list, err := m.ListTasks(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range list {
+			if st.TaskId == "w" {
+				t.Fatalf("%s: listed %+v", when, st)
+			}
+		}
+	}
+	gone(m, "after the delete")
+	stop()
+	m2, _ := durable(t, dir, actors.Config{})
+	gone(m2, "after a restart")
+	ack, err := m2.SendLog(ctx, "w", v1.Level_LEVEL_INFO, "again", 0, false)
+	if err != nil || ack.FirstSeq != 1 || ack.Epoch == before.Epoch {
+		t.Fatalf("publish after the delete: %+v %v, want seq 1 in a new epoch (not %s)", ack, err, before.Epoch)
+	}
+}
+
+// With a size cap below what the queue holds, the queue shrinks to what the journal
+// still has and the next viewer is told with a retention gap; a reload never indexes
+// entries that are gone.
+func TestSizeCapBelowTheQueue(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *actors.Manager {
+		j, err := journal.OpenPebble(dir, journal.PebbleOptions{MaxTaskBytes: 4 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newManager(t, actors.Config{QueueLimit: 100, QueueKeep: 50}, actors.Options{Journal: j})
+	}
+	m := open()
+	ctx := context.Background()
+	long := strings.Repeat("x", 200)
+	for range 90 { // 90 × ~220 B: the cap keeps the newest ~14
+		if _, err := m.SendLog(ctx, "capped", v1.Level_LEVEL_INFO, long, 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = open()
+	st := status(t, m, "capped")
+	if st.LastSeq != 90 || st.Queued == 0 || st.Queued >= 90 {
+		t.Fatalf("after a reload: %+v, want last_seq 90 and the queue cut to what the journal has", st)
+	}
+	v := connect(t, m, "capped")
+	frames := actortest.DecodeFrames(t, v.WaitFrames(t, 2+int(st.Queued), wait))
+	if g := frames[1]; g.Type != "gap" || g.Reason != "retention" || g.FromSeq != 1 || g.ToSeq != 90-uint64(st.Queued) {
+		t.Fatalf("first after hello: %+v, want a retention gap 1..%d", g, 90-st.Queued)
+	}
+	if seqs := logSeqs(t, frames); len(seqs) != int(st.Queued) || seqs[len(seqs)-1] != 90 {
+		t.Fatalf("queued frames %v, want the %d newest up to 90", seqs, st.Queued)
+	}
+}
+
+// A commit whose answer was lost is answered outcome unknown; the task loads itself
+// again before anything else, so it neither reuses the seq nor wedges, and its viewer
+// gets what the commit stored, once.
+func TestAmbiguousCommitReloadsTheTask(t *testing.T) {
+	mem := journaltest.NewMemory()
+	m := newManager(t, actors.Config{}, actors.Options{Journal: mem})
+	ctx := context.Background()
+	sendN(t, m, "a", 1, 2)
+	v := connect(t, m, "a")
+	mem.LoseAnswers(1)
+	if _, err := m.SendLog(ctx, "a", v1.Level_LEVEL_INFO, "stored, answer lost", 0, false); !errors.Is(err, actors.ErrOutcomeUnknown) {
+		t.Fatalf("publish whose answer was lost: %v, want ErrOutcomeUnknown", err)
+	}
+	ack, err := m.SendLog(ctx, "a", v1.Level_LEVEL_INFO, "next", 0, false)
+	if err != nil || ack.FirstSeq != 4 {
+		t.Fatalf("the next publish: %+v %v, want seq 4", ack, err)
+	}
+	frames := actortest.DecodeFrames(t, v.WaitFrames(t, 5, wait))
+	if seqs := logSeqs(t, frames); len(seqs) != 4 || seqs[2] != 3 || frames[3].Message != "stored, answer lost" || seqs[3] != 4 {
+		t.Fatalf("viewer got %v, want 1..4 with the stored message at 3", seqs)
+	}
+}
+
+// On PostgreSQL a restart carries the activation's owner: it is stored, not fenced.
+func TestRestartOnPostgres(t *testing.T) {
+	j, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, actors.Config{}, actors.Options{Journal: j})
+	ctx := context.Background()
+	sendN(t, m, "r", 1, 3)
+	v := connect(t, m, "r")
+	epoch, err := m.Restart(ctx, "r")
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if st := status(t, m, "r"); st.Epoch != epoch || st.LastSeq != 0 {
+		t.Fatalf("after the restart: %+v", st)
+	}
+	frames := actortest.DecodeFrames(t, v.WaitFrames(t, 6, wait))
+	if g := frames[4]; g.Type != "gap" || g.Reason != "epoch" {
+		t.Fatalf("viewer after the restart: %+v, want an epoch gap", g)
+	}
+}
