@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -206,5 +207,45 @@ func TestPostgresOwnersNeverGoBack(t *testing.T) {
 	late := []journal.Append{{TaskID: "f", Meta: stale, Entries: entries(2, 2)}}
 	if err := p.Commit(late); err != nil || !late[0].Fenced {
 		t.Fatalf("a write of the activation from before the delete: %v fenced=%v", err, late[0].Fenced)
+	}
+}
+
+// A PostgreSQL commit whose answer is lost after the server applied it is
+// ErrOutcomeUnknown, never "not stored"; the retry of the same append is refused as stale
+// rather than failing with a duplicate key, and the task's next append lands.
+func TestPostgresLostCommitAnswerIsOutcomeUnknown(t *testing.T) {
+	direct := pgtest.ForTest(t)
+	proxy := pgtest.NewCutProxy(t, direct)
+	p, err := journal.OpenPostgres(proxy.URL, journal.PostgresOptions{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	meta := journal.Meta{Epoch: "e"}
+	commit(t, p, "u", 1, 2, &meta)
+	meta.LastSeq = 3
+	lost := []journal.Append{{TaskID: "u", Meta: meta, Entries: entries(3, 3)}}
+	proxy.CutNextCommit()
+	if err := p.Commit(lost); !errors.Is(err, journal.ErrOutcomeUnknown) {
+		t.Fatalf("a commit whose answer was lost: %v, want ErrOutcomeUnknown", err)
+	}
+	if proxy.Cuts.Load() != 1 {
+		t.Fatal("the proxy cut no commit")
+	}
+	if m, _, _ := p.Stat("u"); m.LastSeq != 3 {
+		t.Fatalf("stored last_seq %d, want 3: the commit was applied", m.LastSeq)
+	}
+	retry := []journal.Append{{TaskID: "u", Meta: meta, Entries: entries(3, 3)}}
+	if err := p.Commit(retry); err != nil || !retry[0].Fenced {
+		t.Fatalf("the retry of the same append: %v refused=%v, want refused alone", err, retry[0].Fenced)
+	}
+	loaded, _, _, err := p.Load("u", 10)
+	if err != nil || loaded.LastSeq != 3 {
+		t.Fatalf("load: %+v %v", loaded, err)
+	}
+	loaded.LastSeq = 4
+	next := []journal.Append{{TaskID: "u", Meta: loaded, Entries: entries(4, 4)}}
+	if err := p.Commit(next); err != nil || next[0].Fenced {
+		t.Fatalf("the next append after a load: %v refused=%v", err, next[0].Fenced)
 	}
 }
