@@ -52,6 +52,7 @@ type partAck struct {
 	first, last uint64
 	queued      bool
 	finished    bool // refused: the task had finished before this group
+	reused      bool // refused: its idempotency key was used before for another body
 }
 
 // key returns group i's idempotency key, or "".
@@ -129,6 +130,8 @@ func (c *PublishCall) result(part int) (Ack, error) {
 		return Ack{}, c.err
 	case c.failure != nil:
 		return Ack{}, replyError(c.failure)
+	case c.acks[part].reused:
+		return Ack{}, ErrIdempotencyKeyReused
 	case c.acks[part].finished:
 		return Ack{}, ErrTaskFinished
 	}
@@ -179,7 +182,10 @@ func ackOf(c *PublishCall) any {
 	ack := &v1.PublishAck{TaskId: c.taskID, Epoch: c.epoch, Groups: make([]*v1.GroupAck, len(c.acks))}
 	for i, a := range c.acks {
 		ack.Groups[i] = &v1.GroupAck{FirstSeq: a.first, LastSeq: a.last, Queued: a.queued}
-		if a.finished {
+		switch {
+		case a.reused:
+			ack.Groups[i].Status = v1.PublishStatus_PUBLISH_STATUS_KEY_REUSED
+		case a.finished:
 			ack.Groups[i].Status = v1.PublishStatus_PUBLISH_STATUS_FINISHED
 		}
 	}
@@ -194,7 +200,8 @@ func (c *PublishCall) completeFrom(reply any, err error) {
 	case err != nil:
 	case ok && len(ack.Groups) == len(c.acks):
 		for i, g := range ack.Groups {
-			c.acks[i] = partAck{first: g.FirstSeq, last: g.LastSeq, queued: g.Queued, finished: g.Status == v1.PublishStatus_PUBLISH_STATUS_FINISHED}
+			c.acks[i] = partAck{first: g.FirstSeq, last: g.LastSeq, queued: g.Queued,
+				finished: g.Status == v1.PublishStatus_PUBLISH_STATUS_FINISHED, reused: g.Status == v1.PublishStatus_PUBLISH_STATUS_KEY_REUSED}
 		}
 		c.complete(ack.Epoch, nil)
 		return

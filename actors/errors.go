@@ -33,6 +33,9 @@ var (
 	// stored. A retry with the same idempotency key stores it once. It wraps
 	// ErrJournalUnavailable.
 	ErrOutcomeUnknown = fmt.Errorf("%w: the outcome is unknown; retry with the same Idempotency-Key", ErrJournalUnavailable)
+	// ErrIdempotencyKeyReused is returned for a publish whose idempotency key the task
+	// has stored with another body: nothing of it was stored.
+	ErrIdempotencyKeyReused = errors.New("the idempotency key was used for another body")
 	// ErrTooLarge is wrapped by an InvalidError that breaks a size limit (a message, a
 	// batch, a body): errors.Is tells it from other broken rules.
 	ErrTooLarge = errors.New("too large")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tasktail/tasktail/actors"
@@ -135,5 +136,93 @@ func TestRestartOnPostgres(t *testing.T) {
 	frames := actortest.DecodeFrames(t, v.WaitFrames(t, 6, wait))
 	if g := frames[4]; g.Type != "gap" || g.Reason != "epoch" {
 		t.Fatalf("viewer after the restart: %+v, want an epoch gap", g)
+	}
+}
+
+// Idempotency keys are a window of their own: a reload finds the newest keys however many
+// entries followed them; a task restart forgets them (a retry is stored in the new
+// incarnation, not answered with seqs that hold nothing); the same key with another body
+// is refused. In memory and with a journal.
+func TestIdempotencyKeysKeepTheirWindow(t *testing.T) {
+	in := func(msg string) []*v1.LogInput {
+		return []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: msg, Progress: actors.KeepProgress}}
+	}
+	big := make([]*v1.LogInput, 1000)
+	for i := range big {
+		big[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: "row", Progress: actors.KeepProgress}
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	m, stop := durable(t, dir, actors.Config{})
+	first, err := m.PublishOnce(ctx, "k", "req-1", in("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Publish(ctx, "k", big); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	m, stop = durable(t, dir, actors.Config{})
+	again, err := m.PublishOnce(ctx, "k", "req-1", in("one"))
+	if err != nil || again.FirstSeq != first.FirstSeq {
+		t.Fatalf("retry after 1,000 entries and a reload: %+v %v, want seq %d again", again, err, first.FirstSeq)
+	}
+	if _, err := m.PublishOnce(ctx, "k", "req-1", in("another body")); !errors.Is(err, actors.ErrIdempotencyKeyReused) {
+		t.Fatalf("the same key with another body: %v, want ErrIdempotencyKeyReused", err)
+	}
+	if st := status(t, m, "k"); st.LastSeq != 1001 {
+		t.Fatalf("last_seq %d, want 1001: nothing stored twice", st.LastSeq)
+	}
+	for name, m := range map[string]*actors.Manager{"journal": m, "memory": newManager(t, actors.Config{}, actors.Options{})} {
+		if _, err := m.PublishOnce(ctx, "r", "req-2", in("before")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Restart(ctx, "r"); err != nil {
+			t.Fatal(err)
+		}
+		after, err := m.PublishOnce(ctx, "r", "req-2", in("before"))
+		if err != nil || after.FirstSeq != 1 {
+			t.Fatalf("%s: retry after a task restart: %+v %v, want it stored at seq 1 of the new incarnation", name, after, err)
+		}
+		if st := status(t, m, "r"); st.LastSeq != 1 {
+			t.Fatalf("%s: after the restart last_seq %d, want 1", name, st.LastSeq)
+		}
+	}
+}
+
+// The size cap holds with many writers flooding one task: what stays stored is within the
+// cap (plus the newest chunk, which always stays).
+func TestSizeCapHoldsUnderConcurrentWriters(t *testing.T) {
+	const capBytes = 1 << 20
+	j, err := journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: capBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, actors.Config{}, actors.Options{Journal: j})
+	ctx := context.Background()
+	batch := make([]*v1.LogInput, 50)
+	for i := range batch {
+		batch[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: strings.Repeat("y", 1000), Progress: actors.KeepProgress}
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 { // 8 × 20 × 50 KB = 8 MB
+				if _, err := m.Publish(ctx, "flood", batch); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stored := 0
+	if err := j.Read("flood", 1, func(e journal.Entry) bool { stored += len(e.Message); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if meta, _, _ := j.Stat("flood"); stored > capBytes+capBytes/4 || meta.Bytes > capBytes {
+		t.Fatalf("%d bytes of messages stored (meta says %d) under a cap of %d", stored, meta.Bytes, capBytes)
 	}
 }

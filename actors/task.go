@@ -242,11 +242,12 @@ func (t *TaskActor) create() {
 
 // publishCall publishes a call: stored first when there is a journal.
 func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall) {
-	if t.store != nil {
-		t.publishDurably(ctx, c)
+	p := t.plan(c, time.Now())
+	if t.store != nil && len(p.entries) > 0 {
+		t.publishDurably(ctx, c, p)
 		return
 	}
-	t.publishAt(ctx, c, time.Now())
+	t.applyPlan(ctx, c, p)
 }
 
 // deleteNow closes the task's sockets and drops all of its state (docs/design.md, rule
@@ -266,6 +267,7 @@ func (t *TaskActor) restartTo(ctx actor.Context, epoch string) {
 	t.epoch = epoch
 	t.lastSeq, t.history, t.unseenFrom, t.queuedFrom = 0, history{}, 0, 0
 	t.progress, t.finished, t.failed = 0, false, false
+	t.idem = nil // a retry of a publish of the old incarnation is stored in the new one
 	t.lastActive = time.Since(processStart)
 	t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
 		conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, Reason: v1.GapReason_GAP_REASON_EPOCH}),

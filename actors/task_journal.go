@@ -42,7 +42,7 @@ type taskJournal struct {
 // pendingWrite is what a task does once its write is stored.
 type pendingWrite struct {
 	call    *PublishCall
-	at      time.Time
+	plan    *plan
 	restart string     // the new epoch of a restart
 	delete  bool       // a delete
 	sender  *actor.PID // who waits for the restart or delete
@@ -55,10 +55,8 @@ type stashed struct {
 
 // loaded carries a task's state from the journal to the task.
 type loaded struct {
-	meta    journal.Meta
-	entries []journal.Entry
-	found   bool
-	err     error
+	journal.Loaded
+	err error
 }
 
 // backfilled carries entries older than the history to a subscribe that waits for them.
@@ -84,8 +82,8 @@ func (t *TaskActor) journalUnavailable() *v1.Refused {
 func (t *TaskActor) load(ctx actor.Context) {
 	t.j.loading, t.j.failed = true, false
 	root, self := ctx.ActorSystem().Root, ctx.Self()
-	t.store.w.Load(t.taskID, t.cfg.HistoryLimit, func(m journal.Meta, es []journal.Entry, found bool, err error) {
-		root.Send(self, &loaded{meta: m, entries: es, found: found, err: err})
+	t.store.w.Load(t.taskID, t.cfg.HistoryLimit, func(l journal.Loaded, err error) {
+		root.Send(self, &loaded{Loaded: l, err: err})
 	})
 }
 
@@ -124,14 +122,14 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 		}
 		return
 	}
-	t.j.owner = m.meta.Owner
+	t.j.owner = m.Meta.Owner
 	switch {
-	case m.found && t.created: // loaded again after an unknown outcome
+	case m.Found && t.created: // loaded again after an unknown outcome
 		epoch, last := t.epoch, t.lastSeq
-		t.restore(m.meta, m.entries)
+		t.restore(m.Loaded)
 		t.caughtUp(ctx, epoch, last)
-	case m.found:
-		t.restore(m.meta, m.entries)
+	case m.Found:
+		t.restore(m.Loaded)
 		t.create()
 		if t.found != nil {
 			t.found(ctx)
@@ -169,23 +167,23 @@ func (t *TaskActor) caughtUp(ctx actor.Context, epoch string, last uint64) {
 	}
 }
 
-// restore sets the task's state from its meta and newest entries: the same epoch, seq,
-// progress and finished state, the history, and the queue as the trim rule left it.
-func (t *TaskActor) restore(m journal.Meta, entries []journal.Entry) {
+// restore sets the task's state from what the journal has: the same epoch, seq,
+// progress and finished state, the history, the idempotency keys, and the queue as the
+// trim rule left it (from what the journal still has of it: appendQueue).
+func (t *TaskActor) restore(l journal.Loaded) {
+	m := l.Meta
 	t.epoch, t.lastSeq, t.progress, t.finished, t.failed = m.Epoch, m.LastSeq, m.Progress, m.Finished, m.Failed
 	t.j.finishedAt, t.j.firstSeq, t.j.bytes = m.FinishedAt, m.FirstSeq, m.Bytes
-	t.history = history{}
-	t.history.reserve(len(entries), t.cfg.HistoryLimit)
-	var stamp [40]byte
-	for _, e := range entries {
-		t.remember(e.Key, partAck{first: e.KeyFirst, last: e.Seq})
-	}
+	t.rememberStored(l.Keys)
 	t.unseenFrom, t.queuedFrom = 0, 0
 	if m.LastSeq > m.Seen {
 		t.unseenFrom = m.Seen + 1
 		t.queuedFrom = m.LastSeq - queueLength(m.LastSeq-m.Seen, uint64(t.cfg.QueueLimit), uint64(t.cfg.QueueKeep)) + 1
 	}
-	for _, e := range entries {
+	t.history = history{}
+	t.history.reserve(len(l.Entries), t.cfg.HistoryLimit)
+	var stamp [40]byte
+	for _, e := range l.Entries {
 		t.history.push(e.Seq, entryFrame(t.taskID, e, stamp[:0]), t.cfg.HistoryLimit, t.cfg.HistoryBytes, t.queueStart())
 	}
 }
@@ -237,54 +235,18 @@ func (t *TaskActor) write(ctx actor.Context, a journal.Append, p pendingWrite) {
 	t.store.w.Commit(a, func(m journal.Meta, err error) { root.Send(self, &committed{meta: m, err: err}) })
 }
 
-// publishDurably stores a call's entries and meta, and applies the call once stored. The
-// seen watermark written is the one before the call: entries that go live are recorded
-// as seen by a later write, so a crash can hand them to a new connection again, never
-// lose them from the queue.
-func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall) {
-	at := time.Now()
+// publishDurably stores a call's planned entries, keys and meta, and applies the plan
+// once stored. The seen watermark written is the one before the call: entries that go
+// live are recorded as seen by a later write, so a crash can hand them to a new
+// connection again, never lose them from the queue.
+func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall, p *plan) {
 	meta := t.meta()
-	var entries []journal.Entry
-	var keysInCall map[string]bool // keys of earlier groups of this call
-	from := 0
-	for i, end := range c.ends {
-		key := c.key(i)
-		_, retried := t.keyed(key)
-		if !meta.Finished && !retried && !keysInCall[key] {
-			first := meta.LastSeq + 1
-			for _, in := range c.entries[from:end] {
-				if in.progress == KeepProgress {
-					in.progress = meta.Progress
-				}
-				meta.LastSeq++
-				entries = append(entries, journal.Entry{Seq: meta.LastSeq, TimeUnixNano: at.UnixNano(),
-					Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished})
-				meta.Progress = in.progress
-				if in.finished && !meta.Finished {
-					meta.Failed = failing(in.level)
-				}
-				meta.Finished = meta.Finished || in.finished
-			}
-			if key != "" {
-				last := &entries[len(entries)-1]
-				last.Key, last.KeyFirst = key, first
-				if keysInCall == nil {
-					keysInCall = map[string]bool{}
-				}
-				keysInCall[key] = true
-			}
-		}
-		from = end
-	}
-	if len(entries) == 0 { // every group was refused: the task had finished
-		t.publishAt(ctx, c, at)
-		return
-	}
-	meta.Active = at.UnixNano()
+	meta.LastSeq, meta.Progress, meta.Finished, meta.Failed = p.lastSeq, p.progress, p.finished, p.failed
+	meta.Active = p.at.UnixNano()
 	if meta.Finished && !t.finished {
-		meta.FinishedAt = at.UnixNano()
+		meta.FinishedAt = p.at.UnixNano()
 	}
-	t.write(ctx, journal.Append{TaskID: t.taskID, Meta: meta, Entries: entries}, pendingWrite{call: c, at: at})
+	t.write(ctx, journal.Append{TaskID: t.taskID, Meta: meta, Entries: p.entries, Keys: p.keys}, pendingWrite{call: c, plan: p})
 }
 
 // restartDurably stores a new incarnation: no entries, a new epoch.
@@ -328,9 +290,9 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	case p.call != nil && m.err != nil:
 		p.call.complete(t.epoch, t.journalUnavailable())
 	case p.call != nil:
-		t.publishAt(ctx, p.call, p.at)
+		t.applyPlan(ctx, p.call, p.plan)
 		if t.finished && t.j.finishedAt == 0 {
-			t.j.finishedAt = p.at.UnixNano()
+			t.j.finishedAt = p.plan.at.UnixNano()
 		}
 	case p.restart != "" && m.err != nil:
 		respond(ctx, p.sender, t.journalUnavailable())

@@ -3,35 +3,116 @@ package actors
 import (
 	"time"
 
+	"github.com/tasktail/tasktail/journal"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-// publishAt appends the groups of a call in order, each all or nothing, stamped at, and
-// delivers all they make live in one Deliver.
-func (t *TaskActor) publishAt(ctx actor.Context, c *PublishCall, at time.Time) {
+// A publish call is planned once from the task's state (plan), and the plan is applied
+// (applyPlan): at once without a journal, once stored with one. The rules of appending
+// (seqs, progress kept, finished, failed, idempotency keys) live in plan alone, and the
+// queue and history follow from applyPlan alone, so the live path and the durable one
+// cannot drift (docs/design.md, "One apply").
+
+// plan is what a publish call does to its task: the entries it appends, as they are
+// stored, the idempotency keys it stores, each group's outcome, and the task's state after.
+type plan struct {
+	entries []journal.Entry
+	keys    []journal.Key
+	groups  []plannedGroup // parallel to the call's ends
+	at      time.Time
+	// The task's state after the call.
+	lastSeq  uint64
+	progress float64
+	finished bool
+	failed   bool
+}
+
+// plannedGroup is one group's outcome: appended as entries[from:to], or answered with ack
+// (a retry, a refusal).
+type plannedGroup struct {
+	from, to int
+	ack      partAck
+	appended bool
+	hash     uint64 // of a keyed group's body
+}
+
+// plan decides what call c does to the task at at. It changes nothing.
+func (t *TaskActor) plan(c *PublishCall, at time.Time) *plan {
+	p := &plan{groups: make([]plannedGroup, len(c.ends)), at: at,
+		lastSeq: t.lastSeq, progress: t.progress, finished: t.finished, failed: t.failed}
+	var inCall map[string]int // keys of earlier groups of this call: their index
+	from := 0
+	for i, end := range c.ends {
+		g, key, group := &p.groups[i], c.key(i), c.entries[from:end]
+		from = end
+		if key != "" {
+			g.hash = bodyHash(group)
+		}
+		if j, ok := inCall[key]; ok && key != "" { // a retry within the call
+			earlier := p.groups[j]
+			g.ack = earlier.ack
+			g.ack.reused = earlier.hash != g.hash
+			continue
+		}
+		if ack, ok, reused := t.keyed(key, g.hash, at); ok {
+			g.ack, g.ack.reused = ack, reused
+			continue
+		}
+		if p.finished {
+			g.ack = partAck{last: p.lastSeq, finished: true}
+			continue
+		}
+		g.appended, g.from = true, len(p.entries)
+		g.ack.first = p.lastSeq + 1
+		for _, in := range group {
+			if in.progress == KeepProgress {
+				in.progress = p.progress
+			}
+			p.lastSeq++
+			p.entries = append(p.entries, journal.Entry{Seq: p.lastSeq, TimeUnixNano: at.UnixNano(),
+				Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished})
+			p.progress = in.progress
+			if in.finished && !p.finished {
+				p.failed = failing(in.level)
+			}
+			p.finished = p.finished || in.finished
+		}
+		g.to, g.ack.last = len(p.entries), p.lastSeq
+		if key != "" {
+			p.keys = append(p.keys, journal.Key{Key: key, Hash: g.hash, First: g.ack.first, Last: g.ack.last, At: at.UnixNano()})
+			if inCall == nil {
+				inCall = map[string]int{}
+			}
+			inCall[key] = i
+		}
+	}
+	return p
+}
+
+// applyPlan applies a planned call to the task, delivers all it makes live in one
+// Deliver, and completes the call.
+func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *plan) {
 	wasFinished := t.finished
 	var live [][]byte
 	if len(t.subs) > 0 {
-		live = make([][]byte, 0, len(c.entries))
+		live = make([][]byte, 0, len(p.entries))
 		t.markSeen()
 	}
 	var buf [40]byte
-	now := newStamp(at, buf[:0])
-	from := 0
-	for i, end := range c.ends {
-		key := c.key(i)
-		if ack, ok := t.keyed(key); ok { // a retry: answered as the first time
-			c.acks[i] = ack
-		} else {
-			c.acks[i], live = t.appendEntries(c.entries[from:end], live, now)
-			if !c.acks[i].finished {
-				t.remember(key, c.acks[i])
-			}
+	now := newStamp(p.at, buf[:0])
+	for i := range p.groups {
+		g := &p.groups[i]
+		if g.appended {
+			g.ack.queued = len(t.subs) == 0
+			live = t.appendEntries(p.entries[g.from:g.to], g.ack.queued, live, now)
+			t.remember(c.key(i), g.hash, p.at.UnixNano(), g.ack)
 		}
-		from = end
+		c.acks[i] = g.ack
 	}
+	t.progress, t.finished, t.failed = p.progress, p.finished, p.failed
 	t.deliverLive(ctx, live, wasFinished)
 	c.complete(t.epoch, nil)
 }
@@ -47,30 +128,18 @@ func newStamp(at time.Time, buf []byte) stamp {
 	return stamp{at: at, text: conn.AppendTimestamp(buf, at.UnixNano())}
 }
 
-// appendEntries stores one all-or-nothing group of entries, appends the frames to deliver
-// now (there are subscribers) to live, and applies the queue rules otherwise.
-func (t *TaskActor) appendEntries(entries []logEntry, live [][]byte, now stamp) (partAck, [][]byte) {
-	if t.finished {
-		return partAck{last: t.lastSeq, finished: true}, live
-	}
+// appendEntries appends one group's planned entries to the task: their frames go to live
+// (there are subscribers) or join the queue (rules 3 and 4), and to the history.
+func (t *TaskActor) appendEntries(entries []journal.Entry, queued bool, live [][]byte, now stamp) [][]byte {
 	t.lastActive = now.at.Sub(processStart)
-	ack := partAck{first: t.lastSeq + 1, queued: len(t.subs) == 0}
 	t.history.reserve(len(entries), t.cfg.HistoryLimit)
-	for _, in := range entries {
-		if in.progress == KeepProgress {
-			in.progress = t.progress
-		}
-		t.lastSeq++
+	for _, e := range entries {
+		t.lastSeq = e.Seq
 		frame := conn.LogFrame(&v1.LogEntry{
-			TaskId: t.taskID, Seq: t.lastSeq, TimeUnixNano: now.at.UnixNano(),
-			Level: in.level, Message: in.message, Progress: in.progress, Finished: in.finished,
+			TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
+			Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
 		}, now.text)
-		t.progress = in.progress
-		if in.finished && !t.finished {
-			t.failed = failing(in.level)
-		}
-		t.finished = t.finished || in.finished
-		if ack.queued {
+		if queued {
 			t.enqueue()
 		} else {
 			live = append(live, frame)
@@ -78,11 +147,10 @@ func (t *TaskActor) appendEntries(entries []logEntry, live [][]byte, now stamp) 
 		t.history.push(t.lastSeq, frame, t.cfg.HistoryLimit, t.cfg.HistoryBytes, t.queueStart())
 	}
 	t.stats.Published.Add(uint64(len(entries)))
-	if ack.queued {
+	if queued {
 		t.stats.Queued.Add(uint64(len(entries)))
 	}
-	ack.last = t.lastSeq
-	return ack, live
+	return live
 }
 
 // deliverLive sends the subscribers the frames of one call, and when that call finished
@@ -103,14 +171,14 @@ func (t *TaskActor) deliverLive(ctx actor.Context, live [][]byte, wasFinished bo
 }
 
 // enqueue applies rules 3 and 4 of docs/design.md to the message just appended at lastSeq:
-// it joins the queue, and when it would make the queue longer than QueueLimit only the
-// most recent QueueKeep stay.
+// it joins the queue, and the queue is what the trim rule leaves of the messages nobody
+// has seen (queueLength, the one statement of rule 4).
 func (t *TaskActor) enqueue() {
 	if t.unseenFrom == 0 {
 		t.unseenFrom, t.queuedFrom = t.lastSeq, t.lastSeq
 	}
-	if t.lastSeq-t.queuedFrom+1 > uint64(t.cfg.QueueLimit) {
-		keepFrom := t.lastSeq - uint64(t.cfg.QueueKeep) + 1
+	keepFrom := t.lastSeq - queueLength(t.lastSeq-t.unseenFrom+1, uint64(t.cfg.QueueLimit), uint64(t.cfg.QueueKeep)) + 1
+	if keepFrom > t.queuedFrom {
 		t.stats.Trimmed.Add(keepFrom - t.queuedFrom)
 		t.queuedFrom = keepFrom
 	}

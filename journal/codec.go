@@ -10,10 +10,12 @@ import (
 )
 
 // The records are small binary encodings with a version byte, so that a later version can
-// read what an earlier one wrote. Chunks of version 2 carry idempotency keys.
+// read what an earlier one wrote. Chunks of version 2 carried idempotency keys on their
+// entries; they have records of their own since version 3.
 const (
 	recordVersion = 1
-	chunkVersion  = 2
+	keyedChunks   = 2
+	chunkVersion  = 3
 )
 
 var errCorrupt = errors.New("corrupt journal record")
@@ -32,7 +34,8 @@ func appendMeta(b []byte, m Meta) []byte {
 	b = binary.AppendUvarint(b, m.FirstSeq)
 	b = binary.AppendVarint(b, m.Bytes)
 	b = binary.AppendUvarint(b, m.Owner)
-	return append(b, boolByte(m.Failed))
+	b = append(b, boolByte(m.Failed))
+	return binary.AppendUvarint(b, uint64(m.Keys))
 }
 
 // decodeMeta decodes a record appendMeta wrote.
@@ -53,10 +56,43 @@ func decodeMeta(b []byte) (Meta, error) {
 	if len(d.b) > 0 {
 		m.Failed = d.byte() == 1
 	}
+	if len(d.b) > 0 {
+		m.Keys = int(d.uvarint())
+	}
 	if d.err != nil {
 		return Meta{}, fmt.Errorf("meta: %w", d.err)
 	}
 	return m, nil
+}
+
+// appendKey encodes an idempotency key record; its last seq is in the record's key.
+func appendKey(b []byte, k Key) []byte {
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, uint64(len(k.Key)))
+	b = append(b, k.Key...)
+	b = binary.LittleEndian.AppendUint64(b, k.Hash)
+	b = binary.AppendUvarint(b, k.First)
+	return binary.AppendVarint(b, k.At)
+}
+
+// decodeKey decodes a record appendKey wrote for the publish that ended at last.
+func decodeKey(b []byte, last uint64) (Key, error) {
+	d := decoder{b: b}
+	if d.byte() != recordVersion {
+		return Key{}, fmt.Errorf("key: %w", errCorrupt)
+	}
+	k := Key{Key: d.string(), Last: last}
+	if len(d.b) >= 8 {
+		k.Hash = binary.LittleEndian.Uint64(d.b)
+		d.b = d.b[8:]
+	} else {
+		d.fail()
+	}
+	k.First, k.At = d.uvarint(), d.varint()
+	if d.err != nil {
+		return Key{}, fmt.Errorf("key: %w", d.err)
+	}
+	return k, nil
 }
 
 // appendChunk encodes entries with consecutive seqs; the first seq is in the record's key.
@@ -69,11 +105,6 @@ func appendChunk(b []byte, entries []Entry) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.Progress))
 		b = binary.AppendUvarint(b, uint64(len(e.Message)))
 		b = append(b, e.Message...)
-		b = binary.AppendUvarint(b, uint64(len(e.Key)))
-		if e.Key != "" {
-			b = append(b, e.Key...)
-			b = binary.AppendUvarint(b, e.KeyFirst)
-		}
 	}
 	return b
 }
@@ -83,7 +114,7 @@ func appendChunk(b []byte, entries []Entry) []byte {
 func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 	d := decoder{b: b}
 	version := d.byte()
-	if version != recordVersion && version != chunkVersion {
+	if version < recordVersion || version > chunkVersion {
 		return fmt.Errorf("chunk: %w", errCorrupt)
 	}
 	n := d.uvarint()
@@ -92,10 +123,8 @@ func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 		e.Finished = d.byte() == 1
 		e.Progress = d.float()
 		e.Message = d.string()
-		if version >= chunkVersion {
-			if e.Key = d.string(); e.Key != "" {
-				e.KeyFirst = d.uvarint()
-			}
+		if version == keyedChunks && d.string() != "" {
+			d.uvarint() // the key's first seq: the keys of version 2 are not carried over
 		}
 		if d.err == nil && !fn(e) {
 			return nil
@@ -157,7 +186,7 @@ func readChunk(b []byte, first, from uint64, fn func(Entry) bool) (more bool, er
 // chunkLen returns how many entries a chunk holds.
 func chunkLen(b []byte) (uint64, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != recordVersion && v != chunkVersion {
+	if v := d.byte(); v < recordVersion || v > chunkVersion {
 		return 0, fmt.Errorf("chunk: %w", errCorrupt)
 	}
 	n := d.uvarint()

@@ -17,11 +17,6 @@ type Entry struct {
 	Message      string
 	Progress     float64
 	Finished     bool
-	// Key is the idempotency key of the publish this entry ended, whose first entry was
-	// KeyFirst: a task reloaded from the journal still knows the keys of its recent
-	// publishes. Empty on every other entry.
-	Key      string
-	KeyFirst uint64
 }
 
 // Meta is a task's state besides its entries: what a task needs to continue where it was.
@@ -48,7 +43,23 @@ type Meta struct {
 	Owner uint64
 	// Failed: the task finished with an error or critical message.
 	Failed bool
+	// Keys is how many idempotency keys the journal holds for the task (at most its key
+	// window). Commit keeps it.
+	Keys int
 }
+
+// Key is the idempotency key of one stored publish: its entries were First..Last, at At
+// (unix nanoseconds), and Hash fingerprints their contents, so that the same key with
+// another body is told apart from a retry.
+type Key struct {
+	Key         string
+	Hash        uint64
+	First, Last uint64
+	At          int64
+}
+
+// DefaultKeyWindow is how many idempotency keys a journal keeps per task, newest first.
+const DefaultKeyWindow = 1000
 
 // Append is one task's part of a commit: its entries (consecutive seqs ending at
 // Meta.LastSeq; none for a meta update) and its meta, written together.
@@ -56,7 +67,9 @@ type Append struct {
 	TaskID  string
 	Meta    Meta
 	Entries []Entry
-	// Reset drops every entry the task had before this append (a restarted task).
+	// Keys are the idempotency keys of the publishes whose entries this append carries.
+	Keys []Key
+	// Reset drops every entry and key the task had before this append (a restarted task).
 	Reset bool
 	// skip is set by a commit that leaves out a meta-only append (Admit: Skip).
 	skip bool
@@ -133,6 +146,9 @@ type Journal interface {
 	// first; found is false for a task the journal does not have. A shared journal makes
 	// the caller the task's owner (Meta.Owner).
 	Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error)
+	// Keys returns the task's newest idempotency keys, at most n, oldest first. A delete
+	// and a restart (Reset) remove them; the journal keeps at most its key window.
+	Keys(taskID string, n int) ([]Key, error)
 	// Stat returns the task's meta, without taking it over; found is false for a task the
 	// journal does not have.
 	Stat(taskID string) (meta Meta, found bool, err error)

@@ -201,7 +201,7 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 	}
 	loaded := make(chan bool, 1)
 	w.Delete("t0", func(error) {})
-	w.Load("t0", 10, func(_ journal.Meta, _ []journal.Entry, found bool, _ error) { loaded <- found })
+	w.Load("t0", 10, func(l journal.Loaded, _ error) { loaded <- l.Found })
 	if <-loaded {
 		t.Fatal("a load submitted after a delete found the task")
 	}

@@ -17,11 +17,14 @@ import (
 //
 //	'm' task_id              → the task's meta
 //	'c' task_id 0x00 seq(8)  → a chunk of entries from seq on, one per task per commit
+//	'k' task_id 0x00 seq(8)  → the idempotency key of the publish that ended at seq
 //
-// A task_id holds none of 0x00 and 0x01, so each task's chunks sort together, oldest first.
+// A task_id holds none of 0x00 and 0x01, so each task's chunks and keys sort together,
+// oldest first.
 type Pebble struct {
 	db           *pebble.DB
 	maxTaskBytes int64
+	keyWindow    int
 }
 
 // PebbleOptions configure a Pebble journal; zero fields mean defaults.
@@ -31,6 +34,8 @@ type PebbleOptions struct {
 	// MaxTaskBytes caps what one task's entries take on disk; past it the oldest chunks
 	// are dropped until the task is under three quarters of it (0: no cap).
 	MaxTaskBytes int64
+	// KeyWindow is how many idempotency keys it keeps per task (default DefaultKeyWindow).
+	KeyWindow int
 }
 
 // OpenPebble opens (creating if needed) the journal in dir, which is made 0700.
@@ -45,21 +50,31 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
-	return &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes}, nil
+	if opts.KeyWindow <= 0 {
+		opts.KeyWindow = DefaultKeyWindow
+	}
+	return &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow}, nil
 }
 
 func metaKey(taskID string) []byte { return append([]byte{'m'}, taskID...) }
 
-func chunkKey(taskID string, first uint64) []byte {
+func chunkKey(taskID string, first uint64) []byte { return seqKey('c', taskID, first) }
+
+func keyKey(taskID string, last uint64) []byte { return seqKey('k', taskID, last) }
+
+func seqKey(kind byte, taskID string, seq uint64) []byte {
 	k := make([]byte, 0, len(taskID)+10)
-	k = append(append(append(k, 'c'), taskID...), 0)
-	return binary.BigEndian.AppendUint64(k, first)
+	k = append(append(append(k, kind), taskID...), 0)
+	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 // chunkBounds are the bounds of a task's chunk keys, end exclusive.
-func chunkBounds(taskID string) (start, end []byte) {
-	start = append(append([]byte{'c'}, taskID...), 0)
-	end = append(append([]byte{'c'}, taskID...), 1)
+func chunkBounds(taskID string) (start, end []byte) { return seqBounds('c', taskID) }
+
+// seqBounds are the bounds of a task's records of kind, end exclusive.
+func seqBounds(kind byte, taskID string) (start, end []byte) {
+	start = append(append([]byte{kind}, taskID...), 0)
+	end = append(append([]byte{kind}, taskID...), 1)
 	return start, end
 }
 
@@ -86,13 +101,18 @@ func (p *Pebble) Commit(appends []Append) error {
 		case Skip:
 			continue
 		}
-		a.Meta.Bytes, a.Meta.FirstSeq = stored.Bytes, stored.FirstSeq // the journal keeps them
+		a.Meta.Bytes, a.Meta.FirstSeq, a.Meta.Keys = stored.Bytes, stored.FirstSeq, stored.Keys // the journal keeps them
 		if a.Reset {
-			start, end := chunkBounds(a.TaskID)
-			if err := b.DeleteRange(start, end, nil); err != nil {
-				return err
+			for _, kind := range []byte{'c', 'k'} {
+				start, end := seqBounds(kind, a.TaskID)
+				if err := b.DeleteRange(start, end, nil); err != nil {
+					return err
+				}
 			}
-			a.Meta.Bytes, a.Meta.FirstSeq = 0, 0
+			a.Meta.Bytes, a.Meta.FirstSeq, a.Meta.Keys = 0, 0, 0
+		}
+		if err := p.putKeys(b, a); err != nil {
+			return err
 		}
 		if len(a.Entries) > 0 {
 			buf = appendChunk(buf[:0], a.Entries)
@@ -119,6 +139,54 @@ func (p *Pebble) Commit(appends []Append) error {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// putKeys adds to b the records of a's idempotency keys, and the deletes of the task's
+// oldest ones past the key window.
+func (p *Pebble) putKeys(b *pebble.Batch, a *Append) error {
+	var buf []byte
+	for _, k := range a.Keys {
+		if err := b.Set(keyKey(a.TaskID, k.Last), appendKey(buf[:0], k), nil); err != nil {
+			return err
+		}
+	}
+	a.Meta.Keys += len(a.Keys)
+	if a.Meta.Keys <= p.keyWindow || len(a.Keys) == 0 {
+		return nil
+	}
+	start, end := seqBounds('k', a.TaskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok && a.Meta.Keys > p.keyWindow; ok = it.Next() {
+		if err := b.Delete(it.Key(), nil); err != nil {
+			return err
+		}
+		a.Meta.Keys--
+	}
+	return it.Error()
+}
+
+// Keys implements Journal.
+func (p *Pebble) Keys(taskID string, n int) ([]Key, error) {
+	start, end := seqBounds('k', taskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer it.Close()
+	var keys []Key
+	for ok := it.Last(); ok && len(keys) < n; ok = it.Prev() {
+		k, err := decodeKey(it.Value(), chunkFirst(it.Key()))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	slices.Reverse(keys)
+	return keys, it.Error()
 }
 
 // trim adds to b the deletes of a's task's oldest stored chunks until the task is under
@@ -250,9 +318,11 @@ func (p *Pebble) Delete(taskID string) error {
 
 // deleteTask adds to b the deletes of every key of a task.
 func (p *Pebble) deleteTask(b *pebble.Batch, taskID string) error {
-	start, end := chunkBounds(taskID)
-	if err := b.DeleteRange(start, end, nil); err != nil {
-		return err
+	for _, kind := range []byte{'c', 'k'} {
+		start, end := seqBounds(kind, taskID)
+		if err := b.DeleteRange(start, end, nil); err != nil {
+			return err
+		}
 	}
 	return b.Delete(metaKey(taskID), nil)
 }

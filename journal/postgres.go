@@ -17,13 +17,14 @@ import (
 type Postgres struct {
 	pool         *pgxpool.Pool
 	maxTaskBytes int64
+	keyWindow    int
 	timeout      time.Duration
 }
 
 // schemaVersion is the version of the tables this code writes; the tasktail_schema table
 // holds the version a database has. Members started together migrate under one advisory
 // lock, so they never race on creating tables.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrations[v] takes a database from version v to v+1.
 var migrations = []string{
@@ -46,6 +47,16 @@ CREATE TABLE IF NOT EXISTS tasktail_chunks (
 	// delete and a new task under the same id.
 	`CREATE SEQUENCE IF NOT EXISTS tasktail_owner;
 SELECT setval('tasktail_owner', greatest((SELECT max(owner) FROM tasktail_tasks), 0) + 1, false);`,
+	// Idempotency keys have rows of their own, so that a load finds the newest keys.
+	`CREATE TABLE IF NOT EXISTS tasktail_keys (
+	task_id   text NOT NULL,
+	last_seq  bigint NOT NULL,
+	key       text NOT NULL,
+	hash      bigint NOT NULL,
+	first_seq bigint NOT NULL,
+	at        bigint NOT NULL,
+	PRIMARY KEY (task_id, last_seq)
+);`,
 }
 
 // migrationLock is the advisory lock key the migrations run under ("tasktail" in ASCII).
@@ -57,12 +68,17 @@ type PostgresOptions struct {
 	MaxTaskBytes int64
 	// Timeout bounds each operation (default 10 s).
 	Timeout time.Duration
+	// KeyWindow is how many idempotency keys it keeps per task (default DefaultKeyWindow).
+	KeyWindow int
 }
 
 // OpenPostgres connects to the database at url and creates the tables if needed.
 func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.KeyWindow <= 0 {
+		opts.KeyWindow = DefaultKeyWindow
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
@@ -83,7 +99,7 @@ func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres journal: %w", err)
 	}
-	return &Postgres{pool: pool, maxTaskBytes: opts.MaxTaskBytes, timeout: opts.Timeout}, nil
+	return &Postgres{pool: pool, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, timeout: opts.Timeout}, nil
 }
 
 // migrate brings the database's tables to schemaVersion, in one transaction under the
@@ -151,7 +167,17 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 		}
 		if a.Reset {
 			chunks.Queue(`DELETE FROM tasktail_chunks WHERE task_id = $1`, a.TaskID)
-			a.Meta.Bytes, a.Meta.FirstSeq = 0, 0
+			chunks.Queue(`DELETE FROM tasktail_keys WHERE task_id = $1`, a.TaskID)
+			a.Meta.Bytes, a.Meta.FirstSeq, a.Meta.Keys = 0, 0, 0
+		}
+		for _, k := range a.Keys {
+			chunks.Queue(`INSERT INTO tasktail_keys (task_id, last_seq, key, hash, first_seq, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+				a.TaskID, int64(k.Last), k.Key, int64(k.Hash), int64(k.First), k.At)
+		}
+		if a.Meta.Keys += len(a.Keys); a.Meta.Keys > p.keyWindow && len(a.Keys) > 0 {
+			chunks.Queue(`DELETE FROM tasktail_keys WHERE task_id = $1 AND last_seq IN
+				(SELECT last_seq FROM tasktail_keys WHERE task_id = $1 ORDER BY last_seq LIMIT $2)`, a.TaskID, a.Meta.Keys-p.keyWindow)
+			a.Meta.Keys = p.keyWindow
 		}
 		if len(a.Entries) > 0 {
 			buf = appendChunk(buf[:0], a.Entries)
@@ -252,7 +278,7 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 			a.skip = true
 			continue
 		}
-		a.Meta.Bytes, a.Meta.FirstSeq = meta.Bytes, meta.FirstSeq // the journal keeps them
+		a.Meta.Bytes, a.Meta.FirstSeq, a.Meta.Keys = meta.Bytes, meta.FirstSeq, meta.Keys // the journal keeps them
 		if !found {
 			fresh = append(fresh, a.TaskID)
 		}
@@ -326,7 +352,7 @@ func (p *Postgres) trim(ctx context.Context, tx pgx.Tx, a *Append) error {
 // Delete implements Journal.
 func (p *Postgres) Delete(taskID string) error {
 	return p.inTx(func(ctx context.Context, tx pgx.Tx) error {
-		for _, q := range []string{`DELETE FROM tasktail_tasks WHERE task_id = $1`, `DELETE FROM tasktail_chunks WHERE task_id = $1`} { // the row first: it orders the delete with commits
+		for _, q := range []string{`DELETE FROM tasktail_tasks WHERE task_id = $1`, `DELETE FROM tasktail_chunks WHERE task_id = $1`, `DELETE FROM tasktail_keys WHERE task_id = $1`} { // the row first: it orders the delete with commits
 			if _, err := tx.Exec(ctx, q, taskID); err != nil {
 				return unavailable(err)
 			}
@@ -378,8 +404,10 @@ func (p *Postgres) DeleteExpired(taskIDs []string, now time.Time, r Retention) (
 			return unavailable(err)
 		}
 		if len(ids) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM tasktail_chunks WHERE task_id = ANY($1)`, ids); err != nil {
-				return unavailable(err)
+			for _, q := range []string{`DELETE FROM tasktail_chunks WHERE task_id = ANY($1)`, `DELETE FROM tasktail_keys WHERE task_id = ANY($1)`} {
+				if _, err := tx.Exec(ctx, q, ids); err != nil {
+					return unavailable(err)
+				}
 			}
 		}
 		swept = len(ids)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -112,6 +113,32 @@ func (p *Postgres) load(ctx context.Context, tx pgx.Tx, taskID string, window in
 		return Meta{}, nil, false, unavailable(err)
 	}
 	return meta, w.entries(), true, nil
+}
+
+// Keys implements Journal.
+func (p *Postgres) Keys(taskID string, n int) ([]Key, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT key, hash, first_seq, last_seq, at FROM tasktail_keys WHERE task_id = $1 ORDER BY last_seq DESC LIMIT $2`, taskID, n)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var keys []Key
+	for rows.Next() {
+		var k Key
+		var hash, first, last int64
+		if err := rows.Scan(&k.Key, &hash, &first, &last, &k.At); err != nil {
+			return nil, unavailable(err)
+		}
+		k.Hash, k.First, k.Last = uint64(hash), uint64(first), uint64(last)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	slices.Reverse(keys)
+	return keys, nil
 }
 
 // Read implements Journal.

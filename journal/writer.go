@@ -44,7 +44,7 @@ type request struct {
 	maxBytes int // of a read: it stops once its messages take that many
 	entries  func([]Entry, error)
 	done     func(error)
-	loaded   func(Meta, []Entry, bool, error)
+	loaded   func(Loaded, error)
 	expired  []string // a sweep's: the tasks to delete if retention still expires them
 	now      time.Time
 	keep     Retention
@@ -65,9 +65,17 @@ func (w *Writer) Commit(a Append, done func(Meta, error)) {
 	w.submit(&request{append: &a, stored: done})
 }
 
-// Load reads a task's meta and newest window entries, after every request submitted
-// before it, and calls done with them.
-func (w *Writer) Load(taskID string, window int, done func(Meta, []Entry, bool, error)) {
+// Loaded is what a load found of a task.
+type Loaded struct {
+	Meta    Meta
+	Entries []Entry // the newest, oldest first
+	Keys    []Key   // the newest idempotency keys, oldest first
+	Found   bool
+}
+
+// Load reads a task's meta, its newest window entries and its newest window idempotency
+// keys, after every request submitted before it, and calls done with them.
+func (w *Writer) Load(taskID string, window int, done func(Loaded, error)) {
 	w.submit(&request{load: taskID, window: window, loaded: done})
 }
 
@@ -148,7 +156,7 @@ func (w *Writer) submit(r *request) {
 func (r *request) fail(err error) {
 	switch {
 	case r.loaded != nil:
-		r.loaded(Meta{}, nil, false, err)
+		r.loaded(Loaded{}, err)
 	case r.entries != nil:
 		r.entries(nil, err)
 	case r.stored != nil:
@@ -249,7 +257,7 @@ func (w *Writer) carryOut(batch []*request) {
 			bytes += size
 		case r.loaded != nil:
 			flush()
-			r.loaded(w.j.Load(r.load, r.window))
+			r.loaded(w.load(r.load, r.window))
 		case r.entries != nil:
 			flush()
 			var entries []Entry
@@ -269,6 +277,16 @@ func (w *Writer) carryOut(batch []*request) {
 		}
 	}
 	flush()
+}
+
+func (w *Writer) load(taskID string, window int) (Loaded, error) {
+	var l Loaded
+	var err error
+	l.Meta, l.Entries, l.Found, err = w.j.Load(taskID, window)
+	if err == nil && l.Found && l.Meta.Keys > 0 {
+		l.Keys, err = w.j.Keys(taskID, window)
+	}
+	return l, err
 }
 
 func appendBytes(a *Append) int {

@@ -25,6 +25,7 @@ const (
 	codeUnavailable    = "unavailable"
 	codeJournal        = "journal_unavailable"
 	codeOutcomeUnknown = "outcome_unknown"
+	codeKeyReused      = "idempotency_key_reused"
 	codeInternal       = "internal"
 	codeMisdirected    = "misdirected_host"
 	codeTimeout        = "request_timeout"
@@ -110,6 +111,8 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 	case errors.Is(err, actors.ErrTooManyTasks):
 		s.logger.Warn("refused: too many live tasks", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		answer(w, http.StatusServiceUnavailable, codeUnavailable, "this server has its maximum of live tasks; try again later")
+	case errors.Is(err, actors.ErrIdempotencyKeyReused):
+		answer(w, http.StatusUnprocessableEntity, codeKeyReused, "this Idempotency-Key was used before for a different body; nothing was stored: use a new key for a new publish")
 	case errors.Is(err, actors.ErrOutcomeUnknown):
 		s.logger.Warn("refused: the journal's answer was lost", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		answer(w, http.StatusServiceUnavailable, codeOutcomeUnknown, "the journal's answer was lost: it may or may not be stored; retry with the same Idempotency-Key")

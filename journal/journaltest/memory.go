@@ -25,6 +25,7 @@ type Memory struct {
 type task struct {
 	meta    journal.Meta
 	entries []journal.Entry
+	keys    []journal.Key
 }
 
 // NewMemory returns an empty journal.
@@ -96,6 +97,11 @@ func (m *Memory) Commit(appends []journal.Append) error {
 		if len(a.Entries) > 0 && a.Meta.FirstSeq == 0 {
 			a.Meta.FirstSeq = a.Entries[0].Seq
 		}
+		t.keys = append(t.keys, a.Keys...)
+		if n := len(t.keys) - journal.DefaultKeyWindow; n > 0 {
+			t.keys = t.keys[n:]
+		}
+		a.Meta.Keys = len(t.keys)
 		t.meta = a.Meta
 		t.entries = append(t.entries, a.Entries...)
 	}
@@ -120,6 +126,17 @@ func (m *Memory) Load(taskID string, window int) (journal.Meta, []journal.Entry,
 	}
 	from := max(0, len(t.entries)-window)
 	return t.meta, append([]journal.Entry(nil), t.entries[from:]...), true, nil
+}
+
+// Keys implements journal.Journal.
+func (m *Memory) Keys(taskID string, n int) ([]journal.Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.tasks[taskID]
+	if t == nil {
+		return nil, nil
+	}
+	return append([]journal.Key(nil), t.keys[max(0, len(t.keys)-n):]...), nil
 }
 
 // Stat implements journal.Journal.

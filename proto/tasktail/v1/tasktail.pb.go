@@ -96,6 +96,9 @@ const (
 	PublishStatus_PUBLISH_STATUS_ACCEPTED PublishStatus = 0
 	// The task had finished before this group; nothing of it was appended.
 	PublishStatus_PUBLISH_STATUS_FINISHED PublishStatus = 1
+	// The group's idempotency key was used before for a different body; nothing of it was
+	// appended.
+	PublishStatus_PUBLISH_STATUS_KEY_REUSED PublishStatus = 2
 )
 
 // Enum value maps for PublishStatus.
@@ -103,10 +106,12 @@ var (
 	PublishStatus_name = map[int32]string{
 		0: "PUBLISH_STATUS_ACCEPTED",
 		1: "PUBLISH_STATUS_FINISHED",
+		2: "PUBLISH_STATUS_KEY_REUSED",
 	}
 	PublishStatus_value = map[string]int32{
-		"PUBLISH_STATUS_ACCEPTED": 0,
-		"PUBLISH_STATUS_FINISHED": 1,
+		"PUBLISH_STATUS_ACCEPTED":   0,
+		"PUBLISH_STATUS_FINISHED":   1,
+		"PUBLISH_STATUS_KEY_REUSED": 2,
 	}
 )
 
@@ -1857,10 +1862,11 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\rLEVEL_SUCCESS\x10\x03\x12\x11\n" +
 	"\rLEVEL_WARNING\x10\x04\x12\x0f\n" +
 	"\vLEVEL_ERROR\x10\x05\x12\x12\n" +
-	"\x0eLEVEL_CRITICAL\x10\x06*I\n" +
+	"\x0eLEVEL_CRITICAL\x10\x06*h\n" +
 	"\rPublishStatus\x12\x1b\n" +
 	"\x17PUBLISH_STATUS_ACCEPTED\x10\x00\x12\x1b\n" +
-	"\x17PUBLISH_STATUS_FINISHED\x10\x01*\x87\x01\n" +
+	"\x17PUBLISH_STATUS_FINISHED\x10\x01\x12\x1d\n" +
+	"\x19PUBLISH_STATUS_KEY_REUSED\x10\x02*\x87\x01\n" +
 	"\tGapReason\x12\x1a\n" +
 	"\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12GAP_REASON_TRIMMED\x10\x01\x12\x16\n" +
