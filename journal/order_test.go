@@ -249,3 +249,30 @@ func TestPostgresLostCommitAnswerIsOutcomeUnknown(t *testing.T) {
 		t.Fatalf("the next append after a load: %v refused=%v", err, next[0].Fenced)
 	}
 }
+
+// Members started together on a new database never race on creating its tables: every
+// one opens it (the migrations run under one advisory lock).
+func TestPostgresMembersStartedTogetherAllOpen(t *testing.T) {
+	url := pgtest.ForTest(t)
+	const members = 6
+	errs := make(chan error, members)
+	var wg sync.WaitGroup
+	for range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := journal.OpenPostgres(url, journal.PostgresOptions{})
+			if err == nil {
+				p.Close()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a member starting beside others: %v", err)
+		}
+	}
+}
