@@ -299,6 +299,18 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// JournalHealth returns why the journal cannot store writes now (a full disk, a failed
+// write-ahead log), or nil: with none, or one that cannot tell.
+func (m *Manager) JournalHealth() error {
+	if m.store == nil {
+		return nil
+	}
+	if hc, ok := m.store.w.Journal().(journal.HealthChecker); ok {
+		return hc.Healthy()
+	}
+	return nil
+}
+
 // stopJournal stops the retention sweep and the journal's Writer, if there is a journal.
 func (m *Manager) stopJournal() {
 	if m.store == nil {

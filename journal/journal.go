@@ -213,6 +213,9 @@ type OpenOptions struct {
 	PostgresURL  string // postgres
 	MaxTaskBytes int64
 	Logger       *slog.Logger
+	// AcceptLoss opens a pebble journal whose write-ahead log is damaged
+	// (PebbleOptions.AcceptLoss).
+	AcceptLoss bool
 }
 
 // Open opens the journal of kind; memory is none (nil).
@@ -221,7 +224,7 @@ func Open(kind string, o OpenOptions) (Journal, error) {
 	case KindMemory:
 		return nil, nil
 	case KindPebble:
-		return OpenPebble(o.Dir, PebbleOptions{Logger: o.Logger, MaxTaskBytes: o.MaxTaskBytes})
+		return OpenPebble(o.Dir, PebbleOptions{Logger: o.Logger, MaxTaskBytes: o.MaxTaskBytes, AcceptLoss: o.AcceptLoss})
 	case KindPostgres:
 		if o.PostgresURL == "" {
 			return nil, errors.New("the postgres journal needs a database URL (--postgres-url)")

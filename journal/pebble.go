@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Pebble is the embedded journal: one Pebble database in one directory. Keys:
@@ -25,6 +26,7 @@ type Pebble struct {
 	db           *pebble.DB
 	maxTaskBytes int64
 	keyWindow    int
+	health       *pebbleHealth
 }
 
 // PebbleOptions configure a Pebble journal; zero fields mean defaults.
@@ -36,24 +38,89 @@ type PebbleOptions struct {
 	MaxTaskBytes int64
 	// KeyWindow is how many idempotency keys it keeps per task (default DefaultKeyWindow).
 	KeyWindow int
+	// BallastBytes is the size of the emergency ballast file kept in the directory and
+	// removed when the disk is full (0: DefaultBallastBytes; negative: none).
+	BallastBytes int64
+	// AcceptLoss opens a journal whose write-ahead log is damaged (acknowledged writes
+	// after the damage are lost): every task starts a new epoch. Without it such a
+	// journal is refused.
+	AcceptLoss bool
+	// FS is the file system (default: the operating system's); tests inject faults.
+	FS vfs.FS
 }
 
-// OpenPebble opens (creating if needed) the journal in dir, which is made 0700.
+// OpenPebble opens (creating if needed) the journal in dir, which is made 0700. A
+// write-ahead log that ends before its last record (damaged or truncated) is refused
+// unless opts.AcceptLoss is set (docs/design.md, "Durability").
 func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("journal directory: %w", err)
+	if opts.FS == nil {
+		opts.FS = vfs.Default
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{opts.Logger}})
+	switch {
+	case opts.BallastBytes == 0:
+		opts.BallastBytes = DefaultBallastBytes
+	case opts.BallastBytes < 0:
+		opts.BallastBytes = 0
+	}
+	if err := makeDir(opts.FS, dir, opts.Logger); err != nil {
+		return nil, err
+	}
+	damage, err := checkWALs(opts.FS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: check write-ahead log: %w", dir, err)
+	}
+	for _, d := range damage {
+		opts.Logger.Error("journal: write-ahead log damaged: acknowledged messages after this point are lost",
+			slog.String("component", "journal"), slog.String("file", d.file), slog.Int64("offset", d.offset),
+			slog.Int64("size", d.size), slog.String("error", d.err.Error()), slog.Bool("accepted", opts.AcceptLoss))
+	}
+	if len(damage) > 0 && !opts.AcceptLoss {
+		d := damage[0]
+		return nil, fmt.Errorf("open journal %s: write-ahead log %s is damaged at offset %d of %d (%v): acknowledged messages after it are lost; "+
+			"keep a copy of the directory, then start with --accept-journal-loss to open it without them (every task starts a new epoch)",
+			dir, d.file, d.offset, d.size, d.err)
+	}
+	if err := cutDamaged(opts.FS, damage); err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	}
+	h := &pebbleHealth{fs: opts.FS, dir: dir, logger: opts.Logger, ballast: opts.BallastBytes}
+	h.mu.Lock()
+	if err := h.makeBallast(); err != nil {
+		if !isNoSpace(err) {
+			h.mu.Unlock()
+			return nil, fmt.Errorf("open journal %s: %w", dir, err)
+		}
+		h.mu.Unlock()
+		h.diskFull(err)
+	} else {
+		h.mu.Unlock()
+	}
+	db, err := pebble.Open(dir, &pebble.Options{
+		// On ENOSPC the ballast goes, and Pebble's write is tried once more.
+		FS:            vfs.OnDiskFull(opts.FS, func() { h.diskFull(syscall.ENOSPC) }),
+		Logger:        pebbleLogger{l: opts.Logger, health: h},
+		EventListener: h.listener(),
+		// Every chunk of the log then says how far the log was synced, so Pebble itself
+		// tells damage in the middle of a log from a torn last write.
+		FormatMajorVersion: pebble.FormatWALSyncChunks,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
 	if opts.KeyWindow <= 0 {
 		opts.KeyWindow = DefaultKeyWindow
 	}
-	return &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow}, nil
+	p := &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
+	if len(damage) > 0 {
+		if err := p.newEpochs(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open journal %s: %w", dir, err)
+		}
+	}
+	return p, nil
 }
 
 func metaKey(taskID string) []byte { return append([]byte{'m'}, taskID...) }
@@ -135,10 +202,7 @@ func (p *Pebble) Commit(appends []Append) error {
 		}
 		written[a.TaskID] = a.Meta
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return nil
+	return p.commitSynced(b, false)
 }
 
 // putKeys adds to b the records of a's idempotency keys, and the deletes of the task's
@@ -310,10 +374,7 @@ func (p *Pebble) Delete(taskID string) error {
 	if err := p.deleteTask(b, taskID); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return nil
+	return p.commitSynced(b, true)
 }
 
 // deleteTask adds to b the deletes of every key of a task.
@@ -354,17 +415,34 @@ func (p *Pebble) DeleteExpired(taskIDs []string, now time.Time, r Retention) (in
 	if n == 0 {
 		return 0, nil
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	if err := p.commitSynced(b, true); err != nil {
+		return 0, err
 	}
 	return n, nil
 }
 
-// Close implements Journal.
-func (p *Pebble) Close() error { return p.db.Close() }
+// Close implements Journal. A healthy journal flushes first, so that a journal stopped
+// cleanly keeps nothing in its write-ahead log alone. After a fatal error Pebble's commit
+// pipeline may be stuck, and the database is left to the process's end.
+func (p *Pebble) Close() error {
+	if err := p.health.err(false); err != nil {
+		if p.health.fatals() > 0 {
+			return fmt.Errorf("journal not closed: %w", err)
+		}
+		return p.db.Close()
+	}
+	if err := p.db.Flush(); err != nil {
+		p.health.logger.Warn("journal: flush before close failed; the write-ahead log keeps the rest",
+			slog.String("component", "journal"), slog.Any("error", err))
+	}
+	return p.db.Close()
+}
 
 // pebbleLogger carries Pebble's log lines to the service's: its routine lines at Debug.
-type pebbleLogger struct{ l *slog.Logger }
+type pebbleLogger struct {
+	l      *slog.Logger
+	health *pebbleHealth
+}
 
 func (l pebbleLogger) Infof(format string, args ...any) {
 	l.l.Debug(fmt.Sprintf(format, args...), slog.String("component", "journal"))
@@ -374,9 +452,10 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 	l.l.Error(fmt.Sprintf(format, args...), slog.String("component", "journal"))
 }
 
-// Fatalf is Pebble's word that the database cannot go on (corruption): the process exits,
-// and the line says why.
+// Fatalf is Pebble's word that the database cannot go on (a failed WAL or MANIFEST write,
+// corruption). The process lives: the journal refuses writes from now on and says why
+// (pebble_health.go). Pebble carries on after Fatalf returns, so commitSynced checks for
+// one around every commit.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.l.Error("journal failed: "+fmt.Sprintf(format, args...), slog.String("component", "journal"))
-	os.Exit(1)
+	l.health.fatal(fmt.Sprintf(format, args...))
 }

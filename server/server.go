@@ -202,6 +202,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "draining")
 		return
 	}
+	if err := s.mgr.JournalHealth(); err != nil {
+		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "journal: "+err.Error())
+		return
+	}
 	if members, self, clustered := s.mgr.ClusterMembers(); clustered {
 		if !slices.Contains(members, self) {
 			writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "not a member of the cluster yet")

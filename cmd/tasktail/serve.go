@@ -100,6 +100,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&allowLocal, "cluster-local-journal", false, "allow --journal pebble on a cluster member: its tasks survive its restarts in place, but not its loss, and a task that moves starts a new epoch")
 	fs.StringVar(&postgresURL, "postgres-url", "", "database of the postgres journal, as postgres://user:password@host:port/database (prefer the environment variable: flags show in ps)")
 	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
+	var acceptLoss bool
+	fs.BoolVar(&acceptLoss, "accept-journal-loss", false, "open a pebble journal whose write-ahead log is damaged, without the messages after the damage (refused otherwise): every task starts a new epoch; keep a copy of --data-dir first")
 	fs.Int64Var(&maxTaskBytes, "max-task-bytes", maxTaskBytes, "most bytes one task's messages take in the journal; past it the oldest are dropped (a gap with reason retention)")
 	fs.IntVar(&cfg.Actors.ReplayLimit, "replay-limit", def.Actors.ReplayLimit, "most messages a viewer resuming with since gets from the journal beyond the history (and at most --history-bytes of them); older ones are a gap (the download has them)")
 	fs.DurationVar(&cfg.Actors.Retention, "retention", def.Actors.Retention, "how long the journal keeps a finished task")
@@ -129,7 +131,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.ClusterJournal = journalKind == journal.KindPostgres || allowLocal
 	if cfg.Journal, err = journal.Open(journalKind, journal.OpenOptions{
-		Dir: dataDir, PostgresURL: postgresURL, MaxTaskBytes: maxTaskBytes, Logger: logger,
+		Dir: dataDir, PostgresURL: postgresURL, MaxTaskBytes: maxTaskBytes, Logger: logger, AcceptLoss: acceptLoss,
 	}); err != nil {
 		return cli.UsageError{Err: err}
 	}

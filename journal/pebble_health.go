@@ -1,0 +1,253 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// What Pebble does when its disk fails (pebble v2.1.7, read from its source):
+//
+//   - A failed WAL write or sync reaches DB.Apply, which calls Logger.Fatalf("pebble: fatal
+//     commit error") and, if Fatalf returns, returns nil: the batch is in the memtable and
+//     visible, but not durable. The error is sticky in the log writer, and the next write
+//     into a new block panics inside the commit pipeline with its mutex held, so no later
+//     commit, nor Close, can go through. The database cannot go on in this process.
+//   - A failed flush (an sstable that cannot be written) is a background error: it is
+//     retried, memtables pile up, and past MemTableStopWritesThreshold every commit waits
+//     in a write stall until a flush succeeds. A failed MANIFEST write calls Fatalf.
+//
+// So the journal never lets Fatalf exit the process: after one, writes answer
+// ErrUnavailable without touching Pebble, reads go on, and readiness fails until the
+// process is restarted. On a full disk it releases its ballast, so that the retried flush
+// (and, after a restart, the open) has room, and refuses publishes until space is back.
+
+// DefaultBallastBytes is the size of the emergency ballast file unless told otherwise.
+const DefaultBallastBytes = 64 << 20
+
+// ballastName is the ballast's file name in the journal's directory; Pebble ignores it.
+const ballastName = "EMERGENCY_BALLAST"
+
+// HealthChecker is implemented by a journal that can tell whether it can store writes now
+// (readiness).
+type HealthChecker interface {
+	// Healthy returns why writes fail now, or nil.
+	Healthy() error
+}
+
+// pebbleHealth is what the Pebble journal knows of its disk. Its methods are safe for
+// concurrent use: Pebble calls its listeners from its own goroutines.
+type pebbleHealth struct {
+	fs      vfs.FS
+	dir     string
+	logger  *slog.Logger
+	ballast int64 // bytes; 0: none
+
+	mu sync.Mutex
+	// failed: Pebble reported a fatal error (a WAL or MANIFEST write): writes are refused
+	// until the process restarts.
+	failed error
+	// full: the disk was full; publishes are refused until free space is back.
+	full      bool
+	stalled   bool // Pebble's write stall is on: a commit would wait
+	checked   time.Time
+	fatalSeen uint64 // fatal errors so far, to tell one during a commit
+}
+
+// spaceCheckInterval bounds how often a full journal asks the file system for free space.
+const spaceCheckInterval = time.Second
+
+// Healthy implements HealthChecker.
+func (p *Pebble) Healthy() error { return p.health.err(false) }
+
+// err is why a write cannot go to Pebble now, or nil; freeing is true for a write that
+// only deletes (a delete, a retention sweep), which may go on while the disk is full.
+func (h *pebbleHealth) err(freeing bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed != nil {
+		return fmt.Errorf("%w: %v (restart the server once the disk is fixed)", ErrUnavailable, h.failed)
+	}
+	if h.full && time.Since(h.checked) >= spaceCheckInterval {
+		h.checked = time.Now()
+		h.checkSpaceLocked()
+	}
+	// A delete may go on while the disk is full (it frees space once flushed), unless
+	// Pebble's write stall would hold it, and with it every request behind it.
+	if h.full && (!freeing || h.stalled) {
+		return fmt.Errorf("%w: disk full in %s", ErrUnavailable, h.dir)
+	}
+	return nil
+}
+
+// checkSpaceLocked leaves the full state once the disk has room for the ballast twice
+// over, and makes the ballast again.
+func (h *pebbleHealth) checkSpaceLocked() {
+	u, err := h.fs.GetDiskUsage(h.dir)
+	if err != nil || int64(u.AvailBytes) < 2*max(h.ballast, minFreeBytes) {
+		return
+	}
+	if err := h.makeBallast(); err != nil {
+		return
+	}
+	h.full = false
+	h.logger.Info("journal: disk space is back; publishes are stored again",
+		slog.String("dir", h.dir), slog.Uint64("available_bytes", u.AvailBytes))
+}
+
+// minFreeBytes is the free space a journal without a ballast waits for after a full disk.
+const minFreeBytes = 16 << 20
+
+// diskFull enters the full state: it removes the ballast, so that deletes, retention and
+// Pebble's own flushes have room, and says so once.
+func (h *pebbleHealth) diskFull(cause error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.full {
+		return
+	}
+	h.full, h.checked = true, time.Now()
+	released := h.removeBallast()
+	h.logger.Error("journal: disk full: publishes answer 503 journal_unavailable until free space is back; delete tasks, lower --retention or add space",
+		slog.String("component", "journal"), slog.String("dir", h.dir),
+		slog.Int64("ballast_released_bytes", released), slog.Int64("space_needed_bytes", 2*max(h.ballast, minFreeBytes)),
+		slog.String("cause", cause.Error()))
+}
+
+// fatal records Pebble's word that it cannot go on.
+func (h *pebbleHealth) fatal(msg string) {
+	h.mu.Lock()
+	first := h.failed == nil
+	if first {
+		h.failed = errors.New(msg)
+	}
+	h.fatalSeen++
+	released := h.removeBallast()
+	h.mu.Unlock()
+	if first {
+		h.logger.Error("journal failed: writes answer 503 journal_unavailable and readiness fails until the server is restarted; reads go on: "+msg,
+			slog.String("component", "journal"), slog.String("dir", h.dir), slog.Int64("ballast_released_bytes", released))
+	}
+}
+
+func (h *pebbleHealth) fatals() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fatalSeen
+}
+
+// listener carries Pebble's events that concern the disk to h.
+func (h *pebbleHealth) listener() *pebble.EventListener {
+	l := &pebble.EventListener{
+		BackgroundError: func(err error) {
+			if isNoSpace(err) {
+				h.diskFull(err)
+			}
+		},
+		FlushEnd: func(info pebble.FlushInfo) {
+			if info.Err != nil && isNoSpace(info.Err) {
+				h.diskFull(info.Err)
+			}
+		},
+		WriteStallBegin: func(pebble.WriteStallBeginInfo) { h.setStalled(true) },
+		WriteStallEnd:   func() { h.setStalled(false) },
+		// A damaged sstable found while reading: one line, without Pebble's default Fatalf.
+		DataCorruption: func(info pebble.DataCorruptionInfo) {
+			h.logger.Error("journal: damaged file", slog.String("component", "journal"),
+				slog.String("path", info.Path), slog.String("error", fmt.Sprint(info.Details)))
+		},
+	}
+	return l
+}
+
+func (h *pebbleHealth) setStalled(on bool) {
+	h.mu.Lock()
+	h.stalled = on
+	h.mu.Unlock()
+}
+
+// isNoSpace reports whether err is a full disk (or quota).
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// makeBallast creates the ballast file if it is missing or short: h.ballast bytes,
+// written out so that the space is really taken.
+func (h *pebbleHealth) makeBallast() error {
+	if h.ballast <= 0 {
+		return nil
+	}
+	path := h.fs.PathJoin(h.dir, ballastName)
+	if fi, err := h.fs.Stat(path); err == nil && fi.Size() >= h.ballast {
+		return nil
+	}
+	f, err := h.fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	// fallocate reserves the blocks without writing them; a file system without it (or a
+	// test's) gets zeros written.
+	if fd := f.Fd(); fd == vfs.InvalidFd || syscall.Fallocate(int(fd), 0, 0, h.ballast) != nil {
+		zeros := make([]byte, 1<<20)
+		for n := int64(0); n < h.ballast && err == nil; n += int64(len(zeros)) {
+			_, err = f.Write(zeros[:min(int64(len(zeros)), h.ballast-n)])
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = h.fs.Remove(path) // a short ballast is worse than none: it frees less than said
+		return fmt.Errorf("emergency ballast: %w", err)
+	}
+	return nil
+}
+
+// removeBallast removes the ballast and returns how many bytes it took.
+func (h *pebbleHealth) removeBallast() int64 {
+	path := h.fs.PathJoin(h.dir, ballastName)
+	fi, err := h.fs.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if err := h.fs.Remove(path); err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// commitSynced commits b with sync. It answers ErrUnavailable, without touching Pebble,
+// while the journal cannot write (freeing: b only deletes), and when the commit fails:
+// Pebble's error, a Fatalf during the commit (after which Pebble returns nil), or its
+// panic on a WAL that failed before.
+func (p *Pebble) commitSynced(b *pebble.Batch, freeing bool) (err error) {
+	if err := p.health.err(freeing); err != nil {
+		return err
+	}
+	before := p.health.fatals()
+	defer func() {
+		if r := recover(); r != nil {
+			p.health.fatal(fmt.Sprintf("pebble: commit panicked: %v", r))
+			err = fmt.Errorf("%w: %v", ErrUnavailable, r)
+		}
+	}()
+	if err := b.Commit(pebble.Sync); err != nil {
+		if isNoSpace(err) {
+			p.health.diskFull(err)
+		}
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if p.health.fatals() != before {
+		return p.health.err(freeing)
+	}
+	return nil
+}
