@@ -86,11 +86,11 @@ func (h *pebbleHealth) err(freeing bool) error {
 	return nil
 }
 
-// checkSpaceLocked leaves the full state once the disk has room for the ballast twice
-// over, and makes the ballast again.
+// checkSpaceLocked leaves the full state once the disk has spaceNeeded free, and makes
+// the ballast again.
 func (h *pebbleHealth) checkSpaceLocked() {
 	u, err := h.fs.GetDiskUsage(h.dir)
-	if err != nil || int64(u.AvailBytes) < 2*max(h.ballast, minFreeBytes) {
+	if err != nil || int64(u.AvailBytes) < h.spaceNeeded() {
 		return
 	}
 	if err := h.makeBallast(); err != nil {
@@ -101,8 +101,13 @@ func (h *pebbleHealth) checkSpaceLocked() {
 		slog.String("dir", h.dir), slog.Uint64("available_bytes", u.AvailBytes))
 }
 
-// minFreeBytes is the free space a journal without a ballast waits for after a full disk.
+// minFreeBytes is the headroom a journal waits for after a full disk, beside its ballast.
 const minFreeBytes = 16 << 20
+
+// spaceNeeded is the free space after which a journal that met a full disk makes its
+// ballast again and takes writes: the ballast and half as much again (at least
+// minFreeBytes), so that the next writes do not fill the disk at once.
+func (h *pebbleHealth) spaceNeeded() int64 { return h.ballast + max(h.ballast/2, minFreeBytes) }
 
 // diskFull enters the full state: it removes the ballast, so that deletes, retention and
 // Pebble's own flushes have room, and says so once.
@@ -116,7 +121,7 @@ func (h *pebbleHealth) diskFull(cause error) {
 	released := h.removeBallast()
 	h.logger.Error("journal: disk full: publishes answer 503 journal_unavailable until free space is back; delete tasks, lower --retention or add space",
 		slog.String("component", "journal"), slog.String("dir", h.dir),
-		slog.Int64("ballast_released_bytes", released), slog.Int64("space_needed_bytes", 2*max(h.ballast, minFreeBytes)),
+		slog.Int64("ballast_released_bytes", released), slog.Int64("space_needed_bytes", h.spaceNeeded()),
 		slog.String("cause", cause.Error()))
 }
 
