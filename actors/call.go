@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"github.com/tasktail/tasktail/taskstate"
 	"sync/atomic"
 	"time"
 
@@ -8,15 +9,10 @@ import (
 )
 
 // logEntry is one message of a PublishCall, held by value.
-type logEntry struct {
-	level    v1.Level
-	message  string
-	progress float64
-	finished bool
-}
+type logEntry = taskstate.Input
 
 func entryOf(in *v1.LogInput) logEntry {
-	return logEntry{level: in.Level, message: in.Message, progress: in.Progress, finished: in.Finished}
+	return logEntry{Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished}
 }
 
 // PublishCall is the one publish message a task actor handles: the publishes of one or
@@ -83,7 +79,7 @@ func (c *PublishCall) Len() int { return len(c.entries) }
 // Entry returns message i of the call.
 func (c *PublishCall) Entry(i int) (level v1.Level, message string, progress float64, finished bool) {
 	e := c.entries[i]
-	return e.level, e.message, e.progress, e.finished
+	return e.Level, e.Message, e.Progress, e.Finished
 }
 
 // complete answers every caller of c, from whoever handled or refused it (the task, a
@@ -143,7 +139,7 @@ func (c *PublishCall) result(part int) (Ack, error) {
 func publishOf(c *PublishCall) *v1.Publish {
 	p := &v1.Publish{TaskId: c.taskID, Entries: make([]*v1.LogInput, len(c.entries)), Ends: make([]uint32, len(c.ends)), Keys: c.keys}
 	for i, e := range c.entries {
-		p.Entries[i] = &v1.LogInput{Level: e.level, Message: e.message, Progress: e.progress, Finished: e.finished}
+		p.Entries[i] = &v1.LogInput{Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished}
 	}
 	for i, end := range c.ends {
 		p.Ends[i] = uint32(end)

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"github.com/tasktail/tasktail/taskstate"
 	"time"
 )
 
@@ -155,4 +156,12 @@ func setDefault[T int | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
+}
+
+// keyTTL is how long a task remembers an idempotency key.
+const keyTTL = 24 * time.Hour
+
+// rules are the settings a task's state applies (package taskstate).
+func (c *Config) rules() taskstate.Rules {
+	return taskstate.Rules{QueueLimit: c.QueueLimit, QueueKeep: c.QueueKeep, KeyWindow: c.HistoryLimit, KeyTTL: keyTTL}
 }

@@ -72,7 +72,7 @@ func (p *pipe) append(e logEntry, prev *producerPart, maxEntries int) (c *Publis
 	p.mu.Lock()
 	if n := len(p.waiting); prev != nil && n > 0 {
 		c = p.waiting[n-1]
-		if last := len(c.ends) - 1; c == prev.call && prev.part == last && c.key(last) == "" && len(c.entries) < maxEntries && !c.entries[len(c.entries)-1].finished {
+		if last := len(c.ends) - 1; c == prev.call && prev.part == last && c.key(last) == "" && len(c.entries) < maxEntries && !c.entries[len(c.entries)-1].Finished {
 			c.entries = append(c.entries, e)
 			c.ends[last]++
 			p.mu.Unlock()

@@ -60,7 +60,7 @@ func (pr *Producer) SendLog(ctx context.Context, level v1.Level, message string,
 	case pr.err != nil:
 		return pr.err
 	}
-	one := [1]logEntry{{level: level, message: message, progress: progress, finished: finished}}
+	one := [1]logEntry{{Level: level, Message: message, Progress: progress, Finished: finished}}
 	if err := validateEntries(&pr.m.cfg, one[:]); err != nil {
 		return err
 	}

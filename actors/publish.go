@@ -89,7 +89,7 @@ func (e *Entries) Add(in *v1.LogInput) error {
 	if len(e.list) == e.cfg.MaxBatch {
 		return tooLarge("entries", "more than %d in one batch", e.cfg.MaxBatch)
 	}
-	if n := len(e.list); n > 0 && e.list[n-1].finished {
+	if n := len(e.list); n > 0 && e.list[n-1].Finished {
 		return invalid("finished", "only the last entry of a batch may finish the task")
 	}
 	if err := checkEntry(e.cfg, entry, true); err != nil {

@@ -48,7 +48,7 @@ func (m *Manager) Disconnect(ctx context.Context, taskID string) error {
 // SendLog publishes one message and returns its seq: delivered now to the connected
 // sockets, or queued (rules 3 and 4). It waits for the task; a Producer does not.
 func (m *Manager) SendLog(ctx context.Context, taskID string, level v1.Level, message string, progress float64, finished bool) (Ack, error) {
-	one := [1]logEntry{{level: level, message: message, progress: progress, finished: finished}}
+	one := [1]logEntry{{Level: level, Message: message, Progress: progress, Finished: finished}}
 	return m.publish(ctx, taskID, one[:])
 }
 

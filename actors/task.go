@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/taskstate"
 )
 
 // TaskActor owns all state of one task_id: its subscribers, queue, history, sequence
@@ -21,7 +22,6 @@ type TaskActor struct {
 	stats  *Stats
 	store  *store       // the journal; nil keeps the task in memory only
 	j      *taskJournal // the task's side of the journal, when there is one
-	idem   *idempotency // the keys of recent keyed publishes, once there is one
 	// passivate asks whoever routes to this actor to stop it. routed counts the routed
 	// messages (routes.go) handled so far, so the router can tell whether any are still on
 	// their way.
@@ -37,16 +37,12 @@ type TaskActor struct {
 	// member is the cluster address the task lives on, for its status; empty on one node.
 	member string
 
-	epoch      string
-	lastSeq    uint64
+	// s is the task's state, changed only by s.Apply (package taskstate); history holds
+	// the encoded frames of its newest messages.
+	s          taskstate.State
 	history    history
-	unseenFrom uint64 // first seq no subscriber has seen; 0 when nothing is queued
-	queuedFrom uint64 // first seq still queued after the trim rule (valid when unseenFrom > 0)
 	subs       []*actor.PID
 	lost       map[string]int // subscribers told to go after their address ended, by tries (watchEnded)
-	progress   float64
-	finished   bool
-	failed     bool // finished with an error or critical message
 	routed     uint64
 	lastActive time.Duration // since processStart: monotonic, in 8 bytes where a time.Time takes 24
 	// swept is set when the router sends the task passivateCheck now and then (the local
@@ -116,7 +112,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.stats.WaitingTasks.Add(1)
 		t.armTimer(ctx, t.cfg.IdleTTL)
 		if t.store == nil {
-			t.epoch = newEpoch()
+			t.s.Epoch = newEpoch()
 		} else {
 			t.j = &taskJournal{loading: true} // messages wait for the load
 			if t.taskID != "" {
@@ -175,7 +171,7 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	case *v1.GetStatus:
 		respond(ctx, sender, t.status())
 	case *v1.GetLog:
-		frames := t.history.appendRange(nil, t.history.oldest(t.lastSeq), t.lastSeq)
+		frames := t.history.appendRange(nil, t.history.oldest(t.s.LastSeq), t.s.LastSeq)
 		respond(ctx, sender, &v1.LogFrames{TaskId: t.taskID, Found: true, Frames: frames})
 	case *v1.Delete:
 		if t.store != nil {
@@ -188,7 +184,7 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 			t.restartDurably(ctx, sender)
 		} else {
 			t.restartTo(ctx, newEpoch())
-			respond(ctx, sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.epoch})
+			respond(ctx, sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.s.Epoch})
 		}
 	case *v1.Unsubscribe:
 		ctx.Unwatch(m.Subscriber)
@@ -243,7 +239,7 @@ func (t *TaskActor) create() {
 // publishCall publishes a call: stored first when there is a journal.
 func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall) {
 	p := t.plan(c, time.Now())
-	if t.store != nil && len(p.entries) > 0 {
+	if t.store != nil && len(p.Entries) > 0 {
 		t.publishDurably(ctx, c, p)
 		return
 	}
@@ -263,15 +259,13 @@ func (t *TaskActor) deleteNow(ctx actor.Context, sender *actor.PID) {
 // or finished state. Subscribers stay; they are told with a gap for the rest of the old
 // incarnation and the new hello, so clients number from 1 again.
 func (t *TaskActor) restartTo(ctx actor.Context, epoch string) {
-	from := t.lastSeq + 1
-	t.epoch = epoch
-	t.lastSeq, t.history, t.unseenFrom, t.queuedFrom = 0, history{}, 0, 0
-	t.progress, t.finished, t.failed = 0, false, false
-	t.idem = nil // a retry of a publish of the old incarnation is stored in the new one
+	from := t.s.LastSeq + 1
+	t.s.Apply(taskstate.Restarted{Epoch: epoch}, t.cfg.rules())
+	t.history = history{}
 	t.lastActive = time.Since(processStart)
 	t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
 		conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, Reason: v1.GapReason_GAP_REASON_EPOCH}),
-		conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch}),
+		conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch}),
 	}})
 	t.armTimer(ctx, t.cfg.IdleTTL)
 }
@@ -331,7 +325,7 @@ func (t *TaskActor) armTimer(ctx actor.Context, d time.Duration) {
 // publish, subscribe or unsubscribe; otherwise it checks again when the TTL could be up.
 func (t *TaskActor) checkIdle(ctx actor.Context) {
 	ttl := t.cfg.IdleTTL
-	if t.finished {
+	if t.s.Finished {
 		ttl = t.cfg.FinishedTTL
 	}
 	if len(t.subs) > 0 && t.j != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/taskstate"
 )
 
 // With a journal a task is durable (docs/design.md, "Durability"): it loads its state when
@@ -31,18 +32,15 @@ type taskJournal struct {
 	pending pendingWrite
 	stash   []stashed
 	// dirty: the seen watermark or the activity time moved since the meta was written.
-	dirty      bool
-	finishedAt int64
-	firstSeq   uint64 // the oldest seq the journal has (0: from 1); the size cap drops older
-	bytes      int64  // what the task's entries take in the journal
-	owner      uint64 // this activation's generation in a shared journal
-	deleted    bool   // the delete is stored: nothing more is written
+	dirty   bool
+	owner   uint64 // this activation's generation in a shared journal
+	deleted bool   // the delete is stored: nothing more is written
 }
 
 // pendingWrite is what a task does once its write is stored.
 type pendingWrite struct {
 	call    *PublishCall
-	plan    *plan
+	plan    *taskstate.Plan
 	restart string     // the new epoch of a restart
 	delete  bool       // a delete
 	sender  *actor.PID // who waits for the restart or delete
@@ -125,7 +123,7 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 	t.j.owner = m.Meta.Owner
 	switch {
 	case m.Found && t.created: // loaded again after an unknown outcome
-		epoch, last := t.epoch, t.lastSeq
+		epoch, last := t.s.Epoch, t.s.LastSeq
 		t.restore(m.Loaded)
 		t.caughtUp(ctx, epoch, last)
 	case m.Found:
@@ -138,7 +136,7 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 		t.fenced(ctx, pendingWrite{})
 		return
 	default:
-		t.epoch = newEpoch()
+		t.s.Epoch = newEpoch()
 	}
 	t.unstash(ctx)
 }
@@ -150,52 +148,35 @@ func (t *TaskActor) caughtUp(ctx actor.Context, epoch string, last uint64) {
 		return
 	}
 	switch {
-	case t.epoch != epoch:
+	case t.s.Epoch != epoch:
 		t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
 			conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: last + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}),
-			conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq}),
+			conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq}),
 		}})
-	case t.lastSeq > last:
-		from := max(last+1, t.history.oldest(t.lastSeq))
-		t.sendAll(ctx, &v1.Deliver{Frames: t.history.appendRange(nil, from, t.lastSeq)})
+	case t.s.LastSeq > last:
+		from := max(last+1, t.history.oldest(t.s.LastSeq))
+		t.sendAll(ctx, &v1.Deliver{Frames: t.history.appendRange(nil, from, t.s.LastSeq)})
 	}
-	t.unseenFrom, t.queuedFrom = 0, 0 // the subscribers have seen it
+	t.s.Apply(taskstate.Seen{}, t.cfg.rules()) // the subscribers have seen it
 	t.markSeen()
-	if t.finished {
+	if t.s.Finished {
 		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseNormal), CloseReason: "task finished"})
 		t.dropSubscribers(ctx)
 	}
 }
 
-// restore sets the task's state from what the journal has: the same epoch, seq,
-// progress and finished state, the history, the idempotency keys, and the queue as the
-// trim rule left it (from what the journal still has of it: appendQueue).
+// restore sets the task's state from what the journal has (taskstate.Loaded): the same
+// epoch, seq, progress and finished state, the idempotency keys and the queue as the trim
+// rule left it; and the history from the newest entries. What the journal no longer has
+// of the queue is a retention gap for the next viewer (appendQueue).
 func (t *TaskActor) restore(l journal.Loaded) {
-	m := l.Meta
-	t.epoch, t.lastSeq, t.progress, t.finished, t.failed = m.Epoch, m.LastSeq, m.Progress, m.Finished, m.Failed
-	t.j.finishedAt, t.j.firstSeq, t.j.bytes = m.FinishedAt, m.FirstSeq, m.Bytes
-	t.rememberStored(l.Keys)
-	t.unseenFrom, t.queuedFrom = 0, 0
-	if m.LastSeq > m.Seen {
-		t.unseenFrom = m.Seen + 1
-		t.queuedFrom = m.LastSeq - queueLength(m.LastSeq-m.Seen, uint64(t.cfg.QueueLimit), uint64(t.cfg.QueueKeep)) + 1
-	}
+	t.s.Apply(taskstate.Loaded{Meta: l.Meta, Keys: l.Keys}, t.cfg.rules())
 	t.history = history{}
 	t.history.reserve(len(l.Entries), t.cfg.HistoryLimit)
 	var stamp [40]byte
 	for _, e := range l.Entries {
-		t.history.push(e.Seq, entryFrame(t.taskID, e, stamp[:0]), t.cfg.HistoryLimit, t.cfg.HistoryBytes, t.queueStart())
+		t.history.push(e.Seq, entryFrame(t.taskID, e, stamp[:0]), t.cfg.HistoryLimit, t.cfg.HistoryBytes, t.s.QueueStart())
 	}
-}
-
-// queueLength is how many of n messages published while nobody watched the queue holds
-// (rule 4): up to limit; the message that would make limit+1 leaves the newest keep, and
-// the queue grows from there again.
-func queueLength(n, limit, keep uint64) uint64 {
-	if n <= limit {
-		return n
-	}
-	return keep + (n-(limit+1))%(limit+1-keep)
 }
 
 // unstash handles the messages that waited, in order, until one has to wait again.
@@ -211,21 +192,9 @@ func (t *TaskActor) unstash(ctx actor.Context) {
 	}
 }
 
-// seen is the queue's watermark: every seq up to it was handed to a subscriber.
-func (t *TaskActor) seen() uint64 {
-	if t.unseenFrom == 0 {
-		return t.lastSeq
-	}
-	return t.unseenFrom - 1
-}
-
 // meta is the task's meta as it stands.
 func (t *TaskActor) meta() journal.Meta {
-	return journal.Meta{
-		Epoch: t.epoch, LastSeq: t.lastSeq, Seen: t.seen(), Progress: t.progress, Finished: t.finished,
-		Active: processStart.Add(t.lastActive).UnixNano(), FinishedAt: t.j.finishedAt,
-		FirstSeq: t.j.firstSeq, Bytes: t.j.bytes, Owner: t.j.owner, Failed: t.failed,
-	}
+	return t.s.Meta(processStart.Add(t.lastActive).UnixNano(), t.j.owner)
 }
 
 // write hands the journal one write of the task; committed arrives as a message.
@@ -239,14 +208,14 @@ func (t *TaskActor) write(ctx actor.Context, a journal.Append, p pendingWrite) {
 // once stored. The seen watermark written is the one before the call: entries that go
 // live are recorded as seen by a later write, so a crash can hand them to a new
 // connection again, never lose them from the queue.
-func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall, p *plan) {
+func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall, p *taskstate.Plan) {
 	meta := t.meta()
-	meta.LastSeq, meta.Progress, meta.Finished, meta.Failed = p.lastSeq, p.progress, p.finished, p.failed
-	meta.Active = p.at.UnixNano()
-	if meta.Finished && !t.finished {
-		meta.FinishedAt = p.at.UnixNano()
+	meta.LastSeq, meta.Progress, meta.Finished, meta.Failed = p.LastSeq, p.Progress, p.Finished, p.Failed
+	meta.Active = p.At.UnixNano()
+	if meta.Finished && !t.s.Finished {
+		meta.FinishedAt = p.At.UnixNano()
 	}
-	t.write(ctx, journal.Append{TaskID: t.taskID, Meta: meta, Entries: p.entries, Keys: p.keys}, pendingWrite{call: c, plan: p})
+	t.write(ctx, journal.Append{TaskID: t.taskID, Meta: meta, Entries: p.Entries, Keys: p.Keys()}, pendingWrite{call: c, plan: p})
 }
 
 // restartDurably stores a new incarnation: no entries, a new epoch.
@@ -268,7 +237,8 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	p := t.j.pending
 	t.j.writing, t.j.pending = false, pendingWrite{}
 	if m.err == nil && !p.delete {
-		t.j.firstSeq, t.j.bytes, t.j.owner = m.meta.FirstSeq, m.meta.Bytes, m.meta.Owner
+		t.j.owner = m.meta.Owner
+		defer t.s.Apply(taskstate.Stored{Meta: m.meta}, t.cfg.rules()) // after the write's own record
 	}
 	if errors.Is(m.err, journal.ErrFenced) {
 		t.fenced(ctx, p)
@@ -279,7 +249,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 		// so it neither reuses the seqs nor loses what was stored.
 		unknown := &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_OUTCOME_UNKNOWN}
 		if p.call != nil {
-			p.call.complete(t.epoch, unknown)
+			p.call.complete(t.s.Epoch, unknown)
 		} else {
 			respond(ctx, p.sender, unknown)
 		}
@@ -288,18 +258,14 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	}
 	switch {
 	case p.call != nil && m.err != nil:
-		p.call.complete(t.epoch, t.journalUnavailable())
+		p.call.complete(t.s.Epoch, t.journalUnavailable())
 	case p.call != nil:
 		t.applyPlan(ctx, p.call, p.plan)
-		if t.finished && t.j.finishedAt == 0 {
-			t.j.finishedAt = p.plan.at.UnixNano()
-		}
 	case p.restart != "" && m.err != nil:
 		respond(ctx, p.sender, t.journalUnavailable())
 	case p.restart != "":
 		t.restartTo(ctx, p.restart)
-		t.j.finishedAt = 0
-		respond(ctx, p.sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.epoch})
+		respond(ctx, p.sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.s.Epoch})
 	case p.delete && m.err != nil:
 		// The router has forgotten the task already; the journal still has it, and the
 		// next message loads it again. Its viewers resume there (1001).
@@ -323,7 +289,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
 	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task changed in the journal (it moved to another member, or was deleted or swept); retry"}
 	if p.call != nil {
-		p.call.complete(t.epoch, moved)
+		p.call.complete(t.s.Epoch, moved)
 	}
 	if p.sender != nil {
 		respond(ctx, p.sender, moved)
@@ -345,7 +311,7 @@ func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
 func (t *TaskActor) writeMeta(ctx actor.Context) {
 	// A task nothing was published to has nothing worth keeping: a viewer alone never
 	// makes the journal keep a task.
-	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.deleted || !t.created || t.lastSeq == 0 {
+	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.deleted || !t.created || t.s.LastSeq == 0 {
 		return
 	}
 	t.j.dirty = false

@@ -8,6 +8,7 @@ import (
 	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/taskstate"
 )
 
 func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe, sender *actor.PID) {
@@ -32,16 +33,16 @@ func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe, sender *actor.
 func (t *TaskActor) register(ctx actor.Context, m *v1.Subscribe, sender *actor.PID, older []journal.Entry) {
 	t.lastActive = time.Since(processStart)
 	t.markSeen()
-	frames := [][]byte{conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished})}
+	frames := [][]byte{conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq, Finished: t.s.Finished})}
 	if m.Resume {
 		frames = t.appendReplay(frames, m.Since, m.Epoch, older)
 	} else {
 		frames = t.appendQueue(frames)
 	}
 	// Whatever was queued has now been handed to a subscriber.
-	t.unseenFrom, t.queuedFrom = 0, 0
+	t.s.Apply(taskstate.Seen{}, t.cfg.rules())
 	deliver := &v1.Deliver{Frames: frames}
-	if t.finished {
+	if t.s.Finished {
 		deliver.CloseCode, deliver.CloseReason = uint32(conn.CloseNormal), "task finished"
 	} else {
 		ctx.Watch(m.Subscriber)
@@ -113,25 +114,25 @@ func (t *TaskActor) forgetLost(pid *actor.PID) {
 }
 
 func (t *TaskActor) subscribeAck(ctx actor.Context) *v1.SubscribeAck {
-	return &v1.SubscribeAck{TaskId: t.taskID, Epoch: t.epoch, LastSeq: t.lastSeq, Finished: t.finished, Task: ctx.Self()}
+	return &v1.SubscribeAck{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq, Finished: t.s.Finished, Task: ctx.Self()}
 }
 
 // appendQueue appends the flush of rule 1 (docs/design.md): a gap for what the trim rule
 // dropped, then the queue.
 func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
-	if t.unseenFrom == 0 {
+	unseen, from := t.s.UnseenFrom(), t.s.QueueStart()
+	if unseen == 0 {
 		return frames
 	}
-	if t.unseenFrom < t.queuedFrom {
-		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: t.unseenFrom, ToSeq: t.queuedFrom - 1, Reason: v1.GapReason_GAP_REASON_TRIMMED}))
+	if unseen < from {
+		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: unseen, ToSeq: from - 1, Reason: v1.GapReason_GAP_REASON_TRIMMED}))
 	}
-	from := t.queuedFrom
-	if oldest := t.history.oldest(t.lastSeq); oldest > from {
+	if oldest := t.history.oldest(t.s.LastSeq); oldest > from {
 		// Loaded again after the journal's size cap dropped part of the queue.
 		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: oldest - 1, Reason: v1.GapReason_GAP_REASON_RETENTION}))
 		from = oldest
 	}
-	return t.history.appendRange(frames, from, t.lastSeq)
+	return t.history.appendRange(frames, from, t.s.LastSeq)
 }
 
 // appendReplay appends every retained message after since: the entries older than the
@@ -144,10 +145,10 @@ func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string, ol
 	if epochGap {
 		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: min(since, math.MaxUint64-1) + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
 	}
-	oldest := t.history.oldest(t.lastSeq)
-	if t.j != nil && from < t.j.firstSeq && from < oldest {
+	oldest := t.history.oldest(t.s.LastSeq)
+	if t.j != nil && from < t.s.FirstSeq && from < oldest {
 		// The journal's size cap dropped these.
-		end := min(t.j.firstSeq, oldest) - 1
+		end := min(t.s.FirstSeq, oldest) - 1
 		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: end, Reason: v1.GapReason_GAP_REASON_RETENTION}))
 		from = end + 1
 	}
@@ -166,13 +167,13 @@ func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string, ol
 		frames = append(frames, t.historyGap(from, oldest-1))
 		from = oldest
 	}
-	return t.history.appendRange(frames, from, t.lastSeq)
+	return t.history.appendRange(frames, from, t.s.LastSeq)
 }
 
 // replayFrom is the first seq a replay after since should hold, and whether the client
 // comes from another incarnation (then from is 1).
 func (t *TaskActor) replayFrom(since uint64, epoch string) (from uint64, epochGap bool) {
-	if (epoch != "" && epoch != t.epoch) || since > t.lastSeq {
+	if (epoch != "" && epoch != t.s.Epoch) || since > t.s.LastSeq {
 		return 1, true
 	}
 	return since + 1, false
@@ -184,10 +185,10 @@ func (t *TaskActor) historyGap(from, to uint64) []byte {
 
 func (t *TaskActor) status() *v1.Status {
 	return &v1.Status{
-		TaskId: t.taskID, Found: true, Epoch: t.epoch,
+		TaskId: t.taskID, Found: true, Epoch: t.s.Epoch,
 		Connected: len(t.subs) > 0, Subscribers: uint32(len(t.subs)), Queued: t.queued(),
-		LastSeq: t.lastSeq, Progress: t.progress, Finished: t.finished, Member: t.member,
-		Failed: t.failed, LastActiveUnixNano: processStart.Add(t.lastActive).UnixNano(),
+		LastSeq: t.s.LastSeq, Progress: t.s.Progress, Finished: t.s.Finished, Member: t.member,
+		Failed: t.s.Failed, LastActiveUnixNano: processStart.Add(t.lastActive).UnixNano(),
 	}
 }
 
@@ -197,19 +198,19 @@ func (t *TaskActor) status() *v1.Status {
 // the subscriber misses nothing between the replay and the live messages.
 func (t *TaskActor) backfill(ctx actor.Context, m *v1.Subscribe, sender *actor.PID) bool {
 	from, _ := t.replayFrom(m.Since, m.Epoch)
-	if limit := uint64(t.cfg.ReplayLimit); t.lastSeq >= limit {
-		from = max(from, t.lastSeq-limit+1)
+	if limit := uint64(t.cfg.ReplayLimit); t.s.LastSeq >= limit {
+		from = max(from, t.s.LastSeq-limit+1)
 	}
-	from = max(from, t.j.firstSeq) // older ones the size cap dropped
-	oldest := t.history.oldest(t.lastSeq)
+	from = max(from, t.s.FirstSeq) // older ones the size cap dropped
+	oldest := t.history.oldest(t.s.LastSeq)
 	if from >= oldest {
 		return false
 	}
 	// A replay holds at most HistoryBytes of messages from the journal besides the
 	// history: start where, at the task's average message size, that many end at the
 	// history; what is older is a gap (the download has it).
-	if stored := t.lastSeq - max(t.j.firstSeq, 1) + 1; t.j.bytes > 0 && stored > 0 {
-		average := max(uint64(t.j.bytes)/stored, 1)
+	if stored := t.s.LastSeq - max(t.s.FirstSeq, 1) + 1; t.s.Bytes > 0 && stored > 0 {
+		average := max(uint64(t.s.Bytes)/stored, 1)
 		if fit := uint64(t.cfg.HistoryBytes) / average; oldest > fit {
 			from = max(from, oldest-fit)
 		}

@@ -2,7 +2,7 @@ package actors
 
 import (
 	"fmt"
-	"math"
+	"github.com/tasktail/tasktail/taskstate"
 	"unicode/utf8"
 
 	"github.com/tasktail/tasktail/conn"
@@ -43,7 +43,7 @@ func (c *Config) ValidateTaskID(id string) error {
 // KeepProgress as a message's progress leaves the task's progress as it is: the message's
 // frame carries the current value. (A publish body without "progress" means it.) It is
 // no number a caller would pass by mistake.
-const KeepProgress = -math.MaxFloat64
+const KeepProgress = taskstate.KeepProgress
 
 // MaxKeyLength is the longest idempotency key accepted.
 const MaxKeyLength = 128
@@ -83,20 +83,20 @@ func validateEntries(c *Config, entries []logEntry) error {
 }
 
 func checkEntry(c *Config, e logEntry, last bool) *InvalidError {
-	if conn.LevelName(e.level) == "" {
+	if conn.LevelName(e.Level) == "" {
 		return invalid("level", "must be one of "+conn.LevelList)
 	}
-	if !utf8.ValidString(e.message) {
+	if !utf8.ValidString(e.Message) {
 		return invalid("message", "must be valid UTF-8")
 	}
-	if len(e.message) > c.MaxMessageBytes {
+	if len(e.Message) > c.MaxMessageBytes {
 		return tooLarge("message", "longer than %d bytes", c.MaxMessageBytes)
 	}
 	// NaN fails both comparisons, so it is refused too.
-	if p := e.progress; p != KeepProgress && !(p >= 0 && p <= 100) {
+	if p := e.Progress; p != KeepProgress && !(p >= 0 && p <= 100) {
 		return invalid("progress", "must be a number from 0 to 100")
 	}
-	if e.finished && !last {
+	if e.Finished && !last {
 		return invalid("finished", "only the last entry of a batch may finish the task")
 	}
 	return nil
