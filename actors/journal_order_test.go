@@ -226,3 +226,37 @@ func TestSizeCapHoldsUnderConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d bytes of messages stored (meta says %d) under a cap of %d", stored, meta.Bytes, capBytes)
 	}
 }
+
+// What waits for a task's journal is bounded: while a load hangs, requests past the bound
+// are answered journal unavailable at once, and the ones that waited are answered once
+// the journal does.
+func TestWhatWaitsForTheJournalIsBounded(t *testing.T) {
+	mem := journaltest.NewMemory()
+	stored := []journal.Append{{TaskID: "slow", Meta: journal.Meta{Epoch: "e", LastSeq: 1}, Entries: []journal.Entry{{Seq: 1, Message: "m"}}}}
+	if err := mem.Commit(stored); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, actors.Config{}, actors.Options{Journal: mem})
+	ctx := context.Background()
+	release := mem.HoldLoads()
+	t.Cleanup(release) // before the Manager's shutdown, which waits for the Writer
+	const asks = 5000
+	errs := make(chan error, asks)
+	for range asks {
+		go func() { _, err := m.Status(ctx, "slow"); errs <- err }()
+	}
+	refused := 0
+	for refused < asks-4096 {
+		if err := <-errs; errors.Is(err, actors.ErrJournalUnavailable) {
+			refused++
+		} else {
+			t.Fatalf("while the load hangs: %v, want ErrJournalUnavailable past the bound", err)
+		}
+	}
+	release()
+	for range 4096 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a request that waited for the load: %v", err)
+		}
+	}
+}

@@ -152,6 +152,11 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 			t.load(ctx)
 		}
 		if t.waits(msg) {
+			if rt, _, ok := routeOf(msg); ok && !rt.ends && len(t.j.stash) >= maxStash {
+				// The journal is slow to answer (a load, a write): what waits is bounded.
+				answer(func(r any) { respond(ctx, sender, r) }, msg, t.journalUnavailable())
+				return
+			}
 			t.j.stash = append(t.j.stash, stashed{msg: msg, sender: sender})
 			return
 		}

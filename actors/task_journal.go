@@ -46,6 +46,10 @@ type pendingWrite struct {
 	sender  *actor.PID // who waits for the restart or delete
 }
 
+// maxStash bounds the messages that wait for a task's journal: past it, routed messages
+// are answered journal_unavailable at once (a delete and an unsubscribe still wait).
+const maxStash = 4096
+
 type stashed struct {
 	msg    any
 	sender *actor.PID

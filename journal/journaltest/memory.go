@@ -16,7 +16,8 @@ type Memory struct {
 	tasks     map[string]*task
 	fail      error
 	failLoads error
-	lose      int // commits still to store whose answer is lost
+	lose      int           // commits still to store whose answer is lost
+	held      chan struct{} // loads wait while it is open
 
 	// Commits counts successful commits, for tests of group commit.
 	Commits int
@@ -46,6 +47,24 @@ func (m *Memory) LoseAnswers(n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lose = n
+}
+
+// HoldLoads makes every later Load wait until release is called (once or more), as a
+// database that is slow to answer does.
+func (m *Memory) HoldLoads() (release func()) {
+	held := make(chan struct{})
+	m.mu.Lock()
+	m.held = held
+	m.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			m.held = nil
+			m.mu.Unlock()
+			close(held)
+		})
+	}
 }
 
 // FailLoads makes every later Load fail with err (wrapped in journal.ErrUnavailable) until
@@ -116,6 +135,11 @@ func (m *Memory) Commit(appends []journal.Append) error {
 // Load implements journal.Journal.
 func (m *Memory) Load(taskID string, window int) (journal.Meta, []journal.Entry, bool, error) {
 	m.mu.Lock()
+	if held := m.held; held != nil {
+		m.mu.Unlock()
+		<-held
+		m.mu.Lock()
+	}
 	defer m.mu.Unlock()
 	if m.failLoads != nil {
 		return journal.Meta{}, nil, false, &unavailable{m.failLoads}
