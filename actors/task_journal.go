@@ -242,7 +242,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	t.j.writing, t.j.pending = false, pendingWrite{}
 	if m.err == nil && !p.delete {
 		t.j.owner = m.meta.Owner
-		defer t.s.Apply(taskstate.Stored{Meta: m.meta}, t.cfg.rules()) // after the write's own record
+		t.s.Apply(taskstate.Stored{Meta: m.meta}, t.cfg.rules()) // FirstSeq and Bytes, which no other record sets
 	}
 	if errors.Is(m.err, journal.ErrFenced) {
 		t.fenced(ctx, p)
