@@ -235,6 +235,9 @@ func (p *Pebble) putKeys(b *pebble.Batch, a *Append) error {
 
 // Keys implements Journal.
 func (p *Pebble) Keys(taskID string, n int) ([]Key, error) {
+	if err := p.health.readErr(); err != nil {
+		return nil, err
+	}
 	start, end := seqBounds('k', taskID)
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
@@ -279,6 +282,9 @@ func (p *Pebble) trim(b *pebble.Batch, a *Append) error {
 
 // Stat implements Journal.
 func (p *Pebble) Stat(taskID string) (Meta, bool, error) {
+	if err := p.health.readErr(); err != nil {
+		return Meta{}, false, err
+	}
 	v, closer, err := p.db.Get(metaKey(taskID))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Meta{}, false, nil
@@ -293,6 +299,9 @@ func (p *Pebble) Stat(taskID string) (Meta, bool, error) {
 
 // List implements Journal.
 func (p *Pebble) List(prefix string, fn func(string, Meta) bool) error {
+	if err := p.health.readErr(); err != nil {
+		return err
+	}
 	lower := metaKey(prefix)
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
 	if err != nil {
@@ -348,6 +357,9 @@ func chunkFirst(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)
 
 // Read implements Journal.
 func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
+	if err := p.health.readErr(); err != nil {
+		return err
+	}
 	start, end := chunkBounds(taskID)
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {

@@ -23,9 +23,9 @@ import (
 //     retried, memtables pile up, and past MemTableStopWritesThreshold every commit waits
 //     in a write stall until a flush succeeds. A failed MANIFEST write calls Fatalf.
 //
-// So the journal never lets Fatalf exit the process: after one, writes answer
-// ErrUnavailable without touching Pebble, reads go on, and readiness fails until the
-// process is restarted. On a full disk it releases its ballast, so that the retried flush
+// So the journal never lets Fatalf exit the process: after one, writes and reads answer
+// ErrUnavailable without touching Pebble (its memtable may hold a batch the log lost), and
+// readiness fails until the process is restarted. On a full disk it releases its ballast, so that the retried flush
 // (and, after a restart, the open) has room, and refuses publishes until space is back.
 
 // DefaultBallastBytes is the size of the emergency ballast file unless told otherwise.
@@ -68,6 +68,18 @@ func (p *Pebble) Healthy() error { return p.health.err(false) }
 
 // err is why a write cannot go to Pebble now, or nil; freeing is true for a write that
 // only deletes (a delete, a retention sweep), which may go on while the disk is full.
+// readErr is a read's answer once the journal has failed: Pebble's memtable may then hold
+// a batch whose write-ahead log write failed, which a read must not hand out as stored
+// (a restart would lose it and give its seqs again).
+func (h *pebbleHealth) readErr() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed != nil {
+		return fmt.Errorf("%w: %v (restart the server once the disk is fixed)", ErrUnavailable, h.failed)
+	}
+	return nil
+}
+
 func (h *pebbleHealth) err(freeing bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -136,7 +148,7 @@ func (h *pebbleHealth) fatal(msg string) {
 	released := h.removeBallast()
 	h.mu.Unlock()
 	if first {
-		h.logger.Error("journal failed: writes answer 503 journal_unavailable and readiness fails until the server is restarted; reads go on: "+msg,
+		h.logger.Error("journal failed: writes and reads of the journal answer 503 journal_unavailable and readiness fails until the server is restarted: "+msg,
 			slog.String("component", "journal"), slog.String("dir", h.dir), slog.Int64("ballast_released_bytes", released))
 	}
 }
