@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m) }
+func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, pgtest.StopShared) }
