@@ -83,26 +83,26 @@ func (c *Crash) Fired() (Fault, []string) {
 
 // enter decides the fate of a call: the error to return without calling the journal, or
 // the fault to apply after a write that does (Ambiguous).
-func (c *Crash) enter(write bool, tasks func() []string) (error, Fault) {
+func (c *Crash) enter(write bool, tasks func() []string) (Fault, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.crashed {
-		return ErrCrashed, NoFault
+		return NoFault, ErrCrashed
 	}
 	if !write || c.armed == NoFault {
-		return nil, NoFault
+		return NoFault, nil
 	}
 	f := c.armed
 	c.armed, c.fired, c.hit = NoFault, f, tasks()
 	if f == Cut {
-		return ErrCrashed, NoFault
+		return NoFault, ErrCrashed
 	}
-	return nil, f
+	return f, nil
 }
 
 // Commit implements journal.Journal.
 func (c *Crash) Commit(appends []journal.Append) error {
-	err, f := c.enter(true, func() []string {
+	f, err := c.enter(true, func() []string {
 		ids := make([]string, len(appends))
 		for i, a := range appends {
 			ids[i] = a.TaskID
@@ -120,7 +120,7 @@ func (c *Crash) Commit(appends []journal.Append) error {
 
 // Delete implements journal.Journal.
 func (c *Crash) Delete(taskID string) error {
-	err, f := c.enter(true, func() []string { return []string{taskID} })
+	f, err := c.enter(true, func() []string { return []string{taskID} })
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (c *Crash) Delete(taskID string) error {
 
 // Load implements journal.Journal.
 func (c *Crash) Load(taskID string, window int) (journal.Meta, []journal.Entry, bool, error) {
-	if err, _ := c.enter(false, nil); err != nil {
+	if _, err := c.enter(false, nil); err != nil {
 		return journal.Meta{}, nil, false, err
 	}
 	return c.j.Load(taskID, window)
@@ -140,7 +140,7 @@ func (c *Crash) Load(taskID string, window int) (journal.Meta, []journal.Entry, 
 
 // Stat implements journal.Journal.
 func (c *Crash) Stat(taskID string) (journal.Meta, bool, error) {
-	if err, _ := c.enter(false, nil); err != nil {
+	if _, err := c.enter(false, nil); err != nil {
 		return journal.Meta{}, false, err
 	}
 	return c.j.Stat(taskID)
@@ -148,7 +148,7 @@ func (c *Crash) Stat(taskID string) (journal.Meta, bool, error) {
 
 // Read implements journal.Journal.
 func (c *Crash) Read(taskID string, from uint64, fn func(journal.Entry) bool) error {
-	if err, _ := c.enter(false, nil); err != nil {
+	if _, err := c.enter(false, nil); err != nil {
 		return err
 	}
 	return c.j.Read(taskID, from, fn)
@@ -156,7 +156,7 @@ func (c *Crash) Read(taskID string, from uint64, fn func(journal.Entry) bool) er
 
 // List implements journal.Journal.
 func (c *Crash) List(prefix string, fn func(string, journal.Meta) bool) error {
-	if err, _ := c.enter(false, nil); err != nil {
+	if _, err := c.enter(false, nil); err != nil {
 		return err
 	}
 	return c.j.List(prefix, fn)
@@ -164,7 +164,7 @@ func (c *Crash) List(prefix string, fn func(string, journal.Meta) bool) error {
 
 // Sweep implements journal.Journal.
 func (c *Crash) Sweep(now time.Time, r journal.Retention) (int, error) {
-	if err, _ := c.enter(false, nil); err != nil {
+	if _, err := c.enter(false, nil); err != nil {
 		return 0, err
 	}
 	return c.j.Sweep(now, r)
