@@ -297,7 +297,10 @@ func (r *modelRun) fault() {
 				v.stop(v.epoch, v.pos, conn.CloseGoingAway, conn.CloseNormal)
 			}
 		}
-		t.inMemory = false
+		// The next message loads the task again, as after a crash: the seen watermark
+		// may be the one of its last write.
+		t.inMemory, t.reloaded = false, t.exists
+		t.seenLo = min(t.seenLo, t.diskSeen)
 		t.maybeDeleted = f == journaltest.Ambiguous && t.exists
 	}
 }
