@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ACTOR_PROTO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)/actor
 
-.PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench clean
+.PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench soak clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tasktail
@@ -82,6 +82,14 @@ bench: build bench-build
 	scripts/bench-e2e
 	scripts/bench-python
 	TASKTAIL_SOAK_DURATION=$(SOAK) $(GO) test -tags soak -count=1 -run '^TestSoak$$' -v -timeout 12m ./tests
+
+# The model-based crash test (actors/model_test.go) for MODEL_SOAK per journal: random
+# sequences of publishes, viewers, deletes, restarts, sweeps, lost write answers and
+# crashes, checked against the contract. A failure prints the seed that replays it
+# (TASKTAIL_MODEL_SEED). make test runs its small budget.
+MODEL_SOAK ?= 3m
+soak:
+	TASKTAIL_MODEL_DURATION=$(MODEL_SOAK) $(GO) test -race -count=1 -run '^TestModel$$' -v -timeout 60m ./actors
 
 clean:
 	rm -rf bin
