@@ -1,10 +1,6 @@
 package actors
 
-import (
-	"time"
-
-	"github.com/tasktail/tasktail/journal"
-)
+import "time"
 
 // NewActorSystem is the actor system of a tasktail process, for tests that stand up
 // processes that talk through the library's remote.
@@ -16,13 +12,12 @@ var RemoteConfig = remoteConfig
 // LeaveCluster is a member's leave, which survives the library's panic there.
 var LeaveCluster = leaveCluster
 
-// SweepAt runs one retention sweep of the Manager's journal as its own sweep does
-// (Manager.sweep), at now instead of the ticker's time, and returns how many tasks it
-// removed. Without a journal it removes none.
+// SweepAt runs one retention sweep of the Manager's journal as its own sweep does, at
+// now instead of the ticker's time, and returns how many tasks it removed. Without a
+// journal it removes none.
 func (m *Manager) SweepAt(now time.Time) (int, error) {
 	if m.store == nil {
 		return 0, nil
 	}
-	r := journal.Retention{Finished: m.cfg.Retention, Idle: m.cfg.IdleRetention}
-	return m.store.w.Journal().Sweep(now, r)
+	return m.sweepOnce(now)
 }

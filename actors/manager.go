@@ -321,6 +321,12 @@ func (m *Manager) stopJournal() {
 	m.store.w.Close()
 }
 
+// sweepOnce removes what retention has expired at now from the journal, through its
+// Writer, and returns how many tasks it removed.
+func (m *Manager) sweepOnce(now time.Time) (int, error) {
+	return m.store.w.Sweep(now, journal.Retention{Finished: m.cfg.Retention, Idle: m.cfg.IdleRetention})
+}
+
 // sweep removes what retention has expired from the journal, every eighth of the shorter
 // retention (at most hourly), until Shutdown.
 func (m *Manager) sweep() {
@@ -333,8 +339,7 @@ func (m *Manager) sweep() {
 		case <-m.stopSweep:
 			return
 		case now := <-ticker.C:
-			r := journal.Retention{Finished: m.cfg.Retention, Idle: m.cfg.IdleRetention}
-			if n, err := m.store.w.Sweep(now, r); err != nil {
+			if n, err := m.sweepOnce(now); err != nil {
 				m.logger.Warn("journal retention sweep failed; it runs again later", slog.Any("error", err))
 			} else if n > 0 {
 				m.logger.Info("journal retention removed tasks", slog.Int("tasks", n))

@@ -234,7 +234,7 @@ func (r *modelRun) fault() {
 		if how == "keyed" {
 			r.msgs++
 			p.key = "key-" + time.Now().Format("150405.000000") + "-" + t.id
-			r.keyed = append(r.keyed, keyedPublish{t.id, p})
+			r.keyed = append(r.keyed, keyedPublish{t.id, p, in})
 		}
 		r.note("publish %s to %s with a %s write: %d entries%s", how, t.id, f, n, finishNote(p))
 		r.crash.Arm(f)
@@ -251,6 +251,7 @@ func (r *modelRun) fault() {
 		if f == journaltest.Ambiguous {
 			t.maybe = &maybePublish{epoch: t.epoch, first: t.last + 1, last: t.last + uint64(n), msgs: p.msgs, finished: p.finished, key: p.key}
 			t.activeHi = max(t.activeHi, now())
+			r.settleNow(t)
 		}
 	case op == 3:
 		r.note("restart %s with a %s write", t.id, f)
@@ -276,6 +277,7 @@ func (r *modelRun) fault() {
 			t.seenLo, t.seenHi, t.diskSeen = 0, 0, 0
 			t.keys, t.keyOrder, t.keysLoose, t.maybe, t.lossy = nil, nil, false, nil, nil
 			t.activeLo, t.activeHi, t.finishedLo, t.finishedHi = start, now(), 0, 0
+			r.settleNow(t)
 		}
 	default:
 		r.note("delete %s with a %s write", t.id, f)
@@ -302,6 +304,21 @@ func (r *modelRun) fault() {
 		t.inMemory, t.reloaded = false, t.exists
 		t.seenLo = min(t.seenLo, t.diskSeen)
 		t.maybeDeleted = f == journaltest.Ambiguous && t.exists
+	}
+}
+
+// settleNow decides an ambiguous write of t at once: a task whose write's outcome is
+// unknown loads itself again before it answers anything else, so its status is the
+// journal's word.
+func (r *modelRun) settleNow(t *refTask) {
+	st, err := r.m.Status(context.Background(), t.id)
+	if err != nil {
+		r.fatalf("status of %s after a write whose answer was lost: %v", t.id, err)
+	}
+	r.note("  the task loaded itself again: %s", brief(st))
+	r.model.settleByStatus(t, st)
+	if t.maybe != nil || t.maybeRestart != nil {
+		r.fatalf("status %s of %s after a write whose answer was lost decides nothing", brief(st), t.id)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -336,6 +337,18 @@ func (m *refModel) settleMaybe(t *refTask, stored bool) {
 	t.last = mp.last
 	t.finished = t.finished || mp.finished
 	t.remember(mp.key, keyAck{mp.epoch, mp.first, mp.last}, m.cfg.historyLimit)
+	// The task that loaded itself again hands its viewers what was stored, and closes
+	// them if it finished the task.
+	if t.subs > 0 {
+		t.seenLo, t.seenHi = t.last, t.last
+	}
+	if mp.finished {
+		for _, v := range m.viewers {
+			if v.task == t && v.live {
+				v.stop(mp.epoch, mp.last, conn.CloseNormal)
+			}
+		}
+	}
 }
 
 // retryAnswer checks the answer to a retry of the keyed publish p (key, same body) and

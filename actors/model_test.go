@@ -114,6 +114,7 @@ type modelRun struct {
 type keyedPublish struct {
 	task string
 	p    published
+	in   []*v1.LogInput // the body, sent again as it was
 }
 
 const modelWait = 5 * time.Second
@@ -277,7 +278,7 @@ func (r *modelRun) publish(t *refTask, how string) {
 	if how == "keyed" {
 		r.msgs++
 		p.key = fmt.Sprintf("key-%d", r.msgs)
-		r.keyed = append(r.keyed, keyedPublish{t.id, p})
+		r.keyed = append(r.keyed, keyedPublish{t.id, p, in})
 	}
 	r.note("publish %s to %s: %d entries%s", how, t.id, n, finishNote(p))
 	start := now()
@@ -372,15 +373,8 @@ func (r *modelRun) retry() {
 	k := r.keyed[r.rng.IntN(len(r.keyed))]
 	t := r.model.tasks[k.task]
 	r.note("retry key %s to %s (%d entries)", k.p.key, t.id, len(k.p.msgs))
-	in := make([]*v1.LogInput, len(k.p.msgs))
-	for i, msg := range k.p.msgs {
-		in[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: msg, Progress: float64(i)}
-		if k.p.finished && i == len(in)-1 {
-			in[i].Level, in[i].Finished = v1.Level_LEVEL_SUCCESS, true
-		}
-	}
 	start := now()
-	ack, err := r.m.PublishOnce(context.Background(), t.id, k.p.key, in)
+	ack, err := r.m.PublishOnce(context.Background(), t.id, k.p.key, k.in)
 	r.published(t, k.p, ack, err, start, now(), true)
 }
 

@@ -10,9 +10,8 @@ import (
 
 // ErrAnswerLost is what an ambiguous write returns: the write reached the journal, and
 // its answer was lost on the way back (a connection that dropped after the database
-// committed). It is the one place that says so: today it wraps journal.ErrUnavailable,
-// as every failed write does.
-var ErrAnswerLost = fmt.Errorf("%w: the write was stored, its answer lost", journal.ErrUnavailable)
+// committed), which a journal reports as journal.ErrOutcomeUnknown.
+var ErrAnswerLost = fmt.Errorf("%w: the write was stored, its answer lost", journal.ErrOutcomeUnknown)
 
 // ErrCrashed is what every call to a crashed journal returns, and a write cut before it
 // reached the journal.
@@ -162,12 +161,29 @@ func (c *Crash) List(prefix string, fn func(string, journal.Meta) bool) error {
 	return c.j.List(prefix, fn)
 }
 
-// Sweep implements journal.Journal.
-func (c *Crash) Sweep(now time.Time, r journal.Retention) (int, error) {
+// Keys implements journal.Journal.
+func (c *Crash) Keys(taskID string, n int) ([]journal.Key, error) {
+	if _, err := c.enter(false, nil); err != nil {
+		return nil, err
+	}
+	return c.j.Keys(taskID, n)
+}
+
+// Expired implements journal.Journal.
+func (c *Crash) Expired(now time.Time, r journal.Retention, fn func(string) bool) error {
+	if _, err := c.enter(false, nil); err != nil {
+		return err
+	}
+	return c.j.Expired(now, r, fn)
+}
+
+// DeleteExpired implements journal.Journal. An armed fault leaves it alone: it is for
+// the write the test armed it for.
+func (c *Crash) DeleteExpired(taskIDs []string, now time.Time, r journal.Retention) (int, error) {
 	if _, err := c.enter(false, nil); err != nil {
 		return 0, err
 	}
-	return c.j.Sweep(now, r)
+	return c.j.DeleteExpired(taskIDs, now, r)
 }
 
 // Close implements journal.Journal: it closes the wrapped journal, crashed or not.
