@@ -97,12 +97,12 @@ func TestSizeCapBelowTheQueue(t *testing.T) {
 // again before anything else, so it neither reuses the seq nor wedges, and its viewer
 // gets what the commit stored, once.
 func TestAmbiguousCommitReloadsTheTask(t *testing.T) {
-	mem := journaltest.NewMemory()
-	m := newManager(t, actors.Config{}, actors.Options{Journal: mem})
+	j := journaltest.NewCrash(journaltest.NewMemory())
+	m := newManager(t, actors.Config{}, actors.Options{Journal: j})
 	ctx := context.Background()
 	sendN(t, m, "a", 1, 2)
 	v := connect(t, m, "a")
-	mem.LoseAnswers(1)
+	j.Arm(journaltest.Ambiguous)
 	if _, err := m.SendLog(ctx, "a", v1.Level_LEVEL_INFO, "stored, answer lost", 0, false); !errors.Is(err, actors.ErrOutcomeUnknown) {
 		t.Fatalf("publish whose answer was lost: %v, want ErrOutcomeUnknown", err)
 	}

@@ -40,15 +40,6 @@ func (m *Memory) Fail(err error) {
 	m.fail = err
 }
 
-// LoseAnswers makes the next n commits store what they carry and then fail with
-// journal.ErrOutcomeUnknown, as a database connection that drops after the commit was
-// sent does.
-func (m *Memory) LoseAnswers(n int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.lose = n
-}
-
 // HoldLoads makes every later Load wait until release is called (once or more), as a
 // database that is slow to answer does.
 func (m *Memory) HoldLoads() (release func()) {
@@ -125,10 +116,6 @@ func (m *Memory) Commit(appends []journal.Append) error {
 		t.entries = append(t.entries, a.Entries...)
 	}
 	m.Commits++
-	if m.lose > 0 {
-		m.lose--
-		return journal.ErrOutcomeUnknown
-	}
 	return nil
 }
 
