@@ -3,10 +3,14 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/internal/pgtest"
@@ -258,5 +262,36 @@ func TestWhatWaitsForTheJournalIsBounded(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatalf("a request that waited for the load: %v", err)
 		}
+	}
+}
+
+// A task that panics on the journal's answer to its write stops instead of resuming with
+// a write that never ends: what waited is answered at once, and the next message loads
+// the task again from what is stored.
+func TestPanicOnTheJournalsAnswerStopsTheTask(t *testing.T) {
+	var armed atomic.Bool
+	panicOnCommitted := func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+			if fmt.Sprintf("%T", env.Message) == "*actors.committed" && armed.CompareAndSwap(true, false) {
+				panic("boom on the journal's answer")
+			}
+			next(ctx, env)
+		}
+	}
+	mem := journaltest.NewMemory()
+	m := newManager(t, actors.Config{}, actors.Options{Journal: mem, TaskMiddleware: []actor.ReceiverMiddleware{panicOnCommitted}})
+	ctx := context.Background()
+	sendN(t, m, "p", 1, 2)
+	armed.Store(true)
+	start := time.Now()
+	if _, err := m.SendLog(ctx, "p", v1.Level_LEVEL_INFO, "stored, then the task panicked", 0, false); err == nil {
+		t.Fatal("a publish whose answer the task panicked on was acknowledged")
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("the publish waited %v for its answer, want a failure at once", waited)
+	}
+	ack, err := m.SendLog(ctx, "p", v1.Level_LEVEL_INFO, "next", 0, false)
+	if err != nil || ack.FirstSeq != 4 {
+		t.Fatalf("the next publish: %+v %v, want seq 4 after the stored 3", ack, err)
 	}
 }

@@ -249,7 +249,8 @@ func (r *modelRun) fault() {
 			r.fatalf("publish to %s whose write failed (%s): %+v %v, want ErrJournalUnavailable", t.id, f, ack, err)
 		}
 		if f == journaltest.Ambiguous {
-			t.maybe = &maybePublish{epoch: t.epoch, first: t.last + 1, last: t.last + uint64(n), msgs: p.msgs, finished: p.finished, key: p.key}
+			t.maybe = &maybePublish{epoch: t.epoch, first: t.last + 1, last: t.last + uint64(n), msgs: p.msgs, finished: p.finished, key: p.key,
+				start: start, end: now()}
 			t.activeHi = max(t.activeHi, now())
 			r.settleNow(t)
 		}

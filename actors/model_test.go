@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,6 +154,16 @@ func (r *modelRun) fatalf(format string, args ...any) {
 	steps := r.log
 	if len(steps) > 60 {
 		steps = steps[len(steps)-60:]
+	}
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, actors.ErrTimeout) {
+			// A task that did not answer: keep every goroutine's stack for the post-mortem.
+			if f, err := os.CreateTemp("", "tasktail-model-timeout-*.txt"); err == nil {
+				pprof.Lookup("goroutine").WriteTo(f, 2)
+				f.Close()
+				r.t.Logf("goroutines at the timeout: %s", f.Name())
+			}
+		}
 	}
 	r.t.Fatalf("%s\n\nseed %d: replay with TASKTAIL_MODEL_SEED=%d go test -count=1 -run 'TestModel/%s$' ./actors/\nlast steps:\n  %s",
 		fmt.Sprintf(format, args...), r.seed, r.seed, r.kind, strings.Join(steps, "\n  "))

@@ -49,6 +49,14 @@ func (s *taskSupervisor) failed(system *actor.ActorSystem, child *actor.PID, rs 
 	rs.Fail()
 	attrs := []any{slog.String("task_id", taskID), slog.String("actor", child.Id),
 		slog.String("message", fmt.Sprintf("%T", msg)), slog.Any("panic", reason)}
+	switch msg.(type) {
+	case *loaded, *committed, *backfilled:
+		// The journal's answer was half applied, and what waits for it would wait for
+		// good: the task stops, and loads again from what is stored on its next message.
+		s.stats.TasksStopped.Add(1)
+		s.logger.Error("task stopped: it failed on the journal's answer", attrs...)
+		return true
+	}
 	if rs.NumberOfFailures(s.cfg.FailureWindow) > s.cfg.MaxFailures {
 		s.stats.TasksStopped.Add(1)
 		s.logger.Error("task stopped: too many failures", append(attrs, slog.Int("max_failures", s.cfg.MaxFailures))...)

@@ -126,6 +126,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task restarting"})
 		t.dropSubscribers(ctx)
 		t.writeMeta(ctx)
+		t.answerWaiting(ctx, &v1.TaskFailure{TaskId: t.taskID, Reason: "the task stopped; retry"})
 	case *actor.Stopped:
 		if t.timer != nil {
 			t.timer.Stop()

@@ -9,6 +9,7 @@ import (
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
+	"google.golang.org/protobuf/proto"
 )
 
 // With a journal a task is durable (docs/design.md, "Durability"): it loads its state when
@@ -292,21 +293,32 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 // is answered with a failure to retry, and it stops.
 func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
 	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task changed in the journal (it moved to another member, or was deleted or swept); retry"}
-	if p.call != nil {
-		p.call.complete(t.s.Epoch, moved)
-	}
-	if p.sender != nil {
-		respond(ctx, p.sender, moved)
-	}
-	for _, s := range t.j.stash {
-		if _, _, ok := routeOf(s.msg); ok {
-			answer(func(r any) { respond(ctx, s.sender, r) }, s.msg, moved)
-		}
-	}
-	t.j.stash, t.j.failed = nil, true
+	t.j.pending = p
+	t.answerWaiting(ctx, moved)
+	t.j.failed = true
 	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task moved"})
 	t.dropSubscribers(ctx)
 	ctx.Stop(ctx.Self())
+}
+
+// answerWaiting answers with reply the caller of the write in flight, if any, and every
+// routed message that waits for the journal, and forgets them.
+func (t *TaskActor) answerWaiting(ctx actor.Context, reply proto.Message) {
+	if t.j == nil {
+		return
+	}
+	if p := t.j.pending; p.call != nil {
+		p.call.complete(t.s.Epoch, reply)
+	} else if p.sender != nil {
+		respond(ctx, p.sender, reply)
+	}
+	t.j.pending = pendingWrite{}
+	for _, s := range t.j.stash {
+		if _, _, ok := routeOf(s.msg); ok {
+			answer(func(r any) { respond(ctx, s.sender, r) }, s.msg, reply)
+		}
+	}
+	t.j.stash = nil
 }
 
 // writeMeta stores the meta if it moved since the last write, without waiting for it:
