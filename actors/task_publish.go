@@ -51,7 +51,13 @@ func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *taskstate.Pl
 		}
 	}
 	for i, g := range p.Groups {
-		c.acks[i] = partAck{first: g.First, last: g.Last, queued: g.Appended && !watched, finished: g.Finished, reused: g.KeyReused}
+		queued := g.Queued // a retry: as the first time
+		if g.Appended {
+			queued = !watched
+		} else if g.Repeats > 0 {
+			queued = c.acks[g.Repeats-1].queued
+		}
+		c.acks[i] = partAck{first: g.First, last: g.Last, queued: queued, finished: g.Finished, reused: g.KeyReused}
 	}
 	t.deliverLive(ctx, live, fx.JustFinished)
 	c.complete(t.s.Epoch, nil)

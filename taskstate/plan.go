@@ -41,6 +41,8 @@ type PlannedGroup struct {
 	From, To    int
 	First, Last uint64
 	Appended    bool
+	Queued      bool // of a retry of a stored publish: the first answer's
+	Repeats     int  // of a retry within the call: 1 + the index of the group it repeats
 	Finished    bool // refused: the task had finished
 	KeyReused   bool // refused: the key was stored with another body
 	Key         journal.Key
@@ -74,10 +76,11 @@ func (s *State) Plan(entries []Input, ends []int, key func(int) string, at time.
 		if j, ok := inCall[k]; ok && k != "" { // a retry within the call
 			earlier := p.Groups[j]
 			g.First, g.Last, g.KeyReused = earlier.First, earlier.Last, earlier.Key.Hash != hash
+			g.Repeats = j + 1
 			continue
 		}
 		if stored, ok := s.key(k, at.UnixNano(), r); ok {
-			g.First, g.Last, g.KeyReused = stored.First, stored.Last, stored.Hash != hash
+			g.First, g.Last, g.KeyReused, g.Queued = stored.First, stored.Last, stored.Hash != hash, stored.queued
 			continue
 		}
 		if p.Finished {

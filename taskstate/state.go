@@ -92,7 +92,7 @@ func (s *State) Apply(rec Record, r Rules) Effects {
 				}
 			}
 			if g.Key.Key != "" {
-				s.remember(g.Key, r)
+				s.remember(g.Key, !rec.Watched, r)
 			}
 		}
 		if len(p.Entries) > 0 {
@@ -117,7 +117,7 @@ func (s *State) Apply(rec Record, r Rules) Effects {
 			s.queuedFrom = m.LastSeq - QueueLength(m.LastSeq-m.Seen, uint64(r.QueueLimit), uint64(r.QueueKeep)) + 1
 		}
 		for _, k := range rec.Keys {
-			s.remember(k, r)
+			s.remember(k, false, r)
 		}
 	}
 	return fx

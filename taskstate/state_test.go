@@ -153,9 +153,7 @@ func TestStateAgreesWithTheModel(t *testing.T) {
 			default: // a reload from what the journal keeps
 				meta := s.Meta(0, 0)
 				var keys []journal.Key
-				for _, k := range s.keysInOrder() {
-					keys = append(keys, k)
-				}
+				keys = append(keys, s.keysInOrder()...)
 				var again State
 				again.Apply(Loaded{Meta: meta, Keys: keys}, r)
 				s = again
@@ -189,7 +187,7 @@ func (s *State) keysInOrder() []journal.Key {
 	}
 	var out []journal.Key
 	for _, k := range s.keys.order {
-		out = append(out, s.keys.byKey[k])
+		out = append(out, s.keys.byKey[k].Key)
 	}
 	return out
 }
