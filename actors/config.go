@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/taskstate"
 	"time"
 )
@@ -163,5 +164,7 @@ const keyTTL = 24 * time.Hour
 
 // rules are the settings a task's state applies (package taskstate).
 func (c *Config) rules() taskstate.Rules {
-	return taskstate.Rules{QueueLimit: c.QueueLimit, QueueKeep: c.QueueKeep, KeyWindow: c.HistoryLimit, KeyTTL: keyTTL}
+	// A task remembers no more keys than a journal keeps, so that a retry is answered
+	// the same before and after a reload.
+	return taskstate.Rules{QueueLimit: c.QueueLimit, QueueKeep: c.QueueKeep, KeyWindow: min(c.HistoryLimit, journal.DefaultKeyWindow), KeyTTL: keyTTL}
 }

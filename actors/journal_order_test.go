@@ -295,3 +295,62 @@ func TestPanicOnTheJournalsAnswerStopsTheTask(t *testing.T) {
 		t.Fatalf("the next publish: %+v %v, want seq 4 after the stored 3", ack, err)
 	}
 }
+
+// A commit whose answer was lost and that stored more than the task's history holds:
+// its viewers get a history gap for what the reload did not bring back, never a jump.
+func TestAmbiguousCommitBeyondTheHistoryIsAGap(t *testing.T) {
+	j := journaltest.NewCrash(journaltest.NewMemory())
+	m := newManager(t, actors.Config{HistoryLimit: 20, QueueLimit: 10, QueueKeep: 5}, actors.Options{Journal: j})
+	ctx := context.Background()
+	sendN(t, m, "big", 1, 2)
+	v := connect(t, m, "big")
+	v.WaitFrames(t, 3, wait)
+	batch := make([]*v1.LogInput, 50)
+	for i := range batch {
+		batch[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: fmt.Sprint("b", i), Progress: actors.KeepProgress}
+	}
+	j.Arm(journaltest.Ambiguous)
+	if _, err := m.Publish(ctx, "big", batch); !errors.Is(err, actors.ErrOutcomeUnknown) {
+		t.Fatalf("a batch whose answer was lost: %v, want ErrOutcomeUnknown", err)
+	}
+	frames := actortest.DecodeFrames(t, v.WaitFrames(t, 3+1+20, wait))
+	if g := frames[3]; g.Type != "gap" || g.Reason != "history" || g.FromSeq != 3 || g.ToSeq != 32 {
+		t.Fatalf("after the reload: %+v, want a history gap 3..32", g)
+	}
+	if seqs := logSeqs(t, frames); len(seqs) != 22 || seqs[2] != 33 || seqs[21] != 52 {
+		t.Fatalf("viewer seqs %v, want 1, 2, then 33..52", seqs)
+	}
+}
+
+// A publish whose write is still with the journal when the task stops (a shutdown) may
+// yet be stored: its caller is told the outcome is unknown, never to simply retry.
+func TestStopWithAWriteInFlightIsOutcomeUnknown(t *testing.T) {
+	mem := journaltest.NewMemory()
+	m, err := actors.NewManager(actors.Config{}, actors.Options{Journal: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sendN(t, m, "s", 1, 1)
+	release := mem.HoldCommits()
+	t.Cleanup(release)
+	answered := make(chan error, 1)
+	go func() { _, err := m.SendLog(ctx, "s", v1.Level_LEVEL_INFO, "in flight", 0, false); answered <- err }()
+	actortest.AwaitCondition(t, wait, "the commit reached the journal", func() bool { return mem.Waiting() == 1 })
+	stopped := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		stopped <- m.Shutdown(sctx)
+	}()
+	if err := <-answered; !errors.Is(err, actors.ErrOutcomeUnknown) {
+		t.Fatalf("a publish in flight when its task stopped: %v, want ErrOutcomeUnknown", err)
+	}
+	release()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if meta, _, _ := mem.Stat("s"); meta.LastSeq != 2 {
+		t.Fatalf("stored last_seq %d: the write in flight was stored after all, want 2", meta.LastSeq)
+	}
+}

@@ -126,7 +126,10 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task restarting"})
 		t.dropSubscribers(ctx)
 		t.writeMeta(ctx)
-		t.answerWaiting(ctx, &v1.TaskFailure{TaskId: t.taskID, Reason: "the task stopped; retry"})
+		// A write in flight may yet be stored (the Writer carries out what was submitted):
+		// its caller is told the outcome is unknown, so that it retries with its key.
+		t.answerWaiting(ctx, &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_OUTCOME_UNKNOWN},
+			&v1.TaskFailure{TaskId: t.taskID, Reason: "the task stopped; retry"})
 	case *actor.Stopped:
 		if t.timer != nil {
 			t.timer.Stop()
@@ -333,6 +336,11 @@ func (t *TaskActor) checkIdle(ctx actor.Context) {
 	ttl := t.cfg.IdleTTL
 	if t.s.Finished {
 		ttl = t.cfg.FinishedTTL
+	}
+	if len(t.subs) > 0 && t.j != nil && t.j.failed {
+		// Its reload failed (after an unknown outcome), and only viewers are left to
+		// touch it: try again, so that they get what the journal has.
+		t.load(ctx)
 	}
 	if len(t.subs) > 0 && t.j != nil {
 		// Watched is active: the journal's idle retention must not sweep a task someone

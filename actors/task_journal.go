@@ -138,7 +138,7 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 			t.found(ctx)
 		}
 	case t.created: // loaded again, and gone (deleted or swept elsewhere)
-		t.fenced(ctx, pendingWrite{})
+		t.fenced(ctx)
 		return
 	default:
 		t.s.Epoch = newEpoch()
@@ -159,8 +159,13 @@ func (t *TaskActor) caughtUp(ctx actor.Context, epoch string, last uint64) {
 			conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq}),
 		}})
 	case t.s.LastSeq > last:
-		from := max(last+1, t.history.oldest(t.s.LastSeq))
-		t.sendAll(ctx, &v1.Deliver{Frames: t.history.appendRange(nil, from, t.s.LastSeq)})
+		var frames [][]byte
+		from := last + 1
+		if oldest := t.history.oldest(t.s.LastSeq); oldest > from { // more than the history holds
+			frames = append(frames, t.historyGap(from, oldest-1))
+			from = oldest
+		}
+		t.sendAll(ctx, &v1.Deliver{Frames: t.history.appendRange(frames, from, t.s.LastSeq)})
 	}
 	t.s.Apply(taskstate.Seen{}, t.cfg.rules()) // the subscribers have seen it
 	t.markSeen()
@@ -239,14 +244,16 @@ func (t *TaskActor) deleteDurably(ctx actor.Context, sender *actor.PID) {
 
 // onCommitted finishes what the stored write was for.
 func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
+	// pending stays set until its caller is answered: a panic before that stops the task,
+	// which answers it then (answerWaiting).
 	p := t.j.pending
-	t.j.writing, t.j.pending = false, pendingWrite{}
+	t.j.writing = false
 	if m.err == nil && !p.delete {
 		t.j.owner = m.meta.Owner
 		t.s.Apply(taskstate.Stored{Meta: m.meta}, t.cfg.rules()) // FirstSeq and Bytes, which no other record sets
 	}
 	if errors.Is(m.err, journal.ErrFenced) {
-		t.fenced(ctx, p)
+		t.fenced(ctx)
 		return
 	}
 	if errors.Is(m.err, journal.ErrOutcomeUnknown) && !p.delete {
@@ -258,6 +265,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 		} else {
 			respond(ctx, p.sender, unknown)
 		}
+		t.j.pending = pendingWrite{}
 		t.load(ctx)
 		return
 	}
@@ -274,16 +282,19 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	case p.delete && m.err != nil:
 		// The router has forgotten the task already; the journal still has it, and the
 		// next message loads it again. Its viewers resume there (1001).
+		t.j.pending = pendingWrite{}
 		respond(ctx, p.sender, t.journalUnavailable())
 		ctx.Stop(ctx.Self())
 		return
 	case p.delete:
+		t.j.pending = pendingWrite{}
 		t.j.deleted = true
 		t.deleteNow(ctx, p.sender)
 		return
 	case m.err != nil: // a meta write: try again with the next one
 		t.j.dirty = true
 	}
+	t.j.pending = pendingWrite{}
 	t.unstash(ctx)
 }
 
@@ -291,31 +302,30 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 // task after this one did, say after this member was paused past its lease): nothing
 // this one writes is stored any more. Its viewers resume on the owner (1001), what waited
 // is answered with a failure to retry, and it stops.
-func (t *TaskActor) fenced(ctx actor.Context, p pendingWrite) {
+func (t *TaskActor) fenced(ctx actor.Context) {
 	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task changed in the journal (it moved to another member, or was deleted or swept); retry"}
-	t.j.pending = p
-	t.answerWaiting(ctx, moved)
+	t.answerWaiting(ctx, moved, moved) // the write in flight, if any, was refused: nothing stored
 	t.j.failed = true
 	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task moved"})
 	t.dropSubscribers(ctx)
 	ctx.Stop(ctx.Self())
 }
 
-// answerWaiting answers with reply the caller of the write in flight, if any, and every
-// routed message that waits for the journal, and forgets them.
-func (t *TaskActor) answerWaiting(ctx actor.Context, reply proto.Message) {
+// answerWaiting answers the caller of the write in flight, if any, with written, and every
+// routed message that waits for the journal with waiting, and forgets them.
+func (t *TaskActor) answerWaiting(ctx actor.Context, written, waiting proto.Message) {
 	if t.j == nil {
 		return
 	}
 	if p := t.j.pending; p.call != nil {
-		p.call.complete(t.s.Epoch, reply)
+		p.call.complete(t.s.Epoch, written)
 	} else if p.sender != nil {
-		respond(ctx, p.sender, reply)
+		respond(ctx, p.sender, written)
 	}
 	t.j.pending = pendingWrite{}
 	for _, s := range t.j.stash {
 		if _, _, ok := routeOf(s.msg); ok {
-			answer(func(r any) { respond(ctx, s.sender, r) }, s.msg, reply)
+			answer(func(r any) { respond(ctx, s.sender, r) }, s.msg, waiting)
 		}
 	}
 	t.j.stash = nil

@@ -83,9 +83,19 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 			"keep a copy of the directory, then start with --accept-journal-loss to open it without them (every task starts a new epoch)",
 			dir, d.file, d.offset, d.size, d.err)
 	}
+	// The new epochs are owed from the moment the log is cut until they are stored: a
+	// marker says so, so that a start that dies in between gives them on the next open.
+	pending := opts.FS.PathJoin(dir, newEpochsPending)
+	if len(damage) > 0 {
+		if err := touchSynced(opts.FS, pending); err != nil {
+			return nil, fmt.Errorf("open journal %s: %w", dir, err)
+		}
+	}
 	if err := cutDamaged(opts.FS, damage); err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
+	_, err = opts.FS.Stat(pending)
+	owed := err == nil
 	h := &pebbleHealth{fs: opts.FS, dir: dir, logger: opts.Logger, ballast: opts.BallastBytes}
 	h.mu.Lock()
 	if err := h.makeBallast(); err != nil {
@@ -114,8 +124,12 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 		opts.KeyWindow = DefaultKeyWindow
 	}
 	p := &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
-	if len(damage) > 0 {
+	if owed {
 		if err := p.newEpochs(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open journal %s: %w", dir, err)
+		}
+		if err := opts.FS.Remove(pending); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open journal %s: %w", dir, err)
 		}

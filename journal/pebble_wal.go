@@ -125,6 +125,31 @@ func ownRecordAt(fs vfs.FS, file string, offset int64, logNum uint32) (bool, err
 	return binary.LittleEndian.Uint32(hdr[7:11]) == logNum, nil
 }
 
+// newEpochsPending names the marker of a journal opened without the damaged part of its
+// log whose tasks have not all been given their new epoch yet.
+const newEpochsPending = "NEW_EPOCHS_PENDING"
+
+// touchSynced creates the empty file name and syncs it and its directory.
+func touchSynced(fs vfs.FS, name string) error {
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	d, err := fs.OpenDir(fs.PathDir(name))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
 // cutDamaged keeps a copy of each damaged log beside it (name.damaged) and cuts the log
 // at its last readable record, so that Pebble opens what came before.
 func cutDamaged(fs vfs.FS, damage []walDamage) error {

@@ -254,6 +254,9 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 			rows.Close()
 			return err
 		}
+		if len(raw) == 0 { // claimed by a first commit still on its way: not stored yet
+			continue
+		}
 		meta, err := decodeMeta(raw)
 		if err != nil {
 			rows.Close()

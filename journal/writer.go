@@ -99,35 +99,27 @@ const sweepBatch = 1000
 // reads the expired tasks on the caller's goroutine, then deletes them through the Writer,
 // in order with commits, each only if it is still expired then. It blocks until done.
 func (w *Writer) Sweep(now time.Time, r Retention) (int, error) {
+	// The read ends before the deletes begin: a journal's read may hold a connection (or
+	// a snapshot) that its deletes would wait for.
+	var expired []string
+	if err := w.j.Expired(now, r, func(id string) bool { expired = append(expired, id); return true }); err != nil {
+		return 0, err
+	}
 	total := 0
-	var batch []string
-	flush := func() error {
+	for len(expired) > 0 {
+		batch := expired[:min(len(expired), sweepBatch)]
+		expired = expired[len(batch):]
 		done := make(chan struct{})
 		var n int
 		var err error
 		w.submit(&request{expired: batch, now: now, keep: r, swept: func(swept int, e error) { n, err = swept, e; close(done) }})
 		<-done
 		total += n
-		batch = nil
-		return err
-	}
-	var failed error
-	err := w.j.Expired(now, r, func(id string) bool {
-		if batch = append(batch, id); len(batch) == sweepBatch {
-			failed = flush()
+		if err != nil {
+			return total, err
 		}
-		return failed == nil
-	})
-	if failed != nil {
-		return total, failed
 	}
-	if err != nil {
-		return total, err
-	}
-	if len(batch) > 0 {
-		err = flush()
-	}
-	return total, err
+	return total, nil
 }
 
 // Journal is what the Writer writes to, for reads that need no ordering (a download).

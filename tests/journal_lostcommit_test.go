@@ -1,10 +1,12 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ func TestJournalPostgresLostCommitsUnderLoadWedgeNothing(t *testing.T) {
 	cfg.Journal = j
 	s := start(t, cfg)
 	const tasks, each = 30, 40
+	var unknown atomic.Int64 // publishes answered 503 outcome_unknown
 	post := func(task, key, msg string) int {
 		req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/tasks/"+task+"/logs", strings.NewReader(fmt.Sprintf(`{"level":"info","message":%q}`, msg)))
 		req.Header.Set("Content-Type", "application/json")
@@ -35,7 +38,11 @@ func TestJournalPostgresLostCommitsUnderLoadWedgeNothing(t *testing.T) {
 		if err != nil {
 			return 0
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
+		var body struct{ Error struct{ Code string } }
+		if json.NewDecoder(resp.Body).Decode(&body) == nil && body.Error.Code == "outcome_unknown" {
+			unknown.Add(1)
+		}
 		return resp.StatusCode
 	}
 	var wg sync.WaitGroup
@@ -71,6 +78,9 @@ func TestJournalPostgresLostCommitsUnderLoadWedgeNothing(t *testing.T) {
 	close(failures)
 	for f := range failures {
 		t.Error(f)
+	}
+	if unknown.Load() == 0 {
+		t.Error("no publish was answered outcome_unknown: the cut commit was not a publish's")
 	}
 	if t.Failed() {
 		return

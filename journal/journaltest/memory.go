@@ -16,8 +16,9 @@ type Memory struct {
 	tasks     map[string]*task
 	fail      error
 	failLoads error
-	lose      int           // commits still to store whose answer is lost
 	held      chan struct{} // loads wait while it is open
+	commits   chan struct{} // commits wait while it is open
+	waiting   int           // commits waiting on it
 
 	// Commits counts successful commits, for tests of group commit.
 	Commits int
@@ -58,6 +59,31 @@ func (m *Memory) HoldLoads() (release func()) {
 	}
 }
 
+// HoldCommits makes every later Commit wait until release is called (once or more), as a
+// database slow to answer does; Waiting tells how many wait.
+func (m *Memory) HoldCommits() (release func()) {
+	held := make(chan struct{})
+	m.mu.Lock()
+	m.commits = held
+	m.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			m.commits = nil
+			m.mu.Unlock()
+			close(held)
+		})
+	}
+}
+
+// Waiting is how many commits wait for HoldCommits' release.
+func (m *Memory) Waiting() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.waiting
+}
+
 // FailLoads makes every later Load fail with err (wrapped in journal.ErrUnavailable) until
 // it is called again with nil.
 func (m *Memory) FailLoads(err error) {
@@ -81,6 +107,13 @@ func (u *unavailable) Unwrap() []error { return []error{journal.ErrUnavailable, 
 // Commit implements journal.Journal.
 func (m *Memory) Commit(appends []journal.Append) error {
 	m.mu.Lock()
+	if held := m.commits; held != nil {
+		m.waiting++
+		m.mu.Unlock()
+		<-held
+		m.mu.Lock()
+		m.waiting--
+	}
 	defer m.mu.Unlock()
 	if err := m.failure(); err != nil {
 		return err
