@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/journaltest"
 )
 
 // lockedBuffer is a log destination tests read while the journal writes.
@@ -91,14 +92,7 @@ func walWithMessages(t *testing.T) (string, journal.Meta) {
 func TestPebbleRefusesDamagedWAL(t *testing.T) {
 	damage := map[string]func(t *testing.T, wal string){
 		"flipped bytes mid-log": func(t *testing.T, wal string) {
-			b, err := os.ReadFile(wal)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := len(b) / 2; i < len(b)/2+8; i++ {
-				b[i] ^= 0xff
-			}
-			if err := os.WriteFile(wal, b, 0o600); err != nil {
+			if err := journaltest.DamageMidFile(wal); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -205,16 +199,22 @@ func (n *noSpace) MaybeError(op errorfs.Op) error {
 	return nil
 }
 
-func TestPebbleDiskFullOnTheLog(t *testing.T) {
-	dir := t.TempDir()
-	inj := &noSpace{suffixes: []string{".log"}}
-	var logs lockedBuffer
-	p, err := journal.OpenPebble(dir, journal.PebbleOptions{Logger: newLogger(&logs), BallastBytes: 1 << 20,
+// openFilling opens a journal with a 1 MiB ballast on a file system that, once inj.on is
+// set, answers ENOSPC to every write of a file whose name ends with suffix.
+func openFilling(t *testing.T, suffix string) (dir string, inj *noSpace, logs *lockedBuffer, p *journal.Pebble) {
+	t.Helper()
+	dir, inj, logs = t.TempDir(), &noSpace{suffixes: []string{suffix}}, &lockedBuffer{}
+	p, err := journal.OpenPebble(dir, journal.PebbleOptions{Logger: newLogger(logs), BallastBytes: 1 << 20,
 		FS: errorfs.Wrap(vfs.Default, inj)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
+	return dir, inj, logs, p
+}
+
+func TestPebbleDiskFullOnTheLog(t *testing.T) {
+	dir, inj, logs, p := openFilling(t, ".log")
 	meta := journal.Meta{Epoch: "e1"}
 	commit(t, p, "kept", 1, 10, &meta)
 	if _, err := os.Stat(filepath.Join(dir, "EMERGENCY_BALLAST")); err != nil {
@@ -223,7 +223,7 @@ func TestPebbleDiskFullOnTheLog(t *testing.T) {
 
 	inj.on.Store(true) // the disk is full from now on, ballast or not
 	m2 := journal.Meta{Epoch: "e2", LastSeq: 1}
-	err = p.Commit([]journal.Append{{TaskID: "lost", Meta: m2, Entries: entries(1, 1)}})
+	err := p.Commit([]journal.Append{{TaskID: "lost", Meta: m2, Entries: entries(1, 1)}})
 	if !errors.Is(err, journal.ErrUnavailable) {
 		t.Fatalf("commit on a full disk: %v, want ErrUnavailable", err)
 	}
@@ -250,15 +250,7 @@ func TestPebbleDiskFullOnTheLog(t *testing.T) {
 }
 
 func TestPebbleDiskFullOnFlush(t *testing.T) {
-	dir := t.TempDir()
-	inj := &noSpace{suffixes: []string{".sst"}}
-	var logs lockedBuffer
-	p, err := journal.OpenPebble(dir, journal.PebbleOptions{Logger: newLogger(&logs), BallastBytes: 1 << 20,
-		FS: errorfs.Wrap(vfs.Default, inj)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	_, inj, logs, p := openFilling(t, ".sst")
 	inj.on.Store(true)
 	// Enough to fill memtables past Pebble's write stall, were the commits let through.
 	big := strings.Repeat("x", 64<<10)

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tasktail/tasktail/journal/journaltest"
 )
 
 // A write-ahead log damaged after a crash: the server refuses to start, saying why and
@@ -36,14 +37,7 @@ func TestJournalDamagedLogRefusedThenAccepted(t *testing.T) {
 		t.Fatal("no write-ahead log")
 	}
 	wal := logs[len(logs)-1]
-	b, err := os.ReadFile(wal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := len(b) / 2; i < len(b)/2+8; i++ {
-		b[i] ^= 0xff
-	}
-	if err := os.WriteFile(wal, b, 0o600); err != nil {
+	if err := journaltest.DamageMidFile(wal); err != nil {
 		t.Fatal(err)
 	}
 

@@ -43,34 +43,23 @@ func (m *Memory) Fail(err error) {
 
 // HoldLoads makes every later Load wait until release is called (once or more), as a
 // database that is slow to answer does.
-func (m *Memory) HoldLoads() (release func()) {
-	held := make(chan struct{})
-	m.mu.Lock()
-	m.held = held
-	m.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			m.mu.Lock()
-			m.held = nil
-			m.mu.Unlock()
-			close(held)
-		})
-	}
-}
+func (m *Memory) HoldLoads() (release func()) { return m.hold(&m.held) }
 
 // HoldCommits makes every later Commit wait until release is called (once or more), as a
 // database slow to answer does; Waiting tells how many wait.
-func (m *Memory) HoldCommits() (release func()) {
+func (m *Memory) HoldCommits() (release func()) { return m.hold(&m.commits) }
+
+// hold sets the gate that calls wait on, and returns its release.
+func (m *Memory) hold(gate *chan struct{}) (release func()) {
 	held := make(chan struct{})
 	m.mu.Lock()
-	m.commits = held
+	*gate = held
 	m.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			m.mu.Lock()
-			m.commits = nil
+			*gate = nil
 			m.mu.Unlock()
 			close(held)
 		})
