@@ -354,3 +354,32 @@ func TestStopWithAWriteInFlightIsOutcomeUnknown(t *testing.T) {
 		t.Fatalf("stored last_seq %d: the write in flight was stored after all, want 2", meta.LastSeq)
 	}
 }
+
+// On one node, a publish to a task the sweep removed from the journal while its actor was
+// in memory starts a new incarnation at seq 1: the journal refuses the stale write, the
+// task loads itself again and handles the publish anew, and its viewer is told of the new
+// epoch. (It used to fail with "retry" and stop the actor, which the router could still
+// route to for a moment.)
+func TestPublishToASweptTaskStartsANewIncarnation(t *testing.T) {
+	mem := journaltest.NewMemory()
+	m := newManager(t, actors.Config{}, actors.Options{Journal: mem})
+	ctx := context.Background()
+	sendN(t, m, "swept", 1, 3)
+	before := status(t, m, "swept")
+	v := connect(t, m, "swept")
+	v.WaitFrames(t, 4, wait)
+	if err := mem.Delete("swept"); err != nil { // what a sweep does to the journal
+		t.Fatal(err)
+	}
+	ack, err := m.SendLog(ctx, "swept", v1.Level_LEVEL_INFO, "after the sweep", 0, false)
+	if err != nil || ack.FirstSeq != 1 || ack.Epoch == before.Epoch {
+		t.Fatalf("publish after the sweep: %+v %v, want seq 1 in a new epoch", ack, err)
+	}
+	if st := status(t, m, "swept"); st.LastSeq != 1 || st.Epoch != ack.Epoch {
+		t.Fatalf("status after: %+v", st)
+	}
+	frames := actortest.DecodeFrames(t, v.WaitFrames(t, 4+3, wait))
+	if g, h, l := frames[4], frames[5], frames[6]; g.Type != "gap" || g.Reason != "epoch" || h.Type != "hello" || l.Seq != 1 || l.Message != "after the sweep" {
+		t.Fatalf("viewer after the sweep: %+v %+v %+v, want an epoch gap, a hello and seq 1", g, h, l)
+	}
+}

@@ -36,6 +36,9 @@ type taskJournal struct {
 	dirty   bool
 	owner   uint64 // this activation's generation in a shared journal
 	deleted bool   // the delete is stored: nothing more is written
+	// requeued: a write the journal refused was put back to be handled again after a
+	// load (one node); refused again, the task stops.
+	requeued bool
 }
 
 // pendingWrite is what a task does once its write is stored.
@@ -137,6 +140,13 @@ func (t *TaskActor) onLoaded(ctx actor.Context, m *loaded) {
 		if t.found != nil {
 			t.found(ctx)
 		}
+	case t.created && t.j.requeued:
+		// Gone from the journal (swept) under a publish that waits to be handled anew:
+		// that publish starts a new incarnation, which the viewers are told of.
+		epoch, last := t.s.Epoch, t.s.LastSeq
+		t.s.Apply(taskstate.Restarted{Epoch: newEpoch()}, t.cfg.rules())
+		t.history = history{}
+		t.caughtUp(ctx, epoch, last)
 	case t.created: // loaded again, and gone (deleted or swept elsewhere)
 		t.fenced(ctx)
 		return
@@ -248,12 +258,23 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	// which answers it then (answerWaiting).
 	p := t.j.pending
 	t.j.writing = false
+	if m.err == nil {
+		t.j.requeued = false
+	}
 	if m.err == nil && !p.delete {
 		t.j.owner = m.meta.Owner
 		t.s.Apply(taskstate.Stored{Meta: m.meta}, t.cfg.rules()) // FirstSeq and Bytes, which no other record sets
 	}
 	if errors.Is(m.err, journal.ErrFenced) {
-		t.fenced(ctx)
+		if t.member != "" || t.j.requeued || p.call == nil {
+			t.fenced(ctx) // in a cluster, another member owns the task now
+			return
+		}
+		// One node: the journal's task is not the one this actor had (swept, or deleted
+		// and made again): the task loads it, then handles the publish anew.
+		t.j.requeued, t.j.pending = true, pendingWrite{}
+		t.j.stash = append([]stashed{{msg: p.call}}, t.j.stash...)
+		t.load(ctx)
 		return
 	}
 	if errors.Is(m.err, journal.ErrOutcomeUnknown) && !p.delete {
