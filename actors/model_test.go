@@ -446,7 +446,9 @@ func (r *modelRun) unsubscribe() {
 	r.note("unsubscribe %s from %s", v.name, t.id)
 	v.att.Close(conn.CloseNormal, "viewer left")
 	v.stop(v.epoch, v.pos, conn.CloseNormal)
-	t.activeHi = max(t.activeHi, now())
+	// The task counts the unsubscribe as activity when it handles it: after this call,
+	// which waits for that.
+	defer func() { t.activeHi = max(t.activeHi, now()) }()
 	if !t.exists && t.subs == 0 {
 		t.epoch = "" // the waiting actor goes with its last viewer, and its epoch
 	}
