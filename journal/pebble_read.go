@@ -1,0 +1,141 @@
+package journal
+
+// The Pebble journal's reads: a task's meta, its keys, the task list, a load, a range of
+// entries, and which tasks retention has expired.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Keys implements Journal.
+func (p *Pebble) Keys(taskID string, n int) ([]Key, error) {
+	if err := p.health.readErr(); err != nil {
+		return nil, err
+	}
+	start, end := seqBounds('k', taskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer it.Close()
+	var keys []Key
+	for ok := it.Last(); ok && len(keys) < n; ok = it.Prev() {
+		k, err := decodeKey(it.Value(), chunkFirst(it.Key()))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	slices.Reverse(keys)
+	return keys, it.Error()
+}
+
+// Stat implements Journal.
+func (p *Pebble) Stat(taskID string) (Meta, bool, error) {
+	if err := p.health.readErr(); err != nil {
+		return Meta{}, false, err
+	}
+	v, closer, err := p.db.Get(metaKey(taskID))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Meta{}, false, nil
+	}
+	if err != nil {
+		return Meta{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer closer.Close()
+	meta, err := decodeMeta(v)
+	return meta, err == nil, err
+}
+
+// List implements Journal.
+func (p *Pebble) List(prefix string, fn func(string, Meta) bool) error {
+	if err := p.health.readErr(); err != nil {
+		return err
+	}
+	lower := metaKey(prefix)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		meta, err := decodeMeta(it.Value())
+		if err != nil {
+			return err
+		}
+		if !fn(string(it.Key()[1:]), meta) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// successor is the least key greater than every key that starts with prefix.
+func successor(prefix []byte) []byte {
+	end := slices.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil // no bound
+}
+
+// Load implements Journal.
+func (p *Pebble) Load(taskID string, window int) (Meta, []Entry, bool, error) {
+	meta, found, err := p.Stat(taskID)
+	if err != nil || !found || window <= 0 {
+		return meta, nil, found, err
+	}
+	start, end := chunkBounds(taskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return Meta{}, nil, false, err
+	}
+	defer it.Close()
+	w := newest{size: window}
+	for ok := it.Last(); ok && !w.full(); ok = it.Prev() {
+		if err := w.add(it.Value(), chunkFirst(it.Key())); err != nil {
+			return Meta{}, nil, false, err
+		}
+	}
+	return meta, w.entries(), true, it.Error()
+}
+
+func chunkFirst(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
+
+// Read implements Journal.
+func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
+	if err := p.health.readErr(); err != nil {
+		return err
+	}
+	start, end := chunkBounds(taskID)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	// The chunk holding from is the last one that starts at or before it.
+	ok := it.SeekLT(chunkKey(taskID, from+1))
+	if !ok {
+		ok = it.First()
+	}
+	for more := true; ok && more; ok = it.Next() {
+		if more, err = readChunk(it.Value(), chunkFirst(it.Key()), from, fn); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Expired implements Journal.
+func (p *Pebble) Expired(now time.Time, r Retention, fn func(taskID string) bool) error {
+	return p.List("", func(id string, m Meta) bool { return !m.Expired(now, r) || fn(id) })
+}
