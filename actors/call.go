@@ -1,11 +1,11 @@
 package actors
 
 import (
-	"github.com/tasktail/tasktail/taskstate"
 	"sync/atomic"
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/taskstate"
 )
 
 // logEntry is one message of a PublishCall, held by value.

@@ -3,9 +3,10 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"time"
+
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/taskstate"
-	"time"
 )
 
 // Config holds the settings of tasks and sockets. The zero value of every field means its

@@ -3,11 +3,10 @@ package actors
 import (
 	"time"
 
-	"github.com/tasktail/tasktail/taskstate"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/taskstate"
 )
 
 // A publish call is planned once from the task's state (taskstate.State.Plan) and the

@@ -2,11 +2,11 @@ package actors
 
 import (
 	"fmt"
-	"github.com/tasktail/tasktail/taskstate"
 	"unicode/utf8"
 
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/taskstate"
 )
 
 // MaxTaskIDLength is the longest task_id the contract allows; Config.MaxTaskIDLength may
