@@ -229,13 +229,7 @@ func (t *TaskActor) write(ctx actor.Context, a journal.Append, p pendingWrite) {
 // live are recorded as seen by a later write, so a crash can hand them to a new
 // connection again, never lose them from the queue.
 func (t *TaskActor) publishDurably(ctx actor.Context, c *PublishCall, p *taskstate.Plan) {
-	meta := t.meta()
-	meta.LastSeq, meta.Progress, meta.Finished, meta.Failed = p.LastSeq, p.Progress, p.Finished, p.Failed
-	meta.Active = p.At.UnixNano()
-	if meta.Finished && !t.s.Finished {
-		meta.FinishedAt = p.At.UnixNano()
-	}
-	t.write(ctx, journal.Append{TaskID: t.taskID, Meta: meta, Entries: p.Entries, Keys: p.Keys()}, pendingWrite{call: c, plan: p})
+	t.write(ctx, journal.Append{TaskID: t.taskID, Meta: p.Onto(t.meta()), Entries: p.Entries, Keys: p.Keys()}, pendingWrite{call: c, plan: p})
 }
 
 // restartDurably stores a new incarnation: no entries, a new epoch.

@@ -173,9 +173,10 @@ type Journal interface {
 	Close() error
 }
 
-// ErrFenced is a commit's answer to an activation that no longer owns its task: another
-// member has taken it over (it loaded the task after this one did).
-var ErrFenced = errors.New("another activation owns the task")
+// ErrFenced is a commit's answer to a writer whose task the journal no longer has as the
+// writer had it (Admit): another member took it over (it loaded the task after this one
+// did), or it was deleted, swept or written since.
+var ErrFenced = errors.New("the journal's task is not the one the writer had")
 
 // ErrUnavailable wraps a failure to store: nothing of the failed commit is acknowledged,
 // and a later commit may succeed (disk space back, database up again).

@@ -28,10 +28,19 @@ type Plan struct {
 	Groups  []PlannedGroup // one per group of the call, in order
 	At      time.Time
 	// The task's state after the call.
-	LastSeq  uint64
-	Progress float64
-	Finished bool
-	Failed   bool
+	LastSeq    uint64
+	Progress   float64
+	Finished   bool
+	Failed     bool
+	FinishedAt int64 // unix nanoseconds: At when the call finishes the task
+}
+
+// Onto returns m, a task's meta before the call, as the call leaves it: what a journal
+// stores with the call's entries. (The seen watermark stays the one from before.)
+func (p *Plan) Onto(m journal.Meta) journal.Meta {
+	m.LastSeq, m.Progress, m.Finished, m.Failed, m.FinishedAt = p.LastSeq, p.Progress, p.Finished, p.Failed, p.FinishedAt
+	m.Active = p.At.UnixNano()
+	return m
 }
 
 // PlannedGroup is one group's outcome: appended as Entries[From:To] (First..Last), or
@@ -63,7 +72,7 @@ func (p *Plan) Keys() []journal.Key {
 // all or nothing, with idempotency key key(i) ("" for none). It changes nothing.
 func (s *State) Plan(entries []Input, ends []int, key func(int) string, at time.Time, r Rules) *Plan {
 	p := &Plan{Groups: make([]PlannedGroup, len(ends)), At: at,
-		LastSeq: s.LastSeq, Progress: s.Progress, Finished: s.Finished, Failed: s.Failed}
+		LastSeq: s.LastSeq, Progress: s.Progress, Finished: s.Finished, Failed: s.Failed, FinishedAt: s.FinishedAt}
 	var inCall map[string]int // keys of earlier groups of this call: their index
 	from := 0
 	for i, end := range ends {
@@ -97,7 +106,7 @@ func (s *State) Plan(entries []Input, ends []int, key func(int) string, at time.
 				Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished})
 			p.Progress = in.Progress
 			if in.Finished && !p.Finished {
-				p.Failed = Failing(in.Level)
+				p.Failed, p.FinishedAt = Failing(in.Level), at.UnixNano()
 			}
 			p.Finished = p.Finished || in.Finished
 		}

@@ -96,11 +96,8 @@ func (s *State) Apply(rec Record, r Rules) Effects {
 			}
 		}
 		if len(p.Entries) > 0 {
-			s.Progress, s.Finished, s.Failed = p.Progress, p.Finished, p.Failed
-			if s.Finished && !wasFinished {
-				s.FinishedAt = p.At.UnixNano()
-				fx.JustFinished = true
-			}
+			s.Progress, s.Finished, s.Failed, s.FinishedAt = p.Progress, p.Finished, p.Failed, p.FinishedAt
+			fx.JustFinished = s.Finished && !wasFinished
 		}
 	case Restarted:
 		*s = State{Epoch: rec.Epoch, FirstSeq: 0}
