@@ -63,10 +63,15 @@ func (p *CutProxy) serve(client net.Conn, target string) {
 	if err != nil {
 		return
 	}
-	defer server.Close()
 	cut := make(chan struct{}) // closed once a commit was passed on to be cut
 	answered := make(chan struct{})
+	back := make(chan struct{}) // the server-to-client half has ended
+	defer func() {
+		server.Close() // ends the other half's read
+		<-back
+	}()
 	go func() { // server to client, held back once a commit is to be cut
+		defer close(back)
 		defer client.Close()
 		buf := make([]byte, 32<<10)
 		for {
