@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
 )
@@ -86,7 +86,8 @@ func taskIDOfName(pid *actor.PID) (string, bool) {
 	return id[slash+1 : hash], true
 }
 
-func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
+// newEpoch is a new incarnation's epoch.
+var newEpoch = journal.NewEpoch
 
 // Receive handles one message.
 func (t *TaskActor) Receive(ctx actor.Context) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -172,6 +174,10 @@ type Journal interface {
 	// Close releases the journal; nothing may be called after.
 	Close() error
 }
+
+// NewEpoch returns a new random epoch: a task's incarnation, which the journal stores in
+// its meta.
+func NewEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
 // ErrFenced is a commit's answer to a writer whose task the journal no longer has as the
 // writer had it (Admit): another member took it over (it loaded the task after this one

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/record"
@@ -201,7 +199,7 @@ func (p *Pebble) newEpochs() error {
 			it.Close()
 			return fmt.Errorf("task %s: %w", it.Key()[1:], err)
 		}
-		meta.Epoch = newEpoch()
+		meta.Epoch = NewEpoch()
 		if err := b.Set(it.Key(), appendMeta(nil, meta), nil); err != nil {
 			it.Close()
 			return err
@@ -230,6 +228,3 @@ func makeDir(fs vfs.FS, dir string, logger *slog.Logger) error {
 	}
 	return nil
 }
-
-// newEpoch is a new random epoch, as a task makes one (actors/task.go).
-func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
