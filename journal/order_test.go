@@ -321,3 +321,66 @@ func TestPebbleGivesOwedEpochsOnTheNextOpen(t *testing.T) {
 		t.Fatalf("the marker is still there: %v", err)
 	}
 }
+
+// A member paused inside a commit (its COMMIT not yet sent) holds its tasks' rows only
+// for IdleInTransaction: the database then ends its session, so another member takes the
+// task over (its load claims the row) within about that, instead of waiting out the
+// pause, and meanwhile commits its own tasks. The paused commit is never acknowledged,
+// and once resumed its activation is refused as stale.
+func TestPostgresPausedCommitHoldsNobodyUp(t *testing.T) {
+	direct := pgtest.ForTest(t)
+	proxy := pgtest.NewCutProxy(t, direct)
+	opts := journal.PostgresOptions{Timeout: 5 * time.Second, IdleInTransaction: 500 * time.Millisecond, LockTimeout: 300 * time.Millisecond}
+	victim, err := journal.OpenPostgres(proxy.URL, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close()
+	survivor, err := journal.OpenPostgres(direct, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer survivor.Close()
+	meta := journal.Meta{Epoch: "e"}
+	commit(t, victim, "v", 1, 1, &meta)
+	held, release := proxy.HoldNextCommit()
+	paused := make(chan error, 1)
+	meta.LastSeq = 2
+	inHand := []journal.Append{{TaskID: "v", Meta: meta, Entries: entries(2, 2)}}
+	go func() { paused <- victim.Commit(inHand) }()
+	<-held
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	own := journal.Meta{Epoch: "s"}
+	commit(t, survivor, "s", 1, 1, &own) // a task of the survivor's own goes on
+
+	began := time.Now()
+	var loaded journal.Meta
+	for {
+		m, _, found, err := survivor.Load("v", 10)
+		if err == nil && found {
+			loaded = m
+			break
+		}
+		if time.Since(began) > 4*time.Second {
+			t.Fatalf("the survivor could not take the task over in %v while the paused member held it: %v", time.Since(began), err)
+		}
+	}
+	t.Logf("taken over %v after the pause began", time.Since(began).Round(time.Millisecond))
+	if loaded.LastSeq != 1 {
+		t.Fatalf("loaded last_seq %d, want 1: the paused commit was never sent", loaded.LastSeq)
+	}
+	close(release)
+	released = true
+	if err := <-paused; err == nil && !inHand[0].Fenced {
+		t.Fatal("the paused commit was acknowledged after its session had ended")
+	}
+	retry := []journal.Append{{TaskID: "v", Meta: meta, Entries: entries(2, 2)}}
+	if err := victim.Commit(retry); err != nil || !retry[0].Fenced {
+		t.Fatalf("the paused activation's next commit: %v refused=%v, want refused as stale", err, retry[0].Fenced)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +31,16 @@ type PostgresOptions struct {
 	Timeout time.Duration
 	// KeyWindow is how many idempotency keys it keeps per task (default DefaultKeyWindow).
 	KeyWindow int
+	// IdleInTransaction is how long the database keeps a session of this journal that sits
+	// inside a transaction without sending anything (default 1 s; the session's
+	// idle_in_transaction_session_timeout). A member paused or cut off inside a commit
+	// then lets go of its rows that long after, instead of holding them, and every member
+	// that waits on them, for as long as the pause lasts.
+	IdleInTransaction time.Duration
+	// LockTimeout bounds how long one statement waits for a row another session holds
+	// (default 1 s; lock_timeout). Past it the write fails and is tried again, so the
+	// Writer, which serves every task of the member in turn, never waits longer on one.
+	LockTimeout time.Duration
 }
 
 // OpenPostgres connects to the database at url and creates the tables if needed.
@@ -39,9 +51,20 @@ func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
 	if opts.KeyWindow <= 0 {
 		opts.KeyWindow = DefaultKeyWindow
 	}
+	if opts.IdleInTransaction <= 0 {
+		opts.IdleInTransaction = time.Second
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres journal: %w", err)
+	}
+	sessionSettings(cfg.ConnConfig.RuntimeParams, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres journal: %w", err)
 	}
@@ -59,6 +82,21 @@ func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
 		return nil, fmt.Errorf("postgres journal: %w", err)
 	}
 	return &Postgres{pool: pool, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, timeout: opts.Timeout}, nil
+}
+
+// sessionSettings are what each session of the journal sets at its start, unless the URL
+// sets them: the timeouts of opts, and a name that tells an operator in pg_stat_activity
+// which process holds a session.
+func sessionSettings(params map[string]string, opts PostgresOptions) {
+	set := func(name, value string) {
+		if _, ok := params[name]; !ok {
+			params[name] = value
+		}
+	}
+	set("idle_in_transaction_session_timeout", strconv.FormatInt(opts.IdleInTransaction.Milliseconds(), 10))
+	set("lock_timeout", strconv.FormatInt(opts.LockTimeout.Milliseconds(), 10))
+	host, _ := os.Hostname()
+	set("application_name", fmt.Sprintf("tasktail %s pid %d", host, os.Getpid()))
 }
 
 func (p *Postgres) ctx() (context.Context, context.CancelFunc) {
@@ -138,9 +176,14 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 // rolls everything back (ErrUnavailable); a commit whose answer did not arrive may or may
 // not have been applied (ErrOutcomeUnknown).
 func (p *Postgres) inTx(f func(ctx context.Context, tx pgx.Tx) error) error {
+	return p.inTxWith(pgx.TxOptions{}, f)
+}
+
+// inTxWith is inTx with the transaction's options.
+func (p *Postgres) inTxWith(opts pgx.TxOptions, f func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	tx, err := p.pool.Begin(ctx)
+	tx, err := p.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return unavailable(err)
 	}

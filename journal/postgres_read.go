@@ -58,10 +58,13 @@ func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
 }
 
 // Load implements Journal: it also makes the caller the task's owner. The meta and the
-// entries are read in one transaction that holds the task's row, so no commit, delete or
-// sweep of another member falls between them.
+// entries are read in one repeatable-read transaction that claims the task last: no
+// commit, delete or sweep of another member falls between them (one that did makes the
+// claim fail, and the load is tried again), and the task's row is locked only for the
+// claim and the commit, never while a large history is on its way to a member that may
+// stop reading it.
 func (p *Postgres) Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error) {
-	err = p.inTx(func(ctx context.Context, tx pgx.Tx) error {
+	err = p.inTxWith(pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(ctx context.Context, tx pgx.Tx) error {
 		meta, recent, found, err = p.load(ctx, tx, taskID, window)
 		return err
 	})
@@ -73,28 +76,40 @@ func (p *Postgres) Load(taskID string, window int) (meta Meta, recent []Entry, f
 
 func (p *Postgres) load(ctx context.Context, tx pgx.Tx, taskID string, window int) (Meta, []Entry, bool, error) {
 	var raw []byte
-	var owner int64
-	err := tx.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = nextval('tasktail_owner') WHERE task_id = $1 RETURNING meta, owner`, taskID).Scan(&raw, &owner)
+	err := tx.QueryRow(ctx, `SELECT meta FROM tasktail_tasks WHERE task_id = $1`, taskID).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Meta{}, nil, false, nil
 	}
 	if err != nil {
 		return Meta{}, nil, false, unavailable(err)
 	}
-	if len(raw) == 0 { // claimed by a first commit that is still on its way
-		return Meta{Owner: uint64(owner)}, nil, false, nil
+	var meta Meta
+	var recent []Entry
+	if len(raw) > 0 { // empty: claimed by a first commit that is still on its way
+		if meta, err = decodeMeta(raw); err != nil {
+			return Meta{}, nil, false, fmt.Errorf("task %s: %w", taskID, err)
+		}
+		if recent, err = p.newestEntries(ctx, tx, taskID, window); err != nil {
+			return Meta{}, nil, false, err
+		}
 	}
-	meta, err := decodeMeta(raw)
+	var owner int64
+	err = tx.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = nextval('tasktail_owner') WHERE task_id = $1 RETURNING owner`, taskID).Scan(&owner)
 	if err != nil {
-		return Meta{}, nil, false, fmt.Errorf("task %s: %w", taskID, err)
+		return Meta{}, nil, false, unavailable(err) // a change since the snapshot, too
 	}
 	meta.Owner = uint64(owner)
+	return meta, recent, len(raw) > 0, nil
+}
+
+// newestEntries reads a task's newest window entries, oldest first.
+func (p *Postgres) newestEntries(ctx context.Context, tx pgx.Tx, taskID string, window int) ([]Entry, error) {
 	if window <= 0 {
-		return meta, nil, true, nil
+		return nil, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 ORDER BY first_seq DESC`, taskID)
 	if err != nil {
-		return Meta{}, nil, false, unavailable(err)
+		return nil, unavailable(err)
 	}
 	defer rows.Close()
 	w := newest{size: window}
@@ -102,17 +117,17 @@ func (p *Postgres) load(ctx context.Context, tx pgx.Tx, taskID string, window in
 		var first int64
 		var data []byte
 		if err := rows.Scan(&first, &data); err != nil {
-			return Meta{}, nil, false, unavailable(err)
+			return nil, unavailable(err)
 		}
 		if err := w.add(data, uint64(first)); err != nil {
-			return Meta{}, nil, false, err
+			return nil, err
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return Meta{}, nil, false, unavailable(err)
+		return nil, unavailable(err)
 	}
-	return meta, w.entries(), true, nil
+	return w.entries(), nil
 }
 
 // Keys implements Journal.

@@ -11,10 +11,15 @@ import (
 
 // CutProxy stands between a client and a database on loopback. Armed, it passes the next
 // COMMIT to the server, waits until the server answers, and then drops the connection
-// without passing the answer on: the commit is applied, and the client cannot know.
+// without passing the answer on: the commit is applied, and the client cannot know. Told
+// to hold the next COMMIT, it keeps it from the server until released, as a client paused
+// just before its COMMIT would: the server's session sits idle inside the transaction.
 type CutProxy struct {
 	URL   string // the database's URL through the proxy
 	armed atomic.Bool
+	// hold, when set, is the next COMMIT's: closed held once one is held, and the COMMIT
+	// goes on when release is closed.
+	hold atomic.Pointer[commitHold]
 	ln    net.Listener
 	wg    sync.WaitGroup
 	// Cuts counts the commits whose answer was dropped.
@@ -53,6 +58,16 @@ func NewCutProxy(t testing.TB, dbURL string) *CutProxy {
 
 // CutNextCommit arms the proxy for the next COMMIT on any of its connections.
 func (p *CutProxy) CutNextCommit() { p.armed.Store(true) }
+
+type commitHold struct{ held, release chan struct{} }
+
+// HoldNextCommit keeps the next COMMIT on any of the proxy's connections from the server.
+// The first channel is closed once a COMMIT is held; closing the second lets it go on.
+func (p *CutProxy) HoldNextCommit() (held <-chan struct{}, release chan<- struct{}) {
+	h := &commitHold{held: make(chan struct{}), release: make(chan struct{})}
+	p.hold.Store(h)
+	return h.held, h.release
+}
 
 // commitQuery is a simple-protocol Query message of COMMIT as pgx sends it.
 var commitQuery = []byte("commit\x00")
@@ -104,6 +119,12 @@ func (p *CutProxy) serve(client net.Conn, target string) {
 				<-answered          // the server has applied it and begun to answer
 				p.Cuts.Add(1)
 				return
+			}
+			if i >= 5 && chunk[i-5] == 'Q' {
+				if h := p.hold.Swap(nil); h != nil {
+					close(h.held)
+					<-h.release
+				}
 			}
 			if _, werr := server.Write(chunk); werr != nil {
 				return
