@@ -20,8 +20,8 @@ type CutProxy struct {
 	// hold, when set, is the next COMMIT's: closed held once one is held, and the COMMIT
 	// goes on when release is closed.
 	hold atomic.Pointer[commitHold]
-	ln    net.Listener
-	wg    sync.WaitGroup
+	ln   net.Listener
+	wg   sync.WaitGroup
 	// Cuts counts the commits whose answer was dropped.
 	Cuts atomic.Int64
 }
