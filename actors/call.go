@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"errors"
 	"sync/atomic"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
 )
@@ -193,6 +195,8 @@ func ackOf(c *PublishCall) any {
 func (c *PublishCall) completeFrom(reply any, err error) {
 	ack, ok := reply.(*v1.PublishAck)
 	switch {
+	case errors.Is(err, actor.ErrTimeout):
+		err = ErrTimeout // no attempt reached the task's member in time: 503, never 500
 	case err != nil:
 	case ok && len(ack.Groups) == len(c.acks):
 		for i, g := range ack.Groups {

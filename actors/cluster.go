@@ -9,9 +9,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -52,12 +54,22 @@ type clusterRouter struct {
 	requests goroutines
 	// leaveErr is what went wrong in Shutdown's leave, read once Shutdown has returned.
 	leaveErr error
+	// membership is the etcd provider, nil with another: it says whether this member
+	// serves as one, and drops members found dead.
+	membership *etcdMembership
+	// fenced is set once the member has lost its membership: it then stops without the
+	// leave that a member the others still hold needs.
+	fenced atomic.Bool
 }
 
 // startCluster joins system to the cluster that cc describes, with taskProps as kind
 // "task", and returns its Router. The member appears in Members once the provider's
 // first topology arrives.
-func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger, fenced func(error)) (*clusterRouter, error) {
+//
+// outlive says the journal refuses stale writes (PostgreSQL), so that the member may
+// serve on through an etcd outage; fenced is called once when the member lost its
+// membership.
+func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger, outlive bool, fenced func(error)) (*clusterRouter, error) {
 	// The library panics when it cannot listen; find out first, with an error to show.
 	listen := net.JoinHostPort(cc.Host, strconv.Itoa(cc.Port))
 	probe, err := net.Listen("tcp", listen)
@@ -69,11 +81,11 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	var provider cluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
-		p, err := newEtcdMembership(cc.EtcdEndpoints, cc.Name, cc.LeaseTTL, logger, fenced)
-		if err != nil {
-			return nil, err
-		}
-		provider = p
+		r.membership = newEtcdMembership(cc.EtcdEndpoints, cc.Name, cc.LeaseTTL, outlive, logger, func(err error) {
+			r.fenced.Store(true)
+			fenced(err)
+		})
+		provider = r.membership
 	case ProviderAutomanaged:
 		// The library's health endpoint listens on 0.0.0.0; serve it on the address the
 		// operator chose instead, through the provider's own hook for a ready server.
@@ -101,6 +113,9 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 		remoteConfig(cc.Host, cc.Port, remoteOpts...),
 		cluster.WithKinds(cluster.NewKind(TaskKind, taskProps))))
 	r.topology = system.EventStream.Subscribe(func(ev any) {
+		if lost, ok := ev.(*remote.EndpointTerminatedEvent); ok {
+			r.probe(lost.Address)
+		}
 		if topology, ok := ev.(*cluster.ClusterTopology); ok {
 			members := make([]string, 0, len(topology.Members))
 			for _, m := range topology.Members {
@@ -129,6 +144,27 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	logger.Info("joined the cluster", slog.String("cluster", cc.Name), slog.String("address", system.Address()),
 		slog.String("provider", cc.Provider))
 	return r, nil
+}
+
+// probe finds out whether the member at address, whose connection just ended, is dead:
+// its cluster port refuses connections (a process that died has closed its sockets). A
+// dead member is evicted from the topology at once instead of at its lease's end. A port
+// that does not answer at all (a paused process, a lost network) proves nothing: the
+// lease decides.
+func (r *clusterRouter) probe(address string) {
+	if r.membership == nil || address == r.c.ActorSystem.Address() || !slices.Contains(r.Members(), address) {
+		return
+	}
+	r.requests.Go(func() {
+		c, err := net.DialTimeout("tcp", address, 250*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			r.membership.evict(address)
+		}
+	})
 }
 
 // remoteConfig is the library's remote as members use it, with two corrections:
@@ -294,10 +330,27 @@ func (r *clusterRouter) Publish(c *PublishCall) {
 // next message starts them on another member. It waits for the requests in flight.
 func (r *clusterRouter) Shutdown() {
 	r.requests.stop()
-	r.leaveErr = leaveCluster(func() { r.c.Shutdown(true) }, func() { r.c.Remote.Shutdown(false) })
+	leave := func() { r.c.Shutdown(true) }
+	if r.fenced.Load() {
+		leave = r.stopFenced
+	}
+	r.leaveErr = leaveCluster(leave, func() { r.c.Remote.Shutdown(false) })
 	r.requests.wait()
 	r.stopProvider()
 	r.c.ActorSystem.EventStream.Unsubscribe(r.topology)
+}
+
+// stopFenced stops a member that is no longer in the cluster: the library's graceful
+// leave without its last steps, which are for a member the others still hold (it tells
+// them by gossip that it leaves, then sleeps 2 s for ownership to move). The others have
+// dropped this one already, and a fenced member that rejoins waits for nothing.
+func (r *clusterRouter) stopFenced() {
+	c := r.c
+	c.ActorSystem.Shutdown()
+	_ = c.Config.ClusterProvider.Shutdown(true)
+	c.IdentityLookup.Shutdown()
+	c.Gossip.Shutdown()
+	c.Remote.Shutdown(true)
 }
 
 // leaveCluster runs the library's graceful leave, leave. That can panic: its endpoint
@@ -315,6 +368,18 @@ func leaveCluster(leave, stop func()) (err error) {
 	}()
 	leave()
 	return nil
+}
+
+// Membership reports whether this member serves as a member of the cluster, and a line
+// that says why not, or what it serves without (etcd unreachable).
+func (r *clusterRouter) Membership() (bool, string) {
+	if r.membership != nil {
+		return r.membership.status()
+	}
+	if !slices.Contains(r.Members(), r.c.ActorSystem.Address()) {
+		return false, "not a member of the cluster yet"
+	}
+	return true, ""
 }
 
 // Members returns the addresses of the cluster's members as this member sees them.

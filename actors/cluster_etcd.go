@@ -7,40 +7,67 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // etcdMembership is tasktail's cluster provider on etcd. Each member holds one key,
-// <prefix><member id>, on a lease of ttl that the etcd client keeps alive (every ttl/3):
-// a member that dies is gone from every member's topology ttl after its last keep-alive,
-// where the library's provider waits a fixed 3 s. A member that finds its own lease gone
-// (it was paused longer than ttl, or cut off from etcd) is fenced: the others may already
-// run its tasks, so it must not go on as a member; fenced is called once, and the
-// Manager stops the process's service (docs/design.md, "Cluster").
+// <prefix><member id>, on a lease of ttl that the etcd client keeps alive (every third of
+// the TTL etcd granted): a member that dies is gone from every member's topology that long
+// after its last keep-alive, or at once when a member finds its cluster port refusing
+// connections (evict). The rules of membership (docs/design.md, "Cluster"):
+//   - A member registers in the background, and tries again until etcd answers: one
+//     started while etcd is down waits, not ready, instead of exiting.
+//   - When keep-alives stop being answered, the member asks etcd about its lease. A lease
+//     that is gone means the others dropped it and hold its id blocked: it is fenced, and
+//     the Manager's owner starts it again as a new member (Manager.Rejoin).
+//   - When etcd does not answer, a member whose journal fences stale writes (PostgreSQL)
+//     serves on with the last topology it saw, says so in readiness, and takes up its
+//     lease again when etcd is back. One whose journal does not fence is fenced: the others
+//     may take its tasks over.
+//   - A member that finds itself paused longer than its lease (its clock jumped) is not
+//     ready until etcd has told it whether it is still a member.
 type etcdMembership struct {
 	endpoints []string
-	client    *clientv3.Client // made in StartMember
 	prefix    string
-	ttl       time.Duration
+	ttl       time.Duration // asked for; etcd may grant more
+	outlive   bool          // the journal fences: serve on through an etcd outage
 	logger    *slog.Logger
 	fenced    func(error)
 
+	client  *clientv3.Client // made in StartMember
 	cluster *cluster.Cluster
 	self    *cluster.Member
-	lease   clientv3.LeaseID
 	cancel  context.CancelFunc
 	done    sync.WaitGroup
+	check   chan struct{} // a pause was seen: ask etcd about the lease now
+
+	// Read by readiness.
+	state    atomic.Pointer[membershipState]
+	clock    time.Time    // the start of the member's monotonic clock
+	lastTick atomic.Int64 // the clock's last reading by tick, in ns since clock
+	granted  atomic.Int64 // the lease's TTL as etcd granted it, in ns
+
+	lease clientv3.LeaseID // run's, and Shutdown's once run has ended
+	gone  atomic.Bool      // fenced: the lease is gone, nothing to revoke
 
 	mu      sync.Mutex // orders topology updates
 	members map[string]etcdMember
+}
+
+// membershipState is what a member knows of its own membership: whether it serves as a
+// member, and a line that says why not, or what it serves without.
+type membershipState struct {
+	ready bool
+	note  string
 }
 
 // etcdMember is a member as its key holds it, with the key's creation revision.
@@ -49,34 +76,17 @@ type etcdMember struct {
 	created int64
 }
 
-// newEtcdMembership checks that etcd answers (the library panics when a provider cannot
-// start). It asks etcd's /health over plain HTTP: the gRPC client is made only in
-// StartMember, after the library has set gRPC's process-wide logger, which a client's
-// goroutines would otherwise read while it is written (a data race).
-func newEtcdMembership(endpoints []string, clusterName string, ttl time.Duration, logger *slog.Logger, fenced func(error)) (*etcdMembership, error) {
-	hc := &http.Client{Timeout: 3 * time.Second}
-	var errs []error
-	for _, ep := range endpoints {
-		url := ep
-		if !strings.Contains(url, "://") {
-			url = "http://" + url
-		}
-		resp, err := hc.Get(url + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return &etcdMembership{endpoints: endpoints, prefix: "/tasktail/" + clusterName + "/members/", ttl: ttl,
-					logger: logger, fenced: fenced, members: map[string]etcdMember{}}, nil
-			}
-			err = fmt.Errorf("/health answered %s", resp.Status)
-		}
-		errs = append(errs, err)
-	}
-	return nil, fmt.Errorf("etcd %v does not answer: %w", endpoints, errors.Join(errs...))
+func newEtcdMembership(endpoints []string, clusterName string, ttl time.Duration, outlive bool, logger *slog.Logger, fenced func(error)) *etcdMembership {
+	p := &etcdMembership{endpoints: endpoints, prefix: "/tasktail/" + clusterName + "/members/", ttl: ttl, outlive: outlive,
+		logger: logger, fenced: fenced, members: map[string]etcdMember{}, check: make(chan struct{}, 1), clock: time.Now()}
+	p.state.Store(&membershipState{note: "registering with etcd"})
+	p.granted.Store(int64(ttl))
+	return p
 }
 
-// StartMember implements cluster.ClusterProvider: it registers this member and follows
-// the others.
+// StartMember implements cluster.ClusterProvider: it starts registering this member, and
+// following the others once it is registered. It returns at once: the library panics
+// when a provider's start fails, and a member waits for etcd rather than exit.
 func (p *etcdMembership) StartMember(c *cluster.Cluster) error {
 	host, portText, err := net.SplitHostPort(c.ActorSystem.Address())
 	if err != nil {
@@ -88,30 +98,85 @@ func (p *etcdMembership) StartMember(c *cluster.Cluster) error {
 	}
 	p.cluster = c
 	p.self = &cluster.Member{Id: c.ActorSystem.ID, Host: host, Port: int32(port), Kinds: c.GetClusterKinds()}
-	if p.client, err = clientv3.New(clientv3.Config{Endpoints: p.endpoints, DialTimeout: 3 * time.Second}); err != nil {
+	// The gRPC client is made only here, after the library has set gRPC's process-wide
+	// logger, which a client's goroutines would otherwise read while it is written.
+	// The client's own log (zap, to stderr) is off: what it would say of etcd being away,
+	// this provider says in the member's log, once.
+	if p.client, err = clientv3.New(clientv3.Config{Endpoints: p.endpoints, DialTimeout: 3 * time.Second, Logger: zap.NewNop()}); err != nil {
 		return fmt.Errorf("etcd %v: %w", p.endpoints, err)
-	}
-	value, err := json.Marshal(p.self)
-	if err != nil {
-		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	grant, err := p.client.Grant(ctx, int64(max(1, (p.ttl+time.Second-1)/time.Second)))
+	p.tick()
+	p.done.Add(2)
+	go p.run(ctx)
+	go p.watchClock(ctx)
+	return nil
+}
+
+// run registers the member, then keeps its lease alive until the member stops or is
+// fenced.
+func (p *etcdMembership) run(ctx context.Context) {
+	defer p.done.Done()
+	watch, ok := p.registerUntilDone(ctx)
+	if !ok {
+		return
+	}
+	p.done.Add(1)
+	go p.follow(ctx, watch)
+	for ctx.Err() == nil {
+		p.keepAlive(ctx)
+		if ctx.Err() != nil || !p.recheck(ctx) {
+			return
+		}
+	}
+}
+
+// registerUntilDone registers the member, trying again until it succeeds or ctx ends.
+func (p *etcdMembership) registerUntilDone(ctx context.Context) (clientv3.WatchChan, bool) {
+	pause := 100 * time.Millisecond
+	for warned := false; ; {
+		watch, err := p.register(ctx)
+		if err == nil {
+			return watch, true
+		}
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		p.state.Store(&membershipState{note: fmt.Sprintf("registering with etcd %v: %v", p.endpoints, err)})
+		if !warned {
+			p.logger.Warn("etcd does not answer: this member waits for it, not ready, and tries again", slog.Any("endpoints", p.endpoints), slog.Any("error", err))
+			warned = true
+		}
+		if !sleepCtx(ctx, pause) {
+			return nil, false
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// register takes a lease, puts the member's key on it, reads the members and returns the
+// watch of their changes.
+func (p *etcdMembership) register(ctx context.Context) (clientv3.WatchChan, error) {
+	value, err := json.Marshal(p.self)
 	if err != nil {
-		return fmt.Errorf("etcd lease: %w", err)
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	grant, err := p.client.Grant(cctx, int64(max(1, (p.ttl+time.Second-1)/time.Second)))
+	if err != nil {
+		return nil, fmt.Errorf("lease: %w", err)
 	}
 	p.lease = grant.ID
-	if _, err := p.client.Put(ctx, p.prefix+p.self.Id, string(value), clientv3.WithLease(p.lease)); err != nil {
-		return fmt.Errorf("etcd register: %w", err)
+	granted := time.Duration(grant.TTL) * time.Second
+	p.granted.Store(int64(granted))
+	if _, err := p.client.Put(cctx, p.prefix+p.self.Id, string(value), clientv3.WithLease(p.lease)); err != nil {
+		return nil, fmt.Errorf("register: %w", err)
 	}
-	alive, err := p.client.KeepAlive(ctx, p.lease)
+	listed, err := p.client.Get(cctx, p.prefix, clientv3.WithPrefix())
 	if err != nil {
-		return fmt.Errorf("etcd keep-alive: %w", err)
-	}
-	listed, err := p.client.Get(ctx, p.prefix, clientv3.WithPrefix())
-	if err != nil {
-		return fmt.Errorf("etcd members: %w", err)
+		return nil, fmt.Errorf("members: %w", err)
 	}
 	p.mu.Lock()
 	for _, kv := range listed.Kvs {
@@ -119,22 +184,76 @@ func (p *etcdMembership) StartMember(c *cluster.Cluster) error {
 	}
 	p.publish()
 	p.mu.Unlock()
-	watch := p.client.Watch(ctx, p.prefix, clientv3.WithPrefix(), clientv3.WithRev(listed.Header.Revision+1))
-	p.done.Add(2)
-	go p.keepAlive(ctx, alive)
-	go p.follow(ctx, watch)
-	return nil
+	p.state.Store(&membershipState{ready: true})
+	line := "registered with etcd"
+	if granted > p.ttl {
+		line += ": etcd raised the lease it was asked for (at least 1.5 × its election timeout), so a member that dies leaves the others' topology up to lease_ttl after, unless its cluster port refuses connections"
+	}
+	p.logger.Info(line, slog.Duration("lease_ttl", granted), slog.Duration("asked", p.ttl))
+	return p.client.Watch(ctx, p.prefix, clientv3.WithPrefix(), clientv3.WithRev(listed.Header.Revision+1)), nil
 }
 
-// keepAlive drains the client's keep-alive answers; when they end while the member runs,
-// the lease is gone and the member is fenced.
-func (p *etcdMembership) keepAlive(ctx context.Context, alive <-chan *clientv3.LeaseKeepAliveResponse) {
-	defer p.done.Done()
-	for range alive {
+// keepAlive keeps the lease alive until the client stops getting answers for it (then it
+// ends, at the latest the TTL after the last answer), a pause is seen, or ctx ends.
+func (p *etcdMembership) keepAlive(ctx context.Context) {
+	kctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	alive, err := p.client.KeepAlive(kctx, p.lease)
+	if err != nil {
+		return
 	}
-	if ctx.Err() == nil {
-		p.fenced(errors.New("this member's etcd lease ended (paused or cut off from etcd longer than its TTL): the others may run its tasks already"))
+	for {
+		select {
+		case _, ok := <-alive:
+			if !ok {
+				return
+			}
+		case <-p.check:
+			return
+		}
 	}
+}
+
+// recheck asks etcd about the member's lease after its keep-alives stopped: it reports
+// true when the lease holds (keep it alive again), false when the member was fenced. While
+// etcd does not answer, a member that may outlive it serves on and asks again.
+func (p *etcdMembership) recheck(ctx context.Context) bool {
+	var since time.Time
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		ttl, err := p.client.TimeToLive(cctx, p.lease)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return false
+		case err == nil && ttl.TTL > 0:
+			if !since.IsZero() {
+				p.logger.Info("etcd answers again: this member's lease held, and it goes on as a member", slog.Duration("outage", time.Since(since).Round(time.Millisecond)))
+			}
+			p.state.Store(&membershipState{ready: true})
+			return true
+		case err == nil:
+			p.fence(errors.New("this member's etcd lease expired (it was paused or cut off from etcd longer than the lease): the others may run its tasks already"))
+			return false
+		case !p.outlive:
+			p.fence(fmt.Errorf("etcd has not answered for longer than this member's lease (%v), and this member's journal does not fence stale writes (memory, or its own disk): the others may take its tasks over, so it stops serving them", err))
+			return false
+		}
+		if since.IsZero() {
+			since = time.Now()
+			p.logger.Warn("etcd does not answer: this member serves on with the last topology it saw, as the journal refuses stale writes, and takes up its lease again when etcd is back", slog.Any("error", err))
+		}
+		p.state.Store(&membershipState{ready: true, note: fmt.Sprintf("etcd unreachable since %s: serving with the last topology", since.UTC().Format(time.RFC3339))})
+		if !sleepCtx(ctx, 250*time.Millisecond) {
+			return false
+		}
+	}
+}
+
+func (p *etcdMembership) fence(err error) {
+	p.gone.Store(true)
+	p.state.Store(&membershipState{note: "fenced: " + err.Error()})
+	p.fenced(err)
 }
 
 // follow applies the watch's events to the topology.
@@ -156,8 +275,9 @@ func (p *etcdMembership) follow(ctx context.Context, watch clientv3.WatchChan) {
 		_, registered := p.members[p.self.Id]
 		p.mu.Unlock()
 		if !registered && ctx.Err() == nil && len(resp.Events) > 0 {
-			// Our own key was deleted: the lease expired while we were away.
-			p.fenced(errors.New("this member's etcd key is gone (its lease expired): the others may run its tasks already"))
+			// Our own key was deleted: the lease expired while we were away, or another
+			// member found our port refusing connections.
+			p.fence(errors.New("this member's etcd key is gone (its lease expired, or another member found it dead): the others may run its tasks already"))
 		}
 	}
 }
@@ -199,6 +319,80 @@ func (p *etcdMembership) publish() {
 	p.cluster.MemberList.UpdateClusterTopology(members)
 }
 
+// evict drops the members at address, whose cluster port refuses connections: a process
+// that died closes its sockets at once, so this is known long before its lease ends. It
+// leaves this member's topology at once, and its key is deleted so that every other
+// member drops it too (unless a younger key took its place meanwhile). A wrong guess
+// costs a task move: the journal fences a write from the place the task left.
+func (p *etcdMembership) evict(address string) {
+	p.mu.Lock()
+	var gone []string
+	revisions := map[string]int64{}
+	for id, m := range p.members {
+		if id != p.self.Id && m.Address() == address {
+			gone = append(gone, id)
+			revisions[id] = m.created
+			delete(p.members, id)
+		}
+	}
+	if len(gone) > 0 {
+		p.publish()
+	}
+	p.mu.Unlock()
+	for _, id := range gone {
+		p.logger.Info("a member's cluster port refuses connections: it is gone, and leaves the topology before its lease ends", slog.String("member", address))
+		key := p.prefix + id
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := p.client.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", revisions[id])).Then(clientv3.OpDelete(key)).Commit()
+		cancel()
+		if err != nil {
+			p.logger.Debug("deleting a dead member's etcd key", slog.String("member", address), slog.Any("error", err))
+		}
+	}
+}
+
+// watchClock reads the monotonic clock every 50 ms: a reading further than the lease from
+// the last one means the process did not run for that long (SIGSTOP, a frozen VM), so
+// the others may have dropped it. It asks etcd at once.
+func (p *etcdMembership) watchClock(ctx context.Context) {
+	defer p.done.Done()
+	ticker := time.NewTicker(50 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if gap := p.tick(); gap > time.Duration(p.granted.Load()) {
+			p.state.Store(&membershipState{note: fmt.Sprintf("did not run for %v, longer than its lease: checking its membership with etcd", gap.Round(time.Millisecond))})
+			p.logger.Warn("this member did not run for longer than its lease: not ready until etcd says whether it is still a member", slog.Duration("paused", gap.Round(time.Millisecond)))
+			select {
+			case p.check <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// tick reads the clock and returns how long it was since the last reading.
+func (p *etcdMembership) tick() time.Duration {
+	now := int64(time.Since(p.clock))
+	return time.Duration(now - p.lastTick.Swap(now))
+}
+
+// status reports whether the member serves as a member, and a line that says why not, or
+// what it serves without.
+func (p *etcdMembership) status() (bool, string) {
+	st := p.state.Load()
+	if st.ready {
+		if away := time.Since(p.clock) - time.Duration(p.lastTick.Load()); away > time.Duration(p.granted.Load())+100*time.Millisecond {
+			return false, fmt.Sprintf("did not run for %v, longer than its lease: checking its membership with etcd", away.Round(time.Millisecond))
+		}
+	}
+	return st.ready, st.note
+}
+
 // StartClient implements cluster.ClusterProvider; tasktail runs members only.
 func (p *etcdMembership) StartClient(*cluster.Cluster) error {
 	return errors.New("tasktail's etcd membership runs members only")
@@ -214,9 +408,24 @@ func (p *etcdMembership) Shutdown(bool) error {
 		return p.client.Close()
 	}
 	p.cancel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_, err := p.client.Revoke(ctx, p.lease)
 	p.done.Wait()
+	var err error
+	if p.lease != 0 && !p.gone.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err = p.client.Revoke(ctx, p.lease)
+	}
 	return errors.Join(err, p.client.Close())
+}
+
+// sleepCtx waits for d, or reports false when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -61,19 +61,8 @@ type Manager struct {
 	// fenced carries why this cluster member lost its membership (Fenced).
 	fenced    chan error
 	fenceOnce sync.Once
-}
-
-// Fenced delivers, once, why this cluster member lost its membership: its lease ended
-// while it was paused or cut off, and the others may run its tasks already. It must not
-// go on serving them: the server shuts down, and its supervisor starts it again as a new
-// member. Never on a single node.
-func (m *Manager) Fenced() <-chan error { return m.fenced }
-
-func (m *Manager) fence(err error) {
-	m.fenceOnce.Do(func() {
-		m.logger.Error("fenced: this member is no longer in the cluster; stopping so that it rejoins as a new member", slog.Any("reason", err))
-		m.fenced <- err
-	})
+	// opts are what the Manager was made with, for Rejoin.
+	opts Options
 }
 
 // NewManager starts an actor system with a local Registry, or joins a cluster.
@@ -93,8 +82,13 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	return newManager(cfg, opts, &Stats{}, logger)
+}
+
+// newManager is NewManager with the counters to keep, once cfg and opts are checked.
+func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*Manager, error) {
 	system := newActorSystem(logger)
-	m := &Manager{cfg: cfg, system: system, stats: &Stats{}, logger: logger,
+	m := &Manager{cfg: cfg, system: system, stats: stats, logger: logger, opts: opts,
 		closeAll: conn.NewBroadcast(), allEnded: make(chan struct{}), fenced: make(chan error, 1)}
 	if opts.Journal != nil {
 		m.store = &store{w: journal.NewWriter(opts.Journal)}
@@ -111,7 +105,8 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 			m.stopJournal()
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, m.fence)
+		_, outlive := opts.Journal.(journal.Fencer)
+		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, outlive, m.fence)
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal() // the caller still owns the journal: it was not started
@@ -137,15 +132,6 @@ func newActorSystem(logger *slog.Logger) *actor.ActorSystem {
 	}))
 	atomic.AddUint64(&system.ProcessRegistry.SequenceID, rand.Uint64()>>1)
 	return system
-}
-
-// ClusterMembers returns the addresses of the cluster's members as this member sees them
-// and this member's own address; ok is false on a single node.
-func (m *Manager) ClusterMembers() (members []string, self string, ok bool) {
-	if m.cluster == nil {
-		return nil, "", false
-	}
-	return m.cluster.Members(), m.system.Address(), true
 }
 
 // Stats returns the Manager's running counters.
@@ -249,6 +235,11 @@ func unexpected(reply any) error { return fmt.Errorf("unexpected reply %T", repl
 // for the goroutines they started. Later calls that attach connections fail with
 // ErrShuttingDown.
 func (m *Manager) Shutdown(ctx context.Context) error {
+	return m.shutdown(ctx, true)
+}
+
+// shutdown is Shutdown; the journal is closed only with closeJournal.
+func (m *Manager) shutdown(ctx context.Context, closeJournal bool) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -292,6 +283,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	if m.store != nil {
 		m.stopJournal() // after the tasks: it stores what they wrote as they stopped
+		if !closeJournal {
+			return err
+		}
 		if e := m.store.w.Journal().Close(); e != nil {
 			err = errors.Join(err, fmt.Errorf("close journal: %w", e))
 		}

@@ -240,3 +240,11 @@ func Open(kind string, o OpenOptions) (Journal, error) {
 	}
 	return nil, fmt.Errorf("journal %q: want %s, %s or %s", kind, KindPebble, KindPostgres, KindMemory)
 }
+
+// Fencer is implemented by a journal that every process shares and that refuses the
+// writes of an activation another process has since taken the task from (PostgreSQL's
+// owner generations): with it, a cluster member may serve on while its membership
+// provider is away, since a wrong guess about who owns a task cannot store anything.
+type Fencer interface {
+	FencesStaleOwners()
+}

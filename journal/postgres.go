@@ -99,6 +99,9 @@ func sessionSettings(params map[string]string, opts PostgresOptions) {
 	set("application_name", fmt.Sprintf("tasktail %s pid %d", host, os.Getpid()))
 }
 
+// FencesStaleOwners implements Fencer: every commit is applied only by the task's owner.
+func (p *Postgres) FencesStaleOwners() {}
+
 func (p *Postgres) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), p.timeout)
 }

@@ -102,7 +102,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	all, err := s.mgr.ListTasks(r.Context(), prefix)
+	all, err := s.Manager().ListTasks(r.Context(), prefix)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -34,7 +34,7 @@ func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request) {
 	}
 	var out *bufio.Writer
 	var line []byte
-	err := s.mgr.Log(r.Context(), taskID, func(l actors.LogLine) error {
+	err := s.Manager().Log(r.Context(), taskID, func(l actors.LogLine) error {
 		if out == nil {
 			startDownload(w, contentType, taskID+ext)
 			out = bufio.NewWriterSize(w, 32<<10)

@@ -20,11 +20,12 @@ type metrics struct {
 // Go runtime collectors.
 // In cluster mode every gauge of this member carries its address as label "member", and
 // tasktail_cluster_members counts the members it sees.
-func newMetrics(mgr *actors.Manager) *metrics {
-	st := mgr.Stats()
+// mgr returns the Manager served now; a Manager that replaces it keeps its Stats.
+func newMetrics(mgr func() *actors.Manager) *metrics {
+	st := mgr().Stats()
 	reg := prometheus.NewRegistry()
 	var labels prometheus.Labels
-	_, self, clustered := mgr.ClusterMembers()
+	_, self, clustered := mgr().ClusterMembers()
 	if clustered {
 		labels = prometheus.Labels{"member": self}
 	}
@@ -33,7 +34,7 @@ func newMetrics(mgr *actors.Manager) *metrics {
 	}
 	if clustered {
 		gauge("cluster_members", "Cluster members this member sees, itself included.", func() float64 {
-			members, _, _ := mgr.ClusterMembers()
+			members, _, _ := mgr().ClusterMembers()
 			return float64(len(members))
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/tasktail/tasktail/actors"
 )
@@ -16,10 +17,9 @@ import (
 // Server is tasktail's HTTP and WebSocket edge over one actors.Manager.
 type Server struct {
 	cfg     Config
-	mgr     *actors.Manager
+	mgr     atomic.Pointer[actors.Manager] // a new one each time a fenced member rejoins
 	logger  *slog.Logger
 	ready   atomic.Bool
-	fenced  atomic.Bool // this cluster member lost its membership: /healthz says so
 	metrics *metrics
 	limiter *rateLimiter
 	bodies  *bodyBudget
@@ -46,9 +46,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
-	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst),
+	s := &Server{cfg: cfg, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst),
 		bodies: &bodyBudget{max: cfg.MaxBodyMemory}}
-	s.metrics = newMetrics(mgr)
+	s.mgr.Store(mgr)
+	s.metrics = newMetrics(s.Manager)
 	s.handler = s.routes()
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.ready.Store(true)
@@ -62,8 +63,9 @@ func (s *Server) CheckExposure(addr net.Addr) error { return s.cfg.checkExposure
 // Handler returns the routes, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Manager returns the Manager the server serves.
-func (s *Server) Manager() *actors.Manager { return s.mgr }
+// Manager returns the Manager the server serves now: a cluster member that was fenced
+// serves on with a new one (Manager.Rejoin).
+func (s *Server) Manager() *actors.Manager { return s.mgr.Load() }
 
 // Serve answers on ln until ctx is done, then shuts down gracefully: readiness turns
 // false, the listener closes, in-flight requests finish, every socket is closed with
@@ -71,7 +73,7 @@ func (s *Server) Manager() *actors.Manager { return s.mgr }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.cfg.checkExposure(ln.Addr()); err != nil {
 		ln.Close()
-		_ = s.mgr.Shutdown(ctx)
+		_ = s.Manager().Shutdown(ctx)
 		return err
 	}
 	srv := &http.Server{
@@ -85,7 +87,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopAdmin, err := s.serveAdmin()
 	if err != nil {
 		ln.Close()
-		_ = s.mgr.Shutdown(ctx)
+		_ = s.Manager().Shutdown(ctx)
 		return err
 	}
 	served := make(chan error, 1)
@@ -93,16 +95,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		served <- srv.Serve(&connLimitListener{Listener: ln, max: int64(s.cfg.MaxConnections), anonymousIdle: s.cfg.AnonymousIdleTimeout})
 	}()
 
-	select {
-	case <-ctx.Done():
-	case err = <-served:
-		err = fmt.Errorf("serve: %w", err)
-	case fenced := <-s.mgr.Fenced():
-		// Another member may run this one's tasks already: stop serving them, and exit
-		// with an error so that the supervisor starts a new member.
-		s.fenced.Store(true)
-		err = fmt.Errorf("fenced: %w", fenced)
-	}
+	err = s.serveUntilDone(ctx, served)
 	s.ready.Store(false)
 	s.drain()
 	s.logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout))
@@ -112,13 +105,51 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, fmt.Errorf("http shutdown: %w", e))
 	}
 	stopAdmin(shutdownCtx)
-	if e := s.mgr.Shutdown(shutdownCtx); e != nil {
+	if e := s.Manager().Shutdown(shutdownCtx); e != nil {
 		err = errors.Join(err, fmt.Errorf("actors shutdown: %w", e))
 	}
 	if e := <-served; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = fmt.Errorf("serve: %w", e)
 	}
 	return err
+}
+
+// serveUntilDone waits until ctx is done (nil) or the HTTP server fails. A cluster member
+// that is fenced meanwhile joins again in place as a new member (Manager.Rejoin): its
+// viewers are closed with 1001 and resume on the tasks' owners, readiness answers 503
+// until the new member has registered, and the process stays up, with no supervisor
+// needed.
+func (s *Server) serveUntilDone(ctx context.Context, served chan error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-served:
+			served <- err // Serve reads it again once the server is shut down
+			return fmt.Errorf("serve: %w", err)
+		case <-s.Manager().Fenced():
+			s.rejoin(ctx)
+		}
+	}
+}
+
+// rejoin replaces the fenced Manager with a new member, trying again while that fails,
+// until ctx is done.
+func (s *Server) rejoin(ctx context.Context) {
+	for pause := 100 * time.Millisecond; ctx.Err() == nil; pause = min(2*pause, 5*time.Second) {
+		stopCtx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+		next, err := s.Manager().Rejoin(stopCtx)
+		cancel()
+		if err == nil {
+			s.mgr.Store(next)
+			return
+		}
+		s.logger.Error("joining the cluster again failed; trying again", slog.Duration("in", pause), slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+	}
 }
 
 // serveAdmin serves the probes on Config.AdminAddr, when set, until stop; stop returns
@@ -150,10 +181,6 @@ func (s *Server) serveAdmin() (stop func(context.Context), err error) {
 // probes adds health, readiness and metrics to mux.
 func (s *Server) probes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if s.fenced.Load() {
-			writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "fenced: this member lost its cluster membership and is stopping")
-			return
-		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -202,16 +229,25 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "draining")
 		return
 	}
-	if err := s.mgr.JournalHealth(); err != nil {
+	mgr := s.Manager()
+	if err := mgr.JournalHealth(); err != nil {
 		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "journal: "+err.Error())
 		return
 	}
-	if members, self, clustered := s.mgr.ClusterMembers(); clustered {
-		if !slices.Contains(members, self) {
-			writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "not a member of the cluster yet")
+	if members, self, clustered := mgr.ClusterMembers(); clustered {
+		serving, note := mgr.ClusterMembership()
+		if !serving || !slices.Contains(members, self) {
+			if note == "" {
+				note = "not a member of the cluster yet"
+			}
+			writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, note)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "member": self, "members": members})
+		body := map[string]any{"status": "ready", "member": self, "members": members}
+		if note != "" {
+			body["membership"] = note // ready, and what it serves without
+		}
+		writeJSON(w, http.StatusOK, body)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

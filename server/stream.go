@@ -59,7 +59,7 @@ func (p *streamProgress) appendJSON(b []byte) []byte {
 // the answer names the line and counts what was accepted. A stream that sends nothing
 // for IdleTimeout is ended the same way, and so is every stream when the server drains.
 func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID string) {
-	p := &streamProgress{taskID: taskID, pending: s.mgr.NewEntries()}
+	p := &streamProgress{taskID: taskID, pending: s.Manager().NewEntries()}
 	rc := http.NewResponseController(w)
 	// Draining ends a stream at its next read, and unblocks one waiting for a line.
 	stopDrain := context.AfterFunc(s.drainCtx, func() { _ = rc.SetReadDeadline(time.Now()) })
@@ -165,7 +165,7 @@ func (s *Server) flushStream(ctx context.Context, p *streamProgress) error {
 	if p.pending.Len() == 0 {
 		return nil
 	}
-	ack, err := s.mgr.PublishEntries(ctx, p.taskID, p.pending)
+	ack, err := s.Manager().PublishEntries(ctx, p.taskID, p.pending)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ack, err := s.mgr.PublishOnce(r.Context(), taskID, r.Header.Get(idempotencyHeader), entries)
+	ack, err := s.Manager().PublishOnce(r.Context(), taskID, r.Header.Get(idempotencyHeader), entries)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -158,7 +158,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.mgr.Status(r.Context(), r.PathValue("task_id"))
+	st, err := s.Manager().Status(r.Context(), r.PathValue("task_id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -174,7 +174,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.mgr.Disconnect(r.Context(), r.PathValue("task_id")); err != nil {
+	if err := s.Manager().Disconnect(r.Context(), r.PathValue("task_id")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -189,7 +189,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	taskID := r.PathValue("task_id")
-	epoch, err := s.mgr.Restart(r.Context(), taskID)
+	epoch, err := s.Manager().Restart(r.Context(), taskID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

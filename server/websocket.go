@@ -98,7 +98,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Subscribe first, so that a refusal is still an HTTP answer.
-	attachment, err := s.mgr.Attach(r.Context(), taskID, from)
+	attachment, err := s.Manager().Attach(r.Context(), taskID, from)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

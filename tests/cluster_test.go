@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -46,57 +47,75 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startEtcd runs Debian's etcd on loopback ports with a data dir of the test's and
-// returns its client endpoint once it answers. A free port can be taken by another process
-// before etcd binds it: then it tries other ports, up to three times.
+// startEtcd runs Debian's etcd, with its default settings, on loopback ports with a data
+// dir of the test's and returns its client endpoint once it answers.
 func startEtcd(t *testing.T) string {
 	t.Helper()
-	client, _ := startEtcdKillable(t)
-	return client
+	return newEtcd(t).client
 }
 
 // startEtcdKillable is startEtcd that also returns a function that kills etcd (SIGKILL)
 // and waits for it to exit.
 func startEtcdKillable(t *testing.T) (string, func()) {
 	t.Helper()
+	e := newEtcd(t)
+	return e.client, e.kill
+}
+
+// etcdProcess is Debian's etcd on loopback ports, which a test may kill and start again
+// with the same data and ports.
+type etcdProcess struct {
+	t            *testing.T
+	client, peer string
+	dir          string
+	cmd          *exec.Cmd
+	exited       chan struct{}
+	logs         *syncBuffer
+}
+
+// newEtcd starts etcd and returns it once it answers. A free port can be taken by another
+// process before etcd binds it: then it tries other ports, up to three times.
+func newEtcd(t *testing.T) *etcdProcess {
+	t.Helper()
+	e := &etcdProcess{t: t, dir: t.TempDir(), logs: &syncBuffer{}}
+	t.Cleanup(func() {
+		e.kill()
+		if t.Failed() {
+			t.Logf("etcd log:\n%s", e.logs)
+		}
+	})
 	for try := 1; ; try++ {
-		if client, kill, ok := tryEtcd(t, try == 3); ok {
-			return client, kill
+		e.client, e.peer = "http://127.0.0.1:"+strconv.Itoa(freePort(t)), "http://127.0.0.1:"+strconv.Itoa(freePort(t))
+		if e.start(try == 3) {
+			return e
 		}
 	}
 }
 
-// tryEtcd starts etcd once; it reports false when a port was taken (and not last).
-func tryEtcd(t *testing.T, last bool) (string, func(), bool) {
+// start starts etcd and waits until it answers; it reports false when a port was taken
+// (and not last).
+func (e *etcdProcess) start(last bool) bool {
+	t := e.t
 	t.Helper()
 	bin := requireTool(t, "etcd")
-	client, peer := "http://127.0.0.1:"+strconv.Itoa(freePort(t)), "http://127.0.0.1:"+strconv.Itoa(freePort(t))
-	cmd := exec.Command(bin, "--name", "default", "--data-dir", t.TempDir(),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "default="+peer, "--listen-metrics-urls", "",
-		"--heartbeat-interval", "50", "--election-timeout", "500")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
+	e.cmd = exec.Command(bin, "--name", "default", "--data-dir", e.dir,
+		"--listen-client-urls", e.client, "--advertise-client-urls", e.client,
+		"--listen-peer-urls", e.peer, "--initial-advertise-peer-urls", e.peer,
+		"--initial-cluster", "default="+e.peer, "--listen-metrics-urls", "") // etcd's own timing: a lease is at least 2 s
+	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
+	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("etcd log:\n%s", logs)
-		}
-	})
+	e.exited = exited
+	go func() { _ = e.cmd.Wait(); close(exited) }()
 	await(t, "etcd answers", func() bool {
 		select {
 		case <-exited:
-			return !last && strings.Contains(logs.String(), "address already in use")
+			return !last && strings.Contains(e.logs.String(), "address already in use")
 		default:
 		}
-		resp, err := http.Get(client + "/health")
+		resp, err := http.Get(e.client + "/health")
 		if err != nil {
 			return false
 		}
@@ -105,10 +124,21 @@ func tryEtcd(t *testing.T, last bool) (string, func(), bool) {
 	})
 	select {
 	case <-exited:
-		return "", nil, false // a port was taken: try others
+		e.cmd = nil
+		return false // a port was taken: try others
 	default:
-		return client, func() { _ = cmd.Process.Kill(); <-exited }, true
+		return true
 	}
+}
+
+// kill stops etcd with SIGKILL, if it runs, and waits for it to exit.
+func (e *etcdProcess) kill() {
+	if e.cmd == nil {
+		return
+	}
+	_ = e.cmd.Process.Kill()
+	<-e.exited
+	e.cmd = nil
 }
 
 // startMember starts a cluster member with the cluster flags in args.
@@ -179,6 +209,17 @@ func (m *member) readyz() (ok bool, self string, members []string) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	return resp.StatusCode == http.StatusOK, body.Member, body.Members
+}
+
+// readiness returns the member's readiness status and body (0 when it does not answer).
+func (m *member) readiness() (int, string) {
+	resp, err := m.client.Get(m.base + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // awaitMembers waits until every member in ms is ready and sees exactly len(ms) members.
@@ -562,15 +603,15 @@ func testMemberCrash(t *testing.T, provider string) {
 	}
 }
 
-// A member that cannot join says why and exits, instead of waiting for etcd forever.
+// A member whose settings cannot work says why and exits.
 func TestClusterStartupErrors(t *testing.T) {
 	s := &service{t: t, base: "http://127.0.0.1:1"}
+	tasktailBinary(t) // built before the clock starts
 	unused := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--etcd-endpoints", unused}, "does not answer"},
 		{[]string{"--cluster-provider", "consul"}, `cluster provider "consul"`},
 		{[]string{"--cluster-provider", "automanaged", "--cluster-peers", unused}, "must list this member's"},
 		{[]string{"--cluster-host", "0.0.0.0"}, "set the advertised address"},
@@ -616,10 +657,35 @@ func TestClusterShutdownWithEtcdDown(t *testing.T) {
 	}
 }
 
-// SIGSTOP of a member past its lease, then SIGCONT: the member finds itself fenced, closes
-// its viewers and exits non-zero for its supervisor to start it again; its viewers resume
-// on another member and get every acknowledged message, once, in order.
-func TestClusterPausedMemberIsFenced(t *testing.T) {
+// A member started while etcd is down waits for it, not ready and saying why, instead of
+// exiting; once etcd answers it registers and serves.
+func TestClusterMemberWaitsForEtcd(t *testing.T) {
+	e := &etcdProcess{t: t, dir: t.TempDir(), logs: &syncBuffer{}}
+	e.client, e.peer = "http://127.0.0.1:"+strconv.Itoa(freePort(t)), "http://127.0.0.1:"+strconv.Itoa(freePort(t))
+	t.Cleanup(e.kill)
+	m := startMember(t, "early", "--cluster-provider", "etcd", "--etcd-endpoints", e.client)
+	await(t, "readiness says the member waits for etcd", func() bool {
+		code, body := m.readiness()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "registering with etcd")
+	})
+	if code, _ := m.tryPublish("early-task", "m1"); code != http.StatusServiceUnavailable {
+		t.Fatalf("a publish to a member that is not registered yet: %d, want 503", code)
+	}
+	select {
+	case err := <-m.exited:
+		t.Fatalf("the member exited while etcd was down: %v\n%s", err, m.stderr)
+	default:
+	}
+	e.start(true)
+	awaitMembers(t, m)
+	m.publishUntilAccepted(t, "early-task", "m1", 10*time.Second)
+}
+
+// SIGSTOP of a member past its lease, then SIGCONT: readiness answers 503 at once, the
+// member closes its viewers with 1001 and joins again as a new member by itself, with no
+// supervisor, and serves again; its viewers resume on another member and get every
+// acknowledged message, once, in order.
+func TestClusterPausedMemberRejoins(t *testing.T) {
 	ms := startCluster(t, "etcd")
 	a, b, c := ms[0], ms[1], ms[2]
 	tasks := ownedBy(t, c, a, "paused", 2) // each has "m1"
@@ -653,29 +719,48 @@ func TestClusterPausedMemberIsFenced(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second) // the fault itself: a pause three times the lease
+	time.Sleep(4 * time.Second) // the fault itself: a pause twice etcd's 2 s lease
+	// A client that waits on the paused member's readiness gets its answer first thing.
+	type answer struct {
+		code int
+		body string
+	}
+	first := make(chan answer, 1)
+	go func() { code, body := b.readiness(); first <- answer{code, body} }()
+	time.Sleep(50 * time.Millisecond) // the request is in the paused process's socket
 	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	resumed := time.Now()
+	if r := <-first; r.code != http.StatusServiceUnavailable {
+		t.Fatalf("readiness answered %d %s right after the pause, want 503", r.code, r.body)
+	}
+	t.Logf("readiness answered 503 %v after SIGCONT", time.Since(resumed).Round(time.Millisecond))
+	awaitWithin(t, 10*time.Second, "the paused member serves again", func() bool {
+		ok, _, members := b.readyz()
+		return ok && len(members) == 3
+	})
+	t.Logf("the paused member serves again %v after SIGCONT", time.Since(resumed).Round(time.Millisecond))
+	if !strings.Contains(b.stderr.String(), "fenced") || !strings.Contains(b.stderr.String(), "rejoined the cluster as a new member") {
+		t.Fatalf("the paused member's log says nothing of being fenced and rejoining:\n%s", b.stderr)
+	}
 	select {
 	case err := <-b.exited:
-		b.exited <- err
-		if err == nil || !strings.Contains(b.stderr.String(), "fenced") {
-			t.Fatalf("the paused member exited with %v; want non-zero and a line saying it is fenced:\n%s", err, b.stderr)
-		}
-		t.Logf("the paused member exited %v after SIGCONT: %v", time.Since(resumed).Round(time.Millisecond), err)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the paused member still runs 10 s after SIGCONT\n%s", b.stderr)
+		t.Fatalf("the paused member exited: %v", err)
+	default:
 	}
 	close(stop)
 	wg.Wait()
-	// Each viewer's connection ended; it resumes on another member with what it saw.
+	// Each viewer's connection ended with 1001; it resumes on another member with what it
+	// saw.
 	for i, id := range tasks {
 		var seen []client.Event
 		for {
 			fe := <-viewers[i].frames
 			if fe.err != nil {
+				if websocket.CloseStatus(fe.err) != websocket.StatusGoingAway {
+					t.Fatalf("a viewer of the paused member ended with %v, want 1001", fe.err)
+				}
 				break
 			}
 			if fe.f.Type == "log" {
@@ -696,7 +781,9 @@ func TestClusterPausedMemberIsFenced(t *testing.T) {
 			}
 		}
 	}
-	awaitMembers(t, a, c)
+	// The member that rejoined takes tasks of its own again.
+	ownedBy(t, a, b, "back", 1)
+	awaitMembers(t, a, b, c)
 }
 
 // Kill -9 a member and start it again at the same addresses, ten times, while viewers on

@@ -90,7 +90,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&etcdEPs, "etcd-endpoints", "comma-separated etcd endpoints (provider etcd)")
 	fs.StringVar(&cc.AutomanagedAddr, "automanaged-addr", cdef.AutomanagedAddr, "host:port this member answers the other members' health polls on (provider automanaged)")
 	fs.Var(&peers, "cluster-peers", "comma-separated automanaged addresses of every member, this one included (provider automanaged)")
-	fs.DurationVar(&cc.LeaseTTL, "cluster-lease-ttl", cdef.LeaseTTL, "how long a member's etcd lease outlives its last keep-alive (whole seconds): a dead member leaves the others' topology that long after; one paused longer is fenced and exits (provider etcd)")
+	fs.DurationVar(&cc.LeaseTTL, "cluster-lease-ttl", cdef.LeaseTTL, "how long a member's etcd lease outlives its last keep-alive (whole seconds; etcd raises it to 1.5 × its election timeout, 2s on its defaults, and the log says what it granted): a member that dies leaves the others' topology that long after, or at once when its cluster port refuses connections; one paused longer is fenced, closes its viewers and joins again as a new member (provider etcd)")
 	fs.DurationVar(&cc.AttemptTimeout, "cluster-request-timeout", cdef.AttemptTimeout, "deadline of one attempt to reach a task's member; attempts repeat within --request-timeout")
 	journalKind, dataDir := journal.DefaultKind, journal.DefaultDir
 	maxTaskBytes := int64(journal.DefaultMaxTaskBytes)
