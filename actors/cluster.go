@@ -57,6 +57,9 @@ type clusterRouter struct {
 	// membership is the etcd provider, nil with another: it says whether this member
 	// serves as one, and drops members found dead.
 	membership *etcdMembership
+	logger     *slog.Logger
+	// probing are the addresses being probed (probe), one probe each.
+	probing sync.Map
 	// fenced is set once the member has lost its membership: it then stops without the
 	// leave that a member the others still hold needs.
 	fenced atomic.Bool
@@ -77,7 +80,7 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 		return nil, fmt.Errorf("cluster listen address: %w", err)
 	}
 	probe.Close()
-	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}}
+	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}, logger: logger}
 	var provider cluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
@@ -148,23 +151,35 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 
 // probe finds out whether the member at address, whose connection just ended, is dead:
 // its cluster port refuses connections (a process that died has closed its sockets). A
-// dead member is evicted from the topology at once instead of at its lease's end. A port
-// that does not answer at all (a paused process, a lost network) proves nothing: the
-// lease decides.
+// dead member is evicted from the topology at once instead of at its lease's end. The
+// port is tried a few times over half a second, since a process being killed closes its
+// connections before its listener; a port that goes on taking connections, or does not
+// answer at all (a paused process, a lost network), proves nothing: the lease decides.
 func (r *clusterRouter) probe(address string) {
 	if r.membership == nil || address == r.c.ActorSystem.Address() || !slices.Contains(r.Members(), address) {
 		return
 	}
-	r.requests.Go(func() {
-		c, err := net.DialTimeout("tcp", address, 250*time.Millisecond)
-		if err == nil {
-			c.Close()
+	if _, busy := r.probing.LoadOrStore(address, true); busy {
+		return
+	}
+	started := r.requests.Go(func() {
+		defer r.probing.Delete(address)
+		for range 10 {
+			c, err := net.DialTimeout("tcp", address, 250*time.Millisecond)
+			if err == nil {
+				c.Close()
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				r.membership.evict(address)
+			}
 			return
 		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			r.membership.evict(address)
-		}
 	})
+	if !started {
+		r.probing.Delete(address)
+	}
 }
 
 // remoteConfig is the library's remote as members use it, with two corrections:
