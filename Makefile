@@ -87,9 +87,14 @@ bench: build bench-build
 # sequences of publishes, viewers, deletes, restarts, sweeps, lost write answers and
 # crashes, checked against the contract. A failure prints the seed that replays it
 # (TASKTAIL_MODEL_SEED). make test runs its small budget.
+# Then the cluster soak (tests/cluster_soak_test.go) for CLUSTER_SOAK: three members,
+# etcd and PostgreSQL under random faults (SIGKILL, SIGTERM, SIGSTOP 1-15 s, PostgreSQL
+# stopped 5 s, etcd stopped 10 s); make test runs it for 60 s.
 MODEL_SOAK ?= 3m
+CLUSTER_SOAK ?= 10m
 soak:
 	TASKTAIL_MODEL_DURATION=$(MODEL_SOAK) $(GO) test -race -count=1 -run '^TestModel$$' -v -timeout 60m ./actors
+	TASKTAIL_CLUSTER_SOAK=$(CLUSTER_SOAK) $(GO) test -count=1 -run '^TestClusterSoakUnderFaults$$' -v -timeout 40m ./tests
 
 clean:
 	rm -rf bin

@@ -32,6 +32,7 @@ func startSharedCluster(t *testing.T) []*member {
 // answered, stores nothing twice: the tasks continue on another member with the same
 // epoch and exactly the published messages, in order, and a resuming viewer sees no gap.
 func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
+	t.Parallel()
 	tasks, epochs, c := publishThroughFault(t, func(b *member) {
 		if err := b.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
@@ -51,6 +52,7 @@ func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
 // SIGTERM of the owner (a rolling deploy): its tasks continue on the members that remain,
 // with every acknowledged message and the same epochs.
 func TestClusterSharedJournalSIGTERMLosesNothing(t *testing.T) {
+	t.Parallel()
 	publishThroughFault(t, func(b *member) {
 		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -62,6 +64,7 @@ func TestClusterSharedJournalSIGTERMLosesNothing(t *testing.T) {
 // member still had in hand is fenced or stored once. Nothing acknowledged is lost or
 // stored twice, and the epochs stay.
 func TestClusterSharedJournalSIGSTOPLosesNothing(t *testing.T) {
+	t.Parallel()
 	publishThroughFault(t, func(b *member) {
 		if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)

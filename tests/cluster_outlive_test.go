@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -183,6 +184,7 @@ func idleInTransaction(t *testing.T, m *member) bool {
 // and the others' own tasks keep their latency throughout. Once resumed it is fenced,
 // joins again, and nothing acknowledged was lost or stored twice.
 func TestClusterPausedInsideACommitStallsOnlyItself(t *testing.T) {
+	t.Parallel()
 	ms := sharedClusterOn(t, startEtcd(t))
 	a, b, c := ms[0], ms[1], ms[2]
 	var victims, own []*producer
@@ -278,6 +280,7 @@ func TestClusterPausedInsideACommitStallsOnlyItself(t *testing.T) {
 // readiness; nothing is lost or stored twice, and every member is registered again once
 // etcd is back.
 func TestClusterOutlivesAnEtcdOutage(t *testing.T) {
+	t.Parallel()
 	e := newEtcd(t)
 	ms := sharedClusterOn(t, e.client)
 	var ps []*producer
@@ -340,6 +343,7 @@ func TestClusterOutlivesAnEtcdOutage(t *testing.T) {
 // every time, the task accepts publishes on another member within 1 s, because the
 // others find the dead member's port refusing connections before its lease ends.
 func TestClusterSIGKILLRecoversWithinASecond(t *testing.T) {
+	t.Parallel()
 	endpoint := startEtcd(t)
 	db := pgtest.ForTest(t)
 	args := []string{"--cluster-provider", "etcd", "--etcd-endpoints", endpoint, "--journal", "postgres", "--postgres-url", db}
@@ -372,4 +376,32 @@ func TestClusterSIGKILLRecoversWithinASecond(t *testing.T) {
 			t.Errorf("run %d: the task accepted publishes %v after SIGKILL, want within 1 s", i+1, d)
 		}
 	}
+}
+
+// A member whose journal cannot refuse a stale write (memory) stops serving once etcd has
+// been away longer than its lease, since the others may take its tasks over: readiness
+// says why, its viewers are closed with 1001. It joins again by itself when etcd is back.
+func TestClusterWithoutFencingStopsServingDuringAnEtcdOutage(t *testing.T) {
+	t.Parallel()
+	e := newEtcd(t)
+	m := startMember(t, "lone", "--cluster-provider", "etcd", "--etcd-endpoints", e.client)
+	awaitMembers(t, m)
+	m.publish("nofence", "info", "m1", 0, false)
+	v := m.watch("nofence", "since=0")
+	v.hello()
+	v.logs(1)
+	e.kill()
+	if code, reason := v.closed(); code != websocket.StatusGoingAway {
+		t.Fatalf("the viewer was closed with %d %q, want 1001", code, reason)
+	}
+	awaitWithin(t, 10*time.Second, "readiness says the member does not serve", func() bool {
+		code, body := m.readiness()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "registering with etcd")
+	})
+	if !strings.Contains(m.stderr.String(), "does not fence stale writes") {
+		t.Fatalf("the member's log does not say why it stopped serving:\n%s", m.stderr)
+	}
+	e.start(true)
+	awaitMembers(t, m)
+	m.publishUntilAccepted(t, "nofence", "m2", 10*time.Second)
 }

@@ -137,6 +137,7 @@ func soakLength(t *testing.T) time.Duration {
 }
 
 func TestClusterSoakUnderFaults(t *testing.T) {
+	t.Parallel()
 	length := soakLength(t)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("TASKTAIL_CLUSTER_SOAK_SEED"); s != "" {
