@@ -379,3 +379,35 @@ func TestJournalDeleteWhileTheJournalFailsLeavesNothing(t *testing.T) {
 	}
 	actortest.AwaitCondition(t, wait, "no task actor left", func() bool { return m.Stats().LiveTasks.Load() == 0 })
 }
+
+// An idle viewer costs the journal no write: a watched task writes its activity time an
+// eighth of the idle retention after the last write that carried it, not on every idle
+// check, and that keeps the retention sweep away from it.
+func TestIdleViewersCostNoJournalWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		retention time.Duration
+		writes    func(n int) bool
+	}{
+		{"a week's retention: none", 7 * 24 * time.Hour, func(n int) bool { return n == 0 }},
+		{"a retention of 400 ms: every 50 ms or so", 400 * time.Millisecond, func(n int) bool { return n >= 3 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := journaltest.NewMemory()
+			m := newManager(t, actors.Config{IdleTTL: 20 * time.Millisecond, IdleRetention: tc.retention}, actors.Options{Journal: j})
+			sendN(t, m, "idle", 1, 1)
+			v := connect(t, m, "idle")
+			v.WaitFrames(t, 2, wait) // hello and the message
+			time.Sleep(100 * time.Millisecond) // the delivery's seen watermark is written first
+			before := j.CommitCount()
+			time.Sleep(500 * time.Millisecond) // the window counted: about 25 idle checks
+			n := j.CommitCount() - before
+			if !tc.writes(n) {
+				t.Fatalf("%d journal writes in 500 ms of an idle viewer", n)
+			}
+			if swept, err := m.SweepAt(time.Now()); err != nil || swept != 0 {
+				t.Fatalf("the sweep removed %d tasks (%v): a watched task must stay", swept, err)
+			}
+		})
+	}
+}

@@ -345,9 +345,12 @@ func (t *TaskActor) checkIdle(ctx actor.Context) {
 	}
 	if len(t.subs) > 0 && t.j != nil {
 		// Watched is active: the journal's idle retention must not sweep a task someone
-		// watches, so its activity time is written now and then.
+		// watches, so its activity time is written, an eighth of the retention after the
+		// last write that carried it. Idle viewers cost no write in between.
 		t.lastActive = time.Since(processStart)
-		t.markSeen()
+		if t.lastActive-t.j.activeWritten >= t.cfg.IdleRetention/8 {
+			t.markSeen()
+		}
 		t.writeMeta(ctx)
 	}
 	left := ttl - (time.Since(processStart) - t.lastActive)

@@ -33,7 +33,9 @@ type taskJournal struct {
 	pending pendingWrite
 	stash   []stashed
 	// dirty: the seen watermark or the activity time moved since the meta was written.
-	dirty   bool
+	dirty bool
+	// activeWritten is the activity time (TaskActor.lastActive) the last write carried.
+	activeWritten time.Duration
 	owner   uint64 // this activation's generation in a shared journal
 	deleted bool   // the delete is stored: nothing more is written
 	// requeued: a write the journal refused was put back to be handled again after a
@@ -220,6 +222,7 @@ func (t *TaskActor) meta() journal.Meta {
 // write hands the journal one write of the task; committed arrives as a message.
 func (t *TaskActor) write(ctx actor.Context, a journal.Append, p pendingWrite) {
 	t.j.writing, t.j.pending, t.j.dirty = true, p, false
+	t.j.activeWritten = time.Duration(a.Meta.Active - processStart.UnixNano())
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	t.store.w.Commit(a, func(m journal.Meta, err error) { root.Send(self, &committed{meta: m, err: err}) })
 }
@@ -355,7 +358,7 @@ func (t *TaskActor) writeMeta(ctx actor.Context) {
 	if t.j == nil || !t.j.dirty || t.j.writing || t.j.loading || t.j.failed || t.j.deleted || !t.created || t.s.LastSeq == 0 {
 		return
 	}
-	t.j.dirty = false
+	t.j.dirty, t.j.activeWritten = false, t.lastActive
 	t.store.w.Commit(journal.Append{TaskID: t.taskID, Meta: t.meta()}, func(journal.Meta, error) {})
 }
 

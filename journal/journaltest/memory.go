@@ -30,6 +30,13 @@ type task struct {
 	keys    []journal.Key
 }
 
+// CommitCount returns Commits, read under the journal's lock.
+func (m *Memory) CommitCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Commits
+}
+
 // NewMemory returns an empty journal.
 func NewMemory() *Memory { return &Memory{tasks: map[string]*task{}} }
 
