@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -223,6 +224,22 @@ type OpenOptions struct {
 	// AcceptLoss opens a pebble journal whose write-ahead log is damaged
 	// (PebbleOptions.AcceptLoss).
 	AcceptLoss bool
+	// SyncInterval is the pebble journal's (PebbleOptions.SyncInterval; ParseSync).
+	SyncInterval time.Duration
+}
+
+// ParseSync reads a durability setting: "always" (0: every commit synced before it is
+// acknowledged) or "interval=DURATION", from 1 ms to 1 s (PebbleOptions.SyncInterval).
+func ParseSync(s string) (time.Duration, error) {
+	if s == "always" {
+		return 0, nil
+	}
+	text, ok := strings.CutPrefix(s, "interval=")
+	d, err := time.ParseDuration(text)
+	if !ok || err != nil || d < time.Millisecond || d > time.Second {
+		return 0, fmt.Errorf("--sync %q: want always, or interval= a duration from 1ms to 1s (interval=10ms)", s)
+	}
+	return d, nil
 }
 
 // Open opens the journal of kind; memory is none (nil).
@@ -231,7 +248,7 @@ func Open(kind string, o OpenOptions) (Journal, error) {
 	case KindMemory:
 		return nil, nil
 	case KindPebble:
-		return OpenPebble(o.Dir, PebbleOptions{Logger: o.Logger, MaxTaskBytes: o.MaxTaskBytes, AcceptLoss: o.AcceptLoss})
+		return OpenPebble(o.Dir, PebbleOptions{Logger: o.Logger, MaxTaskBytes: o.MaxTaskBytes, AcceptLoss: o.AcceptLoss, SyncInterval: o.SyncInterval})
 	case KindPostgres:
 		if o.PostgresURL == "" {
 			return nil, errors.New("the postgres journal needs a database URL (--postgres-url)")

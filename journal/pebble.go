@@ -25,6 +25,7 @@ type Pebble struct {
 	maxTaskBytes int64
 	keyWindow    int
 	health       *pebbleHealth
+	syncer       *pebbleSyncer // nil: every commit is synced before it returns
 }
 
 // PebbleOptions configure a Pebble journal; zero fields mean defaults.
@@ -45,6 +46,12 @@ type PebbleOptions struct {
 	AcceptLoss bool
 	// FS is the file system (default: the operating system's); tests inject faults.
 	FS vfs.FS
+	// SyncInterval, when positive, acknowledges a commit once it is written, and syncs
+	// the write-ahead log every SyncInterval (as Redis's appendfsync everysec and
+	// JetStream's sync_interval do): a crash of the machine, or of the process, may lose
+	// what was acknowledged in the last interval. Zero (the default) syncs every commit
+	// before it is acknowledged.
+	SyncInterval time.Duration
 }
 
 // OpenPebble opens (creating if needed) the journal in dir, which is made 0700. A
@@ -122,6 +129,7 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 		opts.KeyWindow = DefaultKeyWindow
 	}
 	p := &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
+
 	if owed {
 		if err := p.newEpochs(); err != nil {
 			db.Close()
@@ -131,6 +139,15 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 			db.Close()
 			return nil, fmt.Errorf("open journal %s: %w", dir, err)
 		}
+	}
+	if opts.SyncInterval > 0 {
+		// A crash in this mode may take back acknowledged writes, and with them seqs
+		// viewers saw: until a clean close, the next open owes every task a new epoch.
+		if err := touchSynced(opts.FS, pending); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open journal %s: %w", dir, err)
+		}
+		p.startSyncer(opts.SyncInterval, opts.FS, pending)
 	}
 	return p, nil
 }
@@ -322,6 +339,10 @@ func (p *Pebble) DeleteExpired(taskIDs []string, now time.Time, r Retention) (in
 // cleanly keeps nothing in its write-ahead log alone. After a fatal error Pebble's commit
 // pipeline may be stuck, and the database is left to the process's end.
 func (p *Pebble) Close() error {
+	if err := p.stopSyncer(); err != nil {
+		p.health.logger.Warn("journal: the last sync before close failed: the next start gives every task a new epoch",
+			slog.String("component", "journal"), slog.Any("error", err))
+	}
 	if err := p.health.err(false); err != nil {
 		if p.health.fatals() > 0 {
 			return fmt.Errorf("journal not closed: %w", err)

@@ -242,11 +242,24 @@ func (h *pebbleHealth) removeBallast() int64 {
 	return fi.Size()
 }
 
-// commitSynced commits b with sync. It answers ErrUnavailable, without touching Pebble,
+// commitSynced commits b under the journal's sync setting: synced before it returns, or,
+// with PebbleOptions.SyncInterval, written and synced by the next tick (pebble_sync.go).
+func (p *Pebble) commitSynced(b *pebble.Batch, freeing bool) error {
+	if p.syncer == nil {
+		return p.commitWith(b, freeing, pebble.Sync)
+	}
+	if err := p.commitWith(b, freeing, pebble.NoSync); err != nil {
+		return err
+	}
+	p.syncer.written.Store(true)
+	return nil
+}
+
+// commitWith commits b with opts. It answers ErrUnavailable, without touching Pebble,
 // while the journal cannot write (freeing: b only deletes), and when the commit fails:
 // Pebble's error, a Fatalf during the commit (after which Pebble returns nil), or its
 // panic on a WAL that failed before.
-func (p *Pebble) commitSynced(b *pebble.Batch, freeing bool) (err error) {
+func (p *Pebble) commitWith(b *pebble.Batch, freeing bool, opts *pebble.WriteOptions) (err error) {
 	if err := p.health.err(freeing); err != nil {
 		return err
 	}
@@ -257,7 +270,7 @@ func (p *Pebble) commitSynced(b *pebble.Batch, freeing bool) (err error) {
 			err = fmt.Errorf("%w: %v", ErrUnavailable, r)
 		}
 	}()
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(opts); err != nil {
 		if isNoSpace(err) {
 			p.health.diskFull(err)
 		}

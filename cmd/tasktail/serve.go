@@ -102,6 +102,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&dataDir, "data-dir", dataDir, "directory of the pebble journal (created 0700)")
 	var acceptLoss bool
 	fs.BoolVar(&acceptLoss, "accept-journal-loss", false, "open a pebble journal whose write-ahead log is damaged, without the messages after the damage (refused otherwise): every task starts a new epoch; keep a copy of --data-dir first")
+	syncSetting := "always"
+	fs.StringVar(&syncSetting, "sync", syncSetting, "when the pebble journal acknowledges a publish: always (after it is synced to disk: nothing acknowledged is lost) or interval=DURATION, e.g. interval=10ms (once written; the disk is synced every DURATION, and a crash loses what was acknowledged since the last sync, as Redis's appendfsync everysec)")
 	fs.Int64Var(&maxTaskBytes, "max-task-bytes", maxTaskBytes, "most bytes one task's messages take in the journal; past it the oldest are dropped (a gap with reason retention)")
 	fs.IntVar(&cfg.Actors.ReplayLimit, "replay-limit", def.Actors.ReplayLimit, "most messages a viewer resuming with since gets from the journal beyond the history (and at most --history-bytes of them); older ones are a gap (the download has them)")
 	fs.DurationVar(&cfg.Actors.Retention, "retention", def.Actors.Retention, "how long the journal keeps a finished task")
@@ -129,9 +131,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil { // before the journal's directory is made
 		return cli.UsageError{Err: err}
 	}
+	syncInterval, err := journal.ParseSync(syncSetting)
+	if err == nil && syncInterval > 0 && journalKind != journal.KindPebble {
+		err = fmt.Errorf("--sync %s: only the pebble journal has a sync interval (PostgreSQL's is its synchronous_commit)", syncSetting)
+	}
+	if err != nil {
+		return cli.UsageError{Err: err}
+	}
 	cfg.ClusterJournal = journalKind == journal.KindPostgres || allowLocal
 	if cfg.Journal, err = journal.Open(journalKind, journal.OpenOptions{
-		Dir: dataDir, PostgresURL: postgresURL, MaxTaskBytes: maxTaskBytes, Logger: logger, AcceptLoss: acceptLoss,
+		Dir: dataDir, PostgresURL: postgresURL, MaxTaskBytes: maxTaskBytes, Logger: logger, AcceptLoss: acceptLoss, SyncInterval: syncInterval,
 	}); err != nil {
 		return cli.UsageError{Err: err}
 	}
