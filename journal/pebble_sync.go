@@ -14,7 +14,7 @@ import (
 type pebbleSyncer struct {
 	every   time.Duration
 	fs      vfs.FS
-	marker  string // NEW_EPOCHS_PENDING: removed once a clean close has synced everything
+	marker  string      // NEW_EPOCHS_PENDING: removed once a clean close has synced everything
 	written atomic.Bool // a commit was written since the last sync
 	stop    chan struct{}
 	done    chan struct{}
