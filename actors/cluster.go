@@ -56,8 +56,9 @@ type clusterRouter struct {
 
 // startCluster joins system to the cluster that cc describes, with taskProps as kind
 // "task", and returns its Router. The member appears in Members once the provider's
-// first topology arrives.
-func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger, fenced func(error)) (*clusterRouter, error) {
+// first topology arrives. sharedJournal says the members share a journal, from which a
+// task that moves continues in its epoch.
+func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger, fenced func(error), sharedJournal bool) (*clusterRouter, error) {
 	// The library panics when it cannot listen; find out first, with an error to show.
 	listen := net.JoinHostPort(cc.Host, strconv.Itoa(cc.Port))
 	probe, err := net.Listen("tcp", listen)
@@ -66,6 +67,10 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	}
 	probe.Close()
 	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}}
+	leftMsg := "a member left the cluster; its tasks start again on the others"
+	if sharedJournal {
+		leftMsg = "a member left the cluster; its tasks continue on the others from the journal"
+	}
 	var provider cluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
@@ -111,14 +116,14 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 			owners.UpdateMembers(topology.Members)
 			r.owners.Store(owners)
 			// One line per change: a member that leaves and one that dies look the same
-			// here (its lease or health check ended); its tasks start again elsewhere.
+			// here (its lease or health check ended).
 			for _, m := range topology.Joined {
 				if m.Address() != system.Address() {
 					logger.Info("a member joined the cluster", slog.String("member", m.Address()), slog.Int("members", len(members)))
 				}
 			}
 			for _, m := range topology.Left {
-				logger.Warn("a member left the cluster; its tasks start again on the others", slog.String("member", m.Address()), slog.Int("members", len(members)))
+				logger.Warn(leftMsg, slog.String("member", m.Address()), slog.Int("members", len(members)))
 			}
 			if len(topology.Left) > 0 {
 				r.answerLeft(topology.Left)

@@ -111,7 +111,8 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 			m.stopJournal()
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, m.fence)
+		_, shared := opts.Journal.(*journal.Postgres) // a task that moves continues from it
+		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, m.fence, shared)
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal() // the caller still owns the journal: it was not started

@@ -297,8 +297,13 @@ func TestCLITokenMintsAWorkingToken(t *testing.T) {
 	if err != nil || claims.Sub != "import-*" || time.Until(claims.Exp) < 9*time.Minute {
 		t.Fatalf("minted %q: %+v %v", out, claims, err)
 	}
-	if _, stderr, code := s.cli("", "token", "x"); code != 2 || !strings.Contains(stderr, "secret") {
+	if _, stderr, code := s.cli("", "token", "x"); code != 2 || !strings.Contains(stderr, "no secret: set TASKTAIL_TOKEN_SECRET") {
 		t.Fatalf("token without a secret: exit %d %q", code, stderr)
+	}
+	short := s.cliCommand("token", "x")
+	short.Env = append(short.Env, "TASKTAIL_TOKEN_SECRET=too-short")
+	if _, stderr, code := s.runCommand(short, ""); code != 2 || !strings.Contains(stderr, "TASKTAIL_TOKEN_SECRET has 9 bytes") {
+		t.Fatalf("token with a short secret: exit %d %q", code, stderr)
 	}
 	// The CLI sends --key: publishing and tailing a secured server work.
 	if _, stderr, code := s.cli("", "send", "k", "--key", testKey, "hello"); code != 0 {
