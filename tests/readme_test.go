@@ -2,12 +2,18 @@ package tests
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/journal"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
 // readmeBlock returns the fenced code block of README.md that holds line, without its
@@ -97,5 +103,40 @@ func TestReadmePythonInstallAndHandler(t *testing.T) {
 	st := s.status("import-42")
 	if st.body["finished"] != true || st.num("last_seq") != 2 || st.body["progress"] != 100.0 {
 		t.Fatalf("after the README's logging snippet: %v", st.body)
+	}
+}
+
+// The README's lines that make PostgreSQL's role and database, as written but for the
+// superuser's connection and the server's address: the role then owns a database where
+// the journal makes its tables, and a task stored there is read back.
+func TestReadmePostgresRoleAndDatabase(t *testing.T) {
+	psql := requireTool(t, "psql")
+	pgtest.ForTest(t) // skips without PostgreSQL, as every journal test
+	pg, err := pgtest.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := readmeLines(t, "CREATE ROLE tasktail", "sudo -u postgres psql ")
+	export := readmeLines(t, "CREATE ROLE tasktail", "export TASKTAIL_POSTGRES_URL=")
+	if len(create) != 1 || len(export) != 1 {
+		t.Fatalf("README's PostgreSQL block: %q %q", create, export)
+	}
+	shell(t, ".", strings.Replace(create[0], "sudo -u postgres psql ", psql+" '"+pg.URL+"' ", 1))
+	u, err := url.Parse(pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbURL := strings.Replace(strings.TrimPrefix(export[0], "export TASKTAIL_POSTGRES_URL="), "db.internal:5432", u.Host, 1)
+	j, err := journal.OpenPostgres(dbURL, journal.PostgresOptions{})
+	if err != nil {
+		t.Fatalf("the journal in the README's database, as its role: %v", err)
+	}
+	m, err := actors.NewManager(actors.Config{}, actors.Options{Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	if _, err := m.SendLog(context.Background(), "pg-readme", v1.Level_LEVEL_INFO, "stored", 0, false); err != nil {
+		t.Fatalf("publish into the README's database: %v", err)
 	}
 }
