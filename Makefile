@@ -7,10 +7,24 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ACTOR_PROTO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)/actor
 
-.PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench soak clean
+.PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench soak clean image chart-test
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tasktail
+
+# The OCI image, with no Docker daemon and no base image: a static binary per platform
+# (CGO_ENABLED=0), then scripts/image (a module of its own, with go-containerregistry)
+# puts each in an image of one layer with CA certificates and a non-root user, and writes
+# an OCI layout of every platform to bin/image/oci and a `docker load` tarball per platform.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+image:
+	@set -e; bins=; for p in $(IMAGE_PLATFORMS); do \
+		out=bin/$${p%/*}-$${p#*/}/tasktail; echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $$out ./cmd/tasktail; \
+		bins="$$bins --binary $$p=$(CURDIR)/$$out"; \
+	done; \
+	cd scripts/image && $(GO) run . $$bins --version $(VERSION) \
+		--created $$(git log -1 --format=%ct 2>/dev/null || date +%s) --out $(CURDIR)/bin/image
 
 # The load generator, a command of its own: the tasktail binary users install does not carry it.
 bench-build:
