@@ -2,7 +2,8 @@
 // Docker daemon and no base image: each platform's image is one layer holding the binary,
 // CA certificates, a passwd and group entry for the user it runs as (65532, non-root),
 // and the data directory that user owns. It writes an OCI image layout (an index of every
-// platform) to --out, and beside it a `docker load` tarball per platform.
+// platform) to --out/oci, and beside it a `docker load` tarball per platform, tagged
+// tasktail:VERSION and tasktail:latest.
 //
 //	go run . --binary linux/amd64=../../bin/linux-amd64/tasktail --version v1.2.3 --out ../../bin/image
 //
@@ -92,18 +93,19 @@ func build(bins binaries, version string, created int64, certsPath, out string) 
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
 			Platform: &v1.Platform{OS: osName, Architecture: arch},
 		}})
-		tag, err := name.NewTag("tasktail:" + version)
-		if err != nil {
-			tag, _ = name.NewTag("tasktail:dev")
+		// Loaded, the image is tasktail:VERSION and tasktail:latest.
+		refs := map[name.Reference]v1.Image{name.MustParseReference("tasktail:latest"): img}
+		if tag, err := name.NewTag("tasktail:" + version); err == nil {
+			refs[tag] = img
 		}
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
 		tarPath := filepath.Join(out, fmt.Sprintf("tasktail-%s-%s.tar", osName, arch))
-		if err := tarball.WriteToFile(tarPath, tag, img); err != nil {
+		if err := tarball.MultiRefWriteToFile(tarPath, refs); err != nil {
 			return err
 		}
-		fmt.Printf("%s: %s (docker load -i %s)\n", platform, tag, tarPath)
+		fmt.Printf("%s: tasktail:%s and tasktail:latest (docker load -i %s)\n", platform, version, tarPath)
 	}
 	if _, err := layout.Write(filepath.Join(out, "oci"), idx); err != nil {
 		return err
