@@ -34,8 +34,8 @@ its viewers see the new run).
 Example:
   tasktail run nightly-report --restart -- python build_report.py --month 2026-11`
 
-// finalPublishTimeout bounds the last publish after the command ended.
-const finalPublishTimeout = 10 * time.Second
+// prepareTimeout bounds what run asks the server before it starts the command.
+const prepareTimeout = 10 * time.Second
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, server := cli.ClientCommand("run", runSynopsis, stderr)
@@ -186,7 +186,7 @@ func exitOutcome(waitErr error) (int, client.Log) {
 // starts the task again with restart, and otherwise refuses a task that has finished. A
 // server it cannot ask is no reason to hold the command back: publishing warns later.
 func prepareTask(ctx context.Context, c *client.Client, taskID string, restart bool) error {
-	ctx, cancel := context.WithTimeout(ctx, finalPublishTimeout)
+	ctx, cancel := context.WithTimeout(ctx, prepareTimeout)
 	defer cancel()
 	if restart {
 		if _, err := c.Restart(ctx, taskID); err != nil && !errors.Is(err, client.ErrNotFound) {
