@@ -7,10 +7,24 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 ACTOR_PROTO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)/actor
 
-.PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench soak clean
+.PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench soak clean image chart-test
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tasktail
+
+# The OCI image, with no Docker daemon and no base image: a static binary per platform
+# (CGO_ENABLED=0), then scripts/image (a module of its own, with go-containerregistry)
+# puts each in an image of one layer with CA certificates and a non-root user, and writes
+# an OCI layout of every platform to bin/image/oci and a `docker load` tarball per platform.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+image:
+	@set -e; bins=; for p in $(IMAGE_PLATFORMS); do \
+		out=bin/$${p%/*}-$${p#*/}/tasktail; echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $$out ./cmd/tasktail; \
+		bins="$$bins --binary $$p=$(CURDIR)/$$out"; \
+	done; \
+	cd scripts/image && $(GO) run . $$bins --version $(VERSION) \
+		--created $$(git log -1 --format=%ct 2>/dev/null || date +%s) --out $(CURDIR)/bin/image
 
 # The load generator, a command of its own: the tasktail binary users install does not carry it.
 bench-build:
@@ -19,19 +33,29 @@ bench-build:
 run: build
 	./$(BIN) serve --addr $(ADDR)
 
-# The brief fuzz runs first, so that go test's summary closes the output. It counts
-# executions, not seconds: with a duration, Go 1.26's fuzz coordinator may fail a target
-# with a bare "context deadline exceeded" at its end on a busy machine (golang/go#75804,
-# fixed in Go 1.27), which make test met once. The in-process
-# cluster member tests run without -race (the actor library races with itself there);
-# the multi-member tests in tests/ run members as processes built without it.
+# Stages print a line as they start, and go test a line per package as it finishes. The
+# fuzz targets' seed corpora (testdata/fuzz) run here as plain tests; fuzzing beyond them
+# is `make fuzz`. The in-process cluster member tests run without -race (the actor library
+# races with itself there); the multi-member tests in tests/ run members as processes built
+# without it. The chart's tests are a module of their own (Helm and the Kubernetes API).
 test: lint proto-check
-	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
+	@echo "== cluster member tests in one process (without -race)"
 	$(GO) test -count=1 -run '^TestCluster' ./actors
+	@echo "== every package with -race"
 	$(GO) test -race -count=1 -timeout 10m ./...
+	@echo "== the Helm chart (deploy/helm)"
+	$(MAKE) --no-print-directory chart-test
+
+# helm lint and helm template of deploy/helm/tasktail, with Helm as a library: no helm
+# binary, no cluster, no network beyond the Go module proxy for a first build.
+chart-test:
+	cd deploy/helm && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Fuzz targets: each runs its committed seed corpus (testdata/fuzz) in every `go test`, and
-# here for FUZZTIME beyond it.
+# here for FUZZTIME beyond it (a duration, or a count such as 20000x), showing go's
+# progress line every 3 s. With a duration, Go 1.26's fuzz coordinator may fail a target
+# with a bare "context deadline exceeded" at its end on a busy machine (golang/go#75804,
+# fixed in Go 1.27): give a count there.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := server:FuzzDecodePublish server:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify conn:FuzzLogFrame
 
@@ -39,6 +63,7 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd scripts/image && $(GO) vet ./...
 
 # Regenerate the actor messages with Debian's protoc and the protoc-gen-go pinned in go.mod.
 # PROTO_OUT is where the generated tree goes (the module root by default).
@@ -63,10 +88,9 @@ proto-check:
 	else echo "proto-check skipped: protoc not installed"; fi
 
 fuzz:
-	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ > $$log 2>&1 || \
-		{ cat $$log; exit 1; }; \
+	@set -e; n=0; for t in $(FUZZ_TARGETS); do n=$$((n+1)); \
+		echo "== fuzz $$n of $(words $(FUZZ_TARGETS)): $${t#*:} (./$${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
 	done
 
 # Refreshes the README's picture of the viewer page from the real page in headless chromium.

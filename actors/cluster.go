@@ -69,9 +69,9 @@ type clusterRouter struct {
 // "task", and returns its Router. The member appears in Members once the provider's
 // first topology arrives.
 //
-// outlive says the journal refuses stale writes (PostgreSQL), so that the member may
-// serve on through an etcd outage; fenced is called once when the member lost its
-// membership.
+// outlive says the members share a journal that refuses stale writes (PostgreSQL): a task
+// that moves continues from it in its epoch, and the member may serve on through an etcd
+// outage. fenced is called once when the member lost its membership.
 func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger, outlive bool, fenced func(error)) (*clusterRouter, error) {
 	// The library panics when it cannot listen; find out first, with an error to show.
 	listen := net.JoinHostPort(cc.Host, strconv.Itoa(cc.Port))
@@ -81,6 +81,10 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	}
 	probe.Close()
 	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}, logger: logger}
+	leftMsg := "a member left the cluster; its tasks start again on the others"
+	if outlive {
+		leftMsg = "a member left the cluster; its tasks continue on the others from the journal"
+	}
 	var provider cluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
@@ -129,14 +133,14 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 			owners.UpdateMembers(topology.Members)
 			r.owners.Store(owners)
 			// One line per change: a member that leaves and one that dies look the same
-			// here (its lease or health check ended); its tasks start again elsewhere.
+			// here (its lease or health check ended).
 			for _, m := range topology.Joined {
 				if m.Address() != system.Address() {
 					logger.Info("a member joined the cluster", slog.String("member", m.Address()), slog.Int("members", len(members)))
 				}
 			}
 			for _, m := range topology.Left {
-				logger.Warn("a member left the cluster; its tasks start again on the others", slog.String("member", m.Address()), slog.Int("members", len(members)))
+				logger.Warn(leftMsg, slog.String("member", m.Address()), slog.Int("members", len(members)))
 			}
 			if len(topology.Left) > 0 {
 				r.answerLeft(topology.Left)

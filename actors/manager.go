@@ -105,7 +105,7 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 			m.stopJournal()
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		_, outlive := opts.Journal.(journal.Fencer)
+		_, outlive := opts.Journal.(journal.Fencer) // shared: a task that moves continues from it
 		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, outlive, m.fence)
 		if err != nil {
 			system.Shutdown()

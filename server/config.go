@@ -57,7 +57,8 @@ type Config struct {
 	// view any task and read its status.
 	TokenSecret []byte
 	// AllowedOrigins are the host patterns (as in "app.example.com" or "*.example.com")
-	// whose pages may open viewer WebSockets besides the server's own origin.
+	// whose pages may open viewer WebSockets besides the server's own origin. A pattern
+	// without a port allows every port of the host; "host:port" allows that port only.
 	AllowedOrigins []string
 	// AllowedHosts are the host patterns ("tasks.internal", "*.example.com", "*" for any)
 	// a server without PublishKeys or TokenSecret answers besides the loopback names

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -16,6 +17,7 @@ import (
 
 // originAllowed reports whether a request's Origin, if it has one, may open a viewer: the
 // server's own host, or one of Config.AllowedOrigins (patterns as path.Match takes them).
+// A pattern without a port allows the host on any port; one with a port, that port only.
 // It is checked before the viewer attaches, so a refusal is an answer a page can read.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
@@ -30,11 +32,31 @@ func (s *Server) originAllowed(r *http.Request) bool {
 		return true
 	}
 	for _, p := range s.cfg.AllowedOrigins {
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+		if originMatches(strings.ToLower(p), strings.ToLower(u.Host)) {
 			return true
 		}
 	}
 	return false
+}
+
+// originMatches reports whether an origin's host[:port] matches an --allowed-origins
+// pattern, host or host:port. An IPv6 host is written in brackets, [::1] or [::1]:5173.
+func originMatches(pattern, hostPort string) bool {
+	host, port := splitHostPort(hostPort)
+	pHost, pPort := splitHostPort(pattern)
+	if pPort != "" && pPort != port {
+		return false
+	}
+	ok, _ := path.Match(pHost, host)
+	return ok
+}
+
+// splitHostPort splits host:port, [v6]:port, [v6] or host, without brackets in host.
+func splitHostPort(s string) (host, port string) {
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		return h, p
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), ""
 }
 
 // maxSince is the largest since accepted: the largest integer a JavaScript number holds
@@ -89,7 +111,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.originAllowed(r) {
-		writeErrorCode(w, http.StatusForbidden, codeForbidden, "pages of "+r.Header.Get("Origin")+" may not open viewers of this server (--allowed-origins)")
+		writeErrorCode(w, http.StatusForbidden, codeForbidden, "pages of "+r.Header.Get("Origin")+" may not open viewers of this server: list its host in --allowed-origins (a host without a port allows every port)")
 		return
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -197,6 +198,52 @@ func TestWebSocketOriginIsChecked(t *testing.T) {
 	}
 }
 
+// An --allowed-origins host without a port allows a page of that host on any port, as
+// browsers' origin patterns do; with a port, only that port. The 403 says so.
+func TestAllowedOriginWithoutAPortAllowsEveryPort(t *testing.T) {
+	cfg := defaults()
+	cfg.AllowedOrigins = []string{"127.0.0.1", "tasks.example.com:8443", "*.example.org", "[::1]"}
+	s := start(t, cfg)
+	url := "ws" + strings.TrimPrefix(s.base, "http") + "/v1/tasks/o/ws"
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"http://127.0.0.1:24300", true},
+		{"http://127.0.0.1", true},
+		{"https://tasks.example.com:8443", true},
+		{"https://tasks.example.com", false},
+		{"https://tasks.example.com:9000", false},
+		{"https://app.example.org:3000", true},
+		{"http://[::1]:5173", true},
+		{"http://127.0.0.2:24300", false},
+	} {
+		h := http.Header{"Origin": {tc.origin}}
+		c, resp, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{HTTPHeader: h})
+		if tc.ok != (err == nil) {
+			t.Errorf("origin %q: err %v", tc.origin, err)
+		}
+		if err == nil {
+			c.CloseNow()
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %q: %v, want 403", tc.origin, resp)
+		}
+	}
+	req, _ := http.NewRequest("GET", s.base+"/v1/tasks/o/ws", nil)
+	req.Header.Set("Origin", "https://tasks.example.com")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "a host without a port allows every port") {
+		t.Fatalf("refused origin: %d %s", resp.StatusCode, body)
+	}
+}
+
 func TestAuthFailuresAreCounted(t *testing.T) {
 	s := secured(t)
 	s.with("", "POST", "/v1/tasks/a/logs", `{}`)
@@ -250,8 +297,13 @@ func TestCLITokenMintsAWorkingToken(t *testing.T) {
 	if err != nil || claims.Sub != "import-*" || time.Until(claims.Exp) < 9*time.Minute {
 		t.Fatalf("minted %q: %+v %v", out, claims, err)
 	}
-	if _, stderr, code := s.cli("", "token", "x"); code != 2 || !strings.Contains(stderr, "secret") {
+	if _, stderr, code := s.cli("", "token", "x"); code != 2 || !strings.Contains(stderr, "no secret: set TASKTAIL_TOKEN_SECRET") {
 		t.Fatalf("token without a secret: exit %d %q", code, stderr)
+	}
+	short := s.cliCommand("token", "x")
+	short.Env = append(short.Env, "TASKTAIL_TOKEN_SECRET=too-short")
+	if _, stderr, code := s.runCommand(short, ""); code != 2 || !strings.Contains(stderr, "TASKTAIL_TOKEN_SECRET has 9 bytes") {
+		t.Fatalf("token with a short secret: exit %d %q", code, stderr)
 	}
 	// The CLI sends --key: publishing and tailing a secured server work.
 	if _, stderr, code := s.cli("", "send", "k", "--key", testKey, "hello"); code != 0 {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,8 +25,9 @@ var (
 )
 
 // tasktailBinary builds cmd/tasktail and cmd/tasktail-bench once per test run and returns
-// the path of tasktail. TASKTAIL_TEST_BUILD_FLAGS adds build flags: -race finds the data
-// races of members that run as processes (the race detector then fails a member's exit).
+// the path of tasktail: static (CGO_ENABLED=0), as in the image. TASKTAIL_TEST_BUILD_FLAGS
+// adds build flags: -race finds the data races of members that run as processes (the race
+// detector then fails a member's exit; it needs cgo, so that build is not static).
 func tasktailBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -35,9 +37,13 @@ func tasktailBinary(t *testing.T) string {
 		binPath = filepath.Join(binDir, "tasktail")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		args := append([]string{"build"}, strings.Fields(os.Getenv("TASKTAIL_TEST_BUILD_FLAGS"))...)
-		args = append(args, "-o", binDir, "../cmd/tasktail", "../cmd/tasktail-bench")
-		if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
+		flags := strings.Fields(os.Getenv("TASKTAIL_TEST_BUILD_FLAGS"))
+		args := append(append([]string{"build"}, flags...), "-o", binDir, "../cmd/tasktail", "../cmd/tasktail-bench")
+		build := exec.CommandContext(ctx, "go", args...)
+		if !slices.Contains(flags, "-race") { // the race detector needs cgo
+			build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as the image has it
+		}
+		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})

@@ -200,6 +200,35 @@ func TestCLIRun(t *testing.T) {
 	}
 }
 
+// A job wrapped in run with the server unreachable: the command runs and its exit code is
+// run's, and run gives up publishing --flush-timeout (2 s) after the command ends, saying
+// how much was not delivered, instead of retrying each batch of lines in turn.
+func TestCLIRunWithTheServerUnreachable(t *testing.T) {
+	ln := listen(t)
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there: every connection is refused
+	cmd := exec.Command(tasktailBinary(t), "run", "job", "--", "sh", "-c", "echo out; echo err >&2; echo more; exit 4")
+	cmd.Env = append(cmd.Environ(), "TASKTAIL_SERVER=http://"+addr, "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	began := time.Now()
+	timer := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	_ = cmd.Run()
+	took := time.Since(began)
+	if code := cmd.ProcessState.ExitCode(); code != 4 || stdout.String() != "out\nmore\n" {
+		t.Fatalf("exit %d stdout %q stderr %q, want the command's 4 and its output", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "3 lines and the final message were not delivered") {
+		t.Fatalf("stderr %q does not say what was not delivered", stderr.String())
+	}
+	// The bound is 2 s after a command that ends at once; 8 s leaves room for a busy machine
+	// and is well below the 12.8 s (two batches of 6.4 s of retries) that run took before.
+	if took > 8*time.Second {
+		t.Fatalf("run exited %v after it began; the command ends at once and --flush-timeout is 2 s", took)
+	}
+}
+
 func TestCLIDelete(t *testing.T) {
 	s := start(t, defaults())
 	s.publish("d", "info", "x", 0, false)

@@ -53,11 +53,15 @@ func TestClusterSharedJournalSIGKILLLosesNothing(t *testing.T) {
 // with every acknowledged message and the same epochs.
 func TestClusterSharedJournalSIGTERMLosesNothing(t *testing.T) {
 	t.Parallel()
-	publishThroughFault(t, func(b *member) {
+	_, _, c := publishThroughFault(t, func(b *member) {
 		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 	})
+	// The members that stay say what happens to its tasks: they go on, in their epochs.
+	if log := c.stderr.String(); !strings.Contains(log, `msg="a member left the cluster; its tasks continue on the others from the journal"`) {
+		t.Fatalf("member c's log on b's leave:\n%s", grepLines(log, "left"))
+	}
 }
 
 // SIGSTOP of the owner past its lease, then SIGCONT: the tasks move, and what the paused

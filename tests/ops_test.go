@@ -92,3 +92,35 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// The install lines in the unit's header, as written, under a fresh root that has what a
+// systemd machine has (/usr/local/bin, /etc/systemd/system) and no /etc/tasktail.
+func TestSystemdUnitInstallLinesWork(t *testing.T) {
+	unit, err := os.ReadFile("../deploy/tasktail.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, d := range []string{"usr/local/bin", "etc/systemd/system"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ran int
+	for _, line := range strings.Split(string(unit), "\n") {
+		cmd, ok := strings.CutPrefix(line, "#   install ")
+		if !ok {
+			continue
+		}
+		cmd, _, _ = strings.Cut(cmd, "#") // the line's own comment
+		cmd = strings.ReplaceAll("install "+cmd, " /", " "+root+"/")
+		cmd = strings.Replace(cmd, " bin/tasktail ", " "+tasktailBinary(t)+" ", 1)
+		shell(t, "..", cmd)
+		ran++
+	}
+	for _, f := range []string{"usr/local/bin/tasktail", "etc/systemd/system/tasktail.service", "etc/tasktail/tasktail.env"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			t.Errorf("after the %d install lines: %v", ran, err)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,40 +42,6 @@ func TestPythonSDK(t *testing.T) {
 		t.Fatalf("pytest sdk/python: %v\n%s", err, out)
 	}
 	t.Logf("%s", lastLine(string(out)))
-}
-
-// pip installs the package (offline: with the setuptools already there), and the
-// installed package publishes.
-func TestPythonSDKInstalls(t *testing.T) {
-	python := debianPython(t)
-	requirePythonModules(t, python, "venv", "setuptools")
-	venv := filepath.Join(t.TempDir(), "venv")
-	if out, err := exec.Command(python, "-m", "venv", "--system-site-packages", venv).CombinedOutput(); err != nil {
-		t.Fatalf("venv: %v\n%s", err, out)
-	}
-	// A copy: pip builds in the directory it is given.
-	src := filepath.Join(t.TempDir(), "python")
-	if err := os.CopyFS(src, os.DirFS("../sdk/python")); err != nil {
-		t.Fatal(err)
-	}
-	pip := exec.Command(filepath.Join(venv, "bin", "pip"), "install", "--no-build-isolation", "--no-index", "--no-cache-dir", src)
-	pip.Env = append(os.Environ(), "PIP_DISABLE_PIP_VERSION_CHECK=1")
-	if out, err := pip.CombinedOutput(); err != nil {
-		t.Fatalf("pip install ./sdk/python: %v\n%s", err, out)
-	}
-	s := start(t, defaults())
-	script := `import sys, tasktail
-assert tasktail.__file__.startswith(sys.prefix), tasktail.__file__
-with tasktail.Publisher(sys.argv[1]) as pub:
-    pub.log("installed", "success", "from the installed package", progress=100, finished=True)
-print(tasktail.__version__)`
-	out, err := exec.Command(filepath.Join(venv, "bin", "python"), "-c", script, s.base).CombinedOutput()
-	if err != nil {
-		t.Fatalf("the installed package: %v\n%s", err, out)
-	}
-	if st := s.status("installed"); st.body["finished"] != true {
-		t.Fatalf("status after the installed package published: %v", st.body)
-	}
 }
 
 func lastLine(s string) string {

@@ -25,9 +25,9 @@ const maxLinesPerBatch = 500
 // publishLines publishes what arrives on lines, in order, as batches of whatever is
 // waiting, until lines is closed. A transient failure is retried with backoff; a batch
 // the server refuses for one line's sake is published line by line, so that only that
-// line is lost; what is lost is reported to onError. A slow or absent server never stops
-// the producer for longer than the retries.
-func publishLines(ctx context.Context, c *client.Client, taskID string, lines <-chan client.Log, onError func(error)) {
+// line is lost; what is lost is reported to onError, with how many lines. A slow or absent
+// server never stops the producer for longer than the retries.
+func publishLines(ctx context.Context, c *client.Client, taskID string, lines <-chan client.Log, onError func(lost int, err error)) {
 	batch := make([]client.Log, 0, maxLinesPerBatch)
 	for first := range lines {
 		batch = append(batch[:0], first)
@@ -49,7 +49,7 @@ func publishLines(ctx context.Context, c *client.Client, taskID string, lines <-
 
 // publishBatch publishes one batch under an idempotency key of its own, so that a retry
 // after a lost answer stores it once.
-func publishBatch(ctx context.Context, c *client.Client, taskID string, batch []client.Log, onError func(error)) {
+func publishBatch(ctx context.Context, c *client.Client, taskID string, batch []client.Log, onError func(lost int, err error)) {
 	err := withRetries(ctx, func() error {
 		_, err := c.PublishBatchOnce(ctx, taskID, newKey(), batch)
 		return err
@@ -62,7 +62,7 @@ func publishBatch(ctx context.Context, c *client.Client, taskID string, batch []
 			publishBatch(ctx, c, taskID, batch[i:i+1], onError)
 		}
 	default:
-		onError(err)
+		onError(len(batch), err)
 	}
 }
 

@@ -24,7 +24,8 @@ const runSynopsis = `Usage: tasktail run TASK [--stderr-level L] [--restart] -- 
 Runs COMMAND, passing its output through, and publishes each line it prints: standard
 output as info, standard error as --stderr-level. When it exits, publishes a final
 finished message (success, or error with the exit code) and exits with the command's
-code. If the server cannot be reached the command still runs; tasktail says so once.
+code. If the server cannot be reached the command still runs; tasktail says so once, gives
+up publishing --flush-timeout after the command ends, and says what was not delivered.
 
 A task that has finished takes no more messages: run refuses it before starting the
 command (exit 2), unless --restart starts the task again (a new run under the same id;
@@ -33,8 +34,8 @@ its viewers see the new run).
 Example:
   tasktail run nightly-report --restart -- python build_report.py --month 2026-11`
 
-// finalPublishTimeout bounds the last publish after the command ended.
-const finalPublishTimeout = 10 * time.Second
+// prepareTimeout bounds what run asks the server before it starts the command.
+const prepareTimeout = 10 * time.Second
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, server := cli.ClientCommand("run", runSynopsis, stderr)
@@ -42,6 +43,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	restart := fs.Bool("restart", false, "start the task again first if it exists (a finished task takes no messages otherwise)")
 	lineOpts := addLineFlags(fs)
 	progressPattern := fs.String("progress-pattern", "", "a regular expression whose first group (or whole match) in an output line is the task's progress, 0-100, e.g. '(\\d+)%'")
+	flushTimeout := fs.Duration("flush-timeout", 2*time.Second, "how long to go on publishing after the command ends (the lines still waiting, then the final message); what is not delivered by then is reported on stderr")
 	positional, command, err := cli.ParseCommand(fs, args)
 	if err != nil {
 		return err
@@ -95,15 +97,25 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	lines := make(chan client.Log, maxLinesPerBatch)
 	published := make(chan struct{})
+	pubCtx, stopPublishing := context.WithCancel(ctx)
+	defer stopPublishing()
+	lost := 0 // lines not delivered; read once published is closed
 	go func() {
 		defer close(published)
-		publishLines(ctx, c, taskID, lines, warn)
+		publishLines(pubCtx, c, taskID, lines, func(n int, err error) { lost += n; warn(err) })
 	}()
+	// After the command ends, what is left to publish has flushTimeout, then is reported.
+	var flushBy time.Time
+	flush := func() {
+		flushBy = time.Now().Add(*flushTimeout)
+		defer time.AfterFunc(*flushTimeout, stopPublishing).Stop()
+		close(lines)
+		<-published
+	}
 
 	code, final := 0, client.Log{Level: client.Success, Message: "command succeeded", Progress: 100, Finished: true}
 	if err := cmd.Start(); err != nil {
-		close(lines)
-		<-published
+		flush()
 		code = 126 // as a shell: found but not runnable
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, iofs.ErrNotExist) {
 			code = 127
@@ -117,15 +129,25 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		go func() { defer readers.Done(); pipeLines(errPipe, stderr, client.Level(*stderrLevel), lineOpts, lines) }()
 		readers.Wait() // both pipes end when the command exits
 		waitErr := cmd.Wait()
-		close(lines)
-		<-published
+		flush()
 		code, final = exitOutcome(waitErr)
 	}
 
-	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalPublishTimeout)
+	finalCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), flushBy)
 	defer cancel()
-	if _, err := c.Publish(finalCtx, taskID, final); err != nil {
-		warn(err)
+	_, finalErr := c.Publish(finalCtx, taskID, final)
+	if finalErr != nil {
+		warn(finalErr)
+	}
+	if lost > 0 || finalErr != nil {
+		what := "the final message"
+		if lost > 0 {
+			what = fmt.Sprintf("%d lines", lost)
+			if finalErr != nil {
+				what += " and the final message"
+			}
+		}
+		fmt.Fprintf(stderr, "tasktail: %s were not delivered to %s (--flush-timeout %v after the command ended)\n", what, server.Server, *flushTimeout)
 	}
 	return cli.ExitError{Code: code, Err: nil}
 }
@@ -164,7 +186,7 @@ func exitOutcome(waitErr error) (int, client.Log) {
 // starts the task again with restart, and otherwise refuses a task that has finished. A
 // server it cannot ask is no reason to hold the command back: publishing warns later.
 func prepareTask(ctx context.Context, c *client.Client, taskID string, restart bool) error {
-	ctx, cancel := context.WithTimeout(ctx, finalPublishTimeout)
+	ctx, cancel := context.WithTimeout(ctx, prepareTimeout)
 	defer cancel()
 	if restart {
 		if _, err := c.Restart(ctx, taskID); err != nil && !errors.Is(err, client.ErrNotFound) {

@@ -88,7 +88,7 @@ func sendLines(ctx context.Context, c *client.Client, taskID string, r io.Reader
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		publishLines(ctx, c, taskID, lines, func(err error) {
+		publishLines(ctx, c, taskID, lines, func(_ int, err error) {
 			if failed == nil {
 				failed = err
 			}

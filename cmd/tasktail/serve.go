@@ -69,7 +69,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var secret string
 	fs.Var(&publishKeys, "publish-keys", "comma-separated keys that may publish and delete (prefer the environment variable to the flag: flags show in ps)")
 	fs.StringVar(&secret, "token-secret", "", "secret (32+ bytes) that signs subscribe tokens; set it to require a token for viewing and status")
-	fs.Var(&origins, "allowed-origins", "comma-separated host patterns (app.example.com, *.example.com) whose pages may open viewer WebSockets")
+	fs.Var(&origins, "allowed-origins", "comma-separated host patterns (app.example.com, *.example.com, 127.0.0.1:3000) whose pages may open viewer WebSockets; a host without a port allows it on every port")
 	var hosts cli.StringList
 	fs.Var(&hosts, "allowed-hosts", "comma-separated host patterns (tasks.internal, *.example.com, * for any) a server without --publish-keys or --token-secret answers besides localhost, 127.0.0.1 and [::1]; others get 421 (DNS rebinding)")
 	fs.DurationVar(&cfg.MaxTokenTTL, "max-token-ttl", def.MaxTokenTTL, "refuse subscribe tokens whose exp is further ahead than this")

@@ -39,6 +39,12 @@ func mintToken(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *ttl <= 0 {
 		return cli.UsageError{Err: fmt.Errorf("--ttl %v: must be positive", *ttl)}
 	}
+	switch n := len(*secret); {
+	case n == 0:
+		return cli.Usagef("no secret: set TASKTAIL_TOKEN_SECRET (or --token-secret) to the server's --token-secret")
+	case n < token.MinSecretBytes:
+		return cli.Usagef("TASKTAIL_TOKEN_SECRET has %d bytes; a token secret has at least %d, as the server's must", n, token.MinSecretBytes)
+	}
 	tok, err := token.Mint([]byte(*secret), sub, *ttl, time.Now())
 	if err != nil {
 		return cli.UsageError{Err: err}

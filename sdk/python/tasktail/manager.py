@@ -41,10 +41,11 @@ class ConnectionManager:
     async def _bridge(self, websocket: Any, task_id: str) -> None:
         from .tail import atail
 
+        ended = []  # the server's close reason, passed on to the app's socket
         try:
-            async for frame in atail(task_id, None, base_url=self.base_url, token=self.key):
+            async for frame in atail(task_id, None, base_url=self.base_url, token=self.key, on_end=ended.append):
                 await websocket.send_text(json.dumps(frame))
-            await websocket.close(code=1000)  # the task finished or was deleted
+            await websocket.close(code=1000, reason=ended[0] if ended else "")  # finished or deleted
         except asyncio.CancelledError:
             raise
         except Exception:  # the app's socket went away: nothing to forward to

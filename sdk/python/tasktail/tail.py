@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from typing import Any, AsyncIterator, Dict, Iterator, Optional
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from .client import server_url
@@ -28,14 +28,16 @@ def _refusal(status: int, message: str) -> TasktailError:
 
 
 async def atail(task_id: str, since: Optional[int] = 0, *, base_url: Optional[str] = None,
-                token: Optional[str] = None, max_backoff: float = 5.0) -> AsyncIterator[Dict[str, Any]]:
+                token: Optional[str] = None, max_backoff: float = 5.0,
+                on_end: Optional[Callable[[str], None]] = None) -> AsyncIterator[Dict[str, Any]]:
     """Yields the task's frames (hello, log, gap) as dicts until it finishes or is deleted.
 
     since=0 replays everything the server retains, since=N what came after seq N, and
     since=None only what is queued (the original connect). After a dropped connection, a
     1001, 1011 or 1013 it reconnects with backoff and resumes where it stopped: no log frame
     is yielded twice. A refusal retrying cannot mend (401, 403, 1008) raises Unauthorized or
-    Forbidden.
+    Forbidden. on_end, if given, is called with the server's close reason ("task finished",
+    "task deleted") before the iteration ends.
     """
     import websockets  # the bridge extra
 
@@ -68,6 +70,8 @@ async def atail(task_id: str, since: Optional[int] = 0, *, base_url: Optional[st
         except OSError as err:
             code, reason = 1006, str(err)
         if code == 1000:
+            if on_end is not None:
+                on_end(reason)
             return  # finished or deleted
         if code == 1008:
             raise Unauthorized(f"closed: {reason}", status=401)

@@ -58,6 +58,7 @@ def test_original_usage_through_the_bridge(app_url, server):
             frames = []
             async for raw in ws:
                 frames.append(json.loads(raw))
+            assert (ws.close_code, ws.close_reason) == (1000, "task finished")  # the server's reason, passed on
             return frames
 
     frames = asyncio.run(scenario())
