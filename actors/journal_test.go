@@ -397,7 +397,7 @@ func TestIdleViewersCostNoJournalWrites(t *testing.T) {
 			m := newManager(t, actors.Config{IdleTTL: 20 * time.Millisecond, IdleRetention: tc.retention}, actors.Options{Journal: j})
 			sendN(t, m, "idle", 1, 1)
 			v := connect(t, m, "idle")
-			v.WaitFrames(t, 2, wait) // hello and the message
+			v.WaitFrames(t, 2, wait)           // hello and the message
 			time.Sleep(100 * time.Millisecond) // the delivery's seen watermark is written first
 			before := j.CommitCount()
 			time.Sleep(500 * time.Millisecond) // the window counted: about 25 idle checks

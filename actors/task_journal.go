@@ -36,8 +36,8 @@ type taskJournal struct {
 	dirty bool
 	// activeWritten is the activity time (TaskActor.lastActive) the last write carried.
 	activeWritten time.Duration
-	owner   uint64 // this activation's generation in a shared journal
-	deleted bool   // the delete is stored: nothing more is written
+	owner         uint64 // this activation's generation in a shared journal
+	deleted       bool   // the delete is stored: nothing more is written
 	// requeued: a write the journal refused was put back to be handled again after a
 	// load (one node); refused again, the task stops.
 	requeued bool
