@@ -37,14 +37,17 @@ run: build
 # fuzz targets' seed corpora (testdata/fuzz) run here as plain tests; fuzzing beyond them
 # is `make fuzz`. The in-process cluster member tests run without -race (the actor library
 # races with itself there); the multi-member tests in tests/ run members as processes built
-# without it. The chart's tests are a module of their own (Helm and the Kubernetes API).
+# without it. The chart's tests are a module of their own (Helm and the Kubernetes API);
+# they build and run beside the main tests.
 test: lint proto-check
 	@echo "== cluster member tests in one process (without -race)"
 	$(GO) test -count=1 -run '^TestCluster' ./actors
-	@echo "== every package with -race"
-	$(GO) test -race -count=1 -timeout 10m ./...
-	@echo "== the Helm chart (deploy/helm)"
-	$(MAKE) --no-print-directory chart-test
+	@echo "== every package with -race, and the Helm chart (deploy/helm) beside it"
+	@chart=$$(mktemp); trap 'rm -f $$chart' EXIT; \
+	$(MAKE) --no-print-directory chart-test > $$chart 2>&1 & pid=$$!; \
+	status=0; $(GO) test -race -count=1 -timeout 10m ./... || status=$$?; \
+	wait $$pid || { status=1; echo "== the Helm chart's tests failed:"; }; \
+	cat $$chart; exit $$status
 
 # helm lint and helm template of deploy/helm/tasktail, with Helm as a library: no helm
 # binary, no cluster, no network beyond the Go module proxy for a first build.
