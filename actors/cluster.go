@@ -57,7 +57,7 @@ type clusterRouter struct {
 	// membership is the etcd provider, nil with another: it says whether this member
 	// serves as one, and drops members found dead.
 	membership *etcdMembership
-	logger     *slog.Logger
+	logger     *slog.Logger // the service's
 	// probing are the addresses being probed (probe), one probe each.
 	probing sync.Map
 	// fenced is set once the member has lost its membership: it then stops without the
@@ -133,7 +133,7 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 			owners.UpdateMembers(topology.Members)
 			r.owners.Store(owners)
 			// One line per change: a member that leaves and one that dies look the same
-			// here (its lease or health check ended).
+			// here (its lease or health check ended, or its port refused connections).
 			for _, m := range topology.Joined {
 				if m.Address() != system.Address() {
 					logger.Info("a member joined the cluster", slog.String("member", m.Address()), slog.Int("members", len(members)))
