@@ -33,7 +33,7 @@ test: lint proto-check
 # Fuzz targets: each runs its committed seed corpus (testdata/fuzz) in every `go test`, and
 # here for FUZZTIME beyond it.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := server:FuzzDecodePublish server:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify conn:FuzzLogFrame
+FUZZ_TARGETS := server:FuzzDecodePublish server:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify conn:FuzzLogFrame internal/termtext:FuzzClean
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -12,7 +12,7 @@ import (
 
 func TestPrinterOnATerminalColoursAndDrawsTheBar(t *testing.T) {
 	var out, notes bytes.Buffer
-	p := &printer{out: bufio.NewWriter(&out), notes: &notes, terminal: true}
+	p := &printer{out: bufio.NewWriter(&out), notes: &notes, terminal: true, colour: true}
 	ts := time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local)
 	p.event(client.Event{Type: "log", Timestamp: ts, Level: client.Error, Message: "disk full", Progress: 40})
 	p.event(client.Event{Type: "gap", FromSeq: 3, ToSeq: 52, Reason: "trimmed"})
@@ -34,7 +34,7 @@ func TestPrinterOnATerminalColoursAndDrawsTheBar(t *testing.T) {
 
 func TestPrinterWhenPipedIsPlain(t *testing.T) {
 	var out bytes.Buffer
-	p := newPrinter(&out, &out, false) // a bytes.Buffer is no terminal
+	p := newPrinter(&out, &out, false, false) // a bytes.Buffer is no terminal
 	p.event(client.Event{Type: "log", Timestamp: time.Now(), Level: client.Warning, Message: "slow", Progress: 5})
 	p.finish()
 	if got := out.String(); strings.Contains(got, "\x1b") || strings.Contains(got, "[#") || !strings.Contains(got, "warning    5% slow") {

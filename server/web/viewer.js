@@ -1,6 +1,7 @@
 // The viewer page: one task's live log, progress and end state. Messages are shown as
 // text, never as HTML.
 import { tail } from "/static/tasktail.js";
+import { render } from "/static/termtext.js";
 
 const MAX_LINES = 5000;
 const taskId = decodeURIComponent(location.pathname.split("/").pop());
@@ -57,7 +58,8 @@ function lineFor(entry) {
   level.textContent = entry.level;
   const message = document.createElement("span");
   message.className = "message";
-  message.textContent = entry.message;
+  raw.set(message, entry.message);
+  render(message, entry.message);
   line.append(time, level, message);
   if (query) highlight(message);
   return line;
@@ -155,18 +157,32 @@ const search = $("search");
 let query = "";
 let current = -1;
 
+// raw holds each message element's text as published, which its styles are drawn from.
+const raw = new WeakMap();
+
+// highlight draws message again and marks the matches in its text, within its styles.
 function highlight(message) {
-  const text = message.textContent;
-  message.replaceChildren();
-  const lower = text.toLowerCase();
-  let at = 0;
-  for (let i = lower.indexOf(query); query && i >= 0; i = lower.indexOf(query, at)) {
-    const mark = document.createElement("mark");
-    mark.textContent = text.slice(i, i + query.length);
-    message.append(text.slice(at, i), mark);
-    at = i + query.length;
+  render(message, raw.get(message) ?? message.textContent);
+  if (!query) return;
+  const walker = document.createTreeWalker(message, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  for (const node of nodes) {
+    const text = node.data;
+    const lower = text.toLowerCase();
+    let i = lower.indexOf(query);
+    if (i < 0) continue;
+    const marked = document.createDocumentFragment();
+    let at = 0;
+    for (; i >= 0; i = lower.indexOf(query, at)) {
+      const mark = document.createElement("mark");
+      mark.textContent = text.slice(i, i + query.length);
+      marked.append(text.slice(at, i), mark);
+      at = i + query.length;
+    }
+    marked.append(text.slice(at));
+    node.replaceWith(marked);
   }
-  message.append(text.slice(at));
 }
 
 // visibleMarks are the matches in lines the level filter shows.
