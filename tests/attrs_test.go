@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tasktail/tasktail/client"
 	"github.com/tasktail/tasktail/journal"
 )
 
@@ -124,5 +125,44 @@ func TestPublishAttributeRules(t *testing.T) {
 		if ev.Stream != want {
 			t.Errorf("message %d: stream %q, want %q", i+1, ev.Stream, want)
 		}
+	}
+}
+
+// The Go client publishes the attributes and reads them back from the frames.
+func TestGoClientCarriesAttributes(t *testing.T) {
+	s := start(t, defaults())
+	c, err := client.New(s.base, &client.Options{HTTPClient: s.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCancel()
+	defer cancel()
+	produced := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
+	_, err = c.PublishBatch(ctx, "goattrs", []client.Log{
+		{Level: client.Info, Message: "Test", Progress: client.KeepProgress, Section: client.SectionStart},
+		{Level: client.Info, Message: "50%", Progress: 50, Stream: "stderr", Update: true, Timestamp: produced},
+		{Level: client.Success, Message: "", Progress: client.KeepProgress, Section: client.SectionEnd, Finished: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := c.Tail(ctx, "goattrs", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	var got []client.Event
+	for len(got) < 3 {
+		ev, err := stream.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "log" {
+			got = append(got, ev)
+		}
+	}
+	if got[0].Section != client.SectionStart || got[2].Section != client.SectionEnd || got[1].Stream != "stderr" || !got[1].Update ||
+		!got[1].Timestamp.Equal(produced) || got[1].Received.Before(produced) || !got[0].Received.IsZero() {
+		t.Fatalf("events %+v", got)
 	}
 }
