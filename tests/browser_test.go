@@ -246,20 +246,27 @@ func TestViewerScreenshot(t *testing.T) {
 		level, text string
 		progress    float64
 	}{
-		{"info", "import started: customers.csv (48,210 rows)", 2},
-		{"debug", "schema detected: 14 columns, key customer_id", 5},
-		{"info", "rows 1-20000 imported", 40},
-		{"warning", "row 23117: invalid email \"jane@\", row skipped", 48},
-		{"info", "rows 20001-40000 imported", 82},
-		{"error", "row 41002: duplicate key 'C-1042', row skipped", 86},
-		{"info", "rows 40001-48210 imported", 99},
+		{"info", "::group::Fetch customers.csv", 2},
+		{"info", "\x1b[32m✔\x1b[0m downloaded 48,210 rows (3.1 MB)", 4},
+		{"info", "::endgroup::", 5},
+		{"info", "::group::Import rows", 5},
+		{"debug", "schema detected: \x1b[1m14 columns\x1b[0m, key \x1b[36mcustomer_id\x1b[0m", 6},
+		{"info", "rows 1-20000 \x1b[32mimported\x1b[0m", 40},
+		{"warning", "row 23117: invalid email \x1b[33m\"jane@\"\x1b[0m, row skipped", 48},
+		{"info", "rows 20001-40000 \x1b[32mimported\x1b[0m", 82},
+		{"error", "row 41002: duplicate key \x1b[1;31m'C-1042'\x1b[0m, row skipped", 86},
+		{"info", "rows 40001-48210 \x1b[32mimported\x1b[0m", 99},
+		{"info", "::endgroup::", 99},
+		{"info", "::group::Rebuild search index", 99},
+		{"info", "\x1b[36mindexing\x1b[0m 48,208 documents … \x1b[32mdone\x1b[0m", 100},
+		{"info", "::endgroup::", 100},
 	} {
 		s.publish("import-42", m.level, m.text, m.progress, false)
 	}
-	s.publish("import-42", "success", "import complete: 48,208 rows, 2 skipped", 100, true)
+	s.publish("import-42", "success", "import complete: 48,208 rows, 2 skipped; report at https://example.com/reports/42", 100, true)
 	ctx := browser(t)
 	var png []byte
-	run(t, ctx, chromedp.EmulateViewport(1000, 420), chromedp.Navigate(s.base+"/tasks/import-42"))
+	run(t, ctx, chromedp.EmulateViewport(1000, 480), chromedp.Navigate(s.base+"/tasks/import-42"))
 	until(t, ctx, "finished", `document.getElementById("status").textContent === "finished"`)
 	run(t, ctx, chromedp.CaptureScreenshot(&png))
 	if len(png) < 10_000 || string(png[1:4]) != "PNG" {

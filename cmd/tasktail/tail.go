@@ -144,6 +144,17 @@ func (p *printer) event(ev client.Event) {
 	switch ev.Type {
 	case "log":
 		p.clearBar()
+		// A section's start prints as its header; an end marker prints nothing (an
+		// explicit end that has a message prints it).
+		start, end, title := sectionMark(ev)
+		if start {
+			p.sectionHeader(ev, title)
+		}
+		if start || end && (ev.Section == "" || ev.Message == "") {
+			p.progress = ev.Progress
+			p.drawBar()
+			return
+		}
 		level := fmt.Sprintf("%-8s", ev.Level)
 		message := termtext.Clean(ev.Message, p.colour)
 		if p.colour {
@@ -170,6 +181,14 @@ func (p *printer) event(ev client.Event) {
 		}
 		p.drawBar()
 	}
+}
+
+// sectionHeader prints the line that opens a section in place of its marker.
+func (p *printer) sectionHeader(ev client.Event, title string) {
+	if p.colour {
+		title = "\x1b[1m" + title + "\x1b[0m"
+	}
+	fmt.Fprintf(p.out, "%s ▶ %s\n", ev.Timestamp.Local().Format("15:04:05.000"), title)
 }
 
 // note tells the person something about the connection, on the notes stream.

@@ -2,6 +2,7 @@
 // text, never as HTML.
 import { tail } from "/static/tasktail.js";
 import { render } from "/static/termtext.js";
+import { sectionMark, duration } from "/static/sections.js";
 
 const MAX_LINES = 5000;
 const taskId = decodeURIComponent(location.pathname.split("/").pop());
@@ -35,34 +36,61 @@ new ResizeObserver(() => {
   if (following) toBottom();
 }).observe(log);
 
+// Times show the clock, or with "Elapsed" the time since the first message shown.
+let elapsed = false;
+let firstIso = null;
+const pad = (n, w = 2) => String(n).padStart(w, "0");
 const timeOf = (iso) => {
   const d = new Date(iso);
-  const pad = (n, w = 2) => String(n).padStart(w, "0");
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  if (!elapsed) return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  const ms = Math.max(0, d - new Date(firstIso ?? iso));
+  return `+${pad(Math.floor(ms / 3600000))}:${pad(Math.floor(ms / 60000) % 60)}:${pad(Math.floor(ms / 1000) % 60)}.${pad(ms % 1000, 3)}`;
 };
+
+// timeLink is a message's time, linking to it (#seq-N).
+function timeLink(entry) {
+  const time = document.createElement("time");
+  const link = document.createElement("a");
+  time.append(link);
+  setTime(time, entry);
+  return time;
+}
+
+function setTime(time, entry) {
+  time.dateTime = entry.timestamp;
+  const link = time.firstElementChild;
+  link.href = `#seq-${entry.seq}`;
+  link.textContent = timeOf(entry.timestamp);
+  link.title = entry.received ? `Link to message ${entry.seq} (received ${entry.received})` : `Link to message ${entry.seq}`;
+}
 
 function lineFor(entry) {
   const line = document.createElement("div");
-  line.className = `line level-${entry.level}`;
-  line.dataset.seq = entry.seq;
-  line.id = `seq-${entry.seq}`;
-  const time = document.createElement("time");
-  time.dateTime = entry.timestamp;
-  const link = document.createElement("a"); // a link to this line: #seq-N
-  link.href = `#seq-${entry.seq}`;
-  link.textContent = timeOf(entry.timestamp);
-  link.title = `Link to message ${entry.seq}`;
-  time.append(link);
   const level = document.createElement("span");
   level.className = "level";
-  level.textContent = entry.level;
   const message = document.createElement("span");
   message.className = "message";
+  line.append(timeLink(entry), level, message);
+  fillLine(line, entry);
+  if (entry.stream) {
+    line.dataset.stream = entry.stream;
+    line.classList.add(`stream-${streamIndex(entry.stream)}`);
+  }
+  return line;
+}
+
+// fillLine shows entry in line: a new line, or a new state of one (update).
+function fillLine(line, entry) {
+  line.className = line.className.replace(/\blevel-\S+/, "").trim();
+  line.classList.add("line", `level-${entry.level}`);
+  line.dataset.seq = entry.seq;
+  line.id = `seq-${entry.seq}`;
+  setTime(line.querySelector("time"), entry);
+  line.querySelector(".level").textContent = entry.level;
+  const message = line.querySelector(".message");
   raw.set(message, entry.message);
   render(message, entry.message);
-  line.append(time, level, message);
   if (query) highlight(message);
-  return line;
 }
 
 function gapLine(gap) {
@@ -75,19 +103,27 @@ function gapLine(gap) {
   return line;
 }
 
-// Lines are added once per animation frame, so a burst costs one layout.
+// Lines are added once per animation frame, so a burst costs one layout; inside an open
+// section they go to its body.
 function add(line) {
-  pending.push(line);
+  pending.push([line, open?.body ?? log]);
   if (pending.length === 1) requestAnimationFrame(flush);
 }
 
+const lines = log.getElementsByClassName("line"); // live: counting costs nothing
+
 function flush() {
   waiting.remove();
-  log.append(...pending);
+  for (const [node, parent] of pending) parent.append(node);
   pending = [];
   if (query) countMatches();
-  const excess = log.childElementCount - MAX_LINES;
-  for (let i = 0; i < excess; i++) log.firstElementChild.remove();
+  const excess = lines.length - MAX_LINES;
+  for (let i = 0; i < excess; i++) {
+    const first = lines[0];
+    const section = first.closest("details");
+    first.remove();
+    if (section && section !== open?.el && !section.querySelector(".line")) section.remove();
+  }
   if (excess > 0) {
     trimmed += excess;
     trimmedNote.textContent = `${trimmed.toLocaleString()} older lines are not shown (this page keeps the latest ${MAX_LINES.toLocaleString()})`;
@@ -185,8 +221,14 @@ function highlight(message) {
   }
 }
 
-// visibleMarks are the matches in lines the level filter shows.
-const visibleMarks = () => [...log.querySelectorAll(".line mark")].filter((m) => m.closest(".line").offsetParent !== null);
+// visibleMarks are the matches in lines the level and stream filters show (a collapsed
+// section's too: going to one opens it).
+const visibleMarks = () => [...log.querySelectorAll(".line mark")].filter((m) => getComputedStyle(m.closest(".line")).display !== "none");
+
+// reveal opens the sections around el.
+function reveal(el) {
+  for (let d = el.closest("details"); d; d = d.parentElement?.closest("details")) d.open = true;
+}
 
 function countMatches() {
   const n = visibleMarks().length;
@@ -212,6 +254,7 @@ function goToMatch(step) {
   marks[current]?.classList.remove("current");
   current = (current + step + marks.length) % marks.length;
   marks[current].classList.add("current");
+  reveal(marks[current]);
   following = false;
   marks[current].scrollIntoView({ block: "center" });
   $("matches").textContent = `${current + 1} of ${marks.length.toLocaleString()}`;
@@ -263,11 +306,102 @@ function showTarget() {
   const line = document.getElementById(target.slice(1));
   if (!line) return;
   target = "";
-  log.querySelector(".line.target")?.classList.remove("target");
+  log.querySelector(".target")?.classList.remove("target");
   line.classList.add("target");
+  reveal(line);
   following = false;
   line.scrollIntoView({ block: "center" });
 }
+
+// show places one entry: a section's start or end, a new state of a line (update), or a line.
+const lastOfStream = new Map(); // stream → its newest line, which an update replaces
+function show(entry) {
+  firstIso ??= entry.timestamp;
+  const mark = sectionMark(entry);
+  if (mark?.kind === "start") return startSection(entry, mark);
+  if (mark?.kind === "end") {
+    if (mark.text) add(lineFor(entry));
+    return endSection(entry);
+  }
+  const stream = entry.stream ?? "";
+  const prev = lastOfStream.get(stream);
+  if (entry.update && prev) fillLine(prev, entry);
+  else {
+    const line = lineFor(entry);
+    lastOfStream.set(stream, line);
+    add(line);
+  }
+  if (open && (entry.level === "error" || entry.level === "critical")) {
+    open.failed = true;
+    open.el.classList.add("has-error");
+  }
+}
+
+// Sections: a <details> whose <summary> (reached with Tab, toggled with Enter or Space)
+// is the title, its time and duration. Open while it runs; once it ends it is collapsed,
+// unless it holds an error (or Buildkite's +++ asked for it open), or the reader toggled it.
+let open = null; // the section lines go into: {el, body, head, from, failed, expanded, toggled}
+function startSection(entry, mark) {
+  endSection(entry);
+  const el = document.createElement("details");
+  el.className = "section";
+  el.open = true;
+  const head = document.createElement("summary");
+  head.className = "section-head";
+  head.id = `seq-${entry.seq}`;
+  head.dataset.seq = entry.seq;
+  const title = document.createElement("span");
+  title.className = "section-title";
+  title.textContent = mark.title;
+  const took = document.createElement("span");
+  took.className = "section-duration";
+  head.append(timeLink(entry), title, took);
+  const body = document.createElement("div");
+  body.className = "section-body";
+  el.append(head, body);
+  add(el);
+  const section = { el, body, took, from: entry.timestamp, failed: false, expanded: mark.expanded, collapsed: mark.collapsed, toggled: false };
+  head.addEventListener("click", () => (section.toggled = true));
+  open = section;
+  if (mark.collapsed && !mark.expanded) el.open = false;
+}
+
+function endSection(entry) {
+  if (!open) return;
+  const section = open;
+  open = null;
+  if (entry) section.took.textContent = duration(section.from, entry.timestamp);
+  if (!section.toggled) section.el.open = section.failed || (section.expanded && !section.collapsed);
+  if (following) requestAnimationFrame(() => following && toBottom());
+}
+
+// Streams: one checkbox per stream, shown once a second stream appears; unticked streams
+// are hidden by a token on the log (.log[data-hide~="sN"] .stream-N), the lines stay.
+const streamNames = [];
+function streamIndex(name) {
+  let i = streamNames.indexOf(name);
+  if (i >= 0) return i;
+  i = streamNames.push(name) - 1;
+  const label = document.createElement("label");
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.checked = true;
+  box.dataset.token = `s${i}`;
+  box.addEventListener("change", () => {
+    log.dataset.hide = [...$("streams").querySelectorAll("input:not(:checked)")].map((b) => b.dataset.token).join(" ");
+    if (query) countMatches();
+    if (following) toBottom();
+  });
+  label.append(box, ` ${name}`);
+  $("streams").append(label);
+  $("streams").hidden = streamNames.length < 2;
+  return i;
+}
+
+$("elapsed").addEventListener("change", (e) => {
+  elapsed = e.target.checked;
+  for (const time of log.querySelectorAll("time")) time.firstElementChild.textContent = timeOf(time.dateTime);
+});
 
 tail(taskId, {
   since: 0,
@@ -276,12 +410,15 @@ tail(taskId, {
     if (hello.last_seq === 0 && log.querySelector(".line") === null && pending.length === 0) log.append(waiting);
   },
   onError: (error) => showBanner("error", refusalText(error)),
-  onLog: (entry) => add(lineFor(entry)),
+  onLog: show,
   onGap: (gap) => add(gapLine(gap)),
   onProgress: setProgress,
   onStatus: (status) => {
     showStatus(status);
     if (status === "deleted") showBanner("error", "This task was deleted.");
   },
-  onFinished: showEnd,
+  onFinished: (last) => {
+    endSection(last);
+    showEnd(last);
+  },
 });
