@@ -67,18 +67,11 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(LogLine) error
 		return err
 	}
 	if m.store == nil {
-		reply, err := m.request(ctx, &v1.GetLog{TaskId: taskID})
+		frames, err := m.retainedFrames(ctx, taskID)
 		if err != nil {
 			return err
 		}
-		frames, ok := reply.(*v1.LogFrames)
-		switch {
-		case !ok:
-			return unexpected(reply)
-		case !frames.Found:
-			return ErrNotFound
-		}
-		for _, f := range frames.Frames {
+		for _, f := range frames {
 			if err := fn(LogLine{taskID: taskID, frame: f}); err != nil {
 				return err
 			}

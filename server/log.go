@@ -22,6 +22,10 @@ func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if q := r.URL.Query(); q.Has("from_seq") || q.Has("limit") {
+		s.logPage(w, r, taskID) // a page of the log, for the viewer (logpage.go)
+		return
+	}
 	format := r.URL.Query().Get("format")
 	contentType, ext := "text/plain; charset=utf-8", ".log"
 	switch format {
