@@ -36,7 +36,6 @@ type sectionView struct {
 	Took  string `json:"took"`
 }
 
-
 // The three CI syntaxes and the explicit field make collapsible sections with their
 // duration; once the task has finished, successful sections are collapsed and the one
 // holding an error is open; the keyboard opens and closes them.
