@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/termtext"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -23,11 +25,21 @@ type LogPage struct {
 	Frames   [][]byte
 }
 
-// LogRange returns the task's log frames with seq ≥ from, at most limit of them.
-// ErrNotFound for a task that does not exist.
+// LogRange returns the task's log frames with seq ≥ from, at most limit of them; from 0
+// asks for the last limit. ErrNotFound for a task that does not exist.
 func (m *Manager) LogRange(ctx context.Context, taskID string, from uint64, limit int) (LogPage, error) {
 	var page LogPage
-	first, last, err := m.walkLog(ctx, taskID, from, func(seq uint64, _ func() string, frame func() []byte) bool {
+	if from == 0 { // the extent first: a walk that stops at once
+		first, last, err := m.walkLog(ctx, taskID, math.MaxUint64, func(uint64, v1.Level, func() string, func() []byte) bool { return false })
+		if err != nil {
+			return page, err
+		}
+		from = first
+		if last >= uint64(limit) {
+			from = max(first, last-uint64(limit)+1)
+		}
+	}
+	first, last, err := m.walkLog(ctx, taskID, from, func(seq uint64, _ v1.Level, _ func() string, frame func() []byte) bool {
 		page.Frames = append(page.Frames, frame())
 		return len(page.Frames) < limit
 	})
@@ -43,20 +55,21 @@ type SearchResult struct {
 	Next uint64 // 0: the search reached the end of the log
 }
 
-// SearchLog finds the messages with seq ≥ from whose text (as shown: escape sequences
-// removed) contains query, ignoring case, in the whole stored log. It stops after limit
-// matches, or once it has spent budget, saying where to go on.
-func (m *Manager) SearchLog(ctx context.Context, taskID, query string, from uint64, limit int, budget time.Duration) (SearchResult, error) {
+// SearchLog finds the messages with seq ≥ from, of minLevel or above (0: any), whose text
+// (as shown: escape sequences removed) contains query, ignoring case, in the whole stored
+// log; an empty query matches every message. It stops after limit matches, or once it
+// has spent budget, saying where to go on.
+func (m *Manager) SearchLog(ctx context.Context, taskID, query string, minLevel v1.Level, from uint64, limit int, budget time.Duration) (SearchResult, error) {
 	var res SearchResult
 	match := foldMatcher(query)
 	deadline := time.Now().Add(budget)
 	looked := 0
-	_, _, err := m.walkLog(ctx, taskID, from, func(seq uint64, message func() string, _ func() []byte) bool {
+	_, _, err := m.walkLog(ctx, taskID, from, func(seq uint64, level v1.Level, message func() string, _ func() []byte) bool {
 		if looked++; looked%1024 == 0 && time.Now().After(deadline) {
 			res.Next = seq
 			return false
 		}
-		if match(message()) {
+		if level >= minLevel && (query == "" || match(message())) {
 			if res.Seqs = append(res.Seqs, seq); len(res.Seqs) == limit {
 				res.Next = seq + 1
 				return false
@@ -71,7 +84,7 @@ func (m *Manager) SearchLog(ctx context.Context, taskID, query string, from uint
 // answers false: with a journal, the stored entries; without, the frames the task's
 // history holds. message and frame make the message's text and frame on demand. It
 // returns the extent of what is stored.
-func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit func(seq uint64, message func() string, frame func() []byte) bool) (first, last uint64, err error) {
+func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit func(seq uint64, level v1.Level, message func() string, frame func() []byte) bool) (first, last uint64, err error) {
 	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return 0, 0, err
 	}
@@ -88,8 +101,11 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 			last = seq
 		}
 		for _, f := range frames {
-			if seq := frameSeq(f); seq >= from && (ctx.Err() != nil || !visit(seq, func() string { return frameMessage(f) }, func() []byte { return f })) {
-				break
+			if seq := frameSeq(f); seq >= from {
+				level, message := frameText(f)
+				if ctx.Err() != nil || !visit(seq, level, func() string { return message }, func() []byte { return f }) {
+					break
+				}
 			}
 		}
 		return first, last, ctx.Err()
@@ -107,7 +123,7 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 	}
 	var stamp [40]byte
 	err = j.Read(taskID, max(from, 1), func(e journal.Entry) bool {
-		return ctx.Err() == nil && visit(e.Seq, func() string { return e.Message }, func() []byte { return entryFrame(taskID, e, stamp[:0]) })
+		return ctx.Err() == nil && visit(e.Seq, e.Level, func() string { return e.Message }, func() []byte { return entryFrame(taskID, e, stamp[:0]) })
 	})
 	if err != nil {
 		return first, last, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
@@ -147,12 +163,14 @@ func frameSeq(frame []byte) uint64 {
 	return seq
 }
 
-func frameMessage(frame []byte) string {
+// frameText reads a log frame's level and message.
+func frameText(frame []byte) (v1.Level, string) {
 	var f struct {
+		Level   string `json:"level"`
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(frame, &f) // frames are ours: valid JSON
-	return f.Message
+	return conn.LevelNamed(f.Level), f.Message
 }
 
 // foldMatcher returns a test of whether a message, as shown (escapes removed), contains

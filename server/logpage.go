@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/tasktail/tasktail/conn"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
 // Reading a large log a page at a time, and searching all of it (docs/design.md, "How a
@@ -26,10 +29,11 @@ const (
 type searchSlots chan struct{}
 
 // logPage serves GET /v1/tasks/{task_id}/log?from_seq=N&limit=M:
-// {"task_id","first_seq","last_seq","frames":[log frames with seq ≥ N]}.
+// {"task_id","first_seq","last_seq","frames":[log frames with seq ≥ N]}; without from_seq,
+// the last M.
 func (s *Server) logPage(w http.ResponseWriter, r *http.Request, taskID string) {
 	q := r.URL.Query()
-	from, err := queryUint(q.Get("from_seq"), "from_seq", 1, 1<<53-1, 1)
+	from, err := queryUint(q.Get("from_seq"), "from_seq", 1, 1<<53-1, 0) // none: the last page
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -64,9 +68,9 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request, taskID string) 
 	_, _ = w.Write(b) // a failed write means the client left
 }
 
-// searchLog serves GET /v1/tasks/{task_id}/search?q=TEXT&from_seq=N&limit=M:
+// searchLog serves GET /v1/tasks/{task_id}/search?q=TEXT&min_level=L&from_seq=N&limit=M:
 // {"task_id","query","seqs":[…],"next_from_seq"}, next_from_seq 0 once the end was
-// reached.
+// reached. q or min_level is needed (min_level=error finds the errors).
 func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 	taskID := r.PathValue("task_id")
 	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
@@ -79,8 +83,15 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	query := q.Get("q")
-	if query == "" || len(query) > maxQueryBytes {
-		s.writeError(w, r, invalidField("q", "must be 1-"+strconv.Itoa(maxQueryBytes)+" bytes"))
+	var minLevel v1.Level
+	if name := q.Get("min_level"); name != "" {
+		if minLevel = conn.LevelNamed(name); minLevel == 0 {
+			s.writeError(w, r, invalidField("min_level", "must be one of "+conn.LevelList))
+			return
+		}
+	}
+	if query == "" && minLevel == 0 || len(query) > maxQueryBytes {
+		s.writeError(w, r, invalidField("q", "must be 1-"+strconv.Itoa(maxQueryBytes)+" bytes (or empty with min_level)"))
 		return
 	}
 	from, err := queryUint(q.Get("from_seq"), "from_seq", 1, 1<<53-1, 1)
@@ -101,7 +112,7 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "too many searches at once; retry")
 		return
 	}
-	res, err := s.mgr.SearchLog(r.Context(), taskID, query, from, int(limit), searchBudget)
+	res, err := s.mgr.SearchLog(r.Context(), taskID, query, minLevel, from, int(limit), searchBudget)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -109,3 +109,21 @@ func TestLogPagesAndSearch(t *testing.T) {
 		})
 	}
 }
+
+// Without from_seq a page is the log's last messages; min_level finds the errors.
+func TestLogLastPageAndErrors(t *testing.T) {
+	s := start(t, defaults())
+	s.publishN("tailpage", 1, 30)
+	s.publish("tailpage", "error", "boom", 0, false)
+	s.publishN("tailpage", 32, 40)
+	var page logPageBody
+	getJSON(t, s, "/v1/tasks/tailpage/log?limit=5", &page)
+	if len(page.Frames) != 5 || page.Frames[0].Seq != 36 || page.LastSeq != 40 {
+		t.Fatalf("last page: %+v (last %d)", page.Frames, page.LastSeq)
+	}
+	var found searchBody
+	getJSON(t, s, "/v1/tasks/tailpage/search?min_level=error", &found)
+	if fmt.Sprint(found.Seqs) != "[31]" {
+		t.Fatalf("errors at %v, want [31]", found.Seqs)
+	}
+}

@@ -1,150 +1,405 @@
-// The viewer page: one task's live log, progress and end state. Messages are shown as
-// text, never as HTML.
+// The viewer page: one task's log, progress and end state. It keeps at most MAX_ROWS rows
+// in the page, a window of the log: it opens on the log's last page, reads older and newer
+// pages from the server as the reader scrolls (GET …/log?from_seq=&limit=), jumps to any
+// seq (a link, a search match, the scrollbar) by reading the page around it, and appends
+// live messages from the WebSocket while the window reaches the end. Messages are shown as
+// text, never as HTML (rows.js, termtext.js).
 import { tail } from "/static/tasktail.js";
-import { render } from "/static/termtext.js";
-import { sectionMark, duration } from "/static/sections.js";
+import { sectionMark } from "/static/sections.js";
+import { clock, search, lineFor, fillLine, gapLine, sectionHead, setDuration, highlight, retime } from "/static/rows.js";
 
-const MAX_LINES = 5000;
+const PAGE = 500; // messages one read brings
+const MAX_ROWS = 2000; // rows the page holds
+const MAX_PX = 15e6; // the height the whole log may take in the scrollbar
+
 const taskId = decodeURIComponent(location.pathname.split("/").pop());
 const $ = (id) => document.getElementById(id);
 const log = $("log");
 const jump = $("jump");
-const trimmedNote = $("trimmed");
-let trimmed = 0;
-let pending = [];
-
 const token = new URLSearchParams(location.search).get("token") || undefined;
+const api = (path, params = {}) => {
+  const q = new URLSearchParams(params);
+  if (token) q.set("token", token);
+  return `/v1/tasks/${encodeURIComponent(taskId)}${path}?${q}`;
+};
 
 document.title = `${taskId} · tasktail`;
 $("task-id").textContent = taskId;
 // The whole retained log as a text file, under the same credential as the page.
-$("download").href = `/v1/tasks/${encodeURIComponent(taskId)}/log${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+$("download").href = api("/log").replace(/\?$/, "");
 
+// The log is a spacer for the messages above the window, the window's rows, and a spacer
+// for those below it: the scrollbar spans the whole log.
+const above = document.createElement("div");
+const rows = document.createElement("div");
+const below = document.createElement("div");
+above.className = below.className = "spacer";
+rows.className = "rows";
+log.append(above, rows, below);
+
+let first = 1; // the oldest seq the server keeps (a page read says)
+let last = 0; // the newest seq known
+let lo = 0; // the window holds the messages lo..hi
+let hi = 0;
+let atEnd = true; // the window reaches the newest message: live ones are appended
+let busy = false; // a page is being read
+let rowHeight = 20;
+let lastEntry = null;
+
+const pxPerSeq = () => {
+  const n = Math.max(1, last - first + 1);
+  return n * rowHeight > MAX_PX ? MAX_PX / n : rowHeight;
+};
+function setSpacers() {
+  above.style.height = `${lo > first ? (lo - first) * pxPerSeq() : 0}px`;
+  below.style.height = `${!atEnd && last > hi ? (last - hi) * pxPerSeq() : 0}px`;
+}
+
+// Following: the page keeps the newest line in view until the reader scrolls up.
 const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 32;
-
-// following: the page keeps the newest line in view, through page load, the finish banner
-// and resizes, until the reader scrolls up; scrolling back down or "Jump to latest"
-// follows again.
 let following = true;
-let autoTop = 0; // where the page last scrolled to itself
+let autoTop = 0;
 const toBottom = () => {
   log.scrollTop = log.scrollHeight;
   autoTop = log.scrollTop;
-  jump.hidden = true;
+  jump.hidden = atEnd;
 };
 new ResizeObserver(() => {
   if (following) toBottom();
 }).observe(log);
 
-// Times show the clock, or with "Elapsed" the time since the first message shown.
-let elapsed = false;
-let firstIso = null;
-const pad = (n, w = 2) => String(n).padStart(w, "0");
-const timeOf = (iso) => {
-  const d = new Date(iso);
-  if (!elapsed) return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-  const ms = Math.max(0, d - new Date(firstIso ?? iso));
-  return `+${pad(Math.floor(ms / 3600000))}:${pad(Math.floor(ms / 60000) % 60)}:${pad(Math.floor(ms / 1000) % 60)}.${pad(ms % 1000, 3)}`;
-};
+// Building rows. A context is what a run of messages knows as it is read in order: the
+// section lines go into, and each stream's newest line (which an update replaces).
+const newContext = () => ({ section: 0, lastOf: new Map() });
+let endContext = newContext(); // at the window's end, where live messages go
+const sections = new Map(); // a section's start seq → its state
+const entryOf = new WeakMap(); // a row → the entry it shows
 
-// timeLink is a message's time, linking to it (#seq-N).
-function timeLink(entry) {
-  const time = document.createElement("time");
-  const link = document.createElement("a");
-  time.append(link);
-  setTime(time, entry);
-  return time;
-}
-
-function setTime(time, entry) {
-  time.dateTime = entry.timestamp;
-  const link = time.firstElementChild;
-  link.href = `#seq-${entry.seq}`;
-  link.textContent = timeOf(entry.timestamp);
-  link.title = entry.received ? `Link to message ${entry.seq} (received ${entry.received})` : `Link to message ${entry.seq}`;
-}
-
-function lineFor(entry) {
-  const line = document.createElement("div");
-  const level = document.createElement("span");
-  level.className = "level";
-  const message = document.createElement("span");
-  message.className = "message";
-  line.append(timeLink(entry), level, message);
-  fillLine(line, entry);
-  if (entry.stream) {
-    line.dataset.stream = entry.stream;
-    line.classList.add(`stream-${streamIndex(entry.stream)}`);
+function place(entry, c, out) {
+  lastEntry = entry;
+  const mark = sectionMark(entry);
+  if (mark?.kind === "start") {
+    endSection(c, entry);
+    const head = sectionHead(entry, mark.title);
+    let st = sections.get(entry.seq);
+    if (!st) {
+      st = { seq: entry.seq, from: entry.timestamp, failed: false, expanded: mark.expanded, collapsed: mark.collapsed, toggled: false, open: !mark.collapsed || mark.expanded };
+      sections.set(entry.seq, st);
+    }
+    st.head = head;
+    head.querySelector("button").addEventListener("click", () => {
+      st.toggled = true;
+      st.open = !st.open;
+      applySection(st);
+    });
+    entryOf.set(head, entry);
+    c.section = entry.seq;
+    out.push(head);
+    return;
   }
-  return line;
+  if (mark?.kind === "end") {
+    const marker = document.createElement("div"); // kept, hidden: where the section ended
+    marker.className = "section-end";
+    marker.dataset.seq = marker.dataset.first = entry.seq;
+    entryOf.set(marker, entry);
+    out.push(marker);
+    if (mark.text) addLine(entry, c, out);
+    endSection(c, entry);
+    return;
+  }
+  const prev = c.lastOf.get(entry.stream ?? "");
+  if (entry.update && prev) {
+    fillLine(prev, entry);
+    entryOf.set(prev, entry);
+  } else addLine(entry, c, out);
+  if (c.section && (entry.level === "error" || entry.level === "critical")) {
+    const st = sections.get(c.section);
+    st.failed = true;
+    st.head?.classList.add("has-error");
+  }
 }
 
-// fillLine shows entry in line: a new line, or a new state of one (update).
-function fillLine(line, entry) {
-  line.className = line.className.replace(/\blevel-\S+/, "").trim();
-  line.classList.add("line", `level-${entry.level}`);
-  line.dataset.seq = entry.seq;
-  line.id = `seq-${entry.seq}`;
-  setTime(line.querySelector("time"), entry);
-  line.querySelector(".level").textContent = entry.level;
-  const message = line.querySelector(".message");
-  raw.set(message, entry.message);
-  render(message, entry.message);
-  if (query) highlight(message);
+function addLine(entry, c, out) {
+  const line = lineFor(entry, entry.stream ? `stream-${streamIndex(entry.stream)}` : "");
+  if (entry.update) line.dataset.update = "1";
+  if (c.section) line.dataset.sec = c.section;
+  entryOf.set(line, entry);
+  c.lastOf.set(entry.stream ?? "", line);
+  out.push(line);
 }
 
-function gapLine(gap) {
-  const line = document.createElement("div");
-  line.className = "line gap";
-  line.textContent =
-    gap.reason === "epoch"
-      ? "… the task restarted: messages of its earlier run are not shown"
-      : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`;
-  return line;
+// A section ends at its end marker, the next start, or the task's end. Once ended it is
+// collapsed, unless it holds an error, Buildkite's +++ asked for it open, or the reader
+// toggled it.
+function endSection(c, entry) {
+  if (!c.section) return;
+  const st = sections.get(c.section);
+  c.section = 0;
+  if (entry && st.head) setDuration(st.head, st.from, entry.timestamp);
+  if (!st.toggled) st.open = st.failed || (st.expanded && !st.collapsed);
+  applySection(st);
 }
 
-// Lines are added once per animation frame, so a burst costs one layout; inside an open
-// section they go to its body.
-function add(line) {
-  pending.push([line, open?.body ?? log]);
-  if (pending.length === 1) requestAnimationFrame(flush);
+function applySection(st) {
+  st.head?.classList.toggle("closed", !st.open);
+  st.head?.querySelector("button").setAttribute("aria-expanded", String(st.open));
+  for (const row of rows.querySelectorAll(`[data-sec="${st.seq}"]:not(.section-head)`)) row.classList.toggle("folded", !st.open);
 }
 
-const lines = log.getElementsByClassName("line"); // live: counting costs nothing
+function applySections(nodes) {
+  for (const row of nodes) {
+    const st = row.dataset.sec && !row.classList.contains("section-head") && sections.get(+row.dataset.sec);
+    if (st) row.classList.toggle("folded", !st.open);
+  }
+}
+
+// Reading pages.
+async function readPage(params) {
+  const resp = await fetch(api("/log", params));
+  if (!resp.ok) {
+    const body = await resp.json().catch(() => ({}));
+    throw Object.assign(new Error(body.error?.message || resp.statusText), { status: resp.status });
+  }
+  const page = await resp.json();
+  first = page.first_seq;
+  last = Math.max(last, page.last_seq);
+  return page;
+}
+
+// fill builds rows for a page's frames in a new context.
+function fill(frames) {
+  const c = newContext();
+  const out = [];
+  for (const f of frames) place(f, c, out);
+  return { c, out };
+}
+
+function topGap() {
+  rows.querySelector(".gap.top")?.remove();
+  if (lo === first && first > 1) {
+    const gap = gapLine(`… ${(first - 1).toLocaleString()} messages not shown`);
+    gap.classList.add("top");
+    rows.prepend(gap);
+  }
+}
+
+// show replaces the window with a page.
+function show(page) {
+  const { c, out } = fill(page.frames);
+  rows.replaceChildren(...out);
+  applySections(out);
+  lo = page.frames[0]?.seq ?? first;
+  hi = page.frames.at(-1)?.seq ?? 0;
+  atEnd = hi >= last;
+  endContext = atEnd ? c : newContext();
+  topGap();
+  setSpacers();
+  const sample = rows.querySelector(".line:not(.gap)");
+  if (sample) rowHeight = Math.max(12, sample.getBoundingClientRect().height || rowHeight);
+}
+
+// keepInView runs change, which adds or removes rows, without moving what the reader sees.
+function keepInView(change) {
+  const anchor = [...rows.children].find((r) => r.offsetParent !== null && r.getBoundingClientRect().bottom > log.getBoundingClientRect().top);
+  const before = anchor?.getBoundingClientRect().top;
+  change();
+  if (anchor?.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - before;
+}
+
+async function loadOlder() {
+  busy = true;
+  try {
+    const from = Math.max(first, lo - PAGE);
+    const page = await readPage({ from_seq: from, limit: lo - from });
+    const { c, out } = fill(page.frames.filter((f) => f.seq < lo));
+    keepInView(() => {
+      rows.querySelector(".gap.top")?.remove();
+      rows.prepend(...out);
+      joinBoundary(c, out.length);
+      applySections(out);
+      lo = from;
+      topGap();
+      trim("bottom");
+      setSpacers();
+    });
+  } finally {
+    busy = false;
+  }
+}
+
+async function loadNewer() {
+  busy = true;
+  try {
+    const page = await readPage({ from_seq: hi + 1, limit: PAGE });
+    const out = [];
+    for (const f of page.frames) if (f.seq > hi) place(f, endContext, out);
+    keepInView(() => {
+      rows.append(...out);
+      applySections(out);
+      hi = page.frames.at(-1)?.seq ?? hi;
+      atEnd = hi >= last;
+      trim("top");
+      setSpacers();
+    });
+  } finally {
+    busy = false;
+  }
+}
+
+// joinBoundary continues a prepended page into the rows after it: its open section takes
+// them in up to where that section ended, and updates of its lines fold into them.
+function joinBoundary(c, from) {
+  const open = new Set(c.lastOf.keys());
+  for (let row = rows.children[from]; row && (open.size || c.section); ) {
+    const next = row.nextElementSibling;
+    const entry = entryOf.get(row);
+    if (row.classList.contains("section-head")) {
+      endSection(c, entry);
+      open.clear();
+    } else if (row.classList.contains("section-end")) {
+      if (c.section) row.dataset.sec = c.section;
+      endSection(c, entry);
+    } else if (entry) {
+      if (c.section && !row.dataset.sec) row.dataset.sec = c.section;
+      const stream = entry.stream ?? "";
+      if (open.has(stream) && row.dataset.update) {
+        fillLine(c.lastOf.get(stream), entry);
+        row.remove();
+      } else open.delete(stream);
+    }
+    row = next;
+  }
+}
+
+// trim keeps MAX_ROWS rows, dropping them at side ("top" or "bottom").
+function trim(side) {
+  if (rows.childElementCount <= MAX_ROWS) return;
+  while (rows.childElementCount > MAX_ROWS) (side === "top" ? rows.firstElementChild : rows.lastElementChild).remove();
+  if (side === "top") {
+    lo = +(rows.firstElementChild.dataset.first || rows.firstElementChild.dataset.seq);
+  } else {
+    hi = +rows.lastElementChild.dataset.seq;
+    atEnd = false;
+    endContext = newContext();
+  }
+}
+
+// jumpTo shows the page around seq, and seq in it.
+async function jumpTo(seq, block = "center") {
+  if (!rowOf(seq)) {
+    busy = true;
+    try {
+      show(await readPage({ from_seq: Math.max(first, 1, seq - PAGE / 2), limit: PAGE }));
+    } finally {
+      busy = false;
+    }
+  }
+  const row = rowOf(seq);
+  reveal(row);
+  row?.scrollIntoView({ block });
+  return row;
+}
+
+async function jumpToEnd() {
+  if (!atEnd) {
+    busy = true;
+    try {
+      show(await readPage({ limit: PAGE }));
+    } finally {
+      busy = false;
+    }
+  }
+  following = true;
+  toBottom();
+}
+
+// rowOf is the row that shows seq (a line that updated shows several).
+function rowOf(seq) {
+  const row = document.getElementById(`seq-${seq}`);
+  if (row && rows.contains(row)) return row;
+  return [...rows.children].find((r) => +r.dataset.first <= seq && seq <= +r.dataset.seq && r.classList.contains("line"));
+}
+
+// reveal opens the section around row.
+function reveal(row) {
+  const st = row?.dataset.sec && sections.get(+row.dataset.sec);
+  if (st && !st.open) {
+    st.open = true;
+    st.toggled = true;
+    applySection(st);
+  }
+}
+
+// Scrolling: near the window's top or bottom the next page is read; a scroll into a
+// spacer (the scrollbar dragged far) jumps there.
+let scrollQueued = false;
+log.addEventListener("scroll", () => {
+  if (!(following && log.scrollTop >= autoTop - 2)) {
+    following = atBottom() && atEnd;
+    if (following) jump.hidden = true;
+  }
+  if (!scrollQueued) {
+    scrollQueued = true;
+    requestAnimationFrame(() => {
+      scrollQueued = false;
+      onScrolled().catch(() => {}); // a failed read is tried again on the next scroll
+    });
+  }
+});
+
+// margin is how near the window's edge the next page is read: a few screens.
+const margin = () => Math.max(3 * log.clientHeight, 4000);
+
+async function onScrolled() {
+  if (busy || hi === 0) return;
+  const top = log.scrollTop;
+  const h = log.clientHeight;
+  const winTop = above.offsetHeight;
+  const winBottom = winTop + rows.offsetHeight;
+  if (top + h < winTop || top > winBottom) {
+    const seq = top + h < winTop ? first + Math.floor(top / pxPerSeq()) : hi + 1 + Math.floor((top - winBottom) / pxPerSeq());
+    await jumpTo(Math.min(Math.max(seq, first), last), "start");
+  } else if (lo > first && top < winTop + margin()) {
+    await loadOlder();
+  } else if (!atEnd && top + h > winBottom - margin()) {
+    await loadNewer();
+  }
+}
+
+jump.addEventListener("click", () => jumpToEnd());
+
+// Live messages: appended once per animation frame while the window reaches the end.
+let pending = [];
+function live(entry) {
+  if (entry.seq <= hi) return; // read with a page already
+  last = Math.max(last, entry.seq);
+  if (!atEnd) {
+    setSpacers();
+    jump.hidden = false;
+    return;
+  }
+  hi = entry.seq;
+  place(entry, endContext, pending);
+  if (pending.length > 0) requestAnimationFrame(flush);
+}
 
 function flush() {
+  if (pending.length === 0) return;
   waiting.remove();
-  for (const [node, parent] of pending) parent.append(node);
+  const out = pending;
   pending = [];
-  if (query) countMatches();
-  const excess = lines.length - MAX_LINES;
-  for (let i = 0; i < excess; i++) {
-    const first = lines[0];
-    const section = first.closest("details");
-    first.remove();
-    if (section && section !== open?.el && !section.querySelector(".line")) section.remove();
-  }
-  if (excess > 0) {
-    trimmed += excess;
-    trimmedNote.textContent = `${trimmed.toLocaleString()} older lines are not shown (this page keeps the latest ${MAX_LINES.toLocaleString()})`;
-    trimmedNote.hidden = false;
-  }
+  const add = () => {
+    rows.append(...out);
+    applySections(out);
+    trim("top");
+    setSpacers();
+  };
+  if (following) add();
+  else keepInView(add);
   if (following) toBottom();
   else jump.hidden = false;
   showTarget();
 }
-
-// Only the reader's scrolling changes following. The page's own scroll events arrive a
-// frame later, when more lines may have come: they are not the reader scrolling up.
-log.addEventListener("scroll", () => {
-  if (following && log.scrollTop >= autoTop - 2) return;
-  following = atBottom();
-  if (following) jump.hidden = true;
-});
-jump.addEventListener("click", () => {
-  following = true;
-  toBottom();
-});
 
 // Shown until the first message of a task nobody has published to yet.
 const waiting = document.createElement("p");
@@ -173,6 +428,7 @@ function showEnd(last) {
   const failed = last && (last.level === "error" || last.level === "critical");
   showBanner(failed ? "error" : "success",
     `${failed ? "Failed" : "Finished"}${last ? `: ${last.message}` : ""} (${Math.round(last?.progress ?? $("progress").value)}%)`);
+  if (following) requestAnimationFrame(() => following && toBottom());
 }
 
 // The words for a refusal that retrying would not mend.
@@ -187,105 +443,91 @@ function refusalText(error) {
   }
 }
 
-// Search: matches are marked in the messages (as text, never HTML); Enter and Shift+Enter
-// go to the next and the previous one, "/" focuses the box.
-const search = $("search");
-let query = "";
+// Search covers the whole stored log: the server answers the matching seqs, Enter and
+// Shift+Enter go to the next and the previous (reading its page when needed), "/"
+// focuses the box; the rows shown mark the matches.
+const searchBox = $("search");
+let matches = [];
 let current = -1;
 
-// raw holds each message element's text as published, which its styles are drawn from.
-const raw = new WeakMap();
-
-// highlight draws message again and marks the matches in its text, within its styles.
-function highlight(message) {
-  render(message, raw.get(message) ?? message.textContent);
-  if (!query) return;
-  const walker = document.createTreeWalker(message, NodeFilter.SHOW_TEXT);
-  const nodes = [];
-  while (walker.nextNode()) nodes.push(walker.currentNode);
-  for (const node of nodes) {
-    const text = node.data;
-    const lower = text.toLowerCase();
-    let i = lower.indexOf(query);
-    if (i < 0) continue;
-    const marked = document.createDocumentFragment();
-    let at = 0;
-    for (; i >= 0; i = lower.indexOf(query, at)) {
-      const mark = document.createElement("mark");
-      mark.textContent = text.slice(i, i + query.length);
-      marked.append(text.slice(at, i), mark);
-      at = i + query.length;
-    }
-    marked.append(text.slice(at));
-    node.replaceWith(marked);
-  }
-}
-
-// visibleMarks are the matches in lines the level and stream filters show (a collapsed
-// section's too: going to one opens it).
-const visibleMarks = () => [...log.querySelectorAll(".line mark")].filter((m) => getComputedStyle(m.closest(".line")).display !== "none");
-
-// reveal opens the sections around el.
-function reveal(el) {
-  for (let d = el.closest("details"); d; d = d.parentElement?.closest("details")) d.open = true;
-}
-
-function countMatches() {
-  const n = visibleMarks().length;
-  $("matches").textContent = query ? `${n.toLocaleString()} ${n === 1 ? "match" : "matches"}` : "";
-}
-
-function applySearch() {
-  query = search.value.toLowerCase();
+async function applySearch() {
+  search.query = searchBox.value.toLowerCase();
+  for (const m of rows.querySelectorAll(".message")) highlight(m);
+  matches = [];
   current = -1;
-  for (const m of log.querySelectorAll(".line .message")) highlight(m);
-  countMatches();
+  if (!search.query) {
+    $("matches").textContent = "";
+    return;
+  }
+  const asked = search.query;
+  const resp = await fetch(api("/search", { q: searchBox.value, limit: 1000 }));
+  const found = resp.ok ? await resp.json() : { seqs: [], next_from_seq: 0 };
+  if (asked !== search.query) return; // typing went on
+  matches = found.seqs;
+  const n = matches.length;
+  $("matches").textContent = `${n.toLocaleString()}${found.next_from_seq ? "+" : ""} ${n === 1 ? "match" : "matches"}`;
 }
 
 let searchTimer = null;
-search.addEventListener("input", () => {
+let searching = Promise.resolve();
+searchBox.addEventListener("input", () => {
   clearTimeout(searchTimer);
-  searchTimer = setTimeout(applySearch, 100); // once typing pauses
+  searchTimer = setTimeout(() => (searching = applySearch()), 150); // once typing pauses
 });
 
-function goToMatch(step) {
-  const marks = visibleMarks();
-  if (marks.length === 0) return;
-  marks[current]?.classList.remove("current");
-  current = (current + step + marks.length) % marks.length;
-  marks[current].classList.add("current");
-  reveal(marks[current]);
+async function goToMatch(step) {
+  if (matches.length === 0) return;
+  current = (current + step + matches.length) % matches.length;
   following = false;
-  marks[current].scrollIntoView({ block: "center" });
-  $("matches").textContent = `${current + 1} of ${marks.length.toLocaleString()}`;
+  const row = await jumpTo(matches[current]);
+  log.querySelector("mark.current")?.classList.remove("current");
+  const mark = row?.querySelector("mark");
+  mark?.classList.add("current");
+  mark?.scrollIntoView({ block: "center" });
+  $("matches").textContent = `${current + 1} of ${matches.length.toLocaleString()}`;
 }
 
-search.addEventListener("keydown", (e) => {
-  if (e.key === "Enter") {
-    e.preventDefault();
-    clearTimeout(searchTimer);
-    if (search.value.toLowerCase() !== query) applySearch();
-    goToMatch(e.shiftKey ? -1 : 1);
-  }
+searchBox.addEventListener("keydown", async (e) => {
+  if (e.key !== "Enter") return;
+  e.preventDefault();
+  clearTimeout(searchTimer);
+  if (searchBox.value.toLowerCase() !== search.query) searching = applySearch();
+  await searching;
+  await goToMatch(e.shiftKey ? -1 : 1);
 });
 document.addEventListener("keydown", (e) => {
   if (e.key === "/" && !["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName)) {
     e.preventDefault();
-    search.focus();
+    searchBox.focus();
   }
 });
 
-// The level filter and wrapping change only classes: the lines stay.
+// "Next error" goes to the next error or critical message after the one shown, anywhere
+// in the stored log, then from the start again.
+let errorAt = 0;
+$("next-error").addEventListener("click", async () => {
+  for (const from of [errorAt + 1, 1]) {
+    const resp = await fetch(api("/search", { min_level: "error", from_seq: Math.max(from, 1), limit: 1 }));
+    const found = resp.ok ? await resp.json() : { seqs: [] };
+    if (found.seqs.length) {
+      errorAt = found.seqs[0];
+      following = false;
+      location.hash = `#seq-${errorAt}`;
+      return;
+    }
+  }
+});
+
+// The level filter and wrapping change only classes: the rows stay.
 $("min-level").addEventListener("change", (e) => {
   log.dataset.min = e.target.value;
-  if (query) countMatches();
   if (following) toBottom();
 });
 $("wrap").addEventListener("change", (e) => log.classList.toggle("nowrap", !e.target.checked));
 
-// Copy puts the lines shown (the level filter applies) on the clipboard as text.
+// Copy puts the lines shown (the filters apply) on the clipboard as text.
 $("copy").addEventListener("click", async () => {
-  const lines = [...log.querySelectorAll(".line:not(.gap)")].filter((l) => l.offsetParent !== null);
+  const lines = [...rows.querySelectorAll(".line:not(.gap)")].filter((l) => l.offsetParent !== null);
   const text = lines.map((l) => `${l.querySelector("time").dateTime} ${l.querySelector(".level").textContent} ${l.querySelector(".message").textContent}`).join("\n");
   try {
     await navigator.clipboard.writeText(text + "\n");
@@ -295,88 +537,41 @@ $("copy").addEventListener("click", async () => {
   }
 });
 
-// A link to a line (#seq-N) scrolls there once the line has arrived, and stops following.
+// Links: #seq-N goes to a message, #seq-N-M marks a range; Shift+click on a time makes a
+// range from the message marked to it.
 let target = location.hash;
 window.addEventListener("hashchange", () => {
   target = location.hash;
   showTarget();
 });
-function showTarget() {
-  if (!target.startsWith("#seq-")) return;
-  const line = document.getElementById(target.slice(1));
-  if (!line) return;
+rows.addEventListener("click", (e) => {
+  const link = e.target.closest("time a");
+  const from = /^#seq-(\d+)/.exec(location.hash);
+  if (!link || !e.shiftKey || !from) return;
+  e.preventDefault();
+  const to = +link.closest("[data-seq]").dataset.seq;
+  location.hash = `#seq-${Math.min(+from[1], to)}-${Math.max(+from[1], to)}`;
+});
+async function showTarget() {
+  const m = /^#seq-(\d+)(?:-(\d+))?$/.exec(target);
+  if (!m || hi === 0) return;
   target = "";
-  log.querySelector(".target")?.classList.remove("target");
-  line.classList.add("target");
-  reveal(line);
+  const from = +m[1];
+  const to = Math.max(from, +(m[2] ?? m[1]));
   following = false;
-  line.scrollIntoView({ block: "center" });
-}
-
-// show places one entry: a section's start or end, a new state of a line (update), or a line.
-const lastOfStream = new Map(); // stream → its newest line, which an update replaces
-function show(entry) {
-  firstIso ??= entry.timestamp;
-  const mark = sectionMark(entry);
-  if (mark?.kind === "start") return startSection(entry, mark);
-  if (mark?.kind === "end") {
-    if (mark.text) add(lineFor(entry));
-    return endSection(entry);
+  for (const r of rows.querySelectorAll(".target")) r.classList.remove("target");
+  const row = await jumpTo(from);
+  for (let r = row; r && +(r.dataset.first || r.dataset.seq) <= to; r = r.nextElementSibling) {
+    if (r.dataset.seq) {
+      r.classList.add("target");
+      reveal(r);
+    }
   }
-  const stream = entry.stream ?? "";
-  const prev = lastOfStream.get(stream);
-  if (entry.update && prev) fillLine(prev, entry);
-  else {
-    const line = lineFor(entry);
-    lastOfStream.set(stream, line);
-    add(line);
-  }
-  if (open && (entry.level === "error" || entry.level === "critical")) {
-    open.failed = true;
-    open.el.classList.add("has-error");
-  }
+  row?.scrollIntoView({ block: "center" });
 }
 
-// Sections: a <details> whose <summary> (reached with Tab, toggled with Enter or Space)
-// is the title, its time and duration. Open while it runs; once it ends it is collapsed,
-// unless it holds an error (or Buildkite's +++ asked for it open), or the reader toggled it.
-let open = null; // the section lines go into: {el, body, head, from, failed, expanded, toggled}
-function startSection(entry, mark) {
-  endSection(entry);
-  const el = document.createElement("details");
-  el.className = "section";
-  el.open = true;
-  const head = document.createElement("summary");
-  head.className = "section-head";
-  head.id = `seq-${entry.seq}`;
-  head.dataset.seq = entry.seq;
-  const title = document.createElement("span");
-  title.className = "section-title";
-  title.textContent = mark.title;
-  const took = document.createElement("span");
-  took.className = "section-duration";
-  head.append(timeLink(entry), title, took);
-  const body = document.createElement("div");
-  body.className = "section-body";
-  el.append(head, body);
-  add(el);
-  const section = { el, body, took, from: entry.timestamp, failed: false, expanded: mark.expanded, collapsed: mark.collapsed, toggled: false };
-  head.addEventListener("click", () => (section.toggled = true));
-  open = section;
-  if (mark.collapsed && !mark.expanded) el.open = false;
-}
-
-function endSection(entry) {
-  if (!open) return;
-  const section = open;
-  open = null;
-  if (entry) section.took.textContent = duration(section.from, entry.timestamp);
-  if (!section.toggled) section.el.open = section.failed || (section.expanded && !section.collapsed);
-  if (following) requestAnimationFrame(() => following && toBottom());
-}
-
-// Streams: one checkbox per stream, shown once a second stream appears; unticked streams
-// are hidden by a token on the log (.log[data-hide~="sN"] .stream-N), the lines stay.
+// Streams: one tick per stream, shown once a second stream appears; an unticked stream's
+// lines are hidden by a token on the log (.log[data-hide~="sN"] .stream-N), the rows stay.
 const streamNames = [];
 function streamIndex(name) {
   let i = streamNames.indexOf(name);
@@ -389,7 +584,6 @@ function streamIndex(name) {
   box.dataset.token = `s${i}`;
   box.addEventListener("change", () => {
     log.dataset.hide = [...$("streams").querySelectorAll("input:not(:checked)")].map((b) => b.dataset.token).join(" ");
-    if (query) countMatches();
     if (following) toBottom();
   });
   label.append(box, ` ${name}`);
@@ -398,27 +592,65 @@ function streamIndex(name) {
   return i;
 }
 
-$("elapsed").addEventListener("change", (e) => {
-  elapsed = e.target.checked;
-  for (const time of log.querySelectorAll("time")) time.firstElementChild.textContent = timeOf(time.dateTime);
+// Elapsed time counts from the task's first message.
+$("elapsed").addEventListener("change", async (e) => {
+  clock.elapsed = e.target.checked;
+  if (clock.elapsed && !clock.firstIso && first > 0) {
+    const page = await fetch(api("/log", { from_seq: first, limit: 1 })).then((r) => r.json()).catch(() => null);
+    clock.firstIso = page?.frames?.[0]?.timestamp ?? null;
+  }
+  retime(rows);
 });
 
-tail(taskId, {
-  since: 0,
-  token,
-  onHello: (hello) => {
-    if (hello.last_seq === 0 && log.querySelector(".line") === null && pending.length === 0) log.append(waiting);
-  },
-  onError: (error) => showBanner("error", refusalText(error)),
-  onLog: show,
-  onGap: (gap) => add(gapLine(gap)),
-  onProgress: setProgress,
-  onStatus: (status) => {
-    showStatus(status);
-    if (status === "deleted") showBanner("error", "This task was deleted.");
-  },
-  onFinished: (last) => {
-    endSection(last);
-    showEnd(last);
-  },
-});
+// Opening: the last page of the stored log, then the WebSocket from its end. A task with
+// nothing stored yet is watched from its start.
+async function open() {
+  let since = 0;
+  try {
+    const page = await readPage({ limit: PAGE });
+    show(page);
+    since = page.last_seq;
+    if (lastEntry) setProgress(lastEntry.progress);
+    if (page.frames.length) waiting.remove();
+    following = true;
+    toBottom();
+    showTarget();
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) {
+      showStatus("refused");
+      showBanner("error", refusalText(err));
+      return;
+    }
+  }
+  tail(taskId, {
+    since,
+    token,
+    onHello: (hello) => {
+      if (hello.last_seq === 0 && rows.childElementCount === 0 && pending.length === 0) rows.append(waiting);
+    },
+    onError: (error) => showBanner("error", refusalText(error)),
+    onLog: live,
+    onGap: (gap) => {
+      if (gap.reason === "epoch") {
+        first = lo = 1;
+        hi = last = 0;
+        endContext = newContext();
+      }
+      if (!atEnd) return;
+      pending.push(gapLine(gap.reason === "epoch"
+        ? "… the task restarted: messages of its earlier run are not shown"
+        : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`));
+      requestAnimationFrame(flush);
+    },
+    onProgress: setProgress,
+    onStatus: (status) => {
+      showStatus(status);
+      if (status === "deleted") showBanner("error", "This task was deleted.");
+    },
+    onFinished: (entry) => {
+      endSection(endContext, entry ?? lastEntry);
+      showEnd(entry ?? lastEntry);
+    },
+  });
+}
+open();
