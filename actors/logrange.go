@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +28,8 @@ type LogPage struct {
 // asks for the last limit. ErrNotFound for a task that does not exist.
 func (m *Manager) LogRange(ctx context.Context, taskID string, from uint64, limit int) (LogPage, error) {
 	var page LogPage
-	if from == 0 { // the extent first: a walk that stops at once
-		first, last, err := m.walkLog(ctx, taskID, math.MaxUint64, func(uint64, v1.Level, func() string, func() []byte) bool { return false })
+	if from == 0 { // the extent first
+		first, last, err := m.walkLog(ctx, taskID, 0, nil)
 		if err != nil {
 			return page, err
 		}
@@ -39,8 +38,8 @@ func (m *Manager) LogRange(ctx context.Context, taskID string, from uint64, limi
 			from = max(first, last-uint64(limit)+1)
 		}
 	}
-	first, last, err := m.walkLog(ctx, taskID, from, func(seq uint64, _ v1.Level, _ func() string, frame func() []byte) bool {
-		page.Frames = append(page.Frames, frame())
+	first, last, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
+		page.Frames = append(page.Frames, it.frame())
 		return len(page.Frames) < limit
 	})
 	page.FirstSeq, page.LastSeq = first, last
@@ -64,14 +63,14 @@ func (m *Manager) SearchLog(ctx context.Context, taskID, query string, minLevel 
 	match := foldMatcher(query)
 	deadline := time.Now().Add(budget)
 	looked := 0
-	_, _, err := m.walkLog(ctx, taskID, from, func(seq uint64, level v1.Level, message func() string, _ func() []byte) bool {
+	_, _, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
 		if looked++; looked%1024 == 0 && time.Now().After(deadline) {
-			res.Next = seq
+			res.Next = it.seq
 			return false
 		}
-		if level >= minLevel && (query == "" || match(message())) {
-			if res.Seqs = append(res.Seqs, seq); len(res.Seqs) == limit {
-				res.Next = seq + 1
+		if it.level >= minLevel && (query == "" || match(it.message)) {
+			if res.Seqs = append(res.Seqs, it.seq); len(res.Seqs) == limit {
+				res.Next = it.seq + 1
 				return false
 			}
 		}
@@ -80,11 +79,30 @@ func (m *Manager) SearchLog(ctx context.Context, taskID, query string, minLevel 
 	return res, err
 }
 
+// logItem is one message of a walk through a task's log; it is reused from one message to
+// the next.
+type logItem struct {
+	seq     uint64
+	level   v1.Level
+	message string
+	taskID  string
+	entry   *journal.Entry // from the journal; nil for a frame from memory
+	stored  []byte         // the frame kept in memory
+	stamp   [40]byte
+}
+
+// frame is the message's log frame.
+func (it *logItem) frame() []byte {
+	if it.entry == nil {
+		return it.stored
+	}
+	return entryFrame(it.taskID, *it.entry, it.stamp[:0])
+}
+
 // walkLog calls visit with every message of a task from seq from on, in order, until it
 // answers false: with a journal, the stored entries; without, the frames the task's
-// history holds. message and frame make the message's text and frame on demand. It
-// returns the extent of what is stored.
-func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit func(seq uint64, level v1.Level, message func() string, frame func() []byte) bool) (first, last uint64, err error) {
+// history holds. It returns the extent of what is stored; with visit nil, only that.
+func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit func(*logItem) bool) (first, last uint64, err error) {
 	if err := m.cfg.ValidateTaskID(taskID); err != nil {
 		return 0, 0, err
 	}
@@ -100,10 +118,14 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 			}
 			last = seq
 		}
+		if visit == nil {
+			return first, last, nil
+		}
+		it := &logItem{taskID: taskID}
 		for _, f := range frames {
-			if seq := frameSeq(f); seq >= from {
-				level, message := frameText(f)
-				if ctx.Err() != nil || !visit(seq, level, func() string { return message }, func() []byte { return f }) {
+			if it.seq = frameSeq(f); it.seq >= from {
+				it.level, it.message = frameText(f)
+				if it.stored = f; ctx.Err() != nil || !visit(it) {
 					break
 				}
 			}
@@ -121,9 +143,13 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 	if last == 0 {
 		first = 0
 	}
-	var stamp [40]byte
+	if visit == nil {
+		return first, last, nil
+	}
+	it := &logItem{taskID: taskID}
 	err = j.Read(taskID, max(from, 1), func(e journal.Entry) bool {
-		return ctx.Err() == nil && visit(e.Seq, e.Level, func() string { return e.Message }, func() []byte { return entryFrame(taskID, e, stamp[:0]) })
+		it.seq, it.level, it.message, it.entry = e.Seq, e.Level, e.Message, &e
+		return ctx.Err() == nil && visit(it)
 	})
 	if err != nil {
 		return first, last, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)

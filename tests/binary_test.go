@@ -26,7 +26,7 @@ var (
 // tasktailBinary builds cmd/tasktail and cmd/tasktail-bench once per test run and returns
 // the path of tasktail. TASKTAIL_TEST_BUILD_FLAGS adds build flags: -race finds the data
 // races of members that run as processes (the race detector then fails a member's exit).
-func tasktailBinary(t *testing.T) string {
+func tasktailBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		if binDir, buildErr = os.MkdirTemp("", "tasktail-bin-"); buildErr != nil {
@@ -48,7 +48,7 @@ func tasktailBinary(t *testing.T) string {
 }
 
 // benchBinary returns the path of tasktail-bench, built with tasktail.
-func benchBinary(t *testing.T) string {
+func benchBinary(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(filepath.Dir(tasktailBinary(t)), "tasktail-bench")
 }

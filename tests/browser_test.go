@@ -56,7 +56,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // run runs browser actions with a deadline.
-func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+func run(t testing.TB, ctx context.Context, actions ...chromedp.Action) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
@@ -99,7 +99,7 @@ func domLines(t *testing.T, ctx context.Context) []domLine {
 	return lines
 }
 
-func evalString(t *testing.T, ctx context.Context, expr string) string {
+func evalString(t testing.TB, ctx context.Context, expr string) string {
 	t.Helper()
 	var s string
 	run(t, ctx, chromedp.Evaluate(expr, &s))

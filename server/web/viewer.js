@@ -5,8 +5,9 @@
 // live messages from the WebSocket while the window reaches the end. Messages are shown as
 // text, never as HTML (rows.js, termtext.js).
 import { tail } from "/static/tasktail.js";
-import { sectionMark } from "/static/sections.js";
-import { clock, search, lineFor, fillLine, gapLine, sectionHead, setDuration, highlight, retime } from "/static/rows.js";
+import { clock, fillLine, gapLine, retime } from "/static/rows.js";
+import { setupFind } from "/static/find.js";
+import { setup, built, newContext, place, endSection, applySections, reveal, entryOf } from "/static/build.js";
 
 const PAGE = 500; // messages one read brings
 const MAX_ROWS = 2000; // rows the page holds
@@ -44,7 +45,7 @@ let hi = 0;
 let atEnd = true; // the window reaches the newest message: live ones are appended
 let busy = false; // a page is being read
 let rowHeight = 20;
-let lastEntry = null;
+let endContext = newContext(); // at the window's end, where live messages go
 
 const pxPerSeq = () => {
   const n = Math.max(1, last - first + 1);
@@ -68,90 +69,14 @@ new ResizeObserver(() => {
   if (following) toBottom();
 }).observe(log);
 
-// Building rows. A context is what a run of messages knows as it is read in order: the
-// section lines go into, and each stream's newest line (which an update replaces).
-const newContext = () => ({ section: 0, lastOf: new Map() });
-let endContext = newContext(); // at the window's end, where live messages go
-const sections = new Map(); // a section's start seq → its state
-const entryOf = new WeakMap(); // a row → the entry it shows
-
-function place(entry, c, out) {
-  lastEntry = entry;
-  const mark = sectionMark(entry);
-  if (mark?.kind === "start") {
-    endSection(c, entry);
-    const head = sectionHead(entry, mark.title);
-    let st = sections.get(entry.seq);
-    if (!st) {
-      st = { seq: entry.seq, from: entry.timestamp, failed: false, expanded: mark.expanded, collapsed: mark.collapsed, toggled: false, open: !mark.collapsed || mark.expanded };
-      sections.set(entry.seq, st);
-    }
-    st.head = head;
-    head.querySelector("button").addEventListener("click", () => {
-      st.toggled = true;
-      st.open = !st.open;
-      applySection(st);
-    });
-    entryOf.set(head, entry);
-    c.section = entry.seq;
-    out.push(head);
-    return;
-  }
-  if (mark?.kind === "end") {
-    const marker = document.createElement("div"); // kept, hidden: where the section ended
-    marker.className = "section-end";
-    marker.dataset.seq = marker.dataset.first = entry.seq;
-    entryOf.set(marker, entry);
-    out.push(marker);
-    if (mark.text) addLine(entry, c, out);
-    endSection(c, entry);
-    return;
-  }
-  const prev = c.lastOf.get(entry.stream ?? "");
-  if (entry.update && prev) {
-    fillLine(prev, entry);
-    entryOf.set(prev, entry);
-  } else addLine(entry, c, out);
-  if (c.section && (entry.level === "error" || entry.level === "critical")) {
-    const st = sections.get(c.section);
-    st.failed = true;
-    st.head?.classList.add("has-error");
-  }
-}
-
-function addLine(entry, c, out) {
-  const line = lineFor(entry, entry.stream ? `stream-${streamIndex(entry.stream)}` : "");
-  if (entry.update) line.dataset.update = "1";
-  if (c.section) line.dataset.sec = c.section;
-  entryOf.set(line, entry);
-  c.lastOf.set(entry.stream ?? "", line);
-  out.push(line);
-}
-
-// A section ends at its end marker, the next start, or the task's end. Once ended it is
-// collapsed, unless it holds an error, Buildkite's +++ asked for it open, or the reader
-// toggled it.
-function endSection(c, entry) {
-  if (!c.section) return;
-  const st = sections.get(c.section);
-  c.section = 0;
-  if (entry && st.head) setDuration(st.head, st.from, entry.timestamp);
-  if (!st.toggled) st.open = st.failed || (st.expanded && !st.collapsed);
-  applySection(st);
-}
-
-function applySection(st) {
-  st.head?.classList.toggle("closed", !st.open);
-  st.head?.querySelector("button").setAttribute("aria-expanded", String(st.open));
-  for (const row of rows.querySelectorAll(`[data-sec="${st.seq}"]:not(.section-head)`)) row.classList.toggle("folded", !st.open);
-}
-
-function applySections(nodes) {
-  for (const row of nodes) {
-    const st = row.dataset.sec && !row.classList.contains("section-head") && sections.get(+row.dataset.sec);
-    if (st) row.classList.toggle("folded", !st.open);
-  }
-}
+setup({
+  rows,
+  streams: $("streams"),
+  onFilter: (hidden) => {
+    log.dataset.hide = hidden;
+    if (following) toBottom();
+  },
+});
 
 // Reading pages.
 async function readPage(params) {
@@ -271,10 +196,19 @@ function joinBoundary(c, from) {
   }
 }
 
-// trim keeps MAX_ROWS rows, dropping them at side ("top" or "bottom").
+// trim keeps MAX_ROWS rows, dropping them at side ("top" or "bottom") in one removal.
 function trim(side) {
-  if (rows.childElementCount <= MAX_ROWS) return;
-  while (rows.childElementCount > MAX_ROWS) (side === "top" ? rows.firstElementChild : rows.lastElementChild).remove();
+  const excess = rows.childElementCount - MAX_ROWS;
+  if (excess <= 0) return;
+  const range = document.createRange();
+  if (side === "top") {
+    range.setStartBefore(rows.firstElementChild);
+    range.setEndAfter(rows.children[excess - 1]);
+  } else {
+    range.setStartBefore(rows.children[MAX_ROWS]);
+    range.setEndAfter(rows.lastElementChild);
+  }
+  range.deleteContents();
   if (side === "top") {
     lo = +(rows.firstElementChild.dataset.first || rows.firstElementChild.dataset.seq);
   } else {
@@ -320,16 +254,6 @@ function rowOf(seq) {
   return [...rows.children].find((r) => +r.dataset.first <= seq && seq <= +r.dataset.seq && r.classList.contains("line"));
 }
 
-// reveal opens the section around row.
-function reveal(row) {
-  const st = row?.dataset.sec && sections.get(+row.dataset.sec);
-  if (st && !st.open) {
-    st.open = true;
-    st.toggled = true;
-    applySection(st);
-  }
-}
-
 // Scrolling: near the window's top or bottom the next page is read; a scroll into a
 // spacer (the scrollbar dragged far) jumps there.
 let scrollQueued = false;
@@ -368,8 +292,12 @@ async function onScrolled() {
 
 jump.addEventListener("click", () => jumpToEnd());
 
-// Live messages: appended once per animation frame while the window reaches the end.
+// Live messages: appended in batches while the window reaches the end, at most every
+// FLUSH_EVERY ms, so that a fast task costs a few layouts a second, not one per message.
+const FLUSH_EVERY = 100;
 let pending = [];
+let flushQueued = false;
+let flushedAt = 0;
 function live(entry) {
   if (entry.seq <= hi) return; // read with a page already
   last = Math.max(last, entry.seq);
@@ -380,10 +308,19 @@ function live(entry) {
   }
   hi = entry.seq;
   place(entry, endContext, pending);
-  if (pending.length > 0) requestAnimationFrame(flush);
+  queueFlush();
+}
+
+function queueFlush() {
+  if (flushQueued) return;
+  flushQueued = true;
+  const wait = Math.max(0, flushedAt + FLUSH_EVERY - performance.now());
+  setTimeout(() => requestAnimationFrame(flush), wait);
 }
 
 function flush() {
+  flushQueued = false;
+  flushedAt = performance.now();
   if (pending.length === 0) return;
   waiting.remove();
   const out = pending;
@@ -413,9 +350,17 @@ function showBanner(kind, text) {
   banner.hidden = false;
 }
 
+// The progress bar is drawn at most once a frame, however many messages move it.
+let progress = null;
 function setProgress(p) {
-  $("progress").value = p;
-  $("progress-text").textContent = `${Math.round(p)}%`;
+  if (progress === null) {
+    requestAnimationFrame(() => {
+      $("progress").value = progress;
+      $("progress-text").textContent = `${Math.round(progress)}%`;
+      progress = null;
+    });
+  }
+  progress = p;
 }
 
 function showStatus(status) {
@@ -443,79 +388,11 @@ function refusalText(error) {
   }
 }
 
-// Search covers the whole stored log: the server answers the matching seqs, Enter and
-// Shift+Enter go to the next and the previous (reading its page when needed), "/"
-// focuses the box; the rows shown mark the matches.
-const searchBox = $("search");
-let matches = [];
-let current = -1;
-
-async function applySearch() {
-  search.query = searchBox.value.toLowerCase();
-  for (const m of rows.querySelectorAll(".message")) highlight(m);
-  matches = [];
-  current = -1;
-  if (!search.query) {
-    $("matches").textContent = "";
-    return;
-  }
-  const asked = search.query;
-  const resp = await fetch(api("/search", { q: searchBox.value, limit: 1000 }));
-  const found = resp.ok ? await resp.json() : { seqs: [], next_from_seq: 0 };
-  if (asked !== search.query) return; // typing went on
-  matches = found.seqs;
-  const n = matches.length;
-  $("matches").textContent = `${n.toLocaleString()}${found.next_from_seq ? "+" : ""} ${n === 1 ? "match" : "matches"}`;
-}
-
-let searchTimer = null;
-let searching = Promise.resolve();
-searchBox.addEventListener("input", () => {
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(() => (searching = applySearch()), 150); // once typing pauses
-});
-
-async function goToMatch(step) {
-  if (matches.length === 0) return;
-  current = (current + step + matches.length) % matches.length;
-  following = false;
-  const row = await jumpTo(matches[current]);
-  log.querySelector("mark.current")?.classList.remove("current");
-  const mark = row?.querySelector("mark");
-  mark?.classList.add("current");
-  mark?.scrollIntoView({ block: "center" });
-  $("matches").textContent = `${current + 1} of ${matches.length.toLocaleString()}`;
-}
-
-searchBox.addEventListener("keydown", async (e) => {
-  if (e.key !== "Enter") return;
-  e.preventDefault();
-  clearTimeout(searchTimer);
-  if (searchBox.value.toLowerCase() !== search.query) searching = applySearch();
-  await searching;
-  await goToMatch(e.shiftKey ? -1 : 1);
-});
-document.addEventListener("keydown", (e) => {
-  if (e.key === "/" && !["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName)) {
-    e.preventDefault();
-    searchBox.focus();
-  }
-});
-
-// "Next error" goes to the next error or critical message after the one shown, anywhere
-// in the stored log, then from the start again.
-let errorAt = 0;
-$("next-error").addEventListener("click", async () => {
-  for (const from of [errorAt + 1, 1]) {
-    const resp = await fetch(api("/search", { min_level: "error", from_seq: Math.max(from, 1), limit: 1 }));
-    const found = resp.ok ? await resp.json() : { seqs: [] };
-    if (found.seqs.length) {
-      errorAt = found.seqs[0];
-      following = false;
-      location.hash = `#seq-${errorAt}`;
-      return;
-    }
-  }
+setupFind({
+  api,
+  rows,
+  jumpTo,
+  stopFollowing: () => (following = false),
 });
 
 // The level filter and wrapping change only classes: the rows stay.
@@ -570,28 +447,6 @@ async function showTarget() {
   row?.scrollIntoView({ block: "center" });
 }
 
-// Streams: one tick per stream, shown once a second stream appears; an unticked stream's
-// lines are hidden by a token on the log (.log[data-hide~="sN"] .stream-N), the rows stay.
-const streamNames = [];
-function streamIndex(name) {
-  let i = streamNames.indexOf(name);
-  if (i >= 0) return i;
-  i = streamNames.push(name) - 1;
-  const label = document.createElement("label");
-  const box = document.createElement("input");
-  box.type = "checkbox";
-  box.checked = true;
-  box.dataset.token = `s${i}`;
-  box.addEventListener("change", () => {
-    log.dataset.hide = [...$("streams").querySelectorAll("input:not(:checked)")].map((b) => b.dataset.token).join(" ");
-    if (following) toBottom();
-  });
-  label.append(box, ` ${name}`);
-  $("streams").append(label);
-  $("streams").hidden = streamNames.length < 2;
-  return i;
-}
-
 // Elapsed time counts from the task's first message.
 $("elapsed").addEventListener("change", async (e) => {
   clock.elapsed = e.target.checked;
@@ -610,7 +465,7 @@ async function open() {
     const page = await readPage({ limit: PAGE });
     show(page);
     since = page.last_seq;
-    if (lastEntry) setProgress(lastEntry.progress);
+    if (built.last) setProgress(built.last.progress);
     if (page.frames.length) waiting.remove();
     following = true;
     toBottom();
@@ -640,7 +495,7 @@ async function open() {
       pending.push(gapLine(gap.reason === "epoch"
         ? "… the task restarted: messages of its earlier run are not shown"
         : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`));
-      requestAnimationFrame(flush);
+      queueFlush();
     },
     onProgress: setProgress,
     onStatus: (status) => {
@@ -648,8 +503,8 @@ async function open() {
       if (status === "deleted") showBanner("error", "This task was deleted.");
     },
     onFinished: (entry) => {
-      endSection(endContext, entry ?? lastEntry);
-      showEnd(entry ?? lastEntry);
+      endSection(endContext, entry ?? built.last);
+      showEnd(entry ?? built.last);
     },
   });
 }
