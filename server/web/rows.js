@@ -53,13 +53,16 @@ export function lineFor(entry, streamClass) {
 
 // fillLine shows entry in line: a new line, or a new state of one (update).
 export function fillLine(line, entry) {
-  for (const c of [...line.classList]) if (c.startsWith("level-")) line.classList.remove(c);
-  line.classList.add("line", `level-${entry.level}`);
+  const [time, level, message] = line.children;
+  if (line.dataset.level !== entry.level) {
+    if (line.dataset.level) line.classList.remove(`level-${line.dataset.level}`);
+    line.classList.add("line", `level-${entry.level}`);
+    line.dataset.level = entry.level;
+    level.textContent = entry.level;
+  }
   line.dataset.seq = entry.seq;
   line.id = `seq-${entry.seq}`;
-  setTime(line.querySelector("time"), entry);
-  line.querySelector(".level").textContent = entry.level;
-  const message = line.querySelector(".message");
+  setTime(time, entry);
   raw.set(message, entry.message);
   highlight(message);
 }

@@ -6,11 +6,15 @@ import { plainText } from "/static/termtext.js";
 // CSI sequences (GitLab wraps its markers in ESC[0K) are dropped before matching.
 const CSI = /[\x1b\x9b]\[?[0-?]*[ -/]*[@-~]/g;
 
+// MARKER matches the start of a message that may be a marker (a quick test for the rest).
+const MARKER = /^(\s*::|section_|[\x1b\x9b]|--- |\+\+\+ |~~~ )/;
+
 // sectionMark returns {kind: "start", title, collapsed, expanded}, {kind: "end", text}, or
 // null for an entry that neither starts nor ends a section.
 export function sectionMark(entry) {
   if (entry.section === "start") return { kind: "start", title: plainText(entry.message) };
   if (entry.section === "end") return { kind: "end", text: entry.message };
+  if (!MARKER.test(entry.message)) return null;
   const raw = entry.message.replace(CSI, "");
   let m;
   // GitHub Actions: ::group::Title and ::endgroup::

@@ -111,8 +111,12 @@ function lastState(text) {
   }).join("\n");
 }
 
+// PLAIN matches a text with no control character: one unstyled run, as it is.
+const PLAIN = /^[^\x00-\x08\x0a-\x1f\x7f-\x9f]*$/;
+
 // runs splits text into [text, style] runs with every control removed.
 export function runs(text) {
+  if (PLAIN.test(text)) return text ? [[text, plain()]] : [];
   text = lastState(text);
   const out = [];
   const style = plain();
@@ -147,6 +151,7 @@ const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/g;
 
 // appendLinked appends text to parent, with its http and https URLs as links.
 function appendLinked(parent, text) {
+  if (!text.includes("http")) return parent.append(text);
   let at = 0;
   for (const m of text.matchAll(URL_RE)) {
     let url = m[0].replace(/[.,;:!?)\]}'"]+$/, "");
