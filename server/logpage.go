@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -32,13 +33,7 @@ type searchSlots chan struct{}
 // {"task_id","first_seq","last_seq","frames":[log frames with seq ≥ N]}; without from_seq,
 // the last M.
 func (s *Server) logPage(w http.ResponseWriter, r *http.Request, taskID string) {
-	q := r.URL.Query()
-	from, err := queryUint(q.Get("from_seq"), "from_seq", 1, 1<<53-1, 0) // none: the last page
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	limit, err := queryUint(q.Get("limit"), "limit", 1, maxPageLimit, defaultPageLimit)
+	from, limit, err := rangeQuery(r.URL.Query(), 0, maxPageLimit, defaultPageLimit) // from 0: the last page
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -72,13 +67,8 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request, taskID string) 
 // {"task_id","query","seqs":[…],"next_from_seq"}, next_from_seq 0 once the end was
 // reached. q or min_level is needed (min_level=error finds the errors).
 func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
-	taskID := r.PathValue("task_id")
-	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, err := s.authorizeView(r, taskID); err != nil {
-		s.writeError(w, r, err)
+	taskID, ok := s.viewedTask(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -94,12 +84,7 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalidField("q", "must be 1-"+strconv.Itoa(maxQueryBytes)+" bytes (or empty with min_level)"))
 		return
 	}
-	from, err := queryUint(q.Get("from_seq"), "from_seq", 1, 1<<53-1, 1)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	limit, err := queryUint(q.Get("limit"), "limit", 1, maxSearchLimit, defaultSearchSeqs)
+	from, limit, err := rangeQuery(q, 1, maxSearchLimit, defaultSearchSeqs)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -121,6 +106,31 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 		res.Seqs = []uint64{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_id": taskID, "query": query, "seqs": res.Seqs, "next_from_seq": res.Next})
+}
+
+// viewedTask returns the task_id of a request about a task's log once it is valid and
+// the request may view the task; otherwise it has answered the request.
+func (s *Server) viewedTask(w http.ResponseWriter, r *http.Request) (string, bool) {
+	taskID := r.PathValue("task_id")
+	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
+		s.writeError(w, r, err)
+		return "", false
+	}
+	if _, err := s.authorizeView(r, taskID); err != nil {
+		s.writeError(w, r, err)
+		return "", false
+	}
+	return taskID, true
+}
+
+// rangeQuery parses from_seq (default defFrom) and limit (1 to maxLimit, default
+// defLimit).
+func rangeQuery(q url.Values, defFrom, maxLimit, defLimit uint64) (from, limit uint64, err error) {
+	if from, err = queryUint(q.Get("from_seq"), "from_seq", 1, 1<<53-1, defFrom); err != nil {
+		return 0, 0, err
+	}
+	limit, err = queryUint(q.Get("limit"), "limit", 1, maxLimit, defLimit)
+	return from, limit, err
 }
 
 // queryUint parses an optional integer query parameter within [lo, hi].

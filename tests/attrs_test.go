@@ -12,6 +12,7 @@ import (
 
 	"github.com/tasktail/tasktail/client"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/server"
 )
 
 // A publish's optional attributes (stream, update, section, the producer's timestamp)
@@ -19,13 +20,7 @@ import (
 // again from disk carries them as the live frames did.
 func TestPublishAttributesReachViewersAndTheJournal(t *testing.T) {
 	dir := t.TempDir()
-	j, err := journal.OpenPebble(dir, journal.PebbleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaults()
-	cfg.Journal = j
-	s := start(t, cfg)
+	s := start(t, withPebble(t, dir))
 	v := s.watch("attrs", "since=0")
 	v.hello()
 	produced := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
@@ -70,12 +65,7 @@ func TestPublishAttributesReachViewersAndTheJournal(t *testing.T) {
 	check("live", live)
 
 	s.shutdown() // closes the journal
-	j, err = journal.OpenPebble(dir, journal.PebbleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Journal = j
-	s = start(t, cfg)
+	s = start(t, withPebble(t, dir))
 	ndjson, code := download(t, s.base, "attrs", "ndjson")
 	if code != http.StatusOK {
 		t.Fatalf("download: %d %s", code, ndjson)
@@ -165,4 +155,16 @@ func TestGoClientCarriesAttributes(t *testing.T) {
 		!got[1].Timestamp.Equal(produced) || got[1].Received.Before(produced) || !got[0].Received.IsZero() {
 		t.Fatalf("events %+v", got)
 	}
+}
+
+// withPebble is the default configuration with a Pebble journal in dir.
+func withPebble(t testing.TB, dir string) server.Config {
+	t.Helper()
+	j, err := journal.OpenPebble(dir, journal.PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaults()
+	cfg.Journal = j
+	return cfg
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/server"
 )
 
@@ -42,13 +41,7 @@ func getJSON(t *testing.T, s *service, path string, v any) int {
 // A page of the stored log from any seq, and a search over all of it, with the journal
 // and without one.
 func TestLogPagesAndSearch(t *testing.T) {
-	withJournal := defaults()
-	j, err := journal.OpenPebble(t.TempDir(), journal.PebbleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	withJournal.Journal = j
-	for name, cfg := range map[string]server.Config{"journal": withJournal, "memory": defaults()} {
+	for name, cfg := range map[string]server.Config{"journal": withPebble(t, t.TempDir()), "memory": defaults()} {
 		t.Run(name, func(t *testing.T) {
 			s := start(t, cfg)
 			n := 3000

@@ -103,13 +103,7 @@ func BenchmarkViewerMillionLines(b *testing.B) {
 	began := time.Now()
 	fillLargeTask(b, dir, "million", n)
 	b.Logf("filled %d entries in %v", n, time.Since(began).Round(time.Millisecond))
-	j, err := journal.OpenPebble(dir, journal.PebbleOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := defaults()
-	cfg.Journal = j
-	s := start(b, cfg)
+	s := start(b, withPebble(b, dir))
 	defer s.shutdown()
 	ctx := browserFor(b)
 	if err := chromedp.Run(ctx, performance.Enable(), chromedp.Navigate(s.base+"/tasks/million")); err != nil {
