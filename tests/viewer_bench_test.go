@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -181,7 +182,10 @@ func BenchmarkViewerLive2000PerSecond(b *testing.B) {
 // python3-tqdm) for 10 s: how many messages the bar became.
 func BenchmarkRunTqdm(b *testing.B) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import tqdm").Run(); err != nil {
-		b.Fatalf("python3-tqdm: %v", err)
+		if os.Getenv("CI") == "true" {
+			b.Fatalf("python3-tqdm: %v", err)
+		}
+		b.Skipf("needs Debian's python3-tqdm: %v", err)
 	}
 	s := start(b, defaults())
 	defer s.shutdown()
