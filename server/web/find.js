@@ -20,14 +20,31 @@ async function applySearch() {
     $("matches").textContent = "";
     return;
   }
-  const asked = search.query;
-  const resp = await fetch(api("/search", { q: searchBox.value, limit: 1000 }));
-  const found = resp.ok ? await resp.json() : { seqs: [], next_from_seq: 0 };
-  if (asked !== search.query) return; // typing went on
+  // A search still running for an earlier query is cancelled: the server stops it and
+  // frees its slot. One the server is too busy for is asked again after its Retry-After.
+  asking?.abort();
+  const asked = (asking = new AbortController());
+  let found = null;
+  try {
+    for (let attempt = 0; attempt < 3 && !found; attempt++) {
+      const resp = await fetch(api("/search", { q: searchBox.value, limit: 1000 }), { signal: asked.signal });
+      if (resp.ok) found = await resp.json();
+      else if (resp.status === 503) await new Promise((r) => setTimeout(r, 1000 * (+resp.headers.get("Retry-After") || 1)));
+      else break;
+    }
+  } catch {
+    return; // cancelled by a newer query
+  }
+  if (asked !== asking) return;
+  if (!found) {
+    $("matches").textContent = "search failed";
+    return;
+  }
   matches = found.seqs;
   const n = matches.length;
   $("matches").textContent = `${n.toLocaleString()}${found.next_from_seq ? "+" : ""} ${n === 1 ? "match" : "matches"}`;
 }
+let asking = null;
 
 let searchTimer = null;
 let searching = Promise.resolve();
