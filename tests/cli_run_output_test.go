@@ -46,7 +46,7 @@ func TestCLIRunOnATerminalKeepsTheOrderWritten(t *testing.T) {
 // order across the streams.
 func TestCLIRunNamesStreamsInOrder(t *testing.T) {
 	s := start(t, defaults())
-	logs := s.runLogs("pipes", "--", "sh", "-c", `echo out1; sleep 0.1; echo err1 >&2; sleep 0.1; echo out2; sleep 0.1; echo err2 >&2`)
+	logs := s.runLogs("pipes", "--", "sh", "-c", `echo out1; sleep 0.3; echo err1 >&2; sleep 0.3; echo out2; sleep 0.3; echo err2 >&2`)
 	var got []string
 	for _, l := range logs[:len(logs)-1] {
 		got = append(got, l.Stream+":"+l.Message+":"+string(l.Level))
