@@ -14,7 +14,7 @@ import (
 type logEntry = taskstate.Input
 
 func entryOf(in *v1.LogInput) logEntry {
-	return logEntry{Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished}
+	return logEntry{Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished, Attrs: in.Attrs}
 }
 
 // PublishCall is the one publish message a task actor handles: the publishes of one or
@@ -141,7 +141,7 @@ func (c *PublishCall) result(part int) (Ack, error) {
 func publishOf(c *PublishCall) *v1.Publish {
 	p := &v1.Publish{TaskId: c.taskID, Entries: make([]*v1.LogInput, len(c.entries)), Ends: make([]uint32, len(c.ends)), Keys: c.keys}
 	for i, e := range c.entries {
-		p.Entries[i] = &v1.LogInput{Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished}
+		p.Entries[i] = &v1.LogInput{Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished, Attrs: e.Attrs}
 	}
 	for i, end := range c.ends {
 		p.Ends[i] = uint32(end)

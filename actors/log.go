@@ -15,7 +15,7 @@ import (
 func entryFrame(taskID string, e journal.Entry, stamp []byte) []byte {
 	return conn.LogFrame(&v1.LogEntry{
 		TaskId: taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
-		Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
+		Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished, Attrs: e.Attrs,
 	}, conn.AppendTimestamp(stamp, e.TimeUnixNano))
 }
 
@@ -39,7 +39,11 @@ func (l LogLine) Frame() []byte {
 // AppendText appends the message as a text line, "timestamp level message\n".
 func (l LogLine) AppendText(b []byte) ([]byte, error) {
 	if l.entry != nil {
-		b = conn.AppendTimestamp(b, l.entry.TimeUnixNano)
+		at := l.entry.TimeUnixNano
+		if a := l.entry.Attrs; a != nil && a.ProducedUnixNano != 0 {
+			at = a.ProducedUnixNano // the frame's timestamp
+		}
+		b = conn.AppendTimestamp(b, at)
 		b = append(append(append(b, ' '), conn.LevelName(l.entry.Level)...), ' ')
 		return append(append(b, l.entry.Message...), '\n'), nil
 	}
@@ -63,18 +67,11 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(LogLine) error
 		return err
 	}
 	if m.store == nil {
-		reply, err := m.request(ctx, &v1.GetLog{TaskId: taskID})
+		frames, err := m.retainedFrames(ctx, taskID)
 		if err != nil {
 			return err
 		}
-		frames, ok := reply.(*v1.LogFrames)
-		switch {
-		case !ok:
-			return unexpected(reply)
-		case !frames.Found:
-			return ErrNotFound
-		}
-		for _, f := range frames.Frames {
+		for _, f := range frames {
 			if err := fn(LogLine{taskID: taskID, frame: f}); err != nil {
 				return err
 			}

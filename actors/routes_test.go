@@ -15,6 +15,7 @@ import (
 // other message must be in the table (routes.go).
 var notRouted = map[protoreflect.Name]string{
 	"LogInput":     "part of a Publish",
+	"LineAttrs":    "part of a LogInput and a LogEntry",
 	"GroupAck":     "part of a PublishAck",
 	"PublishAck":   "reply",
 	"SubscribeAck": "reply",

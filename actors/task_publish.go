@@ -41,7 +41,7 @@ func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *taskstate.Pl
 		for _, e := range p.Entries {
 			frame := conn.LogFrame(&v1.LogEntry{
 				TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
-				Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished,
+				Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished, Attrs: e.Attrs,
 			}, now.text)
 			if watched {
 				live = append(live, frame)

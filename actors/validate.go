@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tasktail/tasktail/conn"
@@ -28,8 +29,7 @@ func (c *Config) ValidateTaskID(id string) error {
 		return invalid("task_id", "must be 1-%d characters", c.MaxTaskIDLength)
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+		if !idChar(id[i]) {
 			return invalid("task_id", "may contain only letters, digits and . _ : -")
 		}
 	}
@@ -38,6 +38,11 @@ func (c *Config) ValidateTaskID(id string) error {
 		return invalid("task_id", "must not be . or ..")
 	}
 	return nil
+}
+
+// idChar reports whether c may stand in a task_id or a stream name.
+func idChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
 }
 
 // KeepProgress as a message's progress leaves the task's progress as it is: the message's
@@ -98,6 +103,43 @@ func checkEntry(c *Config, e logEntry, last bool) *InvalidError {
 	}
 	if e.Finished && !last {
 		return invalid("finished", "only the last entry of a batch may finish the task")
+	}
+	if e.Attrs != nil {
+		return checkAttrs(e.Attrs)
+	}
+	return nil
+}
+
+// MaxStreamLength is the longest stream name accepted.
+const MaxStreamLength = 32
+
+// Timestamps a producer gives may be this far ahead of the server's clock (clocks
+// disagree), or this far behind it (a back-filled log).
+const (
+	MaxTimestampAhead  = time.Minute
+	MaxTimestampBehind = 30 * 24 * time.Hour
+)
+
+// checkAttrs checks a message's attributes: a stream name of 1 to MaxStreamLength
+// characters of [A-Za-z0-9._:-], a known section mark, and a producer's time within the
+// bounded skew.
+func checkAttrs(a *v1.LineAttrs) *InvalidError {
+	if len(a.Stream) > MaxStreamLength {
+		return invalid("stream", "longer than %d characters", MaxStreamLength)
+	}
+	for i := 0; i < len(a.Stream); i++ {
+		if !idChar(a.Stream[i]) {
+			return invalid("stream", "may contain only letters, digits and . _ : -")
+		}
+	}
+	if a.Section < 0 || a.Section > v1.Section_SECTION_END {
+		return invalid("section", "must be start or end")
+	}
+	if at := a.ProducedUnixNano; at != 0 {
+		now := time.Now()
+		if at > now.Add(MaxTimestampAhead).UnixNano() || at < now.Add(-MaxTimestampBehind).UnixNano() {
+			return invalid("timestamp", "must be within %v ahead of the server's clock and %v behind it", MaxTimestampAhead, MaxTimestampBehind)
+		}
 	}
 	return nil
 }

@@ -33,7 +33,22 @@ type Log struct {
 	Message  string  `json:"message"`
 	Progress float64 `json:"progress"` // 0–100, or KeepProgress
 	Finished bool    `json:"finished"` // the task's last message
+
+	// Optional attributes, left out when zero.
+	Stream    string    `json:"stream,omitempty"`   // stdout, stderr, or a short name such as a step
+	Update    bool      `json:"update,omitempty"`   // a new state of the stream's newest message (a \r line)
+	Section   Section   `json:"section,omitempty"`  // SectionStart (the message is its title) or SectionEnd
+	Timestamp time.Time `json:"timestamp,omitzero"` // the message's own time (a back-filled log)
 }
+
+// Section marks where a collapsible section of the log starts or ends.
+type Section string
+
+// The section marks.
+const (
+	SectionStart Section = "start"
+	SectionEnd   Section = "end"
+)
 
 // KeepProgress as a Log's Progress leaves the task's progress as it is (the field is not
 // sent); 0 sets it to 0.
@@ -46,10 +61,14 @@ func (l Log) MarshalJSON() ([]byte, error) {
 		return json.Marshal(plain(l))
 	}
 	return json.Marshal(struct {
-		Level    Level  `json:"level"`
-		Message  string `json:"message"`
-		Finished bool   `json:"finished"`
-	}{l.Level, l.Message, l.Finished})
+		Level     Level     `json:"level"`
+		Message   string    `json:"message"`
+		Finished  bool      `json:"finished"`
+		Stream    string    `json:"stream,omitempty"`
+		Update    bool      `json:"update,omitempty"`
+		Section   Section   `json:"section,omitempty"`
+		Timestamp time.Time `json:"timestamp,omitzero"`
+	}{l.Level, l.Message, l.Finished, l.Stream, l.Update, l.Section, l.Timestamp})
 }
 
 // Ack answers a publish of one message.

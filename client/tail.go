@@ -31,6 +31,10 @@ type Event struct {
 	Message   string
 	Progress  float64
 	Finished  bool
+	Stream    string
+	Update    bool      // a new state of the stream's newest message
+	Section   Section   // "start", "end" or none
+	Received  time.Time // when the server took it, if Timestamp is the producer's
 
 	// gap: messages FromSeq..ToSeq will not arrive; ToSeq is 0 when the end is unknown
 	// (Reason "epoch": the task restarted and what its earlier run published is gone).
@@ -222,6 +226,10 @@ func ParseEvent(raw []byte) (Event, error) {
 		Message   string  `json:"message"`
 		Progress  float64 `json:"progress"`
 		Finished  bool    `json:"finished"`
+		Stream    string  `json:"stream"`
+		Update    bool    `json:"update"`
+		Section   string  `json:"section"`
+		Received  string  `json:"received"`
 		FromSeq   uint64  `json:"from_seq"`
 		ToSeq     uint64  `json:"to_seq"`
 		Reason    string  `json:"reason"`
@@ -231,6 +239,7 @@ func ParseEvent(raw []byte) (Event, error) {
 	}
 	ev := Event{Type: f.Type, TaskID: f.TaskID, Epoch: f.Epoch, LastSeq: f.LastSeq, Seq: f.Seq,
 		Level: Level(f.Level), Message: f.Message, Progress: f.Progress, Finished: f.Finished,
+		Stream: f.Stream, Update: f.Update, Section: Section(f.Section),
 		FromSeq: f.FromSeq, ToSeq: f.ToSeq, Reason: f.Reason, Raw: raw}
 	if f.Timestamp != "" {
 		ts, err := time.Parse(time.RFC3339Nano, f.Timestamp)
@@ -238,6 +247,13 @@ func ParseEvent(raw []byte) (Event, error) {
 			return Event{}, fmt.Errorf("frame timestamp %q: %w", f.Timestamp, err)
 		}
 		ev.Timestamp = ts
+	}
+	if f.Received != "" {
+		ts, err := time.Parse(time.RFC3339Nano, f.Received)
+		if err != nil {
+			return Event{}, fmt.Errorf("frame received %q: %w", f.Received, err)
+		}
+		ev.Received = ts
 	}
 	return ev, nil
 }

@@ -47,6 +47,10 @@ func appendLogFrameAt(b []byte, e *v1.LogEntry, stamp []byte) []byte {
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, e.Seq, 10)
 	b = append(b, `,"timestamp":"`...)
+	if a := e.Attrs; a != nil && a.ProducedUnixNano != 0 { // the producer's time, and the server's beside it
+		b = AppendTimestamp(b, a.ProducedUnixNano)
+		b = append(b, `","received":"`...)
+	}
 	b = append(b, stamp...)
 	b = append(b, `","level":"`...)
 	b = append(b, LevelName(e.Level)...)
@@ -56,7 +60,39 @@ func appendLogFrameAt(b []byte, e *v1.LogEntry, stamp []byte) []byte {
 	b = strconv.AppendFloat(b, e.Progress, 'f', -1, 64)
 	b = append(b, `,"finished":`...)
 	b = strconv.AppendBool(b, e.Finished)
+	if a := e.Attrs; a != nil {
+		b = appendAttrs(b, a)
+	}
 	return append(b, '}')
+}
+
+var sectionNames = [...]string{v1.Section_SECTION_START: "start", v1.Section_SECTION_END: "end"}
+
+// appendAttrs appends the fields of a message's attributes that are set.
+func appendAttrs(b []byte, a *v1.LineAttrs) []byte {
+	if a.Stream != "" {
+		b = append(b, `,"stream":`...)
+		b = appendJSONString(b, a.Stream)
+	}
+	if a.Update {
+		b = append(b, `,"update":true`...)
+	}
+	if a.Section > 0 && int(a.Section) < len(sectionNames) {
+		b = append(b, `,"section":"`...)
+		b = append(b, sectionNames[a.Section]...)
+		b = append(b, '"')
+	}
+	return b
+}
+
+// SectionNamed returns the section mark named s ("start", "end"), or SECTION_NONE.
+func SectionNamed(s string) v1.Section {
+	for i, name := range sectionNames {
+		if name == s && name != "" {
+			return v1.Section(i)
+		}
+	}
+	return v1.Section_SECTION_NONE
 }
 
 // HelloFrame encodes the first frame of a connection.

@@ -30,6 +30,13 @@ func TestLogFrame(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}
+	produced := time.Date(2026, 11, 20, 8, 0, 0, 5000, time.UTC)
+	b = logFrame(&v1.LogEntry{TaskId: "t1", Seq: 59, TimeUnixNano: ts.UnixNano(), Level: v1.Level_LEVEL_INFO, Message: " 40%",
+		Attrs: &v1.LineAttrs{Stream: "stderr", Update: true, Section: v1.Section_SECTION_START, ProducedUnixNano: produced.UnixNano()}})
+	want = `{"type":"log","task_id":"t1","seq":59,"timestamp":"2026-11-20T08:00:00.000005Z","received":"2026-11-21T09:00:00.123456Z","level":"info","message":" 40%","progress":0,"finished":false,"stream":"stderr","update":true,"section":"start"}`
+	if string(b) != want {
+		t.Fatalf("with attributes: got  %s\nwant %s", b, want)
+	}
 	if g := GapFrame(&v1.Gap{TaskId: "t1", FromSeq: 3, ToSeq: 52, Reason: v1.GapReason_GAP_REASON_TRIMMED}); string(g) != `{"type":"gap","task_id":"t1","from_seq":3,"to_seq":52,"reason":"trimmed"}` {
 		t.Fatalf("gap frame %s", g)
 	}

@@ -5,17 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
 // The records are small binary encodings with a version byte, so that a later version can
 // read what an earlier one wrote. Chunks of version 2 carried idempotency keys on their
-// entries; they have records of their own since version 3.
+// entries; they have records of their own since version 3. Version 4 adds each entry's
+// attributes (v1.LineAttrs); a chunk none of whose entries has any is written as version 3.
 const (
 	recordVersion = 1
 	keyedChunks   = 2
-	chunkVersion  = 3
+	plainChunks   = 3 // entries without attributes
+	chunkVersion  = 4
+)
+
+// The flags byte of an entry in a chunk of version 4 says which attributes follow.
+const (
+	attrStream   = 1 << 0
+	attrUpdate   = 1 << 1
+	attrProduced = 1 << 2
+	attrSection  = 3 << 3 // two bits: v1.Section
 )
 
 var errCorrupt = errors.New("corrupt journal record")
@@ -35,7 +46,13 @@ func appendMeta(b []byte, m Meta) []byte {
 	b = binary.AppendVarint(b, m.Bytes)
 	b = binary.AppendUvarint(b, m.Owner)
 	b = append(b, boolByte(m.Failed))
-	return binary.AppendUvarint(b, uint64(m.Keys))
+	b = binary.AppendUvarint(b, uint64(m.Keys))
+	b = binary.AppendUvarint(b, uint64(len(m.Streams)))
+	for _, s := range m.Streams {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
 }
 
 // decodeMeta decodes a record appendMeta wrote.
@@ -58,6 +75,12 @@ func decodeMeta(b []byte) (Meta, error) {
 	}
 	if len(d.b) > 0 {
 		m.Keys = int(d.uvarint())
+	}
+	if len(d.b) > 0 {
+		n := d.uvarint()
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			m.Streams = append(m.Streams, d.string())
+		}
 	}
 	if d.err != nil {
 		return Meta{}, fmt.Errorf("meta: %w", d.err)
@@ -97,7 +120,11 @@ func decodeKey(b []byte, last uint64) (Key, error) {
 
 // appendChunk encodes entries with consecutive seqs; the first seq is in the record's key.
 func appendChunk(b []byte, entries []Entry) []byte {
-	b = append(b, chunkVersion)
+	version := byte(plainChunks)
+	if slices.ContainsFunc(entries, func(e Entry) bool { return e.Attrs != nil }) {
+		version = chunkVersion
+	}
+	b = append(b, version)
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	for _, e := range entries {
 		b = binary.AppendVarint(b, e.TimeUnixNano)
@@ -105,6 +132,9 @@ func appendChunk(b []byte, entries []Entry) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.Progress))
 		b = binary.AppendUvarint(b, uint64(len(e.Message)))
 		b = append(b, e.Message...)
+		if version == chunkVersion {
+			b = appendAttrs(b, e.Attrs)
+		}
 	}
 	return b
 }
@@ -125,6 +155,9 @@ func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 		e.Message = d.string()
 		if version == keyedChunks && d.string() != "" {
 			d.uvarint() // the key's first seq: the keys of version 2 are not carried over
+		}
+		if version >= chunkVersion {
+			e.Attrs = d.attrs()
 		}
 		if d.err == nil && !fn(e) {
 			return nil
@@ -257,4 +290,47 @@ func (d *decoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// appendAttrs encodes a chunk entry's attributes: a flags byte, then the stream and the
+// producer's time when there are.
+func appendAttrs(b []byte, a *v1.LineAttrs) []byte {
+	if a == nil {
+		return append(b, 0)
+	}
+	flags := byte(a.Section&3) << 3
+	if a.Stream != "" {
+		flags |= attrStream
+	}
+	if a.Update {
+		flags |= attrUpdate
+	}
+	if a.ProducedUnixNano != 0 {
+		flags |= attrProduced
+	}
+	b = append(b, flags)
+	if a.Stream != "" {
+		b = binary.AppendUvarint(b, uint64(len(a.Stream)))
+		b = append(b, a.Stream...)
+	}
+	if a.ProducedUnixNano != 0 {
+		b = binary.AppendVarint(b, a.ProducedUnixNano)
+	}
+	return b
+}
+
+// attrs decodes what appendAttrs wrote; nil for a plain message.
+func (d *decoder) attrs() *v1.LineAttrs {
+	flags := d.byte()
+	if flags == 0 {
+		return nil
+	}
+	a := &v1.LineAttrs{Update: flags&attrUpdate != 0, Section: v1.Section(flags & attrSection >> 3)}
+	if flags&attrStream != 0 {
+		a.Stream = d.string()
+	}
+	if flags&attrProduced != 0 {
+		a.ProducedUnixNano = d.varint()
+	}
+	return a
 }

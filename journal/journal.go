@@ -20,6 +20,7 @@ type Entry struct {
 	Message      string
 	Progress     float64
 	Finished     bool
+	Attrs        *v1.LineAttrs // nil for a plain message
 }
 
 // Meta is a task's state besides its entries: what a task needs to continue where it was.
@@ -49,6 +50,8 @@ type Meta struct {
 	// Keys is how many idempotency keys the journal holds for the task (at most its key
 	// window). Commit keeps it.
 	Keys int
+	// Streams are the stream names the task's messages used (taskstate.MaxStreams).
+	Streams []string
 }
 
 // Key is the idempotency key of one stored publish: its entries were First..Last, at At

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tasktail/tasktail/actors"
@@ -20,6 +21,11 @@ type logInput struct {
 	Message  *string  `json:"message"`
 	Progress *float64 `json:"progress"`
 	Finished *bool    `json:"finished"`
+	// The optional attributes (docs/design.md, "How a log reads").
+	Stream    *string `json:"stream"`
+	Update    *bool   `json:"update"`
+	Section   *string `json:"section"`
+	Timestamp *string `json:"timestamp"`
 }
 
 // decodePublish decodes a publish body: one JSON object, or an array of them (a batch).
@@ -99,7 +105,39 @@ func (in *logInput) toProto(prefix string) (*v1.LogInput, error) {
 	if in.Finished != nil {
 		out.Finished = *in.Finished
 	}
-	return out, nil
+	attrs, err := in.attrs(prefix)
+	out.Attrs = attrs
+	return out, err
+}
+
+// attrs returns the entry's attributes, nil when it has none.
+func (in *logInput) attrs(prefix string) (*v1.LineAttrs, error) {
+	if in.Stream == nil && in.Update == nil && in.Section == nil && in.Timestamp == nil {
+		return nil, nil
+	}
+	a := &v1.LineAttrs{}
+	if in.Stream != nil {
+		a.Stream = *in.Stream
+	}
+	if in.Update != nil {
+		a.Update = *in.Update
+	}
+	if in.Section != nil {
+		if a.Section = conn.SectionNamed(*in.Section); a.Section == v1.Section_SECTION_NONE {
+			return nil, invalidField(prefix+"section", "must be start or end")
+		}
+	}
+	if in.Timestamp != nil {
+		t, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
+		if err != nil || t.UnixNano() <= 0 {
+			return nil, invalidField(prefix+"timestamp", "must be an RFC 3339 time, such as 2026-11-21T10:00:00.123Z")
+		}
+		a.ProducedUnixNano = t.UnixNano()
+	}
+	if a.Stream == "" && !a.Update && a.Section == 0 && a.ProducedUnixNano == 0 {
+		return nil, nil // every field at its default: a plain message
+	}
+	return a, nil
 }
 
 // jsonError turns an encoding/json error into an invalid-argument error naming the field.
@@ -142,7 +180,7 @@ func invalidField(field, reason string) *actors.InvalidError {
 }
 
 // publishKeys are the keys of a log entry, as the contract spells them.
-var publishKeys = [...]string{"level", "message", "progress", "finished"}
+var publishKeys = [...]string{"level", "message", "progress", "finished", "stream", "update", "section", "timestamp"}
 
 // strictKeys refuses what encoding/json would take leniently: a key twice in one object
 // (it keeps the last) and a key that matches a field only without regard to case. A body

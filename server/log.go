@@ -13,13 +13,12 @@ import (
 // frames, one per line; with Content-Disposition for a download. It is authorized like
 // viewing.
 func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request) {
-	taskID := r.PathValue("task_id")
-	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
-		s.writeError(w, r, err)
+	taskID, ok := s.viewedTask(w, r)
+	if !ok {
 		return
 	}
-	if _, err := s.authorizeView(r, taskID); err != nil {
-		s.writeError(w, r, err)
+	if q := r.URL.Query(); q.Has("from_seq") || q.Has("limit") {
+		s.logPage(w, r, taskID) // a page of the log, for the viewer (logpage.go)
 		return
 	}
 	format := r.URL.Query().Get("format")

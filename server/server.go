@@ -23,7 +23,9 @@ type Server struct {
 	metrics *metrics
 	limiter *rateLimiter
 	bodies  *bodyBudget
-	handler http.Handler
+	// searches bounds the log searches running at once (logpage.go).
+	searches searchSlots
+	handler  http.Handler
 	// drainCtx is cancelled when Serve begins to shut down: streaming publishes end then.
 	drainCtx context.Context
 	drain    context.CancelFunc
@@ -47,7 +49,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst),
-		bodies: &bodyBudget{max: cfg.MaxBodyMemory}}
+		bodies: &bodyBudget{max: cfg.MaxBodyMemory}, searches: make(searchSlots, maxSearches)}
 	s.mgr.Store(mgr)
 	s.metrics = newMetrics(s.Manager)
 	s.handler = s.routes()
@@ -198,6 +200,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)
 	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", s.restart)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/log", s.downloadLog)
+	mux.HandleFunc("GET /v1/tasks/{task_id}/search", s.searchLog)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
 	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
 	mux.HandleFunc("GET /{$}", s.index)

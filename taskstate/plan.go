@@ -17,6 +17,7 @@ type Input struct {
 	Message  string
 	Progress float64 // KeepProgress: the task's
 	Finished bool
+	Attrs    *v1.LineAttrs // nil for a plain message
 }
 
 // Plan is what a publish call does to its task, decided once from the task's state:
@@ -33,13 +34,14 @@ type Plan struct {
 	Finished   bool
 	Failed     bool
 	FinishedAt int64 // unix nanoseconds: At when the call finishes the task
+	Streams    []string
 }
 
 // Onto returns m, a task's meta before the call, as the call leaves it: what a journal
 // stores with the call's entries. (The seen watermark stays the one from before.)
 func (p *Plan) Onto(m journal.Meta) journal.Meta {
 	m.LastSeq, m.Progress, m.Finished, m.Failed, m.FinishedAt = p.LastSeq, p.Progress, p.Finished, p.Failed, p.FinishedAt
-	m.Active = p.At.UnixNano()
+	m.Active, m.Streams = p.At.UnixNano(), p.Streams
 	return m
 }
 
@@ -72,7 +74,8 @@ func (p *Plan) Keys() []journal.Key {
 // all or nothing, with idempotency key key(i) ("" for none). It changes nothing.
 func (s *State) Plan(entries []Input, ends []int, key func(int) string, at time.Time, r Rules) *Plan {
 	p := &Plan{Groups: make([]PlannedGroup, len(ends)), At: at,
-		LastSeq: s.LastSeq, Progress: s.Progress, Finished: s.Finished, Failed: s.Failed, FinishedAt: s.FinishedAt}
+		LastSeq: s.LastSeq, Progress: s.Progress, Finished: s.Finished, Failed: s.Failed, FinishedAt: s.FinishedAt,
+		Streams: s.Streams}
 	var inCall map[string]int // keys of earlier groups of this call: their index
 	from := 0
 	for i, end := range ends {
@@ -102,8 +105,10 @@ func (s *State) Plan(entries []Input, ends []int, key func(int) string, at time.
 				in.Progress = p.Progress
 			}
 			p.LastSeq++
+			attrs := in.Attrs
+			attrs, p.Streams = streamOf(p.Streams, attrs)
 			p.Entries = append(p.Entries, journal.Entry{Seq: p.LastSeq, TimeUnixNano: at.UnixNano(),
-				Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished})
+				Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished, Attrs: attrs})
 			p.Progress = in.Progress
 			if in.Finished && !p.Finished {
 				p.Failed, p.FinishedAt = Failing(in.Level), at.UnixNano()
@@ -128,7 +133,7 @@ func Failing(level v1.Level) bool {
 }
 
 // BodyHash fingerprints the entries of one publish, for its idempotency key (FNV-1a over
-// each entry's level, progress, finished flag, length and message).
+// each entry's level, progress, finished flag, length and message, and its attributes).
 func BodyHash(entries []Input) uint64 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
@@ -149,6 +154,18 @@ func BodyHash(entries []Input) uint64 {
 		mix(uint64(len(e.Message)))
 		for i := 0; i < len(e.Message); i++ {
 			h = (h ^ uint64(e.Message[i])) * prime
+		}
+		if a := e.Attrs; a != nil { // a plain message hashes as before attributes existed
+			flags := uint64(a.Section) << 1
+			if a.Update {
+				flags |= 1
+			}
+			mix(flags)
+			mix(uint64(a.ProducedUnixNano))
+			mix(uint64(len(a.Stream)))
+			for i := 0; i < len(a.Stream); i++ {
+				h = (h ^ uint64(a.Stream[i])) * prime
+			}
 		}
 	}
 	return h

@@ -28,6 +28,8 @@ type State struct {
 	// task's entries take there: the journal's, from its answer to each commit.
 	FirstSeq uint64
 	Bytes    int64
+	// Streams are the stream names the task's messages used, at most MaxStreams.
+	Streams []string
 	queue
 	keys *keys // nil until a keyed publish
 }
@@ -97,6 +99,7 @@ func (s *State) Apply(rec Record, r Rules) Effects {
 		}
 		if len(p.Entries) > 0 {
 			s.Progress, s.Finished, s.Failed, s.FinishedAt = p.Progress, p.Finished, p.Failed, p.FinishedAt
+			s.Streams = p.Streams
 			fx.JustFinished = s.Finished && !wasFinished
 		}
 	case Restarted:
@@ -108,7 +111,7 @@ func (s *State) Apply(rec Record, r Rules) Effects {
 	case Loaded:
 		m := rec.Meta
 		*s = State{Epoch: m.Epoch, LastSeq: m.LastSeq, Progress: m.Progress, Finished: m.Finished, Failed: m.Failed,
-			FinishedAt: m.FinishedAt, FirstSeq: m.FirstSeq, Bytes: m.Bytes}
+			FinishedAt: m.FinishedAt, FirstSeq: m.FirstSeq, Bytes: m.Bytes, Streams: m.Streams}
 		if m.LastSeq > m.Seen {
 			s.unseenFrom = m.Seen + 1
 			s.queuedFrom = m.LastSeq - QueueLength(m.LastSeq-m.Seen, uint64(r.QueueLimit), uint64(r.QueueKeep)) + 1
@@ -126,5 +129,6 @@ func (s *State) Meta(active int64, owner uint64) journal.Meta {
 	return journal.Meta{
 		Epoch: s.Epoch, LastSeq: s.LastSeq, Seen: s.Seen(), Progress: s.Progress, Finished: s.Finished,
 		Active: active, FinishedAt: s.FinishedAt, FirstSeq: s.FirstSeq, Bytes: s.Bytes, Owner: owner, Failed: s.Failed,
+		Streams: s.Streams,
 	}
 }

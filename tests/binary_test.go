@@ -28,7 +28,7 @@ var (
 // the path of tasktail: static (CGO_ENABLED=0), as in the image. TASKTAIL_TEST_BUILD_FLAGS
 // adds build flags: -race finds the data races of members that run as processes (the race
 // detector then fails a member's exit; it needs cgo, so that build is not static).
-func tasktailBinary(t *testing.T) string {
+func tasktailBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		if binDir, buildErr = os.MkdirTemp("", "tasktail-bin-"); buildErr != nil {
@@ -54,7 +54,7 @@ func tasktailBinary(t *testing.T) string {
 }
 
 // benchBinary returns the path of tasktail-bench, built with tasktail.
-func benchBinary(t *testing.T) string {
+func benchBinary(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(filepath.Dir(tasktailBinary(t)), "tasktail-bench")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/server"
 	"github.com/tasktail/tasktail/token"
 )
 
@@ -55,7 +56,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // run runs browser actions with a deadline.
-func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+func run(t testing.TB, ctx context.Context, actions ...chromedp.Action) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
@@ -98,7 +99,7 @@ func domLines(t *testing.T, ctx context.Context) []domLine {
 	return lines
 }
 
-func evalString(t *testing.T, ctx context.Context, expr string) string {
+func evalString(t testing.TB, ctx context.Context, expr string) string {
 	t.Helper()
 	var s string
 	run(t, ctx, chromedp.Evaluate(expr, &s))
@@ -223,20 +224,48 @@ func TestViewerAutoScrollPausesAndJumps(t *testing.T) {
 	until(t, ctx, "at the latest", atBottom+` && document.getElementById("jump").hidden`)
 }
 
-func TestViewerKeepsAtMost5000Lines(t *testing.T) {
-	s := start(t, defaults())
+// The page keeps at most 2,000 rows: live lines push the oldest out; scrolling up reads
+// them back a page at a time; links and search reach messages not in the page.
+func TestViewerKeepsAWindowOfRows(t *testing.T) {
+	s := start(t, withHistory(6000))
 	ctx := openViewer(t, s, "many")
-	for from := 1; from <= 6000; from += 1000 {
-		s.publishBatch("many", from, from+999)
+	s.publish("many", "info", "a needle in the log", 0, false)
+	for from := 2; from <= 6000; from += 1000 {
+		s.publishBatch("many", from, min(from+999, 6000))
 	}
 	until(t, ctx, "last line shown", `document.querySelector("#log .line:last-child")?.dataset.seq === "6000"`)
-	lines := domLines(t, ctx)
-	if len(lines) != 5000 || lines[0].Seq != 1001 {
-		t.Fatalf("page holds %d lines from %d, want 5000 from 1001", len(lines), lines[0].Seq)
+	rowCount := `document.querySelectorAll("#log .rows > *").length`
+	if got := evalString(t, ctx, `String(`+rowCount+`)`); got != "2000" {
+		t.Fatalf("the page holds %s rows, want 2000", got)
 	}
-	if got := evalString(t, ctx, `document.getElementById("trimmed").hidden ? "" : document.getElementById("trimmed").textContent`); !strings.HasPrefix(got, "1,000 older lines") {
-		t.Fatalf("trim note %q", got)
+	// Scrolling up reads the older pages back, each joined to the rows it precedes.
+	until(t, ctx, "an older page read", `(() => { const l = document.getElementById("log"); l.scrollTop -= 1500;
+		return document.getElementById("seq-3500") !== null })()`)
+	if got := evalString(t, ctx, `(() => { const seqs = [...document.querySelectorAll("#log .rows > .line")].map(r => +r.dataset.seq);
+		return String(seqs.length <= 2000 && seqs.every((s, i) => i === 0 || s === seqs[i-1] + 1)) })()`); got != "true" {
+		t.Fatal("the rows are not one run of seqs after reading older pages")
 	}
+	// Dragging the scrollbar to the top reads the first page.
+	until(t, ctx, "scrolled to the first line", `(() => { const l = document.getElementById("log"); l.scrollTop = 0; l.dispatchEvent(new Event("scroll"));
+		return document.getElementById("seq-1") !== null })()`)
+	if got := evalString(t, ctx, `String(`+rowCount+` <= 2000 && document.getElementById("seq-6000") === null)`); got != "true" {
+		t.Fatal("the page holds more than 2000 rows after scrolling up")
+	}
+	// A link to a message the page does not hold.
+	run(t, ctx, chromedp.Navigate(s.base+"/tasks/many#seq-5500"))
+	until(t, ctx, "linked line shown", `document.getElementById("seq-5500")?.classList.contains("target")`)
+	// Search covers what the page does not hold.
+	run(t, ctx, chromedp.SendKeys("#search", "NEEDLE", chromedp.ByID))
+	until(t, ctx, "one match", `document.getElementById("matches").textContent === "1 match"`)
+	run(t, ctx, chromedp.KeyEvent("\r"))
+	until(t, ctx, "went to it", `document.querySelector("mark.current")?.closest(".line")?.dataset.seq === "1"`)
+}
+
+// withHistory is a configuration whose tasks keep n messages in memory.
+func withHistory(n int) server.Config {
+	cfg := defaults()
+	cfg.Actors = actors.Config{HistoryLimit: n}
+	return cfg
 }
 
 // The README shows docs/viewer.png; `make screenshot` refreshes it from this test.
@@ -246,20 +275,27 @@ func TestViewerScreenshot(t *testing.T) {
 		level, text string
 		progress    float64
 	}{
-		{"info", "import started: customers.csv (48,210 rows)", 2},
-		{"debug", "schema detected: 14 columns, key customer_id", 5},
-		{"info", "rows 1-20000 imported", 40},
-		{"warning", "row 23117: invalid email \"jane@\", row skipped", 48},
-		{"info", "rows 20001-40000 imported", 82},
-		{"error", "row 41002: duplicate key 'C-1042', row skipped", 86},
-		{"info", "rows 40001-48210 imported", 99},
+		{"info", "::group::Fetch customers.csv", 2},
+		{"info", "\x1b[32m✔\x1b[0m downloaded 48,210 rows (3.1 MB)", 4},
+		{"info", "::endgroup::", 5},
+		{"info", "::group::Import rows", 5},
+		{"debug", "schema detected: \x1b[1m14 columns\x1b[0m, key \x1b[36mcustomer_id\x1b[0m", 6},
+		{"info", "rows 1-20000 \x1b[32mimported\x1b[0m", 40},
+		{"warning", "row 23117: invalid email \x1b[33m\"jane@\"\x1b[0m, row skipped", 48},
+		{"info", "rows 20001-40000 \x1b[32mimported\x1b[0m", 82},
+		{"error", "row 41002: duplicate key \x1b[1;31m'C-1042'\x1b[0m, row skipped", 86},
+		{"info", "rows 40001-48210 \x1b[32mimported\x1b[0m", 99},
+		{"info", "::endgroup::", 99},
+		{"info", "::group::Rebuild search index", 99},
+		{"info", "\x1b[36mindexing\x1b[0m 48,208 documents … \x1b[32mdone\x1b[0m", 100},
+		{"info", "::endgroup::", 100},
 	} {
 		s.publish("import-42", m.level, m.text, m.progress, false)
 	}
-	s.publish("import-42", "success", "import complete: 48,208 rows, 2 skipped", 100, true)
+	s.publish("import-42", "success", "import complete: 48,208 rows, 2 skipped; report at https://example.com/reports/42", 100, true)
 	ctx := browser(t)
 	var png []byte
-	run(t, ctx, chromedp.EmulateViewport(1000, 420), chromedp.Navigate(s.base+"/tasks/import-42"))
+	run(t, ctx, chromedp.EmulateViewport(1000, 480), chromedp.Navigate(s.base+"/tasks/import-42"))
 	until(t, ctx, "finished", `document.getElementById("status").textContent === "finished"`)
 	run(t, ctx, chromedp.CaptureScreenshot(&png))
 	if len(png) < 10_000 || string(png[1:4]) != "PNG" {

@@ -27,7 +27,7 @@ const wait = 10 * time.Second
 
 // service is a tasktail server on 127.0.0.1:0, running in this process.
 type service struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *server.Server
 	base   string // http://127.0.0.1:port
 	stop   context.CancelFunc
@@ -36,7 +36,7 @@ type service struct {
 }
 
 // start runs a server with cfg; it is shut down when the test ends.
-func start(t *testing.T, cfg server.Config) *service {
+func start(t testing.TB, cfg server.Config) *service {
 	t.Helper()
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -166,7 +166,7 @@ func (s *service) status(taskID string) response {
 
 // viewer is a WebSocket client of one task.
 type viewer struct {
-	t      *testing.T
+	t      testing.TB
 	c      *websocket.Conn
 	frames chan frameOrErr
 }

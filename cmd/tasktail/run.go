@@ -19,13 +19,23 @@ import (
 	"github.com/tasktail/tasktail/client"
 )
 
-const runSynopsis = `Usage: tasktail run TASK [--stderr-level L] [--restart] -- COMMAND ARGS...
+const runSynopsis = `Usage: tasktail run TASK [--stderr-level L] [--pty] [--restart] -- COMMAND ARGS...
 
 Runs COMMAND, passing its output through, and publishes each line it prints: standard
-output as info, standard error as --stderr-level. When it exits, publishes a final
-finished message (success, or error with the exit code) and exits with the command's
-code. If the server cannot be reached the command still runs; tasktail says so once, gives
-up publishing --flush-timeout after the command ends, and says what was not delivered.
+output as info on stream stdout, standard error as --stderr-level on stream stderr, in
+the order tasktail reads them. A line rewritten with a carriage return (a progress bar)
+is one message that updates: its first state, then at most about three a second, then its
+final state, each matched by --progress-pattern. When the command exits, publishes a
+final finished message (success, or error with the exit code) and exits with the
+command's code. If the server cannot be reached the command still runs; tasktail says so
+once, gives up publishing --flush-timeout after the command ends, and says what was not
+delivered.
+
+The kernel keeps no order between two pipes: writes to stdout and stderr closer together
+than tasktail can read them, and output a program holds in its own buffer (Python's
+stdout on a pipe), may arrive in another order. With --pty the command runs on a
+terminal: one stream in exactly the order written, line-buffered, with the colours and
+progress bars programs draw only on a terminal, and no stream names.
 
 A task that has finished takes no more messages: run refuses it before starting the
 command (exit 2), unless --restart starts the task again (a new run under the same id;
@@ -43,6 +53,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	restart := fs.Bool("restart", false, "start the task again first if it exists (a finished task takes no messages otherwise)")
 	lineOpts := addLineFlags(fs)
 	progressPattern := fs.String("progress-pattern", "", "a regular expression whose first group (or whole match) in an output line is the task's progress, 0-100, e.g. '(\\d+)%'")
+	onTerminal := fs.Bool("pty", false, "run the command on a terminal: stdout and stderr as one stream, in exactly the order written")
 	flushTimeout := fs.Duration("flush-timeout", 2*time.Second, "how long to go on publishing after the command ends (the lines still waiting, then the final message); what is not delivered by then is reported on stderr")
 	positional, command, err := cli.ParseCommand(fs, args)
 	if err != nil {
@@ -80,14 +91,16 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cmd.Stdin = os.Stdin
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
-	outPipe, err := cmd.StdoutPipe()
+	var out *commandOutput
+	if *onTerminal {
+		out, err = terminalOutput(cmd, stdout)
+	} else {
+		out, err = pipeOutput(cmd, stdout, stderr, client.Level(*stderrLevel))
+	}
 	if err != nil {
 		return err
 	}
-	errPipe, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
+	defer out.close()
 
 	var warnOnce sync.Once
 	warn := func(err error) {
@@ -123,11 +136,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		final = client.Log{Level: client.Error, Message: fmt.Sprintf("command failed to start: %v", err), Progress: client.KeepProgress, Finished: true}
 		fmt.Fprintf(stderr, "tasktail run: %v\n", err)
 	} else {
-		var readers sync.WaitGroup
-		readers.Add(2)
-		go func() { defer readers.Done(); pipeLines(outPipe, stdout, client.Info, lineOpts, lines) }()
-		go func() { defer readers.Done(); pipeLines(errPipe, stderr, client.Level(*stderrLevel), lineOpts, lines) }()
-		readers.Wait() // both pipes end when the command exits
+		out.started()
+		out.publish(&outputLines{opts: lineOpts, now: time.Now, emit: func(l client.Log) { lines <- l }})
 		waitErr := cmd.Wait()
 		flush()
 		code, final = exitOutcome(waitErr)
@@ -150,19 +160,6 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "tasktail: %s were not delivered to %s (--flush-timeout %v after the command ended)\n", what, server.Server, *flushTimeout)
 	}
 	return cli.ExitError{Code: code, Err: nil}
-}
-
-// pipeLines copies r to w as it comes and queues each line for publishing, a long one
-// as o says.
-func pipeLines(r io.Reader, w io.Writer, level client.Level, o *lineOptions, lines chan<- client.Log) {
-	err := readLines(io.TeeReader(r, w), func(line string, cut int) {
-		for _, m := range o.messages(line, cut) {
-			lines <- client.Log{Level: level, Message: m, Progress: o.progressOf(m)}
-		}
-	})
-	if err != nil { // the pipe broke: drain it so the command never blocks on us
-		_, _ = io.Copy(w, r)
-	}
 }
 
 // exitOutcome turns the command's end into an exit code and the task's final message.

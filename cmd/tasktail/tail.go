@@ -6,20 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/tasktail/tasktail/internal/cli"
+	"github.com/tasktail/tasktail/internal/termtext"
 
 	"github.com/tasktail/tasktail/client"
 )
 
-const tailSynopsis = `Usage: tasktail tail TASK [--since N] [-o json] [--wait]
+const tailSynopsis = `Usage: tasktail tail TASK [--since N] [-o json] [--wait] [--color auto|always|never]
 
 Prints the task's messages as they come, with time, level and progress, reconnecting and
 resuming by itself, until the task finishes or is deleted. On a terminal levels are
-coloured and a progress bar follows the log. Of a task nobody has published to yet it
+coloured and a progress bar follows the log. Escape sequences in messages are removed,
+except, on a terminal (or with --color=always), those that colour text. Of a task nobody has published to yet it
 says so on stderr after 2 s (a typo in TASK looks the same), unless --wait.
 
 Exit status: 0 when the task finished with a non-error level, 1 when its final level was
@@ -37,6 +38,7 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	since := fs.Uint64("since", 0, "show only messages after this seq (0: everything the server retains)")
 	output := fs.String("o", "text", "output: text, or json for the frames as JSON lines")
 	quiet := fs.Bool("wait", false, "wait quietly for a task nobody has published to yet")
+	colorMode := addColorFlag(fs)
 	taskID, c, err := cli.ParseTaskCommand(fs, server, args)
 	if err != nil {
 		return err
@@ -44,13 +46,17 @@ func tail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *output != "text" && *output != "json" {
 		return cli.UsageError{Err: fmt.Errorf("-o %q: want text or json", *output)}
 	}
+	colour, err := useColor(*colorMode, stdout)
+	if err != nil {
+		return err
+	}
 	stream, err := c.Tail(ctx, taskID, *since)
 	if err != nil {
 		return cli.ExitError{Code: 2, Err: err}
 	}
 	defer stream.Close()
 
-	p := newPrinter(stdout, stderr, *output == "json")
+	p := newPrinter(stdout, stderr, *output == "json", colour)
 	type next struct {
 		ev  client.Event
 		err error
@@ -114,23 +120,15 @@ type printer struct {
 	out      *bufio.Writer // flushed once no event waits: a burst is one write
 	notes    io.Writer
 	json     bool
-	terminal bool // colours and the progress bar
+	terminal bool // the progress bar
+	colour   bool // coloured levels, and the colours messages carry
 	bar      bool // a progress bar is on screen
 	progress float64
 	lastSeq  uint64 // the last seq the latest hello announced
 }
 
-func newPrinter(out, notes io.Writer, json bool) *printer {
-	return &printer{out: bufio.NewWriterSize(out, 64<<10), notes: notes, json: json, terminal: !json && isTerminal(out) && os.Getenv("NO_COLOR") == ""}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
+func newPrinter(out, notes io.Writer, json, colour bool) *printer {
+	return &printer{out: bufio.NewWriterSize(out, 64<<10), notes: notes, json: json, terminal: !json && isTerminal(out), colour: !json && colour}
 }
 
 var levelColours = map[client.Level]string{
@@ -146,11 +144,26 @@ func (p *printer) event(ev client.Event) {
 	switch ev.Type {
 	case "log":
 		p.clearBar()
-		level := fmt.Sprintf("%-8s", ev.Level)
-		if p.terminal {
-			level = levelColours[ev.Level] + level + "\x1b[0m"
+		// A section's start prints as its header; an end marker prints nothing (an
+		// explicit end that has a message prints it).
+		start, end, title := sectionMark(ev)
+		if start {
+			p.sectionHeader(ev, title)
 		}
-		fmt.Fprintf(p.out, "%s %s %3.0f%% %s\n", ev.Timestamp.Local().Format("15:04:05.000"), level, ev.Progress, ev.Message)
+		if start || end && (ev.Section == "" || ev.Message == "") {
+			p.progress = ev.Progress
+			p.drawBar()
+			return
+		}
+		level := fmt.Sprintf("%-8s", ev.Level)
+		message := termtext.Clean(ev.Message, p.colour)
+		if p.colour {
+			level = levelColours[ev.Level] + level + "\x1b[0m"
+			if strings.Contains(message, "\x1b[") {
+				message += "\x1b[0m" // a colour the message left on ends with it
+			}
+		}
+		fmt.Fprintf(p.out, "%s %s %3.0f%% %s\n", ev.Timestamp.Local().Format("15:04:05.000"), level, ev.Progress, message)
 		p.progress = ev.Progress
 		p.drawBar()
 	case "hello":
@@ -168,6 +181,14 @@ func (p *printer) event(ev client.Event) {
 		}
 		p.drawBar()
 	}
+}
+
+// sectionHeader prints the line that opens a section in place of its marker.
+func (p *printer) sectionHeader(ev client.Event, title string) {
+	if p.colour {
+		title = "\x1b[1m" + title + "\x1b[0m"
+	}
+	fmt.Fprintf(p.out, "%s ▶ %s\n", ev.Timestamp.Local().Format("15:04:05.000"), title)
 }
 
 // note tells the person something about the connection, on the notes stream.

@@ -12,7 +12,7 @@ import (
 
 func TestPrinterOnATerminalColoursAndDrawsTheBar(t *testing.T) {
 	var out, notes bytes.Buffer
-	p := &printer{out: bufio.NewWriter(&out), notes: &notes, terminal: true}
+	p := &printer{out: bufio.NewWriter(&out), notes: &notes, terminal: true, colour: true}
 	ts := time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local)
 	p.event(client.Event{Type: "log", Timestamp: ts, Level: client.Error, Message: "disk full", Progress: 40})
 	p.event(client.Event{Type: "gap", FromSeq: 3, ToSeq: 52, Reason: "trimmed"})
@@ -34,10 +34,34 @@ func TestPrinterOnATerminalColoursAndDrawsTheBar(t *testing.T) {
 
 func TestPrinterWhenPipedIsPlain(t *testing.T) {
 	var out bytes.Buffer
-	p := newPrinter(&out, &out, false) // a bytes.Buffer is no terminal
+	p := newPrinter(&out, &out, false, false) // a bytes.Buffer is no terminal
 	p.event(client.Event{Type: "log", Timestamp: time.Now(), Level: client.Warning, Message: "slow", Progress: 5})
 	p.finish()
 	if got := out.String(); strings.Contains(got, "\x1b") || strings.Contains(got, "[#") || !strings.Contains(got, "warning    5% slow") {
 		t.Fatalf("piped output %q", got)
+	}
+}
+
+// Section markers print as headers (GitHub, GitLab, Buildkite, the explicit field), and
+// end markers print nothing.
+func TestPrinterPrintsSectionHeaders(t *testing.T) {
+	var out bytes.Buffer
+	p := newPrinter(&out, &out, false, false)
+	ts := time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local)
+	for _, ev := range []client.Event{
+		{Message: "::group::Install"}, {Message: "npm ci"}, {Message: "::endgroup::"},
+		{Message: "\x1b[0Ksection_start:1700000000:compile[collapsed=true]\r\x1b[0KCompile"},
+		{Message: "\x1b[0Ksection_end:1700000003:compile\r\x1b[0K"},
+		{Message: "+++ Run tests"}, {Message: "Report", Section: client.SectionStart}, {Message: "", Section: client.SectionEnd},
+		{Message: "----- not a header"},
+	} {
+		ev.Type, ev.Timestamp, ev.Level = "log", ts, client.Info
+		p.event(ev)
+	}
+	p.finish()
+	want := "10:00:00.000 ▶ Install\n10:00:00.000 info       0% npm ci\n10:00:00.000 ▶ Compile\n10:00:00.000 ▶ Run tests\n" +
+		"10:00:00.000 ▶ Report\n10:00:00.000 info       0% ----- not a header\n"
+	if got := out.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }

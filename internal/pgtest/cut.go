@@ -93,6 +93,7 @@ func (p *CutProxy) serve(client net.Conn, target string) {
 			n, err := server.Read(buf)
 			select {
 			case <-cut:
+				p.Cuts.Add(1) // before the client can see the cut (client.Close, deferred)
 				close(answered)
 				return
 			default:
@@ -117,7 +118,6 @@ func (p *CutProxy) serve(client net.Conn, target string) {
 				close(cut)
 				server.Write(chunk) //nolint:errcheck // the connection is dropped next
 				<-answered          // the server has applied it and begun to answer
-				p.Cuts.Add(1)
 				return
 			}
 			if i >= 5 && chunk[i-5] == 'Q' {

@@ -19,13 +19,22 @@ export interface LogEntry {
   type: "log";
   task_id: string;
   seq: number;
-  /** RFC 3339 with microseconds, UTC. */
+  /** RFC 3339 with microseconds, UTC: the producer's time when it gave one, else the server's. */
   timestamp: string;
+  /** When the server received it; present only when timestamp is the producer's. */
+  received?: string;
   level: Level;
+  /** The text as printed, escape sequences included (colours: render them, never as HTML). */
   message: string;
   /** The task's progress, 0 to 100, as of this message. */
   progress: number;
   finished: boolean;
+  /** The output it came from: "stdout", "stderr" or a short name such as a step. */
+  stream?: string;
+  /** A new state of the newest message of the same stream (a line rewritten with \r). */
+  update?: boolean;
+  /** "start": opens a collapsible section titled by the message; "end": closes it. */
+  section?: "start" | "end";
 }
 
 /** Messages that will not arrive, and why. */

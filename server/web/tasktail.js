@@ -24,7 +24,8 @@ const ACTIVE = new Set(["connecting", "live", "reconnecting"]);
  * @param {string} [options.baseUrl]   server origin (default: this page's)
  * @param {string} [options.token]     subscribe token, when the server requires one
  * @param {(hello: object) => void} [options.onHello]      first frame of each connection
- * @param {(entry: object) => void} [options.onLog]        {seq, timestamp, level, message, progress, finished}
+ * @param {(entry: object) => void} [options.onLog]        {seq, timestamp, level, message, progress, finished,
+ *                                                          and when set stream, update, section, received}
  * @param {(gap: object) => void} [options.onGap]          {from_seq, to_seq, reason}
  * @param {(progress: number) => void} [options.onProgress]
  * @param {(last: object|null) => void} [options.onFinished] the task's final entry

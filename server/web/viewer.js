@@ -1,112 +1,342 @@
-// The viewer page: one task's live log, progress and end state. Messages are shown as
-// text, never as HTML.
+// The viewer page: one task's log, progress and end state. It keeps at most MAX_ROWS rows
+// in the page, a window of the log: it opens on the log's last page, reads older and newer
+// pages from the server as the reader scrolls (GET …/log?from_seq=&limit=), jumps to any
+// seq (a link, a search match, the scrollbar) by reading the page around it, and appends
+// live messages from the WebSocket while the window reaches the end. Messages are shown as
+// text, never as HTML (rows.js, termtext.js).
 import { tail } from "/static/tasktail.js";
+import { clock, fillLine, gapLine, retime } from "/static/rows.js";
+import { setupFind } from "/static/find.js";
+import { setup, built, newContext, place, endSection, applySections, reveal, entryOf } from "/static/build.js";
 
-const MAX_LINES = 5000;
+const PAGE = 500; // messages one read brings
+const MAX_ROWS = 2000; // rows the page holds
+const MAX_PX = 15e6; // the height the whole log may take in the scrollbar
+
 const taskId = decodeURIComponent(location.pathname.split("/").pop());
 const $ = (id) => document.getElementById(id);
 const log = $("log");
 const jump = $("jump");
-const trimmedNote = $("trimmed");
-let trimmed = 0;
-let pending = [];
-
 const token = new URLSearchParams(location.search).get("token") || undefined;
+const api = (path, params = {}) => {
+  const q = new URLSearchParams(params);
+  if (token) q.set("token", token);
+  return `/v1/tasks/${encodeURIComponent(taskId)}${path}?${q}`;
+};
 
 document.title = `${taskId} · tasktail`;
 $("task-id").textContent = taskId;
 // The whole retained log as a text file, under the same credential as the page.
-$("download").href = `/v1/tasks/${encodeURIComponent(taskId)}/log${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+$("download").href = api("/log").replace(/\?$/, "");
 
+// The log is a spacer for the messages above the window, the window's rows, and a spacer
+// for those below it: the scrollbar spans the whole log.
+const above = document.createElement("div");
+const rows = document.createElement("div");
+const below = document.createElement("div");
+above.className = below.className = "spacer";
+rows.className = "rows";
+log.append(above, rows, below);
+
+let first = 1; // the oldest seq the server keeps (a page read says)
+let last = 0; // the newest seq known
+let lo = 0; // the window holds the messages lo..hi
+let hi = 0;
+let atEnd = true; // the window reaches the newest message: live ones are appended
+let busy = false; // a page is being read
+let rowHeight = 20;
+let endContext = newContext(); // at the window's end, where live messages go
+
+const pxPerSeq = () => {
+  const n = Math.max(1, last - first + 1);
+  return n * rowHeight > MAX_PX ? MAX_PX / n : rowHeight;
+};
+function setSpacers() {
+  above.style.height = `${lo > first ? (lo - first) * pxPerSeq() : 0}px`;
+  below.style.height = `${!atEnd && last > hi ? (last - hi) * pxPerSeq() : 0}px`;
+}
+
+// Following: the page keeps the newest line in view until the reader scrolls up.
 const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 32;
-
-// following: the page keeps the newest line in view, through page load, the finish banner
-// and resizes, until the reader scrolls up; scrolling back down or "Jump to latest"
-// follows again.
 let following = true;
-let autoTop = 0; // where the page last scrolled to itself
+let autoTop = 0;
 const toBottom = () => {
   log.scrollTop = log.scrollHeight;
   autoTop = log.scrollTop;
-  jump.hidden = true;
+  jump.hidden = atEnd;
 };
 new ResizeObserver(() => {
   if (following) toBottom();
 }).observe(log);
 
-const timeOf = (iso) => {
-  const d = new Date(iso);
-  const pad = (n, w = 2) => String(n).padStart(w, "0");
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-};
+setup({
+  rows,
+  streams: $("streams"),
+  onFilter: (hidden) => {
+    log.dataset.hide = hidden;
+    if (following) toBottom();
+  },
+});
 
-function lineFor(entry) {
-  const line = document.createElement("div");
-  line.className = `line level-${entry.level}`;
-  line.dataset.seq = entry.seq;
-  line.id = `seq-${entry.seq}`;
-  const time = document.createElement("time");
-  time.dateTime = entry.timestamp;
-  const link = document.createElement("a"); // a link to this line: #seq-N
-  link.href = `#seq-${entry.seq}`;
-  link.textContent = timeOf(entry.timestamp);
-  link.title = `Link to message ${entry.seq}`;
-  time.append(link);
-  const level = document.createElement("span");
-  level.className = "level";
-  level.textContent = entry.level;
-  const message = document.createElement("span");
-  message.className = "message";
-  message.textContent = entry.message;
-  line.append(time, level, message);
-  if (query) highlight(message);
-  return line;
+// Reading pages.
+async function readPage(params) {
+  const resp = await fetch(api("/log", params));
+  if (!resp.ok) {
+    const body = await resp.json().catch(() => ({}));
+    throw Object.assign(new Error(body.error?.message || resp.statusText), { status: resp.status });
+  }
+  const page = await resp.json();
+  first = page.first_seq;
+  last = Math.max(last, page.last_seq);
+  return page;
 }
 
-function gapLine(gap) {
-  const line = document.createElement("div");
-  line.className = "line gap";
-  line.textContent =
-    gap.reason === "epoch"
-      ? "… the task restarted: messages of its earlier run are not shown"
-      : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`;
-  return line;
+// fill builds rows for a page's frames in a new context.
+function fill(frames) {
+  const c = newContext();
+  const out = [];
+  for (const f of frames) place(f, c, out);
+  return { c, out };
 }
 
-// Lines are added once per animation frame, so a burst costs one layout.
-function add(line) {
-  pending.push(line);
-  if (pending.length === 1) requestAnimationFrame(flush);
+function topGap() {
+  rows.querySelector(".gap.top")?.remove();
+  if (lo === first && first > 1) {
+    const gap = gapLine(`… ${(first - 1).toLocaleString()} messages not shown`);
+    gap.classList.add("top");
+    rows.prepend(gap);
+  }
+}
+
+// show replaces the window with a page.
+function show(page) {
+  const { c, out } = fill(page.frames);
+  rows.replaceChildren(...out);
+  applySections(out);
+  lo = page.frames[0]?.seq ?? first;
+  hi = page.frames.at(-1)?.seq ?? 0;
+  atEnd = hi >= last;
+  endContext = atEnd ? c : newContext();
+  topGap();
+  setSpacers();
+  const sample = rows.querySelector(".line:not(.gap)");
+  if (sample) rowHeight = Math.max(12, sample.getBoundingClientRect().height || rowHeight);
+}
+
+// keepInView runs change, which adds or removes rows, without moving what the reader sees.
+function keepInView(change) {
+  const anchor = [...rows.children].find((r) => r.offsetParent !== null && r.getBoundingClientRect().bottom > log.getBoundingClientRect().top);
+  const before = anchor?.getBoundingClientRect().top;
+  change();
+  if (anchor?.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - before;
+}
+
+async function loadOlder() {
+  busy = true;
+  try {
+    const from = Math.max(first, lo - PAGE);
+    const page = await readPage({ from_seq: from, limit: lo - from });
+    const { c, out } = fill(page.frames.filter((f) => f.seq < lo));
+    keepInView(() => {
+      rows.querySelector(".gap.top")?.remove();
+      rows.prepend(...out);
+      joinBoundary(c, out.length);
+      applySections(out);
+      lo = from;
+      topGap();
+      trim("bottom");
+      setSpacers();
+    });
+  } finally {
+    busy = false;
+  }
+}
+
+async function loadNewer() {
+  busy = true;
+  try {
+    const page = await readPage({ from_seq: hi + 1, limit: PAGE });
+    const out = [];
+    for (const f of page.frames) if (f.seq > hi) place(f, endContext, out);
+    keepInView(() => {
+      rows.append(...out);
+      applySections(out);
+      hi = page.frames.at(-1)?.seq ?? hi;
+      atEnd = hi >= last;
+      trim("top");
+      setSpacers();
+    });
+  } finally {
+    busy = false;
+  }
+}
+
+// joinBoundary continues a prepended page into the rows after it: its open section takes
+// them in up to where that section ended, and updates of its lines fold into them.
+function joinBoundary(c, from) {
+  const open = new Set(c.lastOf.keys());
+  for (let row = rows.children[from]; row && (open.size || c.section); ) {
+    const next = row.nextElementSibling;
+    const entry = entryOf.get(row);
+    if (row.classList.contains("section-head")) {
+      endSection(c, entry);
+      open.clear();
+    } else if (row.classList.contains("section-end")) {
+      if (c.section) row.dataset.sec = c.section;
+      endSection(c, entry);
+    } else if (entry) {
+      if (c.section && !row.dataset.sec) row.dataset.sec = c.section;
+      const stream = entry.stream ?? "";
+      if (open.has(stream) && row.dataset.update) {
+        fillLine(c.lastOf.get(stream), entry);
+        row.remove();
+      } else open.delete(stream);
+    }
+    row = next;
+  }
+}
+
+// trim keeps MAX_ROWS rows, dropping them at side ("top" or "bottom") in one removal.
+function trim(side) {
+  const excess = rows.childElementCount - MAX_ROWS;
+  if (excess <= 0) return;
+  const range = document.createRange();
+  if (side === "top") {
+    range.setStartBefore(rows.firstElementChild);
+    range.setEndAfter(rows.children[excess - 1]);
+  } else {
+    range.setStartBefore(rows.children[MAX_ROWS]);
+    range.setEndAfter(rows.lastElementChild);
+  }
+  range.deleteContents();
+  if (side === "top") {
+    lo = +(rows.firstElementChild.dataset.first || rows.firstElementChild.dataset.seq);
+  } else {
+    hi = +rows.lastElementChild.dataset.seq;
+    atEnd = false;
+    endContext = newContext();
+  }
+}
+
+// jumpTo shows the page around seq, and seq in it.
+async function jumpTo(seq, block = "center") {
+  if (!rowOf(seq)) {
+    busy = true;
+    try {
+      show(await readPage({ from_seq: Math.max(first, 1, seq - PAGE / 2), limit: PAGE }));
+    } finally {
+      busy = false;
+    }
+  }
+  const row = rowOf(seq);
+  reveal(row);
+  row?.scrollIntoView({ block });
+  return row;
+}
+
+async function jumpToEnd() {
+  if (!atEnd) {
+    busy = true;
+    try {
+      show(await readPage({ limit: PAGE }));
+    } finally {
+      busy = false;
+    }
+  }
+  following = true;
+  toBottom();
+}
+
+// rowOf is the row that shows seq (a line that updated shows several).
+function rowOf(seq) {
+  const row = document.getElementById(`seq-${seq}`);
+  if (row && rows.contains(row)) return row;
+  return [...rows.children].find((r) => +r.dataset.first <= seq && seq <= +r.dataset.seq && r.classList.contains("line"));
+}
+
+// Scrolling: near the window's top or bottom the next page is read; a scroll into a
+// spacer (the scrollbar dragged far) jumps there.
+let scrollQueued = false;
+log.addEventListener("scroll", () => {
+  if (!(following && log.scrollTop >= autoTop - 2)) {
+    following = atBottom() && atEnd;
+    if (following) jump.hidden = true;
+  }
+  if (!scrollQueued) {
+    scrollQueued = true;
+    requestAnimationFrame(() => {
+      scrollQueued = false;
+      onScrolled().catch(() => {}); // a failed read is tried again on the next scroll
+    });
+  }
+});
+
+// margin is how near the window's edge the next page is read: a few screens.
+const margin = () => Math.max(3 * log.clientHeight, 4000);
+
+async function onScrolled() {
+  if (busy || hi === 0) return;
+  const top = log.scrollTop;
+  const h = log.clientHeight;
+  const winTop = above.offsetHeight;
+  const winBottom = winTop + rows.offsetHeight;
+  if (top + h < winTop || top > winBottom) {
+    const seq = top + h < winTop ? first + Math.floor(top / pxPerSeq()) : hi + 1 + Math.floor((top - winBottom) / pxPerSeq());
+    await jumpTo(Math.min(Math.max(seq, first), last), "start");
+  } else if (lo > first && top < winTop + margin()) {
+    await loadOlder();
+  } else if (!atEnd && top + h > winBottom - margin()) {
+    await loadNewer();
+  }
+}
+
+jump.addEventListener("click", () => jumpToEnd());
+
+// Live messages: appended in batches while the window reaches the end, at most every
+// FLUSH_EVERY ms, so that a fast task costs a few layouts a second, not one per message.
+const FLUSH_EVERY = 100;
+let pending = [];
+let flushQueued = false;
+let flushedAt = 0;
+function live(entry) {
+  if (entry.seq <= hi) return; // read with a page already
+  last = Math.max(last, entry.seq);
+  if (!atEnd) {
+    setSpacers();
+    jump.hidden = false;
+    return;
+  }
+  hi = entry.seq;
+  place(entry, endContext, pending);
+  queueFlush();
+}
+
+function queueFlush() {
+  if (flushQueued) return;
+  flushQueued = true;
+  const wait = Math.max(0, flushedAt + FLUSH_EVERY - performance.now());
+  setTimeout(() => requestAnimationFrame(flush), wait);
 }
 
 function flush() {
+  flushQueued = false;
+  flushedAt = performance.now();
+  if (pending.length === 0) return;
   waiting.remove();
-  log.append(...pending);
+  const out = pending;
   pending = [];
-  if (query) countMatches();
-  const excess = log.childElementCount - MAX_LINES;
-  for (let i = 0; i < excess; i++) log.firstElementChild.remove();
-  if (excess > 0) {
-    trimmed += excess;
-    trimmedNote.textContent = `${trimmed.toLocaleString()} older lines are not shown (this page keeps the latest ${MAX_LINES.toLocaleString()})`;
-    trimmedNote.hidden = false;
-  }
+  const add = () => {
+    rows.append(...out);
+    applySections(out);
+    trim("top");
+    setSpacers();
+  };
+  if (following) add();
+  else keepInView(add);
   if (following) toBottom();
   else jump.hidden = false;
   showTarget();
 }
-
-// Only the reader's scrolling changes following. The page's own scroll events arrive a
-// frame later, when more lines may have come: they are not the reader scrolling up.
-log.addEventListener("scroll", () => {
-  if (following && log.scrollTop >= autoTop - 2) return;
-  following = atBottom();
-  if (following) jump.hidden = true;
-});
-jump.addEventListener("click", () => {
-  following = true;
-  toBottom();
-});
 
 // Shown until the first message of a task nobody has published to yet.
 const waiting = document.createElement("p");
@@ -120,9 +350,17 @@ function showBanner(kind, text) {
   banner.hidden = false;
 }
 
+// The progress bar is drawn at most once a frame, however many messages move it.
+let progress = null;
 function setProgress(p) {
-  $("progress").value = p;
-  $("progress-text").textContent = `${Math.round(p)}%`;
+  if (progress === null) {
+    requestAnimationFrame(() => {
+      $("progress").value = progress;
+      $("progress-text").textContent = `${Math.round(progress)}%`;
+      progress = null;
+    });
+  }
+  progress = p;
 }
 
 function showStatus(status) {
@@ -135,6 +373,7 @@ function showEnd(last) {
   const failed = last && (last.level === "error" || last.level === "critical");
   showBanner(failed ? "error" : "success",
     `${failed ? "Failed" : "Finished"}${last ? `: ${last.message}` : ""} (${Math.round(last?.progress ?? $("progress").value)}%)`);
+  if (following) requestAnimationFrame(() => following && toBottom());
 }
 
 // The words for a refusal that retrying would not mend.
@@ -149,84 +388,23 @@ function refusalText(error) {
   }
 }
 
-// Search: matches are marked in the messages (as text, never HTML); Enter and Shift+Enter
-// go to the next and the previous one, "/" focuses the box.
-const search = $("search");
-let query = "";
-let current = -1;
-
-function highlight(message) {
-  const text = message.textContent;
-  message.replaceChildren();
-  const lower = text.toLowerCase();
-  let at = 0;
-  for (let i = lower.indexOf(query); query && i >= 0; i = lower.indexOf(query, at)) {
-    const mark = document.createElement("mark");
-    mark.textContent = text.slice(i, i + query.length);
-    message.append(text.slice(at, i), mark);
-    at = i + query.length;
-  }
-  message.append(text.slice(at));
-}
-
-// visibleMarks are the matches in lines the level filter shows.
-const visibleMarks = () => [...log.querySelectorAll(".line mark")].filter((m) => m.closest(".line").offsetParent !== null);
-
-function countMatches() {
-  const n = visibleMarks().length;
-  $("matches").textContent = query ? `${n.toLocaleString()} ${n === 1 ? "match" : "matches"}` : "";
-}
-
-function applySearch() {
-  query = search.value.toLowerCase();
-  current = -1;
-  for (const m of log.querySelectorAll(".line .message")) highlight(m);
-  countMatches();
-}
-
-let searchTimer = null;
-search.addEventListener("input", () => {
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(applySearch, 100); // once typing pauses
+setupFind({
+  api,
+  rows,
+  jumpTo,
+  stopFollowing: () => (following = false),
 });
 
-function goToMatch(step) {
-  const marks = visibleMarks();
-  if (marks.length === 0) return;
-  marks[current]?.classList.remove("current");
-  current = (current + step + marks.length) % marks.length;
-  marks[current].classList.add("current");
-  following = false;
-  marks[current].scrollIntoView({ block: "center" });
-  $("matches").textContent = `${current + 1} of ${marks.length.toLocaleString()}`;
-}
-
-search.addEventListener("keydown", (e) => {
-  if (e.key === "Enter") {
-    e.preventDefault();
-    clearTimeout(searchTimer);
-    if (search.value.toLowerCase() !== query) applySearch();
-    goToMatch(e.shiftKey ? -1 : 1);
-  }
-});
-document.addEventListener("keydown", (e) => {
-  if (e.key === "/" && !["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName)) {
-    e.preventDefault();
-    search.focus();
-  }
-});
-
-// The level filter and wrapping change only classes: the lines stay.
+// The level filter and wrapping change only classes: the rows stay.
 $("min-level").addEventListener("change", (e) => {
   log.dataset.min = e.target.value;
-  if (query) countMatches();
   if (following) toBottom();
 });
 $("wrap").addEventListener("change", (e) => log.classList.toggle("nowrap", !e.target.checked));
 
-// Copy puts the lines shown (the level filter applies) on the clipboard as text.
+// Copy puts the lines shown (the filters apply) on the clipboard as text.
 $("copy").addEventListener("click", async () => {
-  const lines = [...log.querySelectorAll(".line:not(.gap)")].filter((l) => l.offsetParent !== null);
+  const lines = [...rows.querySelectorAll(".line:not(.gap)")].filter((l) => l.offsetParent !== null);
   const text = lines.map((l) => `${l.querySelector("time").dateTime} ${l.querySelector(".level").textContent} ${l.querySelector(".message").textContent}`).join("\n");
   try {
     await navigator.clipboard.writeText(text + "\n");
@@ -236,36 +414,98 @@ $("copy").addEventListener("click", async () => {
   }
 });
 
-// A link to a line (#seq-N) scrolls there once the line has arrived, and stops following.
+// Links: #seq-N goes to a message, #seq-N-M marks a range; Shift+click on a time makes a
+// range from the message marked to it.
 let target = location.hash;
 window.addEventListener("hashchange", () => {
   target = location.hash;
   showTarget();
 });
-function showTarget() {
-  if (!target.startsWith("#seq-")) return;
-  const line = document.getElementById(target.slice(1));
-  if (!line) return;
+rows.addEventListener("click", (e) => {
+  const link = e.target.closest("time a");
+  const from = /^#seq-(\d+)/.exec(location.hash);
+  if (!link || !e.shiftKey || !from) return;
+  e.preventDefault();
+  const to = +link.closest("[data-seq]").dataset.seq;
+  location.hash = `#seq-${Math.min(+from[1], to)}-${Math.max(+from[1], to)}`;
+});
+async function showTarget() {
+  const m = /^#seq-(\d+)(?:-(\d+))?$/.exec(target);
+  if (!m || hi === 0) return;
   target = "";
-  log.querySelector(".line.target")?.classList.remove("target");
-  line.classList.add("target");
+  const from = +m[1];
+  const to = Math.max(from, +(m[2] ?? m[1]));
   following = false;
-  line.scrollIntoView({ block: "center" });
+  for (const r of rows.querySelectorAll(".target")) r.classList.remove("target");
+  const row = await jumpTo(from);
+  for (let r = row; r && +(r.dataset.first || r.dataset.seq) <= to; r = r.nextElementSibling) {
+    if (r.dataset.seq) {
+      r.classList.add("target");
+      reveal(r);
+    }
+  }
+  row?.scrollIntoView({ block: "center" });
 }
 
-tail(taskId, {
-  since: 0,
-  token,
-  onHello: (hello) => {
-    if (hello.last_seq === 0 && log.querySelector(".line") === null && pending.length === 0) log.append(waiting);
-  },
-  onError: (error) => showBanner("error", refusalText(error)),
-  onLog: (entry) => add(lineFor(entry)),
-  onGap: (gap) => add(gapLine(gap)),
-  onProgress: setProgress,
-  onStatus: (status) => {
-    showStatus(status);
-    if (status === "deleted") showBanner("error", "This task was deleted.");
-  },
-  onFinished: showEnd,
+// Elapsed time counts from the task's first message.
+$("elapsed").addEventListener("change", async (e) => {
+  clock.elapsed = e.target.checked;
+  if (clock.elapsed && !clock.firstIso && first > 0) {
+    const page = await fetch(api("/log", { from_seq: first, limit: 1 })).then((r) => r.json()).catch(() => null);
+    clock.firstIso = page?.frames?.[0]?.timestamp ?? null;
+  }
+  retime(rows);
 });
+
+// Opening: the last page of the stored log, then the WebSocket from its end. A task with
+// nothing stored yet is watched from its start.
+async function open() {
+  let since = 0;
+  try {
+    const page = await readPage({ limit: PAGE });
+    show(page);
+    since = page.last_seq;
+    if (built.last) setProgress(built.last.progress);
+    if (page.frames.length) waiting.remove();
+    following = true;
+    toBottom();
+    showTarget();
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) {
+      showStatus("refused");
+      showBanner("error", refusalText(err));
+      return;
+    }
+  }
+  tail(taskId, {
+    since,
+    token,
+    onHello: (hello) => {
+      if (hello.last_seq === 0 && rows.childElementCount === 0 && pending.length === 0) rows.append(waiting);
+    },
+    onError: (error) => showBanner("error", refusalText(error)),
+    onLog: live,
+    onGap: (gap) => {
+      if (gap.reason === "epoch") {
+        first = lo = 1;
+        hi = last = 0;
+        endContext = newContext();
+      }
+      if (!atEnd) return;
+      pending.push(gapLine(gap.reason === "epoch"
+        ? "… the task restarted: messages of its earlier run are not shown"
+        : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`));
+      queueFlush();
+    },
+    onProgress: setProgress,
+    onStatus: (status) => {
+      showStatus(status);
+      if (status === "deleted") showBanner("error", "This task was deleted.");
+    },
+    onFinished: (entry) => {
+      endSection(endContext, entry ?? built.last);
+      showEnd(entry ?? built.last);
+    },
+  });
+}
+open();

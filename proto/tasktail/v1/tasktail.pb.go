@@ -89,6 +89,58 @@ func (Level) EnumDescriptor() ([]byte, []int) {
 	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{0}
 }
 
+// Section marks where a collapsible section of the log starts or ends.
+type Section int32
+
+const (
+	Section_SECTION_NONE Section = 0
+	// The message opens a section (closing the one open); the message is its title.
+	Section_SECTION_START Section = 1
+	// The message closes the open section.
+	Section_SECTION_END Section = 2
+)
+
+// Enum value maps for Section.
+var (
+	Section_name = map[int32]string{
+		0: "SECTION_NONE",
+		1: "SECTION_START",
+		2: "SECTION_END",
+	}
+	Section_value = map[string]int32{
+		"SECTION_NONE":  0,
+		"SECTION_START": 1,
+		"SECTION_END":   2,
+	}
+)
+
+func (x Section) Enum() *Section {
+	p := new(Section)
+	*p = x
+	return p
+}
+
+func (x Section) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Section) Descriptor() protoreflect.EnumDescriptor {
+	return file_tasktail_v1_tasktail_proto_enumTypes[1].Descriptor()
+}
+
+func (Section) Type() protoreflect.EnumType {
+	return &file_tasktail_v1_tasktail_proto_enumTypes[1]
+}
+
+func (x Section) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Section.Descriptor instead.
+func (Section) EnumDescriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{1}
+}
+
 // PublishStatus says whether a group of a Publish was accepted.
 type PublishStatus int32
 
@@ -126,11 +178,11 @@ func (x PublishStatus) String() string {
 }
 
 func (PublishStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_tasktail_v1_tasktail_proto_enumTypes[1].Descriptor()
+	return file_tasktail_v1_tasktail_proto_enumTypes[2].Descriptor()
 }
 
 func (PublishStatus) Type() protoreflect.EnumType {
-	return &file_tasktail_v1_tasktail_proto_enumTypes[1]
+	return &file_tasktail_v1_tasktail_proto_enumTypes[2]
 }
 
 func (x PublishStatus) Number() protoreflect.EnumNumber {
@@ -139,7 +191,7 @@ func (x PublishStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PublishStatus.Descriptor instead.
 func (PublishStatus) EnumDescriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{1}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{2}
 }
 
 // GapReason says why messages a client should have had are gone.
@@ -186,11 +238,11 @@ func (x GapReason) String() string {
 }
 
 func (GapReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_tasktail_v1_tasktail_proto_enumTypes[2].Descriptor()
+	return file_tasktail_v1_tasktail_proto_enumTypes[3].Descriptor()
 }
 
 func (GapReason) Type() protoreflect.EnumType {
-	return &file_tasktail_v1_tasktail_proto_enumTypes[2]
+	return &file_tasktail_v1_tasktail_proto_enumTypes[3]
 }
 
 func (x GapReason) Number() protoreflect.EnumNumber {
@@ -199,7 +251,7 @@ func (x GapReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GapReason.Descriptor instead.
 func (GapReason) EnumDescriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{2}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{3}
 }
 
 // RefusedReason says which limit turned a request away.
@@ -253,11 +305,11 @@ func (x RefusedReason) String() string {
 }
 
 func (RefusedReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_tasktail_v1_tasktail_proto_enumTypes[3].Descriptor()
+	return file_tasktail_v1_tasktail_proto_enumTypes[4].Descriptor()
 }
 
 func (RefusedReason) Type() protoreflect.EnumType {
-	return &file_tasktail_v1_tasktail_proto_enumTypes[3]
+	return &file_tasktail_v1_tasktail_proto_enumTypes[4]
 }
 
 func (x RefusedReason) Number() protoreflect.EnumNumber {
@@ -266,16 +318,18 @@ func (x RefusedReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RefusedReason.Descriptor instead.
 func (RefusedReason) EnumDescriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{3}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{4}
 }
 
 // LogInput is one message as a producer publishes it, already validated.
 type LogInput struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Level         Level                  `protobuf:"varint,1,opt,name=level,proto3,enum=tasktail.v1.Level" json:"level,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Progress      float64                `protobuf:"fixed64,3,opt,name=progress,proto3" json:"progress,omitempty"`
-	Finished      bool                   `protobuf:"varint,4,opt,name=finished,proto3" json:"finished,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Level    Level                  `protobuf:"varint,1,opt,name=level,proto3,enum=tasktail.v1.Level" json:"level,omitempty"`
+	Message  string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Progress float64                `protobuf:"fixed64,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	Finished bool                   `protobuf:"varint,4,opt,name=finished,proto3" json:"finished,omitempty"`
+	// attrs say how the message reads beside its level; absent for a plain message.
+	Attrs         *LineAttrs `protobuf:"bytes,5,opt,name=attrs,proto3" json:"attrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -338,6 +392,88 @@ func (x *LogInput) GetFinished() bool {
 	return false
 }
 
+func (x *LogInput) GetAttrs() *LineAttrs {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+// LineAttrs are a message's optional attributes (docs/design.md, "How a log reads").
+type LineAttrs struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// stream names the output the message came from: stdout, stderr or a short name such
+	// as a step; empty for none. A task keeps at most MaxStreams names.
+	Stream string `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	// update: the message is a new state of the newest message of its stream (a line
+	// rewritten with a carriage return), shown in that message's place.
+	Update  bool    `protobuf:"varint,2,opt,name=update,proto3" json:"update,omitempty"`
+	Section Section `protobuf:"varint,3,opt,name=section,proto3,enum=tasktail.v1.Section" json:"section,omitempty"`
+	// produced_unix_nano is the time the producer gave the message; 0 for none (the
+	// entry's time is then the server's).
+	ProducedUnixNano int64 `protobuf:"varint,4,opt,name=produced_unix_nano,json=producedUnixNano,proto3" json:"produced_unix_nano,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LineAttrs) Reset() {
+	*x = LineAttrs{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineAttrs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineAttrs) ProtoMessage() {}
+
+func (x *LineAttrs) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineAttrs.ProtoReflect.Descriptor instead.
+func (*LineAttrs) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LineAttrs) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *LineAttrs) GetUpdate() bool {
+	if x != nil {
+		return x.Update
+	}
+	return false
+}
+
+func (x *LineAttrs) GetSection() Section {
+	if x != nil {
+		return x.Section
+	}
+	return Section_SECTION_NONE
+}
+
+func (x *LineAttrs) GetProducedUnixNano() int64 {
+	if x != nil {
+		return x.ProducedUnixNano
+	}
+	return 0
+}
+
 // Publish appends the publishes of one or more producers to a task, each its own
 // all-or-nothing group, in order. Answered with PublishAck.
 type Publish struct {
@@ -355,7 +491,7 @@ type Publish struct {
 
 func (x *Publish) Reset() {
 	*x = Publish{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[1]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +503,7 @@ func (x *Publish) String() string {
 func (*Publish) ProtoMessage() {}
 
 func (x *Publish) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[1]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +516,7 @@ func (x *Publish) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Publish.ProtoReflect.Descriptor instead.
 func (*Publish) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{1}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Publish) GetTaskId() string {
@@ -425,7 +561,7 @@ type GroupAck struct {
 
 func (x *GroupAck) Reset() {
 	*x = GroupAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[2]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +573,7 @@ func (x *GroupAck) String() string {
 func (*GroupAck) ProtoMessage() {}
 
 func (x *GroupAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[2]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +586,7 @@ func (x *GroupAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupAck.ProtoReflect.Descriptor instead.
 func (*GroupAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{2}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GroupAck) GetStatus() PublishStatus {
@@ -493,7 +629,7 @@ type PublishAck struct {
 
 func (x *PublishAck) Reset() {
 	*x = PublishAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[3]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +641,7 @@ func (x *PublishAck) String() string {
 func (*PublishAck) ProtoMessage() {}
 
 func (x *PublishAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[3]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +654,7 @@ func (x *PublishAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishAck.ProtoReflect.Descriptor instead.
 func (*PublishAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{3}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PublishAck) GetTaskId() string {
@@ -560,7 +696,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[4]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +708,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[4]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +721,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{4}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Subscribe) GetTaskId() string {
@@ -638,7 +774,7 @@ type SubscribeAck struct {
 
 func (x *SubscribeAck) Reset() {
 	*x = SubscribeAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +786,7 @@ func (x *SubscribeAck) String() string {
 func (*SubscribeAck) ProtoMessage() {}
 
 func (x *SubscribeAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +799,7 @@ func (x *SubscribeAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeAck.ProtoReflect.Descriptor instead.
 func (*SubscribeAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{5}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SubscribeAck) GetTaskId() string {
@@ -712,7 +848,7 @@ type Unsubscribe struct {
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +860,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +873,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{6}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Unsubscribe) GetTaskId() string {
@@ -764,7 +900,7 @@ type Delete struct {
 
 func (x *Delete) Reset() {
 	*x = Delete{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +912,7 @@ func (x *Delete) String() string {
 func (*Delete) ProtoMessage() {}
 
 func (x *Delete) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +925,7 @@ func (x *Delete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delete.ProtoReflect.Descriptor instead.
 func (*Delete) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{7}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Delete) GetTaskId() string {
@@ -810,7 +946,7 @@ type DeleteAck struct {
 
 func (x *DeleteAck) Reset() {
 	*x = DeleteAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +958,7 @@ func (x *DeleteAck) String() string {
 func (*DeleteAck) ProtoMessage() {}
 
 func (x *DeleteAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +971,7 @@ func (x *DeleteAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAck.ProtoReflect.Descriptor instead.
 func (*DeleteAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{8}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteAck) GetTaskId() string {
@@ -864,7 +1000,7 @@ type Restart struct {
 
 func (x *Restart) Reset() {
 	*x = Restart{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1012,7 @@ func (x *Restart) String() string {
 func (*Restart) ProtoMessage() {}
 
 func (x *Restart) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1025,7 @@ func (x *Restart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Restart.ProtoReflect.Descriptor instead.
 func (*Restart) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{9}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Restart) GetTaskId() string {
@@ -911,7 +1047,7 @@ type RestartAck struct {
 
 func (x *RestartAck) Reset() {
 	*x = RestartAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1059,7 @@ func (x *RestartAck) String() string {
 func (*RestartAck) ProtoMessage() {}
 
 func (x *RestartAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1072,7 @@ func (x *RestartAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartAck.ProtoReflect.Descriptor instead.
 func (*RestartAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{10}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RestartAck) GetTaskId() string {
@@ -971,7 +1107,7 @@ type GetLog struct {
 
 func (x *GetLog) Reset() {
 	*x = GetLog{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1119,7 @@ func (x *GetLog) String() string {
 func (*GetLog) ProtoMessage() {}
 
 func (x *GetLog) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1132,7 @@ func (x *GetLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLog.ProtoReflect.Descriptor instead.
 func (*GetLog) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetLog) GetTaskId() string {
@@ -1019,7 +1155,7 @@ type LogFrames struct {
 
 func (x *LogFrames) Reset() {
 	*x = LogFrames{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1167,7 @@ func (x *LogFrames) String() string {
 func (*LogFrames) ProtoMessage() {}
 
 func (x *LogFrames) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1180,7 @@ func (x *LogFrames) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFrames.ProtoReflect.Descriptor instead.
 func (*LogFrames) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogFrames) GetTaskId() string {
@@ -1078,7 +1214,7 @@ type GetStatus struct {
 
 func (x *GetStatus) Reset() {
 	*x = GetStatus{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1226,7 @@ func (x *GetStatus) String() string {
 func (*GetStatus) ProtoMessage() {}
 
 func (x *GetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1239,7 @@ func (x *GetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatus.ProtoReflect.Descriptor instead.
 func (*GetStatus) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStatus) GetTaskId() string {
@@ -1137,7 +1273,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1285,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1298,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Status) GetTaskId() string {
@@ -1260,7 +1396,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1408,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1421,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListTasks) GetPrefix() string {
@@ -1305,7 +1441,7 @@ type TaskList struct {
 
 func (x *TaskList) Reset() {
 	*x = TaskList{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1453,7 @@ func (x *TaskList) String() string {
 func (*TaskList) ProtoMessage() {}
 
 func (x *TaskList) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1466,7 @@ func (x *TaskList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskList.ProtoReflect.Descriptor instead.
 func (*TaskList) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskList) GetTasks() []*Status {
@@ -1350,13 +1486,14 @@ type LogEntry struct {
 	Message       string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
 	Progress      float64                `protobuf:"fixed64,6,opt,name=progress,proto3" json:"progress,omitempty"`
 	Finished      bool                   `protobuf:"varint,7,opt,name=finished,proto3" json:"finished,omitempty"`
+	Attrs         *LineAttrs             `protobuf:"bytes,8,opt,name=attrs,proto3" json:"attrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1505,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1518,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LogEntry) GetTaskId() string {
@@ -1433,6 +1570,13 @@ func (x *LogEntry) GetFinished() bool {
 	return false
 }
 
+func (x *LogEntry) GetAttrs() *LineAttrs {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
 // Gap names a range of sequence numbers a client will not receive.
 type Gap struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1447,7 +1591,7 @@ type Gap struct {
 
 func (x *Gap) Reset() {
 	*x = Gap{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1603,7 @@ func (x *Gap) String() string {
 func (*Gap) ProtoMessage() {}
 
 func (x *Gap) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1616,7 @@ func (x *Gap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gap.ProtoReflect.Descriptor instead.
 func (*Gap) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Gap) GetTaskId() string {
@@ -1516,7 +1660,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1672,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1685,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{19}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Hello) GetTaskId() string {
@@ -1585,7 +1729,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1741,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1754,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{20}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -1645,7 +1789,7 @@ type TaskFailure struct {
 
 func (x *TaskFailure) Reset() {
 	*x = TaskFailure{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +1801,7 @@ func (x *TaskFailure) String() string {
 func (*TaskFailure) ProtoMessage() {}
 
 func (x *TaskFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +1814,7 @@ func (x *TaskFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFailure.ProtoReflect.Descriptor instead.
 func (*TaskFailure) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{21}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TaskFailure) GetTaskId() string {
@@ -1698,7 +1842,7 @@ type Refused struct {
 
 func (x *Refused) Reset() {
 	*x = Refused{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1854,7 @@ func (x *Refused) String() string {
 func (*Refused) ProtoMessage() {}
 
 func (x *Refused) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1867,7 @@ func (x *Refused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refused.ProtoReflect.Descriptor instead.
 func (*Refused) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{22}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Refused) GetTaskId() string {
@@ -1744,12 +1888,18 @@ var File_tasktail_v1_tasktail_proto protoreflect.FileDescriptor
 
 const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\n" +
-	"\x1atasktail/v1/tasktail.proto\x12\vtasktail.v1\x1a\vactor.proto\"\x86\x01\n" +
+	"\x1atasktail/v1/tasktail.proto\x12\vtasktail.v1\x1a\vactor.proto\"\xb4\x01\n" +
 	"\bLogInput\x12(\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x12.tasktail.v1.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
 	"\bprogress\x18\x03 \x01(\x01R\bprogress\x12\x1a\n" +
-	"\bfinished\x18\x04 \x01(\bR\bfinished\"{\n" +
+	"\bfinished\x18\x04 \x01(\bR\bfinished\x12,\n" +
+	"\x05attrs\x18\x05 \x01(\v2\x16.tasktail.v1.LineAttrsR\x05attrs\"\x99\x01\n" +
+	"\tLineAttrs\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x16\n" +
+	"\x06update\x18\x02 \x01(\bR\x06update\x12.\n" +
+	"\asection\x18\x03 \x01(\x0e2\x14.tasktail.v1.SectionR\asection\x12,\n" +
+	"\x12produced_unix_nano\x18\x04 \x01(\x03R\x10producedUnixNano\"{\n" +
 	"\aPublish\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12/\n" +
 	"\aentries\x18\x02 \x03(\v2\x15.tasktail.v1.LogInputR\aentries\x12\x12\n" +
@@ -1824,7 +1974,7 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\tListTasks\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"5\n" +
 	"\bTaskList\x12)\n" +
-	"\x05tasks\x18\x01 \x03(\v2\x13.tasktail.v1.StatusR\x05tasks\"\xd7\x01\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x13.tasktail.v1.StatusR\x05tasks\"\x85\x02\n" +
 	"\bLogEntry\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12$\n" +
@@ -1832,7 +1982,8 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x05level\x18\x04 \x01(\x0e2\x12.tasktail.v1.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
 	"\bprogress\x18\x06 \x01(\x01R\bprogress\x12\x1a\n" +
-	"\bfinished\x18\a \x01(\bR\bfinished\"\x80\x01\n" +
+	"\bfinished\x18\a \x01(\bR\bfinished\x12,\n" +
+	"\x05attrs\x18\b \x01(\v2\x16.tasktail.v1.LineAttrsR\x05attrs\"\x80\x01\n" +
 	"\x03Gap\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x15\n" +
@@ -1862,7 +2013,11 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\rLEVEL_SUCCESS\x10\x03\x12\x11\n" +
 	"\rLEVEL_WARNING\x10\x04\x12\x0f\n" +
 	"\vLEVEL_ERROR\x10\x05\x12\x12\n" +
-	"\x0eLEVEL_CRITICAL\x10\x06*h\n" +
+	"\x0eLEVEL_CRITICAL\x10\x06*?\n" +
+	"\aSection\x12\x10\n" +
+	"\fSECTION_NONE\x10\x00\x12\x11\n" +
+	"\rSECTION_START\x10\x01\x12\x0f\n" +
+	"\vSECTION_END\x10\x02*h\n" +
 	"\rPublishStatus\x12\x1b\n" +
 	"\x17PUBLISH_STATUS_ACCEPTED\x10\x00\x12\x1b\n" +
 	"\x17PUBLISH_STATUS_FINISHED\x10\x01\x12\x1d\n" +
@@ -1893,55 +2048,60 @@ func file_tasktail_v1_tasktail_proto_rawDescGZIP() []byte {
 	return file_tasktail_v1_tasktail_proto_rawDescData
 }
 
-var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(Level)(0),           // 0: tasktail.v1.Level
-	(PublishStatus)(0),   // 1: tasktail.v1.PublishStatus
-	(GapReason)(0),       // 2: tasktail.v1.GapReason
-	(RefusedReason)(0),   // 3: tasktail.v1.RefusedReason
-	(*LogInput)(nil),     // 4: tasktail.v1.LogInput
-	(*Publish)(nil),      // 5: tasktail.v1.Publish
-	(*GroupAck)(nil),     // 6: tasktail.v1.GroupAck
-	(*PublishAck)(nil),   // 7: tasktail.v1.PublishAck
-	(*Subscribe)(nil),    // 8: tasktail.v1.Subscribe
-	(*SubscribeAck)(nil), // 9: tasktail.v1.SubscribeAck
-	(*Unsubscribe)(nil),  // 10: tasktail.v1.Unsubscribe
-	(*Delete)(nil),       // 11: tasktail.v1.Delete
-	(*DeleteAck)(nil),    // 12: tasktail.v1.DeleteAck
-	(*Restart)(nil),      // 13: tasktail.v1.Restart
-	(*RestartAck)(nil),   // 14: tasktail.v1.RestartAck
-	(*GetLog)(nil),       // 15: tasktail.v1.GetLog
-	(*LogFrames)(nil),    // 16: tasktail.v1.LogFrames
-	(*GetStatus)(nil),    // 17: tasktail.v1.GetStatus
-	(*Status)(nil),       // 18: tasktail.v1.Status
-	(*ListTasks)(nil),    // 19: tasktail.v1.ListTasks
-	(*TaskList)(nil),     // 20: tasktail.v1.TaskList
-	(*LogEntry)(nil),     // 21: tasktail.v1.LogEntry
-	(*Gap)(nil),          // 22: tasktail.v1.Gap
-	(*Hello)(nil),        // 23: tasktail.v1.Hello
-	(*Deliver)(nil),      // 24: tasktail.v1.Deliver
-	(*TaskFailure)(nil),  // 25: tasktail.v1.TaskFailure
-	(*Refused)(nil),      // 26: tasktail.v1.Refused
-	(*actor.PID)(nil),    // 27: actor.PID
+	(Section)(0),         // 1: tasktail.v1.Section
+	(PublishStatus)(0),   // 2: tasktail.v1.PublishStatus
+	(GapReason)(0),       // 3: tasktail.v1.GapReason
+	(RefusedReason)(0),   // 4: tasktail.v1.RefusedReason
+	(*LogInput)(nil),     // 5: tasktail.v1.LogInput
+	(*LineAttrs)(nil),    // 6: tasktail.v1.LineAttrs
+	(*Publish)(nil),      // 7: tasktail.v1.Publish
+	(*GroupAck)(nil),     // 8: tasktail.v1.GroupAck
+	(*PublishAck)(nil),   // 9: tasktail.v1.PublishAck
+	(*Subscribe)(nil),    // 10: tasktail.v1.Subscribe
+	(*SubscribeAck)(nil), // 11: tasktail.v1.SubscribeAck
+	(*Unsubscribe)(nil),  // 12: tasktail.v1.Unsubscribe
+	(*Delete)(nil),       // 13: tasktail.v1.Delete
+	(*DeleteAck)(nil),    // 14: tasktail.v1.DeleteAck
+	(*Restart)(nil),      // 15: tasktail.v1.Restart
+	(*RestartAck)(nil),   // 16: tasktail.v1.RestartAck
+	(*GetLog)(nil),       // 17: tasktail.v1.GetLog
+	(*LogFrames)(nil),    // 18: tasktail.v1.LogFrames
+	(*GetStatus)(nil),    // 19: tasktail.v1.GetStatus
+	(*Status)(nil),       // 20: tasktail.v1.Status
+	(*ListTasks)(nil),    // 21: tasktail.v1.ListTasks
+	(*TaskList)(nil),     // 22: tasktail.v1.TaskList
+	(*LogEntry)(nil),     // 23: tasktail.v1.LogEntry
+	(*Gap)(nil),          // 24: tasktail.v1.Gap
+	(*Hello)(nil),        // 25: tasktail.v1.Hello
+	(*Deliver)(nil),      // 26: tasktail.v1.Deliver
+	(*TaskFailure)(nil),  // 27: tasktail.v1.TaskFailure
+	(*Refused)(nil),      // 28: tasktail.v1.Refused
+	(*actor.PID)(nil),    // 29: actor.PID
 }
 var file_tasktail_v1_tasktail_proto_depIdxs = []int32{
 	0,  // 0: tasktail.v1.LogInput.level:type_name -> tasktail.v1.Level
-	4,  // 1: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
-	1,  // 2: tasktail.v1.GroupAck.status:type_name -> tasktail.v1.PublishStatus
-	6,  // 3: tasktail.v1.PublishAck.groups:type_name -> tasktail.v1.GroupAck
-	27, // 4: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
-	27, // 5: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
-	27, // 6: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
-	18, // 7: tasktail.v1.TaskList.tasks:type_name -> tasktail.v1.Status
-	0,  // 8: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
-	2,  // 9: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
-	3,  // 10: tasktail.v1.Refused.reason:type_name -> tasktail.v1.RefusedReason
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	6,  // 1: tasktail.v1.LogInput.attrs:type_name -> tasktail.v1.LineAttrs
+	1,  // 2: tasktail.v1.LineAttrs.section:type_name -> tasktail.v1.Section
+	5,  // 3: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
+	2,  // 4: tasktail.v1.GroupAck.status:type_name -> tasktail.v1.PublishStatus
+	8,  // 5: tasktail.v1.PublishAck.groups:type_name -> tasktail.v1.GroupAck
+	29, // 6: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
+	29, // 7: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
+	29, // 8: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
+	20, // 9: tasktail.v1.TaskList.tasks:type_name -> tasktail.v1.Status
+	0,  // 10: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
+	6,  // 11: tasktail.v1.LogEntry.attrs:type_name -> tasktail.v1.LineAttrs
+	3,  // 12: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
+	4,  // 13: tasktail.v1.Refused.reason:type_name -> tasktail.v1.RefusedReason
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_tasktail_v1_tasktail_proto_init() }
@@ -1954,8 +2114,8 @@ func file_tasktail_v1_tasktail_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tasktail_v1_tasktail_proto_rawDesc), len(file_tasktail_v1_tasktail_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   23,
+			NumEnums:      5,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

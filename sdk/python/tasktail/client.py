@@ -1,6 +1,7 @@
 """A blocking client of tasktail's HTTP API over one kept-alive HTTP/1.1 connection."""
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import os
@@ -14,12 +15,23 @@ from .errors import TasktailError, Unreachable, error_for
 
 LEVELS = ("debug", "info", "success", "warning", "error", "critical")
 
-#: An entry of a batch: {"level", "message", and optionally "progress", "finished"}.
+#: An entry of a batch: {"level", "message", and optionally "progress", "finished",
+#: "stream", "update", "section", "timestamp"}.
 Entry = Mapping[str, Any]
 
+SECTIONS = ("start", "end")
 
-def entry(level: str, message: str, progress: Optional[float] = None, finished: bool = False) -> Dict[str, Any]:
-    """Build one log entry. Without progress the task's progress stays as it is."""
+
+def entry(level: str, message: str, progress: Optional[float] = None, finished: bool = False, *,
+          stream: Optional[str] = None, update: bool = False, section: Optional[str] = None,
+          timestamp: Union[datetime.datetime, str, None] = None) -> Dict[str, Any]:
+    """Build one log entry. Without progress the task's progress stays as it is.
+
+    stream names the output the line came from ("stdout", "stderr", a step); update marks
+    a new state of the stream's newest line (a progress bar); section "start" opens a
+    collapsible section titled by the message and "end" closes it; timestamp is the line's
+    own time (a datetime, naive meaning UTC, or an RFC 3339 string), for back-filled logs.
+    """
     if level not in LEVELS:
         raise ValueError(f"level {level!r}: want one of {', '.join(LEVELS)}")
     e: Dict[str, Any] = {"level": level, "message": str(message)}
@@ -27,6 +39,20 @@ def entry(level: str, message: str, progress: Optional[float] = None, finished: 
         e["progress"] = float(progress)
     if finished:
         e["finished"] = True
+    if stream:
+        e["stream"] = str(stream)
+    if update:
+        e["update"] = True
+    if section is not None:
+        if section not in SECTIONS:
+            raise ValueError(f"section {section!r}: want start or end")
+        e["section"] = section
+    if timestamp is not None:
+        if isinstance(timestamp, datetime.datetime):
+            if timestamp.tzinfo is None:
+                timestamp = timestamp.replace(tzinfo=datetime.timezone.utc)
+            timestamp = timestamp.isoformat()
+        e["timestamp"] = str(timestamp)
     return e
 
 
@@ -59,9 +85,11 @@ class Client:
 
     # The API.
 
-    def publish(self, task_id: str, level: str, message: str, progress: Optional[float] = None, finished: bool = False) -> Dict[str, Any]:
-        """Publish one message; returns {"task_id", "seq", "queued"}."""
-        return self._request("POST", _task_path(task_id) + "/logs", entry(level, message, progress, finished), idempotent_key=True)
+    def publish(self, task_id: str, level: str, message: str, progress: Optional[float] = None, finished: bool = False,
+                **attrs: Any) -> Dict[str, Any]:
+        """Publish one message; returns {"task_id", "seq", "queued"}. attrs are entry()'s
+        stream, update, section and timestamp."""
+        return self._request("POST", _task_path(task_id) + "/logs", entry(level, message, progress, finished, **attrs), idempotent_key=True)
 
     def publish_batch(self, task_id: str, entries: Iterable[Entry], key: Optional[str] = None) -> Dict[str, Any]:
         """Publish entries in one request, all or nothing; returns {"first_seq", "last_seq", ...}.

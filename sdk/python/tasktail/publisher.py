@@ -170,9 +170,11 @@ class Publisher(_Publishing):
         self._thread.start()
         _live.add(self)
 
-    def log(self, task_id: str, level: str, message: str, progress: Optional[float] = None, finished: bool = False) -> bool:
-        """Queue one message; False when it had to be dropped (counted and reported)."""
-        e = entry(level, message, progress, finished)
+    def log(self, task_id: str, level: str, message: str, progress: Optional[float] = None, finished: bool = False,
+            **attrs: Any) -> bool:
+        """Queue one message; False when it had to be dropped (counted and reported). attrs
+        are entry()'s stream, update, section and timestamp."""
+        e = entry(level, message, progress, finished, **attrs)
         with self._cond:
             if self._closed:
                 return False

@@ -149,3 +149,28 @@ def test_handler_maps_levels_and_extra(server):
     st = c.status("report")
     assert st["finished"] is True and st["progress"] == 100
     assert lines_of(c, "elsewhere") == ["other task"]
+
+
+def test_attributes_reach_the_log(server):
+    import datetime
+    import json as _json
+
+    c = Client(server.url)
+    old = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    c.publish("attrs", "info", "Build", section="start")
+    c.publish("attrs", "info", "10%", stream="stderr")
+    c.publish("attrs", "info", "90%", stream="stderr", update=True)
+    p = Publisher(c)
+    p.log("attrs", "info", "backfilled", timestamp=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
+    p.log("attrs", "info", "", section="end")
+    assert p.flush(10)
+    p.close()
+    frames = [_json.loads(line) for line in c._request("GET", "/v1/tasks/attrs/log?format=ndjson", raw=True).splitlines()]
+    assert [(f["message"], f.get("stream"), f.get("update"), f.get("section")) for f in frames] == [
+        ("Build", None, None, "start"), ("10%", "stderr", None, None), ("90%", "stderr", True, None),
+        ("backfilled", None, None, None), ("", None, None, "end")]
+    assert "received" in frames[3] and frames[3]["timestamp"] < frames[3]["received"]
+    with pytest.raises(InvalidArgument):
+        c.publish("attrs", "info", "x", timestamp=old - datetime.timedelta(days=400))
+    with pytest.raises(ValueError):
+        c.publish("attrs", "info", "x", section="middle")

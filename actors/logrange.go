@@ -1,0 +1,267 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/internal/termtext"
+	"github.com/tasktail/tasktail/journal"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// LogPage is a range of a task's log: at most the asked number of log frames from a seq
+// on, and the extent of what is stored, so that a viewer can page through it.
+type LogPage struct {
+	FirstSeq uint64 // the oldest seq stored (kept in memory, without a journal)
+	LastSeq  uint64 // the task's last seq
+	Frames   [][]byte
+}
+
+// LogRange returns the task's log frames with seq ≥ from, at most limit of them; from 0
+// asks for the last limit. ErrNotFound for a task that does not exist.
+func (m *Manager) LogRange(ctx context.Context, taskID string, from uint64, limit int) (LogPage, error) {
+	var page LogPage
+	if from == 0 { // the extent first
+		first, last, err := m.walkLog(ctx, taskID, 0, nil)
+		if err != nil {
+			return page, err
+		}
+		from = first
+		if last >= uint64(limit) {
+			from = max(first, last-uint64(limit)+1)
+		}
+	}
+	first, last, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
+		page.Frames = append(page.Frames, it.frame())
+		return len(page.Frames) < limit
+	})
+	page.FirstSeq, page.LastSeq = first, last
+	return page, err
+}
+
+// SearchResult is what a search of a task's log found: the seqs of the matching messages,
+// and, when it stopped before the end (at its limit or its time budget), the seq to go on
+// from.
+type SearchResult struct {
+	Seqs []uint64
+	Next uint64 // 0: the search reached the end of the log
+}
+
+// SearchLog finds the messages with seq ≥ from, of minLevel or above (0: any), whose text
+// (as shown: escape sequences removed) contains query, ignoring case, in the whole stored
+// log; an empty query matches every message. It stops after limit matches, or once it
+// has spent budget, saying where to go on.
+func (m *Manager) SearchLog(ctx context.Context, taskID, query string, minLevel v1.Level, from uint64, limit int, budget time.Duration) (SearchResult, error) {
+	var res SearchResult
+	match := foldMatcher(query)
+	deadline := time.Now().Add(budget)
+	looked := 0
+	_, _, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
+		if looked++; looked%1024 == 0 && time.Now().After(deadline) {
+			res.Next = it.seq
+			return false
+		}
+		if it.level >= minLevel && (query == "" || match(it.message)) {
+			if res.Seqs = append(res.Seqs, it.seq); len(res.Seqs) == limit {
+				res.Next = it.seq + 1
+				return false
+			}
+		}
+		return true
+	})
+	return res, err
+}
+
+// logItem is one message of a walk through a task's log; it is reused from one message to
+// the next.
+type logItem struct {
+	seq     uint64
+	level   v1.Level
+	message string
+	taskID  string
+	entry   *journal.Entry // from the journal; nil for a frame from memory
+	stored  []byte         // the frame kept in memory
+	stamp   [40]byte
+}
+
+// frame is the message's log frame.
+func (it *logItem) frame() []byte {
+	if it.entry == nil {
+		return it.stored
+	}
+	return entryFrame(it.taskID, *it.entry, it.stamp[:0])
+}
+
+// walkLog calls visit with every message of a task from seq from on, in order, until it
+// answers false: with a journal, the stored entries; without, the frames the task's
+// history holds. It returns the extent of what is stored; with visit nil, only that.
+func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit func(*logItem) bool) (first, last uint64, err error) {
+	if err := m.cfg.ValidateTaskID(taskID); err != nil {
+		return 0, 0, err
+	}
+	if m.store == nil {
+		frames, err := m.retainedFrames(ctx, taskID)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, f := range frames {
+			seq := frameSeq(f)
+			if first == 0 {
+				first = seq
+			}
+			last = seq
+		}
+		if visit == nil {
+			return first, last, nil
+		}
+		it := &logItem{taskID: taskID}
+		for _, f := range frames {
+			if it.seq = frameSeq(f); it.seq >= from {
+				it.level, it.message = frameText(f)
+				if it.stored = f; ctx.Err() != nil || !visit(it) {
+					break
+				}
+			}
+		}
+		return first, last, ctx.Err()
+	}
+	j := m.store.w.Journal()
+	meta, found, err := j.Stat(taskID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
+	} else if !found {
+		return 0, 0, ErrNotFound
+	}
+	first, last = max(meta.FirstSeq, 1), meta.LastSeq
+	if last == 0 {
+		first = 0
+	}
+	if visit == nil {
+		return first, last, nil
+	}
+	it := &logItem{taskID: taskID}
+	err = j.Read(taskID, max(from, 1), func(e journal.Entry) bool {
+		it.seq, it.level, it.message, it.entry = e.Seq, e.Level, e.Message, &e
+		return ctx.Err() == nil && visit(it)
+	})
+	if err != nil {
+		return first, last, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
+	}
+	return first, last, ctx.Err()
+}
+
+// retainedFrames asks a task for the frames its history holds (a task without a journal).
+func (m *Manager) retainedFrames(ctx context.Context, taskID string) ([][]byte, error) {
+	reply, err := m.request(ctx, &v1.GetLog{TaskId: taskID})
+	if err != nil {
+		return nil, err
+	}
+	frames, ok := reply.(*v1.LogFrames)
+	switch {
+	case !ok:
+		return nil, unexpected(reply)
+	case !frames.Found:
+		return nil, ErrNotFound
+	}
+	return frames.Frames, nil
+}
+
+// frameSeq reads the seq of a log frame conn.LogFrame made: `…,"seq":N,…` (a task_id
+// holds no quote, so the first "seq" key is the frame's).
+func frameSeq(frame []byte) uint64 {
+	i := bytes.Index(frame, []byte(`,"seq":`))
+	if i < 0 {
+		return 0
+	}
+	rest := frame[i+len(`,"seq":`):]
+	end := bytes.IndexByte(rest, ',')
+	if end < 0 {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(string(rest[:end]), 10, 64)
+	return seq
+}
+
+// frameText reads a log frame's level and message.
+func frameText(frame []byte) (v1.Level, string) {
+	var f struct {
+		Level   string `json:"level"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(frame, &f) // frames are ours: valid JSON
+	return conn.LevelNamed(f.Level), f.Message
+}
+
+// foldMatcher returns a test of whether a message, as shown (escapes removed), contains
+// query regardless of case.
+func foldMatcher(query string) func(string) bool {
+	lower := strings.ToLower(query)
+	ascii := isASCII(lower)
+	return func(message string) bool {
+		if needsCleaning(message) {
+			message = termtext.Clean(message, false)
+		}
+		if !ascii {
+			return strings.Contains(strings.ToLower(message), lower)
+		}
+		return indexFoldASCII(message, lower) >= 0
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// needsCleaning reports whether s has a control character that Clean would act on.
+func needsCleaning(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f || c == 0xc2 {
+			return true
+		}
+	}
+	return false
+}
+
+// indexFoldASCII finds lower (lower-case ASCII) in s, ignoring the case of ASCII letters,
+// without allocating.
+func indexFoldASCII(s, lower string) int {
+	if lower == "" {
+		return 0
+	}
+	first := lower[0]
+	upper := first
+	if 'a' <= first && first <= 'z' {
+		upper -= 'a' - 'A'
+	}
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if c := s[i]; c != first && c != upper {
+			continue
+		}
+		j := 1
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return i
+		}
+	}
+	return -1
+}
