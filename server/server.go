@@ -166,10 +166,10 @@ func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/tasks", s.listTasks)
-	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", s.publish)
+	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", stateChange(s.publish))
 	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
-	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)
-	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", s.restart)
+	mux.HandleFunc("DELETE /v1/tasks/{task_id}", stateChange(s.delete))
+	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", stateChange(s.restart))
 	mux.HandleFunc("GET /v1/tasks/{task_id}/log", s.downloadLog)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
 	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
@@ -180,6 +180,7 @@ func (s *Server) routes() http.Handler {
 		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Content-Type-Options"] = nosniff // no answer is ever to be sniffed
 		if overflowed(r) {
 			// A connection past the limit gets one answer: a probe's, or 503.
 			w.Header().Set("Connection", "close")
