@@ -23,7 +23,9 @@ type Server struct {
 	metrics *metrics
 	limiter *rateLimiter
 	bodies  *bodyBudget
-	handler http.Handler
+	// downloads counts the log downloads under way.
+	downloads *downloadSlots
+	handler   http.Handler
 	// drainCtx is cancelled when Serve begins to shut down: streaming publishes end then.
 	drainCtx context.Context
 	drain    context.CancelFunc
@@ -47,7 +49,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, mgr: mgr, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst),
-		bodies: &bodyBudget{max: cfg.MaxBodyMemory}}
+		bodies: &bodyBudget{max: cfg.MaxBodyMemory}, downloads: &downloadSlots{max: cfg.MaxDownloads, perCredential: cfg.MaxDownloadsPerCredential}}
 	s.metrics = newMetrics(mgr)
 	s.handler = s.routes()
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
