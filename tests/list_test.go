@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/journal"
 )
 
 type taskListPage struct {
@@ -140,5 +143,32 @@ func TestCLIList(t *testing.T) {
 	}
 	if _, stderr, code := s.cli("", "ls", "--state", "gone"); code == 0 || !strings.Contains(stderr, "state") {
 		t.Fatalf("a bad state: exit %d %q", code, stderr)
+	}
+}
+
+// A prefix no task_id can start with (a NUL, invalid UTF-8, a space) is refused with 400
+// by every journal, never sent to it.
+func TestListPrefixOutsideTaskIDsIsRefused(t *testing.T) {
+	pebble, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, j := range map[string]journal.Journal{"pebble": pebble, "postgres": pg} {
+		cfg := defaults()
+		cfg.Journal = j
+		s := start(t, cfg)
+		s.publish("import-1", "info", "rows", 40, false)
+		for _, prefix := range []string{"\x00", "import\x00", "\xff", "im port", strings.Repeat("a", 129)} {
+			if _, status := s.list("", "prefix="+url.QueryEscape(prefix)); status != http.StatusBadRequest {
+				t.Errorf("%s: prefix %q: %d, want 400", name, prefix, status)
+			}
+		}
+		if page, status := s.list("", "prefix=import-"); status != http.StatusOK || page.ids() != "import-1:running" {
+			t.Errorf("%s: a good prefix: %d %q", name, status, page.ids())
+		}
 	}
 }
