@@ -155,16 +155,32 @@ const search = $("search");
 let query = "";
 let current = -1;
 
+// lowered returns text in lower case, and where in text each of its UTF-16 units starts
+// and ends: lower-casing may change a character's length ("İ" becomes "i̇", two units).
+function lowered(text) {
+  const lower = text.toLowerCase();
+  if (lower.length === text.length) return { lower, start: null, end: null };
+  const start = [], end = [];
+  let i = 0;
+  for (const ch of text) {
+    for (let k = ch.toLowerCase().length; k > 0; k--) start.push(i), end.push(i + ch.length);
+    i += ch.length;
+  }
+  return { lower: [...text].map((ch) => ch.toLowerCase()).join(""), start, end };
+}
+
 function highlight(message) {
   const text = message.textContent;
   message.replaceChildren();
-  const lower = text.toLowerCase();
+  const { lower, start, end } = lowered(text);
   let at = 0;
-  for (let i = lower.indexOf(query); query && i >= 0; i = lower.indexOf(query, at)) {
+  for (let i = lower.indexOf(query); query && i >= 0; i = lower.indexOf(query, i + query.length)) {
+    const from = start ? start[i] : i, to = end ? end[i + query.length - 1] : i + query.length;
+    if (from < at) continue; // inside a character the last match took
     const mark = document.createElement("mark");
-    mark.textContent = text.slice(i, i + query.length);
-    message.append(text.slice(at, i), mark);
-    at = i + query.length;
+    mark.textContent = text.slice(from, to);
+    message.append(text.slice(at, from), mark);
+    at = to;
   }
   message.append(text.slice(at));
 }
