@@ -1,0 +1,81 @@
+package tests
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/journal"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+)
+
+// heapAfterGC is the live heap once garbage is collected.
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// manyTasksComeAndGo publishes one message to each of n task ids from 8 goroutines, then
+// waits until every task has passivated.
+func manyTasksComeAndGo(tb testing.TB, m *actors.Manager, n int) {
+	tb.Helper()
+	entry := []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: strings.Repeat("rows 1000-2000 imported. ", 80), Progress: 42}} // 2 KB
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				if _, err := m.Publish(context.Background(), "come-and-go-"+strconv.Itoa(i), entry); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for m.Stats().LiveTasks.Load() > 0 {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d tasks still live a minute after the last publish", m.Stats().LiveTasks.Load())
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// A server that held many tasks comes back near its baseline once they have passivated:
+// no stopped task stays reachable (each held a 2 KB message here), and maps keyed by task
+// are made again smaller. What stays is the actor library's own registry of processes,
+// whose maps keep their largest size (about 150 bytes per task at the peak).
+func TestMemoryComesBackAfterTasksGo(t *testing.T) {
+	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaults()
+	cfg.Journal = j
+	cfg.Actors = actors.Config{MaxTasks: 1_000_000, IdleTTL: 300 * time.Millisecond, FinishedTTL: 300 * time.Millisecond}
+	s := start(t, cfg)
+	s.publish("warm", "info", "first", 0, false) // the baseline has served a publish
+	manyTasksComeAndGo(t, s.srv.Manager(), 1000)
+	base := heapAfterGC()
+	const n, perTask = 20_000, 256
+	manyTasksComeAndGo(t, s.srv.Manager(), n)
+	after := heapAfterGC()
+	t.Logf("heap: %.1f MiB at the baseline, %.1f MiB after %d tasks came and went", float64(base)/(1<<20), float64(after)/(1<<20), n)
+	if after > base+n*perTask {
+		t.Fatalf("heap %.1f MiB after the tasks went, %d bytes a task more than the baseline %.1f MiB (at most %d)",
+			float64(after)/(1<<20), (after-base)/n, float64(base)/(1<<20), perTask)
+	}
+}
