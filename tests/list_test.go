@@ -1,15 +1,20 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
 type taskListPage struct {
@@ -170,5 +175,25 @@ func TestListPrefixOutsideTaskIDsIsRefused(t *testing.T) {
 		if page, status := s.list("", "prefix=import-"); status != http.StatusOK || page.ids() != "import-1:running" {
 			t.Errorf("%s: a good prefix: %d %q", name, status, page.ids())
 		}
+	}
+}
+
+// A list that cannot finish within the request timeout answers 503 (retry), never 500.
+func TestListThatCannotFinishAnswers503(t *testing.T) {
+	cfg := defaults()
+	cfg.Actors = actors.Config{RequestTimeout: 20 * time.Millisecond, MaxTasks: 100_000}
+	s := start(t, cfg)
+	m := s.srv.Manager()
+	entry := []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "m"}}
+	for i := 0; i < 20_000; i++ {
+		for _, err := m.Publish(context.Background(), "slow-list-"+strconv.Itoa(i), entry); err != nil; _, err = m.Publish(context.Background(), "slow-list-"+strconv.Itoa(i), entry) {
+			if !errors.Is(err, actors.ErrTimeout) { // a busy machine; the publish is retried
+				t.Fatal(err)
+			}
+		}
+	}
+	r := s.do(http.MethodGet, "/v1/tasks", "", nil)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("a list of 20,000 tasks within 20ms: %d %v (Retry-After %q), want 503 with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
 	}
 }
