@@ -11,7 +11,7 @@ const (
 	// at most this many encoded bytes (an entry larger than it is a chunk of its own).
 	maxChunkBytes = 64 << 10
 	// readPageBytes is about how much of a task's chunks one page of a read copies.
-	readPageBytes = 128 << 10
+	readPageBytes = 256 << 10
 )
 
 // storedChunk is a chunk as a page copied it: its first seq and its encoded entries.

@@ -49,7 +49,7 @@ func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request) {
 	err := s.mgr.Log(r.Context(), taskID, func(l actors.LogLine) error {
 		if out == nil {
 			startDownload(w, contentType, taskID+ext)
-			out = bufio.NewWriterSize(dw, 16<<10)
+			out = bufio.NewWriterSize(dw, 32<<10)
 		}
 		if format == "ndjson" {
 			out.Write(l.Frame())
