@@ -14,7 +14,20 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/server"
 )
+
+// durableDefaults is defaults() with a Pebble journal of the test's own.
+func durableDefaults(t *testing.T) server.Config {
+	t.Helper()
+	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaults()
+	cfg.Journal = j
+	return cfg
+}
 
 // bigTask publishes batches of ten 30 KB messages to taskID: 300 KB a batch.
 func (s *service) bigTask(taskID string, batches int) {
@@ -69,12 +82,7 @@ func (s *service) downloadStatus(taskID string) (*http.Response, int64, error) {
 // A download whose reader stops reading is cut within the write timeout, its slot given
 // back; past the limit of downloads per credential, one more gets 503 with Retry-After.
 func TestStalledDownloadIsCutAndDownloadsAreBounded(t *testing.T) {
-	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaults()
-	cfg.Journal = j
+	cfg := durableDefaults(t)
 	cfg.Actors = actors.Config{WriteTimeout: 500 * time.Millisecond}
 	cfg.MaxDownloadsPerCredential = 1
 	s := start(t, cfg)
@@ -100,12 +108,7 @@ func TestStalledDownloadIsCutAndDownloadsAreBounded(t *testing.T) {
 // A download that cannot finish (here the task restarts under it) is aborted: the client
 // sees a broken transfer, never a clean end of a shorter or mixed log.
 func TestDownloadThatCannotFinishIsAborted(t *testing.T) {
-	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaults()
-	cfg.Journal = j
+	cfg := durableDefaults(t)
 	s := start(t, cfg)
 	s.bigTask("big", 40)
 	resp, _ := s.startDownload("big")

@@ -18,7 +18,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/journal"
 )
 
 // The attacks of an outsider, each through the real server: what they must not achieve.
@@ -580,13 +579,8 @@ func TestReplayFromTheJournalIsBoundedInBytes(t *testing.T) {
 		size         = 60_000
 		historyBytes = 1 << 20
 	)
-	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaults()
+	cfg := durableDefaults(t)
 	cfg.Actors = actors.Config{HistoryBytes: historyBytes}
-	cfg.Journal = j
 	s := start(t, cfg)
 	text := strings.Repeat("r", size)
 	batch := "[" + strings.Repeat(`{"level":"info","message":"`+text+`"},`, 9) + `{"level":"info","message":"` + text + `"}]`

@@ -59,12 +59,7 @@ func manyTasksComeAndGo(tb testing.TB, m *actors.Manager, n int) {
 // are made again smaller. What stays is the actor library's own registry of processes,
 // whose maps keep their largest size (about 150 bytes per task at the peak).
 func TestMemoryComesBackAfterTasksGo(t *testing.T) {
-	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaults()
-	cfg.Journal = j
+	cfg := durableDefaults(t)
 	cfg.Actors = actors.Config{MaxTasks: 1_000_000, IdleTTL: 300 * time.Millisecond, FinishedTTL: 300 * time.Millisecond}
 	s := start(t, cfg)
 	s.publish("warm", "info", "first", 0, false) // the baseline has served a publish
