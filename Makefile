@@ -108,6 +108,7 @@ bench: build bench-build
 	$(GO) test -run '^$$' -bench 'Memory' -benchtime 100000x ./actors
 	scripts/bench-e2e
 	scripts/bench-python
+	scripts/bench-hostile
 	TASKTAIL_SOAK_DURATION=$(SOAK) $(GO) test -tags soak -count=1 -run '^TestSoak$$' -v -timeout 12m ./tests
 
 # The model-based crash test (actors/model_test.go) for MODEL_SOAK per journal: random

@@ -101,11 +101,19 @@ func (c *PublishCall) complete(epoch string, failure any) {
 	}
 }
 
-// fail answers c with err from a goroutine that is no actor's (its timer, a cluster
-// request), which sends the pipe's next call itself.
+// fail answers c with err from a goroutine that is no actor's (a cluster request), which
+// sends the pipe's next call itself.
 func (c *PublishCall) fail(err error) {
 	if c.finish("", nil, err) {
 		c.expire.Stop()
+		c.pipe.sendAfter(c)
+	}
+}
+
+// timedOut is fail from c's own timer: the timer has fired, and may have fired before
+// newCall stored it in c.expire (a timeout shorter than that step), so it is not touched.
+func (c *PublishCall) timedOut() {
+	if c.finish("", nil, ErrTimeout) {
 		c.pipe.sendAfter(c)
 	}
 }

@@ -36,6 +36,9 @@ var (
 	// ErrIdempotencyKeyReused is returned for a publish whose idempotency key the task
 	// has stored with another body: nothing of it was stored.
 	ErrIdempotencyKeyReused = errors.New("the idempotency key was used for another body")
+	// ErrLogChanged is a log read (Manager.Log) whose task was restarted or deleted while it
+	// read: what it handed out may mix incarnations, so it did not finish.
+	ErrLogChanged = errors.New("the task was restarted or deleted during the read")
 	// ErrTooLarge is wrapped by an InvalidError that breaks a size limit (a message, a
 	// batch, a body): errors.Is tells it from other broken rules.
 	ErrTooLarge = errors.New("too large")

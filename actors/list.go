@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -41,6 +42,15 @@ type grainDown grainUp
 // particular order: those in memory (on every cluster member) and, with a journal, those
 // only the journal holds. A task nobody has published to is not among them.
 func (m *Manager) ListTasks(ctx context.Context, prefix string) ([]*v1.Status, error) {
+	list, err := m.listTasks(ctx, prefix)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		// Not the caller's deadline: the list took longer than RequestTimeout.
+		return nil, fmt.Errorf("%w: the task list did not finish within the request timeout", ErrTimeout)
+	}
+	return list, err
+}
+
+func (m *Manager) listTasks(ctx context.Context, prefix string) ([]*v1.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
 	var live []*v1.Status

@@ -79,13 +79,14 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(LogLine) error
 		return nil
 	}
 	j := m.store.w.Journal()
-	if _, found, err := j.Stat(taskID); err != nil { // Load would take the task over
+	meta, found, err := j.Stat(taskID) // Load would take the task over
+	if err != nil {
 		return fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
 	} else if !found {
 		return ErrNotFound
 	}
 	var failed error
-	err := j.Read(taskID, 1, func(e journal.Entry) bool {
+	err = j.Read(taskID, 1, func(e journal.Entry) bool {
 		if failed = ctx.Err(); failed != nil {
 			return false
 		}
@@ -97,6 +98,13 @@ func (m *Manager) Log(ctx context.Context, taskID string, fn func(LogLine) error
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
+	}
+	// The journal reads a page at a time: a restart or delete between pages would leave
+	// later pages from another incarnation, or none.
+	if after, found, err := j.Stat(taskID); err != nil {
+		return fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
+	} else if !found || after.Epoch != meta.Epoch {
+		return ErrLogChanged
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func (ps *pipes) newCall(p *pipe, entries, parts int) *PublishCall {
 	}
 	// A call the task never answers (it was stopped with the call in its mailbox) must
 	// not hold up the calls behind it.
-	c.expire = time.AfterFunc(ps.timeout, func() { c.fail(ErrTimeout) })
+	c.expire = time.AfterFunc(ps.timeout, c.timedOut)
 	return c
 }
 

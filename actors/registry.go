@@ -70,6 +70,8 @@ type registryActor struct {
 	sweepEvery time.Duration
 	sweeper    *time.Timer
 	tasks      map[string]*taskRef
+	peak       int        // the most tasks since tasks was last made (see shrunk)
+	stopping   bool       // the registry is stopping, and its tasks with it
 	count      *taskCount // shared by all shards
 	waiting    *taskCount // waiting task actors (taskRef.waiting), shared by all shards
 	spawned    uint64     // generations handed out, for child names
@@ -102,6 +104,7 @@ func (r *registryActor) remove(taskID string) {
 		r.count.n.Add(-1)
 	}
 	delete(r.tasks, taskID)
+	r.tasks = shrunk(r.tasks, &r.peak)
 }
 
 // created counts a waiting task as a task from now on; it fails when the node has its
@@ -210,6 +213,9 @@ func (r *registryActor) Receive(ctx actor.Context) {
 		// A child stopped on its own (out of its failure budget), or one already unmapped
 		// (deleted, passivated) finished stopping.
 		r.unmap(m.Who)
+		if !r.stopping { // the whole system goes: no memory to give back
+			releaseProcess(ctx, m.Who)
+		}
 	case sweepTasks:
 		for _, ref := range r.tasks {
 			ctx.Send(ref.pid, passivateCheck{})
@@ -220,6 +226,7 @@ func (r *registryActor) Receive(ctx actor.Context) {
 		r.sweeper = time.AfterFunc(r.sweepEvery, func() { root.Send(self, sweepTasks{}) })
 	case *actor.Stopping:
 		r.sweeper.Stop()
+		r.stopping = true
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		r.route(ctx, m)
@@ -288,5 +295,6 @@ func (r *registryActor) spawn(ctx actor.Context, taskID string, waiting bool) *t
 	}
 	ref := &taskRef{pid: pid, waiting: waiting}
 	r.tasks[taskID] = ref
+	r.peak = max(r.peak, len(r.tasks))
 	return ref
 }

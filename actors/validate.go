@@ -28,16 +28,34 @@ func (c *Config) ValidateTaskID(id string) error {
 	if id == "" || len(id) > c.MaxTaskIDLength {
 		return invalid("task_id", "must be 1-%d characters", c.MaxTaskIDLength)
 	}
-	for i := 0; i < len(id); i++ {
-		if !idChar(id[i]) {
-			return invalid("task_id", "may contain only letters, digits and . _ : -")
-		}
+	if !taskIDChars(id) {
+		return invalid("task_id", "may contain only letters, digits and . _ : -")
 	}
 	if id == "." || id == ".." {
 		// A URL path normalises them away: no viewer could open the task.
 		return invalid("task_id", "must not be . or ..")
 	}
 	return nil
+}
+
+// ValidateTaskIDPrefix checks a list's prefix: empty, or the start of a task_id that
+// ValidateTaskID could accept. Anything else matches no task, and is refused rather than
+// sent to the journal.
+func (c *Config) ValidateTaskIDPrefix(prefix string) error {
+	if len(prefix) > c.MaxTaskIDLength || !taskIDChars(prefix) {
+		return invalid("prefix", "must be at most %d characters, each a letter, a digit or . _ : -", c.MaxTaskIDLength)
+	}
+	return nil
+}
+
+// taskIDChars reports whether s holds only task_id characters.
+func taskIDChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !idChar(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // idChar reports whether c may stand in a task_id or a stream name.

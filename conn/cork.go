@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +19,19 @@ type corkConn struct {
 	net.Conn
 	mu   sync.Mutex // orders held writes, the flush and writes going straight through
 	held *[]byte    // the run collected so far, nil when not held
+	// halfClose: the library's close only ends the sending side (FIN after the last
+	// frame); the owner closes the connection itself later (see Accept's control budget).
+	halfClose atomic.Bool
+}
+
+// Close closes the connection, or with halfClose set only its sending side: data the peer
+// sent and nobody read would otherwise make the kernel answer the close with a reset,
+// which may discard the close frame before the peer reads it.
+func (c *corkConn) Close() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && c.halfClose.Load() {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
 }
 
 // corkBuffers recycles the buffers of runs: an idle viewer holds none.

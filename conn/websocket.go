@@ -28,6 +28,10 @@ type WebSocket struct {
 const (
 	controlBurst = 20
 	controlRate  = 2.0
+	// floodLinger is how long a connection closed for a flood stays open, unread, after
+	// its close frame and FIN, so that the peer can read them before the reset its unread
+	// flood causes.
+	floodLinger = 500 * time.Millisecond
 )
 
 // controlBudget is a token bucket over a connection's control frames. The library calls
@@ -70,8 +74,20 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	budget := &controlBudget{tokens: controlBurst, last: time.Now()}
 	// The close waits for the peer's answer, which only this connection's reader can read:
 	// it runs beside the reader, which waits for it before it ends (End waits for both).
+	// Past the budget the connection stops reading at once (a read deadline under the
+	// library: the rest of a flood is never parsed; the kernel's window stops the sender),
+	// tells the viewer 1008, ends its sending side, and is closed floodLinger later
+	// without waiting for an answer it would have to read.
 	var closing sync.WaitGroup
-	closeOver := func() { closing.Go(func() { _ = c.Close(websocket.StatusPolicyViolation, "too many control frames") }) }
+	closeOver := func() {
+		_ = cw.conn.SetReadDeadline(time.Now())
+		cw.conn.halfClose.Store(true)
+		closing.Go(func() {
+			_ = c.Close(websocket.StatusPolicyViolation, "too many control frames")
+			time.Sleep(floodLinger) // the peer reads the close frame before the reset
+			_ = cw.conn.Conn.Close()
+		})
+	}
 	o.OnPingReceived = func(context.Context, []byte) bool { return budget.take(time.Now(), closeOver) }
 	o.OnPongReceived = func(context.Context, []byte) { budget.take(time.Now(), closeOver) }
 	c, err := websocket.Accept(cw, r, &o)
@@ -82,9 +98,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	reading := make(chan struct{})
 	go func() {
+		// The close in flight is written before the connection counts as ended (End cuts it).
 		defer close(reading)
-		defer closing.Wait()
 		defer cancel()
+		defer closing.Wait()
 		for {
 			if _, _, err := c.Read(ctx); err != nil {
 				return

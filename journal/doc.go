@@ -1,8 +1,10 @@
 // Package journal keeps tasks' log entries and meta on disk, so that nothing acknowledged
 // is lost on a restart, a deploy or a crash (docs/design.md, "Durability").
 //
-// A Journal stores one record per task per commit (a chunk of consecutive entries) and the
-// task's meta beside it, written in the same atomic write. Pebble is the embedded
+// A Journal stores a task's entries of one commit as chunks of consecutive entries (of at
+// most 64 KiB each) and the task's meta beside them, written in the same atomic write.
+// Reads of entries go a page at a time (read.go), so a slow reader holds neither an
+// iterator nor a connection. Pebble is the embedded
 // implementation (one directory); journaltest has an in-memory one with failure injection
 // for tests. Without a journal, tasks live in memory only.
 //

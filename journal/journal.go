@@ -159,7 +159,9 @@ type Journal interface {
 	// journal does not have.
 	Stat(taskID string) (meta Meta, found bool, err error)
 	// Read calls fn with the task's entries from seq from on, in order, until fn returns
-	// false or the entries end.
+	// false or the entries end. The stored journals read a page at a time and hold
+	// nothing of the store while fn runs: a slow fn costs a page of memory, and a commit
+	// between pages may show (a restart or delete; the caller checks the meta after).
 	Read(taskID string, from uint64, fn func(Entry) bool) error
 	// List calls fn with the meta of every task whose task_id starts with prefix, in no
 	// particular order, until fn returns false.

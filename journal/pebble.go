@@ -211,11 +211,14 @@ func (p *Pebble) Commit(appends []Append) error {
 			return err
 		}
 		if len(a.Entries) > 0 {
-			buf = appendChunk(buf[:0], a.Entries)
-			if err := b.Set(chunkKey(a.TaskID, a.Entries[0].Seq), buf, nil); err != nil {
+			var err error
+			buf, err = putChunks(buf, a.Entries, func(first uint64, _ int, data []byte) error {
+				a.Meta.Bytes += int64(len(data))
+				return b.Set(chunkKey(a.TaskID, first), data, nil) // Set copies
+			})
+			if err != nil {
 				return err
 			}
-			a.Meta.Bytes += int64(len(buf))
 			if a.Meta.FirstSeq == 0 {
 				a.Meta.FirstSeq = a.Entries[0].Seq
 			}
@@ -263,8 +266,8 @@ func (p *Pebble) putKeys(b *pebble.Batch, a *Append) error {
 }
 
 // trim adds to b the deletes of a's task's oldest stored chunks until the task is under
-// three quarters of its cap, and moves a.Meta.FirstSeq past them. The chunk a writes is
-// the newest and stays.
+// three quarters of its cap, and moves a.Meta.FirstSeq past them. The chunks a writes are
+// the newest and stay.
 func (p *Pebble) trim(b *pebble.Batch, a *Append) error {
 	start, end := chunkBounds(a.TaskID)
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})

@@ -111,28 +111,43 @@ func (p *Pebble) Load(taskID string, window int) (Meta, []Entry, bool, error) {
 
 func chunkFirst(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
 
-// Read implements Journal.
+// Read implements Journal, a page at a time (see readPaged).
 func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
 	if err := p.health.readErr(); err != nil {
 		return err
 	}
 	start, end := chunkBounds(taskID)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	// The chunk holding from is the last one that starts at or before it.
-	ok := it.SeekLT(chunkKey(taskID, from+1))
-	if !ok {
-		ok = it.First()
-	}
-	for more := true; ok && more; ok = it.Next() {
-		if more, err = readChunk(it.Value(), chunkFirst(it.Key()), from, fn); err != nil {
-			return err
+	first := func() (uint64, error) {
+		if from <= 1 {
+			return 0, nil
 		}
+		// The chunk holding from is the last one that starts at or before it. (Seeking
+		// backwards copies that chunk's value: one chunk, let go with the iterator.)
+		it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+		if err != nil {
+			return 0, err
+		}
+		defer it.Close()
+		if !it.SeekLT(chunkKey(taskID, from+1)) {
+			return 0, it.Error()
+		}
+		return chunkFirst(it.Key()), nil
 	}
-	return it.Error()
+	page := func(at uint64) ([]storedChunk, error) {
+		it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: chunkKey(taskID, at), UpperBound: end})
+		if err != nil {
+			return nil, err
+		}
+		defer it.Close()
+		var chunks []storedChunk
+		size := 0
+		for ok := it.First(); ok && size < readPageBytes; ok = it.Next() {
+			chunks = append(chunks, storedChunk{chunkFirst(it.Key()), slices.Clone(it.Value())})
+			size += len(it.Value())
+		}
+		return chunks, it.Error()
+	}
+	return readPaged(from, first, page, fn)
 }
 
 // Expired implements Journal.

@@ -143,10 +143,12 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 			a.Meta.Keys = p.keyWindow
 		}
 		if len(a.Entries) > 0 {
-			buf = appendChunk(buf[:0], a.Entries)
-			chunks.Queue(`INSERT INTO tasktail_chunks (task_id, first_seq, entries, data) VALUES ($1, $2, $3, $4)`,
-				a.TaskID, int64(a.Entries[0].Seq), len(a.Entries), append([]byte(nil), buf...))
-			a.Meta.Bytes += int64(len(buf))
+			buf, _ = putChunks(buf, a.Entries, func(first uint64, n int, data []byte) error {
+				chunks.Queue(`INSERT INTO tasktail_chunks (task_id, first_seq, entries, data) VALUES ($1, $2, $3, $4)`,
+					a.TaskID, int64(first), n, append([]byte(nil), data...))
+				a.Meta.Bytes += int64(len(data))
+				return nil
+			})
 			if a.Meta.FirstSeq == 0 {
 				a.Meta.FirstSeq = a.Entries[0].Seq
 			}

@@ -156,30 +156,44 @@ func (p *Postgres) Keys(taskID string, n int) ([]Key, error) {
 	return keys, nil
 }
 
-// Read implements Journal.
+// Read implements Journal, a page at a time (see readPaged): each page is a query of its
+// own, so a slow reader holds no connection, and no query outlives Options.Timeout however
+// long the whole read takes.
 func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
-	ctx, cancel := p.ctx()
-	defer cancel()
-	rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 AND first_seq >=
-		coalesce((SELECT max(first_seq) FROM tasktail_chunks WHERE task_id = $1 AND first_seq <= $2), 0) ORDER BY first_seq`,
-		taskID, int64(from))
-	if err != nil {
-		return unavailable(err)
-	}
-	defer rows.Close()
-	more := true
-	for more && rows.Next() {
-		var first int64
-		var data []byte
-		if err := rows.Scan(&first, &data); err != nil {
-			return unavailable(err)
+	first := func() (uint64, error) {
+		ctx, cancel := p.ctx()
+		defer cancel()
+		var at int64
+		err := p.pool.QueryRow(ctx, `SELECT coalesce(max(first_seq), 0) FROM tasktail_chunks WHERE task_id = $1 AND first_seq <= $2`,
+			taskID, int64(from)).Scan(&at)
+		if err != nil {
+			return 0, unavailable(err)
 		}
-		if more, err = readChunk(data, uint64(first), from, fn); err != nil {
-			return err
+		return uint64(at), nil
+	}
+	page := func(at uint64) ([]storedChunk, error) {
+		ctx, cancel := p.ctx()
+		defer cancel()
+		rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 AND first_seq >= $2 ORDER BY first_seq LIMIT $3`,
+			taskID, int64(at), readPageBytes/maxChunkBytes)
+		if err != nil {
+			return nil, unavailable(err)
 		}
+		defer rows.Close()
+		var chunks []storedChunk
+		for rows.Next() {
+			var c storedChunk
+			var first int64
+			if err := rows.Scan(&first, &c.data); err != nil {
+				return nil, unavailable(err)
+			}
+			c.first = uint64(first)
+			chunks = append(chunks, c)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, unavailable(err)
+		}
+		return chunks, nil
 	}
-	if err := rows.Err(); err != nil {
-		return unavailable(err)
-	}
-	return nil
+	return readPaged(from, first, page, fn)
 }

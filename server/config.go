@@ -44,6 +44,12 @@ type Config struct {
 	// (default 64 MiB, at least MaxBodyBytes); past it a publish gets 503 with
 	// Retry-After, before its body is read when it has a Content-Length.
 	MaxBodyMemory int64
+	// MaxDownloads bounds the log downloads served at once (default 16); one more gets 503
+	// with Retry-After. Each holds about a page of the journal (see the README's memory).
+	MaxDownloads int
+	// MaxDownloadsPerCredential bounds the log downloads one key or token (or, without
+	// credentials, everyone) has at once (default 4); one more gets 503 with Retry-After.
+	MaxDownloadsPerCredential int
 	// AdminAddr, when set, serves /healthz, /readyz and /metrics on a listener of their
 	// own, outside MaxConnections: probes answer whatever clients hold.
 	AdminAddr string
@@ -111,6 +117,8 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.BodyTimeout, 30*time.Second)
 	setDefault(&c.AnonymousIdleTimeout, 5*time.Second)
 	setDefault(&c.MaxBodyMemory, 64<<20)
+	setDefault(&c.MaxDownloads, 16)
+	setDefault(&c.MaxDownloadsPerCredential, 4)
 }
 
 func setDefault[T comparable](v *T, def T) {
@@ -131,7 +139,7 @@ func (c *Config) fill() error {
 	}
 	if c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 || c.MaxConnections < 0 || c.PublishRate < 0 || c.PublishBurst < 0 ||
 		c.IdleTimeout < 0 || c.ReadHeaderTimeout < 0 || c.WebSocketReadLimit < 0 || c.MaxTokenTTL < 0 ||
-		c.BodyTimeout < 0 || c.AnonymousIdleTimeout < 0 || c.MaxBodyMemory < 0 {
+		c.BodyTimeout < 0 || c.AnonymousIdleTimeout < 0 || c.MaxBodyMemory < 0 || c.MaxDownloads < 0 || c.MaxDownloadsPerCredential < 0 {
 		return fmt.Errorf("limits and timeouts must not be negative")
 	}
 	if c.MaxBodyMemory < c.MaxBodyBytes {

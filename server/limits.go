@@ -116,6 +116,14 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// CloseWrite ends the sending side of a TCP connection (conn ends a flooding viewer so).
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Close()
+}
+
 // SetReadDeadline cuts the deadlines net/http sets as the connection's standing says.
 func (c *countedConn) SetReadDeadline(t time.Time) error {
 	if !c.overflowUntil.IsZero() && (t.IsZero() || t.After(c.overflowUntil)) {

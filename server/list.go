@@ -81,6 +81,10 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.cfg.Actors.ValidateTaskIDPrefix(prefix); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if state != "" && !slices.Contains(taskStates, state) {
 		s.writeError(w, r, invalidField("state", "must be one of running, finished, failed"))
 		return

@@ -25,7 +25,9 @@ type Server struct {
 	bodies  *bodyBudget
 	// searches bounds the log searches running at once (logpage.go).
 	searches searchSlots
-	handler  http.Handler
+	// downloads counts the log downloads under way.
+	downloads *downloadSlots
+	handler   http.Handler
 	// drainCtx is cancelled when Serve begins to shut down: streaming publishes end then.
 	drainCtx context.Context
 	drain    context.CancelFunc
@@ -49,7 +51,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst),
-		bodies: &bodyBudget{max: cfg.MaxBodyMemory}, searches: make(searchSlots, maxSearches)}
+		bodies: &bodyBudget{max: cfg.MaxBodyMemory}, searches: make(searchSlots, maxSearches),
+		downloads: &downloadSlots{max: cfg.MaxDownloads, perCredential: cfg.MaxDownloadsPerCredential}}
 	s.mgr.Store(mgr)
 	s.metrics = newMetrics(s.Manager)
 	s.handler = s.routes()
@@ -195,10 +198,10 @@ func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/tasks", s.listTasks)
-	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", s.publish)
+	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", stateChange(s.publish))
 	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
-	mux.HandleFunc("DELETE /v1/tasks/{task_id}", s.delete)
-	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", s.restart)
+	mux.HandleFunc("DELETE /v1/tasks/{task_id}", stateChange(s.delete))
+	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", stateChange(s.restart))
 	mux.HandleFunc("GET /v1/tasks/{task_id}/log", s.downloadLog)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/search", s.searchLog)
 	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
@@ -210,6 +213,7 @@ func (s *Server) routes() http.Handler {
 		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Content-Type-Options"] = nosniff // no answer is ever to be sniffed
 		if overflowed(r) {
 			// A connection past the limit gets one answer: a probe's, or 503.
 			w.Header().Set("Connection", "close")

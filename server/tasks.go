@@ -66,19 +66,19 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		switch {
-		case err == nil && mt == mediaNDJSON && r.Header.Get(idempotencyHeader) != "":
-			s.writeError(w, r, invalidField("idempotency_key", "applies to a single or batch publish; a stream answers where it stopped instead"))
-			return
-		case err == nil && mt == mediaNDJSON:
-			s.publishStream(w, r, taskID) // lasts as long as the producer: not a publish latency
-			return
-		case err != nil || mt != "application/json":
-			writeErrorCode(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json, or application/x-ndjson for a stream (with curl: -H 'Content-Type: application/json')")
-			return
-		}
+	// A body must say it is JSON or NDJSON: a page of another site can send a text body
+	// without a preflight, never one of these (see csrf.go).
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err == nil && mt == mediaNDJSON && r.Header.Get(idempotencyHeader) != "":
+		s.writeError(w, r, invalidField("idempotency_key", "applies to a single or batch publish; a stream answers where it stopped instead"))
+		return
+	case err == nil && mt == mediaNDJSON:
+		s.publishStream(w, r, taskID) // lasts as long as the producer: not a publish latency
+		return
+	case err != nil || mt != "application/json":
+		writeErrorCode(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json, or application/x-ndjson for a stream (with curl: -H 'Content-Type: application/json')")
+		return
 	}
 	defer s.observePublish(began)
 	tooLarge := actors.TooLarge("body", "larger than the request limit")
@@ -103,7 +103,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > 0 && cap(body) <= int(r.ContentLength) {
 		body = make([]byte, 0, r.ContentLength+1) // one buffer of the body's size; +1 sees the end
 	}
-	body, err := readAll(body, r.Body, s.cfg.MaxBodyBytes)
+	body, err = readAll(body, r.Body, s.cfg.MaxBodyBytes)
 	defer releaseBody(buf, body)
 	if err != nil {
 		var maxBytes *http.MaxBytesError

@@ -66,10 +66,6 @@ func TestBadInput(t *testing.T) {
 	if r.status != http.StatusAccepted || r.num("first_seq") != 1 || r.num("last_seq") != 2 {
 		t.Fatalf("batch: %d %v", r.status, r.body)
 	}
-	// A body without Content-Type is taken as JSON.
-	if r := s.do(http.MethodPost, "/v1/tasks/ok/logs", "", []byte(`{"level":"info","message":"c"}`)); r.status != http.StatusAccepted || r.num("seq") != 3 {
-		t.Fatalf("publish without content type: %d %v", r.status, r.body)
-	}
 }
 
 func TestUnknownRouteIsJSON404(t *testing.T) {

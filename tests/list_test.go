@@ -2,11 +2,18 @@ package tests
 
 import (
 	"encoding/json"
+
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/journal"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
 type taskListPage struct {
@@ -140,5 +147,60 @@ func TestCLIList(t *testing.T) {
 	}
 	if _, stderr, code := s.cli("", "ls", "--state", "gone"); code == 0 || !strings.Contains(stderr, "state") {
 		t.Fatalf("a bad state: exit %d %q", code, stderr)
+	}
+}
+
+// A prefix no task_id can start with (a NUL, invalid UTF-8, a space) is refused with 400
+// by every journal, never sent to it.
+func TestListPrefixOutsideTaskIDsIsRefused(t *testing.T) {
+	pebble, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, j := range map[string]journal.Journal{"pebble": pebble, "postgres": pg} {
+		cfg := defaults()
+		cfg.Journal = j
+		s := start(t, cfg)
+		s.publish("import-1", "info", "rows", 40, false)
+		for _, prefix := range []string{"\x00", "import\x00", "\xff", "im port", strings.Repeat("a", 129)} {
+			if _, status := s.list("", "prefix="+url.QueryEscape(prefix)); status != http.StatusBadRequest {
+				t.Errorf("%s: prefix %q: %d, want 400", name, prefix, status)
+			}
+		}
+		if page, status := s.list("", "prefix=import-"); status != http.StatusOK || page.ids() != "import-1:running" {
+			t.Errorf("%s: a good prefix: %d %q", name, status, page.ids())
+		}
+	}
+}
+
+// A list that cannot finish within the request timeout answers 503 (retry), never 500.
+// Here the journal holds 50,000 tasks, more than a list reads in 20ms.
+func TestListThatCannotFinishAnswers503(t *testing.T) {
+	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var group []journal.Append
+	for i := range 50_000 {
+		group = append(group, journal.Append{TaskID: "slow-list-" + strconv.Itoa(i), Meta: journal.Meta{Epoch: "e", LastSeq: 1, Active: int64(i)},
+			Entries: []journal.Entry{{Seq: 1, Level: v1.Level_LEVEL_INFO, Message: "m"}}})
+		if len(group) == 1000 {
+			if err := j.Commit(group); err != nil {
+				t.Fatal(err)
+			}
+			group = group[:0]
+		}
+	}
+	cfg := defaults()
+	cfg.Journal = j
+	cfg.Actors = actors.Config{RequestTimeout: 20 * time.Millisecond}
+	s := start(t, cfg)
+	r := s.do(http.MethodGet, "/v1/tasks", "", nil)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("a list of 50,000 tasks within 20ms: %d %v (Retry-After %q), want 503 with Retry-After", r.status, r.body["error"], r.header.Get("Retry-After"))
 	}
 }

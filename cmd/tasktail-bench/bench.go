@@ -55,6 +55,9 @@ type benchConfig struct {
 	fill      string // --fill-journal: write tasks into a journal directory instead
 	fsync     string // --fsync-probe: measure fdatasync in a directory instead
 	postgres  bool   // --throwaway-postgres: run a PostgreSQL for a benchmark instead
+	downloads int    // --downloads: download the task --prefix this many times at once instead
+	listPages int    // --list-pages: measure the CPU of a page of the task list instead
+	stall     bool   // --stall: downloads read their first MiB, then stop for 5 s
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,6 +77,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.idle, "idle-viewers", 0, "instead of a load run: connect this many idle viewers to one task and report the server's RSS per viewer (the server needs --max-viewers-per-task at least this)")
 	fs.StringVar(&c.fill, "fill-journal", "", "instead of a load run: write --tasks tasks of --messages entries of --size bytes into a new pebble journal in this directory (no server), for restart measurements")
 	fs.StringVar(&c.fsync, "fsync-probe", "", "instead of a load run: measure 1,000 rounds of a 4 KiB append and fdatasync in this directory (wall and CPU time each)")
+	fs.IntVar(&c.downloads, "downloads", 0, "instead of a load run: download the log of the task named by --prefix this many times at once, reading as fast as it comes, and report the server's highest RSS (needs --pid)")
+	fs.BoolVar(&c.stall, "stall", false, "with --downloads: each reads its first MiB, then nothing for 5 s (a reader that stopped)")
+	fs.IntVar(&c.listPages, "list-pages", 0, "instead of a load run: publish once to each of --tasks tasks over --producers connections, then ask this many times for the list's first page of 50 and report the server's CPU per page (needs --pid)")
 	fs.BoolVar(&c.postgres, "throwaway-postgres", false, "instead of a load run: start a throwaway PostgreSQL in a temporary folder, print its URL, and remove it on SIGINT or SIGTERM")
 	output := fs.String("o", "text", "output: text or json")
 	if err := cli.ParseWithEnv(fs, args); err != nil {
@@ -97,6 +103,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return cli.UsageError{Err: fmt.Errorf("server %s: bench runs only against loopback, over http", s)}
 		}
 	}
+	switch {
+	case c.downloads > 0:
+		return cliError(downloadMemory(ctx, c, stdout))
+	case c.listPages > 0:
+		return cliError(listCPU(ctx, c, stdout))
+	}
 	if c.idle > 0 {
 		perViewer, err := idleViewerMemory(ctx, c)
 		if err != nil {
@@ -115,6 +127,14 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	r.print(stdout)
 	if r.Lost > 0 || r.Reordered > 0 {
 		return cli.ExitError{Code: 1, Err: fmt.Errorf("%d lost, %d reordered", r.Lost, r.Reordered)}
+	}
+	return nil
+}
+
+// cliError makes a failed measurement exit 2, as a failed load run does.
+func cliError(err error) error {
+	if err != nil {
+		return cli.ExitError{Code: 2, Err: err}
 	}
 	return nil
 }

@@ -63,6 +63,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.BodyTimeout, "body-timeout", def.BodyTimeout, "deadline for reading a whole request body (slower: 408); a stream has --idle-timeout per line instead")
 	fs.DurationVar(&cfg.AnonymousIdleTimeout, "anonymous-idle-timeout", def.AnonymousIdleTimeout, "how long a connection that has shown no valid key or token may wait before its next request, its first included")
 	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", def.MaxBodyMemory, "most bytes of request bodies read at once, process-wide (at least --max-body-bytes); past it a publish answers 503 with Retry-After")
+	fs.IntVar(&cfg.MaxDownloads, "max-downloads", def.MaxDownloads, "most log downloads served at once; one more answers 503 with Retry-After")
+	fs.IntVar(&cfg.MaxDownloadsPerCredential, "max-downloads-per-credential", def.MaxDownloadsPerCredential, "most log downloads one key or token (without credentials: everyone) has at once; one more answers 503 with Retry-After")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "serve /healthz, /readyz and /metrics also on this address, outside --max-connections (off when empty)")
 	fs.Int64Var(&cfg.WebSocketReadLimit, "ws-read-limit", def.WebSocketReadLimit, "largest message a viewer may send, in bytes (viewers send only control frames)")
 	var publishKeys, origins cli.StringList
