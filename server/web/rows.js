@@ -107,20 +107,36 @@ export function highlight(message) {
   while (walker.nextNode()) nodes.push(walker.currentNode);
   for (const node of nodes) {
     const text = node.data;
-    const lower = text.toLowerCase();
+    const { lower, start, end } = lowered(text);
     let i = lower.indexOf(query);
     if (i < 0) continue;
     const marked = document.createDocumentFragment();
     let at = 0;
-    for (; i >= 0; i = lower.indexOf(query, at)) {
+    for (; i >= 0; i = lower.indexOf(query, i + query.length)) {
+      const from = start ? start[i] : i, to = end ? end[i + query.length - 1] : i + query.length;
+      if (from < at) continue; // inside a character the last match took
       const mark = document.createElement("mark");
-      mark.textContent = text.slice(i, i + query.length);
-      marked.append(text.slice(at, i), mark);
-      at = i + query.length;
+      mark.textContent = text.slice(from, to);
+      marked.append(text.slice(at, from), mark);
+      at = to;
     }
     marked.append(text.slice(at));
     node.replaceWith(marked);
   }
+}
+
+// lowered returns text in lower case, and where in text each of its UTF-16 units starts
+// and ends: lower-casing may change a character's length ("İ" becomes "i̇", two units).
+function lowered(text) {
+  const lower = text.toLowerCase();
+  if (lower.length === text.length) return { lower, start: null, end: null };
+  const start = [], end = [];
+  let i = 0;
+  for (const ch of text) {
+    for (let k = ch.toLowerCase().length; k > 0; k--) start.push(i), end.push(i + ch.length);
+    i += ch.length;
+  }
+  return { lower: [...text].map((ch) => ch.toLowerCase()).join(""), start, end };
 }
 
 // retime redraws every time under root, after the clock changed.
