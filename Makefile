@@ -45,7 +45,7 @@ test: lint proto-check
 	@echo "== every package with -race, and the Helm chart (deploy/helm) beside it"
 	@chart=$$(mktemp); trap 'rm -f $$chart' EXIT; \
 	$(MAKE) --no-print-directory chart-test > $$chart 2>&1 & pid=$$!; \
-	status=0; $(GO) test -race -count=1 -timeout 10m ./... || status=$$?; \
+	status=0; $(GO) test -race -count=1 -parallel 4 -timeout 10m ./... || status=$$?; \
 	wait $$pid || { status=1; echo "== the Helm chart's tests failed:"; }; \
 	cat $$chart; exit $$status
 

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -151,39 +150,6 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	logger.Info("joined the cluster", slog.String("cluster", cc.Name), slog.String("address", system.Address()),
 		slog.String("provider", cc.Provider))
 	return r, nil
-}
-
-// probe finds out whether the member at address, whose connection just ended, is dead:
-// its cluster port refuses connections (a process that died has closed its sockets). A
-// dead member is evicted from the topology at once instead of at its lease's end. The
-// port is tried a few times over half a second, since a process being killed closes its
-// connections before its listener; a port that goes on taking connections, or does not
-// answer at all (a paused process, a lost network), proves nothing: the lease decides.
-func (r *clusterRouter) probe(address string) {
-	if r.membership == nil || address == r.c.ActorSystem.Address() || !slices.Contains(r.Members(), address) {
-		return
-	}
-	if _, busy := r.probing.LoadOrStore(address, true); busy {
-		return
-	}
-	started := r.requests.Go(func() {
-		defer r.probing.Delete(address)
-		for range 10 {
-			c, err := net.DialTimeout("tcp", address, 250*time.Millisecond)
-			if err == nil {
-				c.Close()
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				r.membership.evict(address)
-			}
-			return
-		}
-	})
-	if !started {
-		r.probing.Delete(address)
-	}
 }
 
 // remoteConfig is the library's remote as members use it, with two corrections:
