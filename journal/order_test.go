@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -382,5 +383,57 @@ func TestPostgresPausedCommitHoldsNobodyUp(t *testing.T) {
 	retry := []journal.Append{{TaskID: "v", Meta: meta, Entries: entries(2, 2)}}
 	if err := victim.Commit(retry); err != nil || !retry[0].Fenced {
 		t.Fatalf("the paused activation's next commit: %v refused=%v, want refused as stale", err, retry[0].Fenced)
+	}
+}
+
+// A load never fails because the task's current owner commits while it runs: the new
+// owner claims the task first, and the old one's commits are refused from then on.
+func TestPostgresLoadBesideAWritingOwner(t *testing.T) {
+	url := pgtest.ForTest(t)
+	a, err := journal.OpenPostgres(url, journal.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := journal.OpenPostgres(url, journal.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	meta := journal.Meta{Epoch: "e"}
+	commit(t, a, "w", 1, 1, &meta)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var written atomic.Int64
+	wg.Go(func() { // the owner writes one entry after another until it is refused
+		for seq := uint64(2); ; seq++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m := meta
+			m.LastSeq = seq
+			as := []journal.Append{{TaskID: "w", Meta: m, Entries: entries(seq, seq)}}
+			if err := a.Commit(as); err != nil || as[0].Fenced {
+				return
+			}
+			meta = as[0].Meta
+			written.Add(1)
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	for deadline := time.Now().Add(5 * time.Second); written.Load() < 5; {
+		if time.Now().After(deadline) {
+			t.Fatal("the owner wrote nothing")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	loaded, _, found, err := b.Load("w", 10)
+	if err != nil || !found {
+		t.Fatalf("a load beside the owner's commits: found=%v %v", found, err)
+	}
+	if loaded.LastSeq == 0 {
+		t.Fatalf("loaded %+v", loaded)
 	}
 }

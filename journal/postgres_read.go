@@ -57,49 +57,58 @@ func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
 	return nil
 }
 
-// Load implements Journal: it also makes the caller the task's owner. The meta and the
-// entries are read in one repeatable-read transaction that claims the task last: no
-// commit, delete or sweep of another member falls between them (one that did makes the
-// claim fail, and the load is tried again), and the task's row is locked only for the
-// claim and the commit, never while a large history is on its way to a member that may
-// stop reading it.
+// Load implements Journal: it also makes the caller the task's owner. It claims the task
+// first, in a statement of its own (the row is locked only for it), and then reads the
+// meta and the entries in one read-only repeatable-read snapshot. Once claimed, no stale
+// owner can change the task (its commits are refused), so the snapshot holds what the
+// claim left or what a newer owner wrote since; a writer that commits during the load
+// never makes it fail. A delete or sweep between the two leaves nothing to read: the task
+// is not found.
 func (p *Postgres) Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error) {
-	err = p.inTxWith(pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(ctx context.Context, tx pgx.Tx) error {
-		meta, recent, found, err = p.load(ctx, tx, taskID, window)
-		return err
-	})
-	if errors.Is(err, ErrOutcomeUnknown) { // a load's commit changes only the owner
-		err = unavailable(err)
-	}
-	return meta, recent, found, err
-}
-
-func (p *Postgres) load(ctx context.Context, tx pgx.Tx, taskID string, window int) (Meta, []Entry, bool, error) {
-	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT meta FROM tasktail_tasks WHERE task_id = $1`, taskID).Scan(&raw)
+	ctx, cancel := p.ctx()
+	defer cancel()
+	var owner int64
+	err = p.pool.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = nextval('tasktail_owner') WHERE task_id = $1 RETURNING owner`, taskID).Scan(&owner)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Meta{}, nil, false, nil
 	}
 	if err != nil {
 		return Meta{}, nil, false, unavailable(err)
 	}
-	var meta Meta
-	var recent []Entry
-	if len(raw) > 0 { // empty: claimed by a first commit that is still on its way
-		if meta, err = decodeMeta(raw); err != nil {
-			return Meta{}, nil, false, fmt.Errorf("task %s: %w", taskID, err)
-		}
-		if recent, err = p.newestEntries(ctx, tx, taskID, window); err != nil {
-			return Meta{}, nil, false, err
-		}
+	err = p.inTxWith(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
+		meta, recent, found, err = p.load(ctx, tx, taskID, window)
+		return err
+	})
+	if errors.Is(err, ErrOutcomeUnknown) { // a read's commit changes nothing
+		err = unavailable(err)
 	}
-	var owner int64
-	err = tx.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = nextval('tasktail_owner') WHERE task_id = $1 RETURNING owner`, taskID).Scan(&owner)
 	if err != nil {
-		return Meta{}, nil, false, unavailable(err) // a change since the snapshot, too
+		return Meta{}, nil, false, err
 	}
 	meta.Owner = uint64(owner)
-	return meta, recent, len(raw) > 0, nil
+	return meta, recent, found, nil
+}
+
+// load reads a task's meta and newest window entries in tx; a task claimed by a first
+// commit still on its way has an empty meta and is not found yet.
+func (p *Postgres) load(ctx context.Context, tx pgx.Tx, taskID string, window int) (Meta, []Entry, bool, error) {
+	var raw []byte
+	err := tx.QueryRow(ctx, `SELECT meta FROM tasktail_tasks WHERE task_id = $1`, taskID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && len(raw) == 0 {
+		return Meta{}, nil, false, nil
+	}
+	if err != nil {
+		return Meta{}, nil, false, unavailable(err)
+	}
+	meta, err := decodeMeta(raw)
+	if err != nil {
+		return Meta{}, nil, false, fmt.Errorf("task %s: %w", taskID, err)
+	}
+	recent, err := p.newestEntries(ctx, tx, taskID, window)
+	if err != nil {
+		return Meta{}, nil, false, err
+	}
+	return meta, recent, true, nil
 }
 
 // newestEntries reads a task's newest window entries, oldest first.
