@@ -77,12 +77,18 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: check write-ahead log: %w", dir, err)
 	}
+	// New epochs owed already (a run with a sync interval that ended uncleanly, or a loss
+	// accepted before): the log's unsynced tail is what that run may lose, and every task
+	// starts a new epoch anyway, so its damage is cut without asking.
+	pending := opts.FS.PathJoin(dir, newEpochsPending)
+	_, err = opts.FS.Stat(pending)
+	accept := opts.AcceptLoss || err == nil
 	for _, d := range damage {
 		opts.Logger.Error("journal: write-ahead log damaged: acknowledged messages after this point are lost",
 			slog.String("component", "journal"), slog.String("file", d.file), slog.Int64("offset", d.offset),
-			slog.Int64("size", d.size), slog.String("error", d.err.Error()), slog.Bool("accepted", opts.AcceptLoss))
+			slog.Int64("size", d.size), slog.String("error", d.err.Error()), slog.Bool("accepted", accept))
 	}
-	if len(damage) > 0 && !opts.AcceptLoss {
+	if len(damage) > 0 && !accept {
 		d := damage[0]
 		return nil, fmt.Errorf("open journal %s: write-ahead log %s is damaged at offset %d of %d (%v): acknowledged messages after it are lost; "+
 			"keep a copy of the directory, then start with --accept-journal-loss to open it without them (every task starts a new epoch)",
@@ -90,7 +96,6 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	}
 	// The new epochs are owed from the moment the log is cut until they are stored: a
 	// marker says so, so that a start that dies in between gives them on the next open.
-	pending := opts.FS.PathJoin(dir, newEpochsPending)
 	if len(damage) > 0 {
 		if err := touchSynced(opts.FS, pending); err != nil {
 			return nil, fmt.Errorf("open journal %s: %w", dir, err)

@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -110,4 +111,36 @@ func epochAfterCrash(t *testing.T, fs *vfs.MemFS) string {
 		t.Fatal(err)
 	}
 	return meta.Epoch
+}
+
+// A power cut in interval mode may tear the log's unsynced tail: the next open cuts it
+// without asking for --accept-journal-loss, since the epochs are owed anyway, and keeps
+// what was synced.
+func TestPebbleSyncIntervalSurvivesATornTail(t *testing.T) {
+	for run := range 20 {
+		fs := vfs.NewCrashableMem()
+		p, err := journal.OpenPebble("/j", journal.PebbleOptions{FS: fs, BallastBytes: -1, SyncInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := journal.Meta{Epoch: "e"}
+		commit(t, p, "t", 1, 10, &meta)
+		if err := p.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		for seq := uint64(11); seq <= 300; seq += 10 {
+			commit(t, p, "t", seq, seq+9, &meta) // acknowledged, not synced
+		}
+		crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(uint64(run), uint64(run)*7919+1))})
+		p.Close()
+		again, err := journal.OpenPebble("/j", journal.PebbleOptions{FS: crashed, BallastBytes: -1})
+		if err != nil {
+			t.Fatalf("run %d: the journal after a power cut in interval mode: %v", run, err)
+		}
+		got, _, err := again.Stat("t")
+		again.Close()
+		if err != nil || got.LastSeq < 10 || got.Epoch == "e" {
+			t.Fatalf("run %d: after the cut: %+v %v; want at least the synced 10, in a new epoch", run, got, err)
+		}
+	}
 }
