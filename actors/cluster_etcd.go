@@ -81,7 +81,7 @@ type etcdMember struct {
 func newEtcdMembership(endpoints []string, clusterName string, ttl time.Duration, outlive bool, logger *slog.Logger, fenced func(error)) *etcdMembership {
 	p := &etcdMembership{endpoints: endpoints, prefix: "/tasktail/" + clusterName + "/members/", ttl: ttl, outlive: outlive,
 		logger: logger, fenced: fenced, members: map[string]etcdMember{}, check: make(chan struct{}, 1), clock: time.Now()}
-	p.state.Store(&membershipState{note: "registering with etcd"})
+	p.setState(&membershipState{note: "registering with etcd"})
 	p.granted.Store(int64(ttl))
 	return p
 }
@@ -150,7 +150,7 @@ func (p *etcdMembership) registerUntilDone(ctx context.Context) (clientv3.WatchC
 		if ctx.Err() != nil {
 			return nil, false
 		}
-		p.state.Store(&membershipState{note: fmt.Sprintf("registering with etcd %v: %v", p.endpoints, err)})
+		p.setState(&membershipState{note: fmt.Sprintf("registering with etcd %v: %v", p.endpoints, err)})
 		if !warned {
 			p.logger.Warn("etcd does not answer: this member waits for it, not ready, and tries again", slog.Any("endpoints", p.endpoints), slog.Any("error", err))
 			warned = true
@@ -191,7 +191,7 @@ func (p *etcdMembership) register(ctx context.Context) (clientv3.WatchChan, erro
 	}
 	p.publish()
 	p.mu.Unlock()
-	p.state.Store(&membershipState{ready: true})
+	p.setState(&membershipState{ready: true})
 	line := "registered with etcd"
 	if granted > p.ttl {
 		line += ": etcd raised the lease it was asked for (at least 1.5 × its election timeout), so a member that dies leaves the others' topology up to lease_ttl after, unless its cluster port refuses connections"
@@ -237,7 +237,7 @@ func (p *etcdMembership) recheck(ctx context.Context) bool {
 			if !since.IsZero() {
 				p.logger.Info("etcd answers again: this member's lease held, and it goes on as a member", slog.Duration("outage", time.Since(since).Round(time.Millisecond)))
 			}
-			p.state.Store(&membershipState{ready: true})
+			p.setState(&membershipState{ready: true})
 			return true
 		case err == nil:
 			p.fence(errors.New("this member's etcd lease expired (it was paused or cut off from etcd longer than the lease): the others may run its tasks already"))
@@ -250,7 +250,7 @@ func (p *etcdMembership) recheck(ctx context.Context) bool {
 			since = time.Now()
 			p.logger.Warn("etcd does not answer: this member serves on with the last topology it saw, as the journal refuses stale writes, and takes up its lease again when etcd is back", slog.Any("error", err))
 		}
-		p.state.Store(&membershipState{ready: true, note: fmt.Sprintf("etcd unreachable since %s: serving with the last topology", since.UTC().Format(time.RFC3339))})
+		p.setState(&membershipState{ready: true, note: fmt.Sprintf("etcd unreachable since %s: serving with the last topology", since.UTC().Format(time.RFC3339))})
 		if !sleepCtx(ctx, 250*time.Millisecond) {
 			return false
 		}
@@ -258,9 +258,18 @@ func (p *etcdMembership) recheck(ctx context.Context) bool {
 }
 
 func (p *etcdMembership) fence(err error) {
-	p.gone.Store(true)
+	if p.gone.Swap(true) {
+		return
+	}
 	p.state.Store(&membershipState{note: "fenced: " + err.Error()})
 	p.fenced(err)
+}
+
+// setState records the member's state, unless it was fenced: that is for good.
+func (p *etcdMembership) setState(st *membershipState) {
+	if !p.gone.Load() {
+		p.state.Store(st)
+	}
 }
 
 // follow applies the watch's events to the topology.

@@ -96,7 +96,7 @@ func (p *etcdMembership) watchClock(ctx context.Context) {
 		case <-ticker.C:
 		}
 		if gap := p.tick(); gap > time.Duration(p.granted.Load()) {
-			p.state.Store(&membershipState{note: fmt.Sprintf("did not run for %v, longer than its lease: checking its membership with etcd", gap.Round(time.Millisecond))})
+			p.setState(&membershipState{note: fmt.Sprintf("did not run for %v, longer than its lease: checking its membership with etcd", gap.Round(time.Millisecond))})
 			p.logger.Warn("this member did not run for longer than its lease: not ready until etcd says whether it is still a member", slog.Duration("paused", gap.Round(time.Millisecond)))
 			select {
 			case p.check <- struct{}{}:

@@ -63,6 +63,8 @@ type Manager struct {
 	fenceOnce sync.Once
 	// opts are what the Manager was made with, for Rejoin.
 	opts Options
+	// leftOpen: shut down for Rejoin, with the journal still open (guarded by mu).
+	leftOpen bool
 }
 
 // NewManager starts an actor system with a local Registry, or joins a cluster.
@@ -242,10 +244,18 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 func (m *Manager) shutdown(ctx context.Context, closeJournal bool) error {
 	m.mu.Lock()
 	if m.closed {
+		// A Manager that Rejoin stopped without starting its successor left the journal
+		// open: the last Shutdown closes it.
+		leftOpen := closeJournal && m.leftOpen
+		m.leftOpen = false
 		m.mu.Unlock()
+		if leftOpen {
+			return m.store.w.Journal().Close()
+		}
 		return nil
 	}
 	m.closed = true
+	m.leftOpen = !closeJournal && m.store != nil
 	if m.attached == 0 {
 		close(m.allEnded)
 	}

@@ -67,12 +67,20 @@ func (m *Manager) Rejoin(ctx context.Context) (*Manager, error) {
 	opts.Cluster = &cc
 	began := time.Now()
 	if err := m.shutdown(ctx, false); err != nil {
+		if ctx.Err() != nil {
+			// Stopped short (its own shutdown, or the server's): no new member beside
+			// what may still run of the old one. Shutdown closes the journal.
+			return nil, fmt.Errorf("rejoin: the fenced member did not stop: %w", err)
+		}
 		m.logger.Warn("rejoin: the fenced member did not stop cleanly", slog.Any("error", err))
 	}
 	next, err := newManager(m.cfg, opts, m.stats, m.logger)
 	if err != nil {
 		return nil, fmt.Errorf("rejoin: %w", err)
 	}
+	m.mu.Lock()
+	m.leftOpen = false // the journal is the new member's now
+	m.mu.Unlock()
 	m.logger.Warn("rejoined the cluster as a new member", slog.Duration("took", time.Since(began).Round(time.Millisecond)))
 	return next, nil
 }
