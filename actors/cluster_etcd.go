@@ -8,13 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
-	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -270,69 +268,6 @@ func (p *etcdMembership) setState(st *membershipState) {
 	if !p.gone.Load() {
 		p.state.Store(st)
 	}
-}
-
-// follow applies the watch's events to the topology.
-func (p *etcdMembership) follow(ctx context.Context, watch clientv3.WatchChan) {
-	defer p.done.Done()
-	for resp := range watch {
-		if resp.Err() != nil {
-			continue // the client resumes the watch itself
-		}
-		p.mu.Lock()
-		for _, ev := range resp.Events {
-			if ev.Type == clientv3.EventTypeDelete {
-				delete(p.members, strings.TrimPrefix(string(ev.Kv.Key), p.prefix))
-			} else {
-				p.put(ev.Kv)
-			}
-		}
-		p.publish()
-		_, registered := p.members[p.self.Id]
-		p.mu.Unlock()
-		if !registered && ctx.Err() == nil && len(resp.Events) > 0 {
-			// Our own key was deleted: the lease expired while we were away, or another
-			// member found our port refusing connections.
-			p.fence(errors.New("this member's etcd key is gone (its lease expired, or another member found it dead): the others may run its tasks already"))
-		}
-	}
-}
-
-// put records the member a key holds; p.mu is held. Of two members at one address, the
-// one whose key is younger is the process that serves it: a member that restarts at its
-// address registers before its former self's lease has expired. The former self is
-// dropped at once, so it leaves the topology together with its successor's joining. Left
-// to its lease, it would leave later, and the library would then end every watch of
-// that address: the viewers on the successor would be cut off from their tasks.
-func (p *etcdMembership) put(kv *mvccpb.KeyValue) {
-	var m cluster.Member
-	if err := json.Unmarshal(kv.Value, &m); err != nil {
-		p.logger.Warn("an etcd member key holds no member", slog.String("key", string(kv.Key)))
-		return
-	}
-	id := strings.TrimPrefix(string(kv.Key), p.prefix)
-	for other, o := range p.members {
-		if other == id || o.Address() != m.Address() {
-			continue
-		}
-		if o.created > kv.CreateRevision {
-			return // this key is the former self's
-		}
-		delete(p.members, other)
-	}
-	p.members[id] = etcdMember{Member: &m, created: kv.CreateRevision}
-}
-
-// publish hands the library the members as they are; p.mu is held.
-func (p *etcdMembership) publish() {
-	members := make(cluster.Members, 0, len(p.members))
-	for _, m := range p.members {
-		members = append(members, m.Member)
-	}
-	if _, ok := p.members[p.self.Id]; !ok {
-		members = append(members, p.self) // until its own key is seen
-	}
-	p.cluster.MemberList.UpdateClusterTopology(members)
 }
 
 // StartClient implements cluster.ClusterProvider; tasktail runs members only.
