@@ -16,13 +16,15 @@ import (
 
 // Server is tasktail's HTTP and WebSocket edge over one actors.Manager.
 type Server struct {
-	cfg     Config
-	mgr     atomic.Pointer[actors.Manager] // a new one each time a fenced member rejoins
-	logger  *slog.Logger
-	ready   atomic.Bool
-	metrics *metrics
-	limiter *rateLimiter
-	bodies  *bodyBudget
+	cfg Config
+	mgr atomic.Pointer[actors.Manager] // a new one each time a fenced member rejoins
+	// rejoining is when the member began to join the cluster again, while it does.
+	rejoining atomic.Pointer[time.Time]
+	logger    *slog.Logger
+	ready     atomic.Bool
+	metrics   *metrics
+	limiter   *rateLimiter
+	bodies    *bodyBudget
 	// searches bounds the log searches running at once (logpage.go).
 	searches searchSlots
 	// downloads counts the log downloads under way.
@@ -119,6 +121,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// rejoinPatience is how long a fenced member may fail to join again before /healthz says
+// it is not alive.
+const rejoinPatience = time.Minute
+
 // serveUntilDone waits until ctx is done (nil) or the HTTP server fails. A cluster member
 // that is fenced meanwhile joins again in place as a new member (Manager.Rejoin): its
 // viewers are closed with 1001 and resume on the tasks' owners, readiness answers 503
@@ -141,6 +147,9 @@ func (s *Server) serveUntilDone(ctx context.Context, served chan error) error {
 // rejoin replaces the fenced Manager with a new member, trying again while that fails,
 // until ctx is done.
 func (s *Server) rejoin(ctx context.Context) {
+	began := time.Now()
+	defer s.rejoining.Store(nil)
+	s.rejoining.Store(&began)
 	for pause := 100 * time.Millisecond; ctx.Err() == nil; pause = min(2*pause, 5*time.Second) {
 		stopCtx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 		next, err := s.Manager().Rejoin(stopCtx)
@@ -186,6 +195,12 @@ func (s *Server) serveAdmin() (stop func(context.Context), err error) {
 // probes adds health, readiness and metrics to mux.
 func (s *Server) probes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		// A member that rejoins is alive; one that has failed to for a minute is not, and
+		// its supervisor may as well start it again.
+		if since := s.rejoining.Load(); since != nil && time.Since(*since) > rejoinPatience {
+			writeErrorCode(w, http.StatusServiceUnavailable, codeUnavailable, "could not join the cluster again for "+time.Since(*since).Round(time.Second).String())
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
