@@ -329,13 +329,18 @@ func (r *clusterRouter) Shutdown() {
 // leave without its last steps, which are for a member the others still hold (it tells
 // them by gossip that it leaves, then sleeps 2 s for ownership to move). The others have
 // dropped this one already, and a fenced member that rejoins waits for nothing.
+//
+// The provider stops first: a topology it handed the library after the actor system had
+// stopped could wait for that system for good.
 func (r *clusterRouter) stopFenced() {
 	c := r.c
-	c.ActorSystem.Shutdown()
 	_ = c.Config.ClusterProvider.Shutdown(true)
+	c.ActorSystem.Shutdown()
 	c.IdentityLookup.Shutdown()
 	c.Gossip.Shutdown()
-	c.Remote.Shutdown(true)
+	// Not gracefully: gRPC's graceful stop waits for every stream the other members hold
+	// open into this one (the library gives it 10 s), and they have no reason to close them.
+	c.Remote.Shutdown(false)
 }
 
 // leaveCluster runs the library's graceful leave, leave. That can panic: its endpoint

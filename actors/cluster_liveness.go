@@ -56,6 +56,9 @@ func (r *clusterRouter) probe(address string) {
 // member drops it too (unless a younger key took its place meanwhile). A wrong guess
 // costs a task move: the journal fences a write from the place the task left.
 func (p *etcdMembership) evict(address string) {
+	if p.gone.Load() {
+		return // fenced: its member is being stopped, and the library with it
+	}
 	p.mu.Lock()
 	var gone []string
 	revisions := map[string]int64{}

@@ -40,6 +40,9 @@ func (p *etcdMembership) follow(ctx context.Context, watch clientv3.WatchChan) {
 
 // apply applies a watch's events to the topology.
 func (p *etcdMembership) apply(ctx context.Context, events []*clientv3.Event) {
+	if p.gone.Load() {
+		return // fenced: its member is being stopped, and the library with it
+	}
 	p.mu.Lock()
 	for _, ev := range events {
 		if ev.Type == clientv3.EventTypeDelete {

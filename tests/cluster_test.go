@@ -746,10 +746,17 @@ func TestClusterPausedMemberRejoins(t *testing.T) {
 		t.Fatalf("readiness answered %d %s right after the pause, want 503", r.code, r.body)
 	}
 	t.Logf("readiness answered 503 %v after SIGCONT", time.Since(resumed).Round(time.Millisecond))
-	awaitWithin(t, 10*time.Second, "the paused member serves again", func() bool {
-		ok, _, members := b.readyz()
-		return ok && len(members) == 3
-	})
+	for began := time.Now(); ; {
+		if ok, _, members := b.readyz(); ok && len(members) == 3 {
+			break
+		}
+		if time.Since(began) > 10*time.Second {
+			_ = b.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine
+			time.Sleep(time.Second)
+			t.Fatalf("the paused member does not serve again 10 s after SIGCONT; its log and goroutines:\n%s", b.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	t.Logf("the paused member serves again %v after SIGCONT", time.Since(resumed).Round(time.Millisecond))
 	if !strings.Contains(b.stderr.String(), "fenced") || !strings.Contains(b.stderr.String(), "rejoined the cluster as a new member") {
 		t.Fatalf("the paused member's log says nothing of being fenced and rejoining:\n%s", b.stderr)
