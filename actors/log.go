@@ -63,47 +63,22 @@ func (l LogLine) AppendText(b []byte) ([]byte, error) {
 // that is the whole stored log (what retention and the size cap kept); without one, what
 // the task's history holds in memory.
 func (m *Manager) Log(ctx context.Context, taskID string, fn func(LogLine) error) error {
-	if err := m.cfg.ValidateTaskID(taskID); err != nil {
-		return err
-	}
-	if m.store == nil {
-		frames, err := m.retainedFrames(ctx, taskID)
-		if err != nil {
-			return err
-		}
-		for _, f := range frames {
-			if err := fn(LogLine{taskID: taskID, frame: f}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	j := m.store.w.Journal()
-	meta, found, err := j.Stat(taskID) // Load would take the task over
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
-	} else if !found {
-		return ErrNotFound
-	}
 	var failed error
-	err = j.Read(taskID, 1, func(e journal.Entry) bool {
-		if failed = ctx.Err(); failed != nil {
-			return false
-		}
-		failed = fn(LogLine{taskID: taskID, entry: &e})
+	_, _, epoch, err := m.walkLog(ctx, taskID, 1, func(it *logItem) bool {
+		failed = fn(LogLine{taskID: taskID, entry: it.entry, frame: it.stored})
 		return failed == nil
 	})
-	if failed != nil {
+	switch {
+	case failed != nil:
 		return failed
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
+	case err != nil || epoch == "": // epoch "": read from the task's memory, at once
+		return err
 	}
 	// The journal reads a page at a time: a restart or delete between pages would leave
 	// later pages from another incarnation, or none.
-	if after, found, err := j.Stat(taskID); err != nil {
+	if after, found, err := m.store.w.Journal().Stat(taskID); err != nil {
 		return fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
-	} else if !found || after.Epoch != meta.Epoch {
+	} else if !found || after.Epoch != epoch {
 		return ErrLogChanged
 	}
 	return nil

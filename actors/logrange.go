@@ -29,7 +29,7 @@ type LogPage struct {
 func (m *Manager) LogRange(ctx context.Context, taskID string, from uint64, limit int) (LogPage, error) {
 	var page LogPage
 	if from == 0 { // the extent first
-		first, last, err := m.walkLog(ctx, taskID, 0, nil)
+		first, last, _, err := m.walkLog(ctx, taskID, 0, nil)
 		if err != nil {
 			return page, err
 		}
@@ -38,7 +38,7 @@ func (m *Manager) LogRange(ctx context.Context, taskID string, from uint64, limi
 			from = max(first, last-uint64(limit)+1)
 		}
 	}
-	first, last, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
+	first, last, _, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
 		page.Frames = append(page.Frames, it.frame())
 		return len(page.Frames) < limit
 	})
@@ -63,7 +63,7 @@ func (m *Manager) SearchLog(ctx context.Context, taskID, query string, minLevel 
 	match := foldMatcher(query)
 	deadline := time.Now().Add(budget)
 	looked := 0
-	_, _, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
+	_, _, _, err := m.walkLog(ctx, taskID, from, func(it *logItem) bool {
 		if looked++; looked%1024 == 0 && time.Now().After(deadline) {
 			res.Next = it.seq
 			return false
@@ -101,15 +101,16 @@ func (it *logItem) frame() []byte {
 
 // walkLog calls visit with every message of a task from seq from on, in order, until it
 // answers false: with a journal, the stored entries; without, the frames the task's
-// history holds. It returns the extent of what is stored; with visit nil, only that.
-func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit func(*logItem) bool) (first, last uint64, err error) {
+// history holds. It returns the extent of what is stored, and with a journal the epoch
+// it was read in; with visit nil, only the extent.
+func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit func(*logItem) bool) (first, last uint64, epoch string, err error) {
 	if err := m.cfg.ValidateTaskID(taskID); err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	if m.store == nil {
 		frames, err := m.retainedFrames(ctx, taskID)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, "", err
 		}
 		for _, f := range frames {
 			seq := frameSeq(f)
@@ -119,7 +120,7 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 			last = seq
 		}
 		if visit == nil {
-			return first, last, nil
+			return first, last, "", nil
 		}
 		it := &logItem{taskID: taskID}
 		for _, f := range frames {
@@ -130,21 +131,21 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 				}
 			}
 		}
-		return first, last, ctx.Err()
+		return first, last, "", ctx.Err()
 	}
 	j := m.store.w.Journal()
 	meta, found, err := j.Stat(taskID)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
+		return 0, 0, "", fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
 	} else if !found {
-		return 0, 0, ErrNotFound
+		return 0, 0, "", ErrNotFound
 	}
 	first, last = max(meta.FirstSeq, 1), meta.LastSeq
 	if last == 0 {
 		first = 0
 	}
 	if visit == nil {
-		return first, last, nil
+		return first, last, meta.Epoch, nil
 	}
 	it := &logItem{taskID: taskID}
 	err = j.Read(taskID, max(from, 1), func(e journal.Entry) bool {
@@ -152,9 +153,9 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 		return ctx.Err() == nil && visit(it)
 	})
 	if err != nil {
-		return first, last, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
+		return first, last, meta.Epoch, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
 	}
-	return first, last, ctx.Err()
+	return first, last, meta.Epoch, ctx.Err()
 }
 
 // retainedFrames asks a task for the frames its history holds (a task without a journal).
