@@ -41,7 +41,7 @@ run: build
 # they build and run beside the main tests.
 test: lint proto-check
 	@echo "== cluster member tests in one process (without -race)"
-	$(GO) test -count=1 -run '^TestCluster' ./actors
+	$(GO) test -count=1 ./cluster
 	@echo "== every package with -race, and the Helm chart (deploy/helm) beside it"
 	@chart=$$(mktemp); trap 'rm -f $$chart' EXIT; \
 	$(MAKE) --no-print-directory chart-test > $$chart 2>&1 & pid=$$!; \

@@ -23,8 +23,8 @@
 //
 // Every goroutine has an owner that waits for it: connection writers are counted by the
 // Manager and awaited by Shutdown (until its context ends); the pipes' senders, started
-// only by actors, are awaited after the router has stopped its actors; the cluster
-// router's requests and lookups go through goroutines.Go and its Shutdown waits for them.
+// only by actors, are awaited after the router has stopped its actors; a cluster member's
+// requests and lookups go through a goroutines.Group that its Shutdown waits for.
 //
 // # Ordering
 //

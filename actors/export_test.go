@@ -2,16 +2,6 @@ package actors
 
 import "time"
 
-// NewActorSystem is the actor system of a tasktail process, for tests that stand up
-// processes that talk through the library's remote.
-var NewActorSystem = newActorSystem
-
-// RemoteConfig is the library's remote as cluster members use it.
-var RemoteConfig = remoteConfig
-
-// LeaveCluster is a member's leave, which survives the library's panic there.
-var LeaveCluster = leaveCluster
-
 // SweepAt runs one retention sweep of the Manager's journal as its own sweep does, at
 // now instead of the ticker's time, and returns how many tasks it removed. Without a
 // journal it removes none.

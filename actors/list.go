@@ -119,7 +119,7 @@ func (m *Manager) collect(ctx context.Context, pids []*actor.PID, ids []string) 
 // listMembers asks every member's lister and merges their lists; a member that does not
 // answer in time leaves its tasks out, and the list is what the others hold.
 func (m *Manager) listMembers(ctx context.Context, prefix string) ([]*v1.Status, error) {
-	members := m.cluster.Members()
+	members := m.cluster.member.Members()
 	lists := make([][]*v1.Status, len(members))
 	var wg sync.WaitGroup
 	for i, member := range members {

@@ -14,7 +14,7 @@ import (
 //   - the endpoint writer's and the automanaged provider's records of a member that left
 //     or died ("lost connection", "failed to connect", "failed to create receive
 //     stream", "Bad connection to the node health status"): the topology change is
-//     logged once, as "a member left the cluster" (cluster.go).
+//     logged once, as "a member left the cluster" (package cluster).
 type libraryHandler struct{ slog.Handler }
 
 var routineLibraryRecords = map[string]bool{

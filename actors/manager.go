@@ -13,6 +13,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/internal/goroutines"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -24,9 +25,9 @@ type Options struct {
 	// TaskMiddleware wraps every task actor's Receive. Publishes arrive as *PublishCall on a
 	// single node and as *v1.Publish (the same call, as it crossed members) in a cluster.
 	TaskMiddleware []actor.ReceiverMiddleware
-	// Cluster, when set, makes the Manager a cluster member: tasks are grains spread over
-	// the members instead of children of a local Registry.
-	Cluster *ClusterConfig
+	// Cluster, when set, makes the Manager a cluster member (package cluster): tasks are
+	// grains spread over the members instead of children of a local Registry.
+	Cluster Cluster
 	// Journal, when set, keeps every task durably (docs/design.md, "Durability"); the
 	// Manager closes it on Shutdown. Without one, tasks live in memory only.
 	Journal journal.Journal
@@ -44,10 +45,10 @@ type Manager struct {
 	cfg       Config
 	system    *actor.ActorSystem
 	router    Router
-	cluster   *clusterRouter // nil on a single node
-	pipes     *pipes         // the publish path (pipe.go)
-	store     *store         // the journal; nil without one
-	sweeper   goroutines     // the journal's retention sweep
+	cluster   *memberRouter    // nil on a single node
+	pipes     *pipes           // the publish path (pipe.go)
+	store     *store           // the journal; nil without one
+	sweeper   goroutines.Group // the journal's retention sweep
 	stopSweep chan struct{}
 	stats     *Stats
 	logger    *slog.Logger
@@ -72,13 +73,8 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if opts.Cluster != nil {
-		if err := opts.Cluster.Validate(); err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
-		}
-		if opts.Journal != nil && !opts.ClusterJournal {
-			return nil, errors.New("cluster: a journal on this member's own disk cannot survive its loss: use a shared journal (PostgreSQL) or none")
-		}
+	if opts.Cluster != nil && opts.Journal != nil && !opts.ClusterJournal {
+		return nil, errors.New("cluster: a journal on this member's own disk cannot survive its loss: use a shared journal (PostgreSQL) or none")
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -89,7 +85,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 
 // newManager is NewManager with the counters to keep, once cfg and opts are checked.
 func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*Manager, error) {
-	system := newActorSystem(logger)
+	system := NewActorSystem(logger)
 	m := &Manager{cfg: cfg, system: system, stats: stats, logger: logger, opts: opts,
 		closeAll: conn.NewBroadcast(), allEnded: make(chan struct{}), fenced: make(chan error, 1)}
 	if opts.Journal != nil {
@@ -108,19 +104,25 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 		_, outlive := opts.Journal.(journal.Fencer) // shared: a task that moves continues from it
-		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, outlive, m.fence)
+		member, err := opts.Cluster.Join(system, Host{
+			Grains: func(identify func(any) (string, bool)) *actor.Props {
+				return taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, identify, opts.TaskMiddleware...)
+			},
+			Logger: logger, Outlive: outlive, Fenced: m.fence,
+		})
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal() // the caller still owns the journal: it was not started
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
+		r := &memberRouter{member: member, timeout: cfg.RequestTimeout}
 		m.router, m.cluster = r, r
 	}
 	m.pipes = newPipes(m.router.Publish, cfg.RequestTimeout)
 	return m, nil
 }
 
-// newActorSystem returns the process's actor system, whose actors' ids are unique to this
+// NewActorSystem returns the process's actor system, whose actors' ids are unique to this
 // process. The library numbers the actors and futures of a process from 1, so a member
 // that restarts at the same address would give the same PIDs to other actors: a message
 // or a Watch for an actor of the process that died (a subscriber, a request's future) would
@@ -128,7 +130,7 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 // then be shown that task's lines, or count as a subscriber that never leaves. Starting
 // the sequence at a random point makes such a PID name nothing, so the message goes to
 // dead letters and a Watch is answered with Terminated.
-func newActorSystem(logger *slog.Logger) *actor.ActorSystem {
+func NewActorSystem(logger *slog.Logger) *actor.ActorSystem {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(libraryHandler{logger.Handler()}).With(slog.String("component", "actor"))
 	}))
@@ -321,7 +323,7 @@ func (m *Manager) stopJournal() {
 		return
 	}
 	close(m.stopSweep)
-	m.sweeper.wait()
+	m.sweeper.Wait()
 	m.store.w.Close()
 }
 

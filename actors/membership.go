@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"time"
 )
 
@@ -33,7 +31,7 @@ func (m *Manager) ClusterMembers() (members []string, self string, ok bool) {
 	if m.cluster == nil {
 		return nil, "", false
 	}
-	return m.cluster.Members(), m.system.Address(), true
+	return m.cluster.member.Members(), m.system.Address(), true
 }
 
 // ClusterMembership reports whether this member serves as a member of the cluster (a
@@ -44,7 +42,7 @@ func (m *Manager) ClusterMembership() (serving bool, note string) {
 	if m.cluster == nil {
 		return true, ""
 	}
-	return m.cluster.Membership()
+	return m.cluster.member.Membership()
 }
 
 // Rejoin ends this member as Shutdown does (its viewers are closed with 1001 and its
@@ -58,13 +56,7 @@ func (m *Manager) Rejoin(ctx context.Context) (*Manager, error) {
 		return nil, fmt.Errorf("rejoin: not a cluster member")
 	}
 	opts := m.opts
-	cc := *opts.Cluster
-	if cc.Port == 0 {
-		if _, port, err := net.SplitHostPort(m.system.Address()); err == nil {
-			cc.Port, _ = strconv.Atoi(port)
-		}
-	}
-	opts.Cluster = &cc
+	opts.Cluster = m.cluster.member.Again()
 	began := time.Now()
 	if err := m.shutdown(ctx, false); err != nil {
 		if ctx.Err() != nil {

@@ -78,8 +78,9 @@ type Config struct {
 	Insecure bool
 	// Actors are the task and socket settings.
 	Actors actors.Config
-	// Cluster, when set, joins a cluster: tasks live on the members by task_id.
-	Cluster *actors.ClusterConfig
+	// Cluster, when set, joins a cluster (cluster.New): tasks live on the members by
+	// task_id.
+	Cluster actors.Cluster
 	// Journal, when set, keeps every task durably; the server closes it when it shuts
 	// down (or when New fails). Nil keeps tasks in memory only.
 	Journal journal.Journal

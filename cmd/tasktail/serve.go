@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tasktail/tasktail/cluster"
 	"github.com/tasktail/tasktail/internal/cli"
 	"github.com/tasktail/tasktail/journal"
 
-	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/server"
 )
 
@@ -28,7 +28,7 @@ Example:
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Every default comes from the configs' own (server.DefaultConfig,
-	// actors.DefaultClusterConfig); the flags only name them.
+	// cluster.DefaultConfig); the flags only name them.
 	var (
 		cfg       = server.DefaultConfig()
 		def       = cfg
@@ -78,7 +78,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow listening beyond loopback without publish keys and a token secret")
 	var (
 		clustered bool
-		cc        = actors.DefaultClusterConfig()
+		cc        = cluster.DefaultConfig()
 		cdef      = cc
 		etcdEPs   = cli.StringList(cdef.EtcdEndpoints)
 		peers     cli.StringList
@@ -123,12 +123,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.UsageError{Err: err}
 	}
 	cfg.Logger = logger
-	if clustered {
-		cc.EtcdEndpoints, cc.Peers = etcdEPs, peers
-		cfg.Cluster = &cc
-	}
 	if clustered && journalKind == journal.KindPebble && !allowLocal {
 		return cli.Usagef("--cluster needs a journal every member shares (--journal postgres) or none (--journal memory): a member's own disk cannot survive its loss (--cluster-local-journal allows it anyway)")
+	}
+	if clustered {
+		cc.EtcdEndpoints, cc.Peers = etcdEPs, peers
+		if cfg.Cluster, err = cluster.New(cc); err != nil {
+			return cli.Usagef("cluster: %v", err)
+		}
 	}
 	if err := cfg.Validate(); err != nil { // before the journal's directory is made
 		return cli.UsageError{Err: err}

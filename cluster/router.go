@@ -1,4 +1,4 @@
-package actors
+package cluster
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -16,22 +15,24 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/cluster"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/internal/goroutines"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// clusterRouter is the Router of cluster mode: it asks the grain of kind "task" with the
+// member is a cluster member (actors.Member): it asks the grain of kind "task" with the
 // task_id as identity, wherever it lives.
-type clusterRouter struct {
-	c       *cluster.Cluster
+type member struct {
+	config  Config // as it started, with the port it was given
+	c       *protocluster.Cluster
 	attempt time.Duration
 	// stopProvider releases what the provider holds beyond the cluster (a listener).
 	stopProvider func()
@@ -46,13 +47,9 @@ type clusterRouter struct {
 	// owners maps a task_id to its member by rendezvous hashing over the last topology:
 	// a new one per topology, never changed after, so lookups read it without a lock. (The
 	// library's own, which its lookup reads, is replaced under the lookups: a data race.)
-	owners atomic.Pointer[cluster.Rendezvous]
-	// timeout bounds a publish call's request (Config.RequestTimeout).
-	timeout time.Duration
-	// requests are the goroutines of publish calls and lookups.
-	requests goroutines
-	// leaveErr is what went wrong in Shutdown's leave, read once Shutdown has returned.
-	leaveErr error
+	owners atomic.Pointer[protocluster.Rendezvous]
+	// requests are the goroutines of lookups.
+	requests goroutines.Group
 	// membership is the etcd provider, nil with another: it says whether this member
 	// serves as one, and drops members found dead.
 	membership *etcdMembership
@@ -64,14 +61,10 @@ type clusterRouter struct {
 	fenced atomic.Bool
 }
 
-// startCluster joins system to the cluster that cc describes, with taskProps as kind
-// "task", and returns its Router. The member appears in Members once the provider's
-// first topology arrives.
-//
-// outlive says the members share a journal that refuses stale writes (PostgreSQL): a task
-// that moves continues from it in its epoch, and the member may serve on through an etcd
-// outage. fenced is called once when the member lost its membership.
-func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, taskProps *actor.Props, logger *slog.Logger, outlive bool, fenced func(error)) (*clusterRouter, error) {
+// join makes system a member of the cluster that cc describes, with host's grains as kind
+// "task". The member appears in Members once the provider's first topology arrives.
+func join(system *actor.ActorSystem, cc Config, host actors.Host) (*member, error) {
+	logger, outlive := host.Logger, host.Outlive
 	// The library panics when it cannot listen; find out first, with an error to show.
 	listen := net.JoinHostPort(cc.Host, strconv.Itoa(cc.Port))
 	probe, err := net.Listen("tcp", listen)
@@ -79,17 +72,17 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 		return nil, fmt.Errorf("cluster listen address: %w", err)
 	}
 	probe.Close()
-	r := &clusterRouter{attempt: cc.AttemptTimeout, timeout: cfg.RequestTimeout, stopProvider: func() {}, logger: logger}
+	r := &member{config: cc, attempt: cc.AttemptTimeout, stopProvider: func() {}, logger: logger}
 	leftMsg := "a member left the cluster; its tasks start again on the others"
 	if outlive {
 		leftMsg = "a member left the cluster; its tasks continue on the others from the journal"
 	}
-	var provider cluster.ClusterProvider
+	var provider protocluster.ClusterProvider
 	switch cc.Provider {
 	case ProviderEtcd:
 		r.membership = newEtcdMembership(cc.EtcdEndpoints, cc.Name, cc.LeaseTTL, outlive, logger, func(err error) {
 			r.fenced.Store(true)
-			fenced(err)
+			host.Fenced(err)
 		})
 		provider = r.membership
 	case ProviderAutomanaged:
@@ -115,20 +108,20 @@ func startCluster(system *actor.ActorSystem, cc ClusterConfig, cfg *Config, task
 	if cc.AdvertisedAddress != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cc.AdvertisedAddress))
 	}
-	r.c = cluster.New(system, cluster.Configure(cc.Name, provider, disthash.New(),
+	r.c = protocluster.New(system, protocluster.Configure(cc.Name, provider, disthash.New(),
 		remoteConfig(cc.Host, cc.Port, remoteOpts...),
-		cluster.WithKinds(cluster.NewKind(TaskKind, taskProps))))
+		protocluster.WithKinds(protocluster.NewKind(TaskKind, host.Grains(activation)))))
 	r.topology = system.EventStream.Subscribe(func(ev any) {
 		if lost, ok := ev.(*remote.EndpointTerminatedEvent); ok {
 			r.probe(lost.Address)
 		}
-		if topology, ok := ev.(*cluster.ClusterTopology); ok {
+		if topology, ok := ev.(*protocluster.ClusterTopology); ok {
 			members := make([]string, 0, len(topology.Members))
 			for _, m := range topology.Members {
 				members = append(members, m.Address())
 			}
 			r.members.Store(&members)
-			owners := cluster.NewRendezvous()
+			owners := protocluster.NewRendezvous()
 			owners.UpdateMembers(topology.Members)
 			r.owners.Store(owners)
 			// One line per change: a member that leaves and one that dies look the same
@@ -193,14 +186,14 @@ func (s ownCloseStream) RecvMsg(m any) error {
 	return err
 }
 
-// Request implements Router. It does not use the library's grain call (cluster.Request):
+// Request implements actors.Member. It does not use the library's grain call (protocluster.Request):
 // that one finds the task's actor with a lookup that waits a fixed 5 s when the task's
 // member has died, and retries with the process-wide default call config. Here every
 // attempt, lookup included, ends after AttemptTimeout, and attempts repeat until timeout:
 // a task whose member left, died or passivated it is found again on its member. A lookup
 // given up on sends nothing to the task, so only a request that reached a live member
 // slower than AttemptTimeout can be applied twice.
-func (r *clusterRouter) Request(msg TaskMessage, timeout time.Duration) (any, error) {
+func (r *member) Request(msg actors.TaskMessage, timeout time.Duration) (any, error) {
 	id := msg.GetTaskId()
 	deadline := time.Now().Add(timeout)
 	pause := 10 * time.Millisecond
@@ -232,7 +225,7 @@ type memberLeftAnswer struct{}
 // await waits for a request's answer. The futures of requests in flight are known by
 // member, so that when a member leaves the topology its requests are answered at once
 // (memberLeftAnswer, see the topology subscriber) instead of waiting out the attempt.
-func (r *clusterRouter) await(f *actor.Future, address string) (any, error) {
+func (r *member) await(f *actor.Future, address string) (any, error) {
 	r.inflight.Store(f, address)
 	reply, err := f.Result()
 	r.inflight.Delete(f)
@@ -243,7 +236,7 @@ func (r *clusterRouter) await(f *actor.Future, address string) (any, error) {
 }
 
 // answerLeft completes the requests in flight to members that left.
-func (r *clusterRouter) answerLeft(left []*cluster.Member) {
+func (r *member) answerLeft(left []*protocluster.Member) {
 	gone := make(map[string]bool, len(left))
 	for _, m := range left {
 		gone[m.Address()] = true
@@ -259,19 +252,19 @@ func (r *clusterRouter) answerLeft(left []*cluster.Member) {
 // activate asks the task's member, by our own rendezvous, for the PID of its grain (which
 // it starts if needed), as the library's lookup does with its own; nil when there is no
 // member yet or no answer within.
-func (r *clusterRouter) activate(id string, within time.Duration) *actor.PID {
+func (r *member) activate(id string, within time.Duration) *actor.PID {
 	owners := r.owners.Load()
 	if owners == nil {
 		return nil
 	}
-	identity := cluster.NewClusterIdentity(id, TaskKind)
+	identity := protocluster.NewClusterIdentity(id, TaskKind)
 	owner := owners.GetByClusterIdentity(identity)
 	if owner == "" {
 		return nil
 	}
 	reply, err := r.await(r.c.ActorSystem.Root.RequestFuture(actor.NewPID(owner, disthash.PartitionActivatorActorName),
-		&cluster.ActivationRequest{ClusterIdentity: identity}, within), owner)
-	if resp, ok := reply.(*cluster.ActivationResponse); ok && err == nil {
+		&protocluster.ActivationRequest{ClusterIdentity: identity}, within), owner)
+	if resp, ok := reply.(*protocluster.ActivationResponse); ok && err == nil {
 		return resp.Pid
 	}
 	return nil
@@ -279,7 +272,7 @@ func (r *clusterRouter) activate(id string, within time.Duration) *actor.PID {
 
 // lookup returns the PID of the task's actor, activating it on its member if needed, or
 // nil when that takes longer than within (the lookup then finishes on its own).
-func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
+func (r *member) lookup(id string, within time.Duration) *actor.PID {
 	if pid, ok := r.c.PidCache.Get(id, TaskKind); ok {
 		return pid
 	}
@@ -300,29 +293,39 @@ func (r *clusterRouter) lookup(id string, within time.Duration) *actor.PID {
 	}
 }
 
-// Publish implements Router: the call travels as one *v1.Publish request, made from a
-// goroutine of the router's.
-func (r *clusterRouter) Publish(c *PublishCall) {
-	p := publishOf(c)
-	withRetryKeys(p)
-	started := r.requests.Go(func() { c.completeFrom(r.Request(p, r.timeout)) })
-	if !started {
-		c.fail(ErrShuttingDown)
-	}
-}
-
-// Shutdown implements Router: the member leaves the cluster, and its tasks stop; their
-// next message starts them on another member. It waits for the requests in flight.
-func (r *clusterRouter) Shutdown() {
-	r.requests.stop()
+// Leave implements actors.Member: the member leaves the cluster, and its tasks stop;
+// their next message starts them on another member. It waits for the lookups in flight.
+func (r *member) Leave() error {
+	r.requests.Stop()
 	leave := func() { r.c.Shutdown(true) }
 	if r.fenced.Load() {
 		leave = r.stopFenced
 	}
-	r.leaveErr = leaveCluster(leave, func() { r.c.Remote.Shutdown(false) })
-	r.requests.wait()
+	err := leaveCluster(leave, func() { r.c.Remote.Shutdown(false) })
+	r.requests.Wait()
 	r.stopProvider()
 	r.c.ActorSystem.EventStream.Unsubscribe(r.topology)
+	return err
+}
+
+// Again implements actors.Member: the same cluster, on the port this member was given
+// when it asked for any (port 0).
+func (r *member) Again() actors.Cluster {
+	cc := r.config
+	if cc.Port == 0 {
+		if _, port, err := net.SplitHostPort(r.c.ActorSystem.Address()); err == nil {
+			cc.Port, _ = strconv.Atoi(port)
+		}
+	}
+	return joiner(cc)
+}
+
+// activation reads the task_id from the message that starts a grain.
+func activation(msg any) (string, bool) {
+	if init, ok := msg.(*protocluster.ClusterInit); ok {
+		return init.Identity.Identity, true
+	}
+	return "", false
 }
 
 // stopFenced stops a member that is no longer in the cluster: the library's graceful
@@ -332,7 +335,7 @@ func (r *clusterRouter) Shutdown() {
 //
 // The provider stops first: a topology it handed the library after the actor system had
 // stopped could wait for that system for good.
-func (r *clusterRouter) stopFenced() {
+func (r *member) stopFenced() {
 	c := r.c
 	_ = c.Config.ClusterProvider.Shutdown(true)
 	c.ActorSystem.Shutdown()
@@ -360,9 +363,9 @@ func leaveCluster(leave, stop func()) (err error) {
 	return nil
 }
 
-// Membership reports whether this member serves as a member of the cluster, and a line
+// Membership implements actors.Member: it reports whether this member serves as a member of the cluster, and a line
 // that says why not, or what it serves without (etcd unreachable).
-func (r *clusterRouter) Membership() (bool, string) {
+func (r *member) Membership() (bool, string) {
 	if r.membership != nil {
 		return r.membership.status()
 	}
@@ -372,24 +375,10 @@ func (r *clusterRouter) Membership() (bool, string) {
 	return true, ""
 }
 
-// Members returns the addresses of the cluster's members as this member sees them.
-func (r *clusterRouter) Members() []string {
+// Members implements actors.Member: the addresses of the cluster's members as this member sees them.
+func (r *member) Members() []string {
 	if m := r.members.Load(); m != nil {
 		return *m
 	}
 	return nil
-}
-
-// withRetryKeys gives every group of p without an idempotency key one of its own, so that
-// the router's own retries (an attempt that reached a member whose answer was lost) store
-// the group once.
-func withRetryKeys(p *v1.Publish) {
-	keys := make([]string, len(p.Ends))
-	copy(keys, p.Keys)
-	for i, k := range keys {
-		if k == "" {
-			keys[i] = "retry:" + strconv.FormatUint(rand.Uint64(), 36)
-		}
-	}
-	p.Keys = keys
 }

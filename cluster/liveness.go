@@ -1,4 +1,4 @@
-package actors
+package cluster
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // port is tried a few times over half a second, since a process being killed closes its
 // connections before its listener; a port that goes on taking connections, or does not
 // answer at all (a paused process, a lost network), proves nothing: the lease decides.
-func (r *clusterRouter) probe(address string) {
+func (r *member) probe(address string) {
 	if r.membership == nil || address == r.c.ActorSystem.Address() || !slices.Contains(r.Members(), address) {
 		return
 	}

@@ -4,7 +4,7 @@
 // it (gRPC's process-wide logger, the endpoint reader's suspend flag), so these tests run
 // without -race, in the pass of their own that `make test` gives the cluster tests.
 
-package actors_test
+package cluster_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/cluster"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -35,10 +36,10 @@ func startProcess(t *testing.T, addr string) *process {
 	t.Helper()
 	host, port := splitHostPort(t, addr)
 	p := &process{sys: actors.NewActorSystem(slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	p.remote = remote.NewRemote(p.sys, actors.RemoteConfig(host, port))
+	p.remote = remote.NewRemote(p.sys, cluster.RemoteConfig(host, port))
 	p.remote.Start()
 	t.Cleanup(func() {
-		if err := actors.LeaveCluster(func() { p.remote.Shutdown(true) }, func() { p.remote.Shutdown(false) }); err != nil {
+		if err := cluster.LeaveCluster(func() { p.remote.Shutdown(true) }, func() { p.remote.Shutdown(false) }); err != nil {
 			t.Log(err) // the library's own failure, which a member's shutdown reports
 		}
 		p.sys.Shutdown()
@@ -240,11 +241,11 @@ func TestClusterMessagesAfterADroppedConnectionArrive(t *testing.T) {
 // so a member's shutdown still ends with one line saying what did not finish.
 func TestClusterLeaveThatPanicsEndsWithAnError(t *testing.T) {
 	stopped := false
-	err := actors.LeaveCluster(func() { panic("send on closed channel") }, func() { stopped = true })
+	err := cluster.LeaveCluster(func() { panic("send on closed channel") }, func() { stopped = true })
 	if err == nil || !strings.Contains(err.Error(), "send on closed channel") || !stopped {
 		t.Fatalf("leave: %v, server stopped %v; want the panic as an error and the server stopped", err, stopped)
 	}
-	if err := actors.LeaveCluster(func() {}, func() { t.Fatal("stopped after a clean leave") }); err != nil {
+	if err := cluster.LeaveCluster(func() {}, func() { t.Fatal("stopped after a clean leave") }); err != nil {
 		t.Fatalf("clean leave: %v", err)
 	}
 }

@@ -2,12 +2,11 @@ package actors
 
 import (
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 )
 
 // taskGrain is a TaskActor as a cluster grain. The cluster activates a grain for any
-// message; until a publish creates the task (TaskActor.created) it is a waiting actor, as
+// message, and first sends the message that names its task (identify); until a publish creates the task (TaskActor.created) it is a waiting actor, as
 // the local Registry starts one: it answers what does not create the task as for a task
 // that does not exist, holds viewers, and stops when it holds none. A member at
 // Config.MaxTasks refuses new tasks, and at Config.MaxWaitingTasks new waiting ones.
@@ -15,28 +14,31 @@ type taskGrain struct {
 	*TaskActor
 	failures *actor.RestartStatistics // for recoverGrain
 	lister   *actor.PID               // the member's record of its grains, for the task list
+	// identify reads the task_id from the cluster's activation message.
+	identify func(msg any) (taskID string, ok bool)
 }
 
 // passivateNow is a grain's note to itself to stop if no routed message came since
 // routed was counted. As a message it runs after everything already in the mailbox.
 type passivateNow struct{ routed uint64 }
 
-func newTaskGrain(cfg *Config, stats *Stats, st *store, lister *actor.PID) *taskGrain {
-	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics(), lister: lister}
+func newTaskGrain(cfg *Config, stats *Stats, st *store, lister *actor.PID, identify func(any) (string, bool)) *taskGrain {
+	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics(), lister: lister, identify: identify}
 	g.store = st
 	g.passivate = func(ctx actor.Context, routed uint64) { ctx.Send(ctx.Self(), passivateNow{routed: routed}) }
 	return g
 }
 
 func (g *taskGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *cluster.ClusterInit:
-		g.taskID, g.member = m.Identity.Identity, ctx.ActorSystem().Address()
+	if id, ok := g.identify(ctx.Message()); ok {
+		g.taskID, g.member = id, ctx.ActorSystem().Address()
 		ctx.Send(g.lister, &grainUp{taskID: g.taskID, pid: ctx.Self()})
 		if g.store != nil {
 			g.load(ctx)
 		}
 		return
+	}
+	switch m := ctx.Message().(type) {
 	case *actor.Stopped:
 		ctx.Send(g.lister, &grainDown{taskID: g.taskID, pid: ctx.Self()})
 	case passivateNow:
@@ -93,10 +95,10 @@ func recoverGrain(s *taskSupervisor) actor.ReceiverMiddleware {
 	}
 }
 
-// taskGrainProps are the props of kind "task": grains, with middleware inside the
+// taskGrainProps are the props of task grains, with middleware inside the
 // panic recovery.
-func taskGrainProps(cfg *Config, stats *Stats, st *store, lister *actor.PID, s *taskSupervisor, middleware ...actor.ReceiverMiddleware) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats, st, lister) },
+func taskGrainProps(cfg *Config, stats *Stats, st *store, lister *actor.PID, s *taskSupervisor, identify func(any) (string, bool), middleware ...actor.ReceiverMiddleware) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats, st, lister, identify) },
 		actor.WithMailbox(actor.UnboundedLockfree()),
 		actor.WithReceiverMiddleware(append([]actor.ReceiverMiddleware{recoverGrain(s)}, middleware...)...))
 }

@@ -1,4 +1,4 @@
-package actors
+package cluster
 
 import (
 	"errors"
@@ -7,9 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/tasktail/tasktail/actors"
 )
 
-// TaskKind is the cluster kind of task actors; a task's identity is its task_id.
+// TaskKind is the cluster kind of task grains; a task's identity is its task_id.
 const TaskKind = "task"
 
 // Cluster providers.
@@ -18,10 +21,10 @@ const (
 	ProviderAutomanaged = "automanaged"
 )
 
-// ClusterConfig makes a Manager a member of a Proto.Actor cluster: every task_id is a
-// grain of kind "task" that lives on one member (rendezvous hashing) and is reachable
-// from all of them.
-type ClusterConfig struct {
+// Config makes a Manager a member of a Proto.Actor cluster: every task_id is a grain of
+// kind "task" that lives on one member (rendezvous hashing) and is reachable from all of
+// them.
+type Config struct {
 	// Name is the cluster's name; members with another name are not peers.
 	Name string
 	// Host and Port are where this member listens for other members (gRPC); port 0 picks
@@ -43,15 +46,15 @@ type ClusterConfig struct {
 	AutomanagedAddr string
 	Peers           []string
 	// AttemptTimeout bounds one attempt of a request to a task's member. A request is
-	// retried within Config.RequestTimeout, so a task whose member died is found again
+	// retried within actors.Config.RequestTimeout, so a task whose member died is found again
 	// on its new member.
 	AttemptTimeout time.Duration
 }
 
-// DefaultClusterConfig returns the cluster settings a member starts with unless told
-// otherwise: cluster "tasktail" on 127.0.0.1:7400, found through etcd on 127.0.0.1:2379.
-func DefaultClusterConfig() ClusterConfig {
-	return ClusterConfig{
+// DefaultConfig returns the cluster settings a member starts with unless told otherwise:
+// cluster "tasktail" on 127.0.0.1:7400, found through etcd on 127.0.0.1:2379.
+func DefaultConfig() Config {
+	return Config{
 		Name: "tasktail", Host: "127.0.0.1", Port: 7400, Provider: ProviderEtcd,
 		EtcdEndpoints: []string{"127.0.0.1:2379"}, AutomanagedAddr: "127.0.0.1:7480",
 		AttemptTimeout: time.Second, LeaseTTL: time.Second,
@@ -59,7 +62,7 @@ func DefaultClusterConfig() ClusterConfig {
 }
 
 // Validate reports the first setting that cannot work.
-func (c *ClusterConfig) Validate() error {
+func (c *Config) Validate() error {
 	if c.Name == "" {
 		return errors.New("cluster name is empty")
 	}
@@ -95,4 +98,20 @@ func (c *ClusterConfig) Validate() error {
 		return fmt.Errorf("cluster provider %q: want %s or %s", c.Provider, ProviderEtcd, ProviderAutomanaged)
 	}
 	return nil
+}
+
+// New returns the cluster that c describes, for actors.Options.Cluster, or the first
+// setting that cannot work.
+func New(c Config) (actors.Cluster, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return joiner(c), nil
+}
+
+// joiner is a checked Config.
+type joiner Config
+
+func (j joiner) Join(system *actor.ActorSystem, host actors.Host) (actors.Member, error) {
+	return join(system, Config(j), host)
 }

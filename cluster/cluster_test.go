@@ -4,7 +4,7 @@
 // member list are read without locks), so these tests run without -race: `make test`
 // runs them in a pass of their own.
 
-package actors_test
+package cluster_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
+	"github.com/tasktail/tasktail/cluster"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -32,8 +33,12 @@ func newClusterManager(t *testing.T, cfg actors.Config, opts actors.Options) *ac
 	}
 	health := ln.Addr().String()
 	ln.Close()
-	opts.Cluster = &actors.ClusterConfig{Name: "unit", Host: "127.0.0.1", Provider: actors.ProviderAutomanaged,
-		AutomanagedAddr: health, Peers: []string{health}, AttemptTimeout: time.Second}
+	c, err := cluster.New(cluster.Config{Name: "unit", Host: "127.0.0.1", Provider: cluster.ProviderAutomanaged,
+		AutomanagedAddr: health, Peers: []string{health}, AttemptTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Cluster = c
 	m := newManager(t, cfg, opts)
 	actortest.AwaitCondition(t, wait, "member sees itself", func() bool {
 		members, self, ok := m.ClusterMembers()
