@@ -5,7 +5,6 @@ BIN     := bin/tasktail
 BENCH   := bin/tasktail-bench
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-ACTOR_PROTO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)/actor
 
 .PHONY: build bench-build run test lint proto proto-check fuzz screenshot bench soak clean image chart-test
 
@@ -73,9 +72,8 @@ lint:
 PROTO_OUT ?= .
 proto:
 	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
-	protoc --plugin=protoc-gen-go=bin/protoc-gen-go -I proto -I $(ACTOR_PROTO_DIR) \
+	protoc --plugin=protoc-gen-go=bin/protoc-gen-go -I proto \
 		--go_out=$(PROTO_OUT) --go_opt=module=github.com/tasktail/tasktail \
-		--go_opt=Mactor.proto=github.com/asynkron/protoactor-go/actor \
 		proto/tasktail/v1/tasktail.proto
 
 # Fails when the generated code in the tree is not what `make proto` makes of the .proto

@@ -49,7 +49,7 @@ func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Atta
 		TaskID: taskID, Buffer: m.cfg.SocketBuffer, WriteTimeout: m.cfg.WriteTimeout,
 		CloseAll: closeAll, Counters: viewerCounters{m.stats},
 	})}
-	reply, err := m.request(ctx, &v1.Subscribe{TaskId: taskID, Subscriber: a.viewer.PID(), Resume: from.Replay, Since: from.Since, Epoch: from.Epoch})
+	reply, err := m.request(ctx, &v1.Subscribe{TaskId: taskID, Subscriber: refOf(a.viewer.PID()), Resume: from.Replay, Since: from.Since, Epoch: from.Epoch})
 	if err != nil {
 		a.Cancel()
 		return nil, err
@@ -59,7 +59,7 @@ func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Atta
 		a.Cancel()
 		return nil, unexpected(reply)
 	}
-	a.viewer.Subscribed(ack.Task)
+	a.viewer.Subscribed(pidOf(ack.Task))
 	return a, nil
 }
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/tasktail/tasktail/actors/actortest"
-	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/internal/pgserver"
 )
 
-func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, pgtest.StopShared) }
+func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, pgserver.StopShared) }

@@ -54,7 +54,7 @@ func TestSubscriberGetsQueueThenLiveThenNothingAfterUnsubscribe(t *testing.T) {
 			t.Fatalf("publish %s: not queued with no subscriber", text)
 		}
 	}
-	sub := ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	sub := ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.Ref()})
 	if sub.LastSeq != 2 || sub.Task == nil {
 		t.Fatalf("subscribe ack %v", sub)
 	}
@@ -70,7 +70,7 @@ func TestSubscriberGetsQueueThenLiveThenNothingAfterUnsubscribe(t *testing.T) {
 		t.Fatalf("live delivery %+v", f)
 	}
 	// Unsubscribe is not routed: it goes straight to the task actor.
-	sys.Root.Send(sub.Task, &v1.Unsubscribe{TaskId: "t", Subscriber: probe.PID()})
+	sys.Root.Send(actortest.PIDOf(sub.Task), &v1.Unsubscribe{TaskId: "t", Subscriber: probe.Ref()})
 	actortest.AwaitCondition(t, time.Second, "unsubscribed", func() bool {
 		return !ask[*v1.Status](t, r, &v1.GetStatus{TaskId: "t"}).Connected
 	})
@@ -83,7 +83,7 @@ func TestSubscriberGetsQueueThenLiveThenNothingAfterUnsubscribe(t *testing.T) {
 func TestDeleteSendsCloseToSubscriberAndForgetsTask(t *testing.T) {
 	r, probe, _ := newRegistry(t, actors.Config{})
 	publish(t, r, "t", "a")
-	ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.Ref()})
 	actortest.Expect[*v1.Deliver](t, probe, time.Second)
 	if ack := ask[*v1.DeleteAck](t, r, &v1.Delete{TaskId: "t"}); !ack.Found {
 		t.Fatal("delete: not found")
@@ -102,7 +102,7 @@ func TestDeleteSendsCloseToSubscriberAndForgetsTask(t *testing.T) {
 
 func TestFinishedDeliveryCarriesClose(t *testing.T) {
 	r, probe, _ := newRegistry(t, actors.Config{})
-	ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.Ref()})
 	actortest.Expect[*v1.Deliver](t, probe, time.Second)
 	ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: "t", Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_ERROR, Message: "failed", Finished: true}}})
 	d := actortest.Expect[*v1.Deliver](t, probe, time.Second)
@@ -122,7 +122,7 @@ func TestRestartStartsANewIncarnation(t *testing.T) {
 	r, probe, _ := newRegistry(t, actors.Config{})
 	publish(t, r, "t", "a")
 	publish(t, r, "t", "b")
-	sub := ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.PID()})
+	sub := ask[*v1.SubscribeAck](t, r, &v1.Subscribe{TaskId: "t", Subscriber: probe.Ref()})
 	actortest.Expect[*v1.Deliver](t, probe, time.Second)
 
 	ack := ask[*v1.RestartAck](t, r, &v1.Restart{TaskId: "t"})

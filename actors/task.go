@@ -197,9 +197,10 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 			respond(ctx, sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.s.Epoch})
 		}
 	case *v1.Unsubscribe:
-		ctx.Unwatch(m.Subscriber)
-		t.removeSubscriber(ctx, m.Subscriber)
-		t.forgetLost(m.Subscriber)
+		sub := pidOf(m.Subscriber)
+		ctx.Unwatch(sub)
+		t.removeSubscriber(ctx, sub)
+		t.forgetLost(sub)
 	default:
 		// A message nobody handles is answered at once, never left to time out.
 		respond(ctx, sender, notRoutedFailure(msg))

@@ -16,7 +16,7 @@ func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe, sender *actor.
 		respond(ctx, sender, &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
 		return
 	}
-	if t.subscribed(m.Subscriber) {
+	if t.subscribed(pidOf(m.Subscriber)) {
 		// A retried request (cluster mode) that reached the task twice: the first one
 		// already delivered the hello and the replay.
 		respond(ctx, sender, t.subscribeAck(ctx))
@@ -41,14 +41,14 @@ func (t *TaskActor) register(ctx actor.Context, m *v1.Subscribe, sender *actor.P
 	}
 	// Whatever was queued has now been handed to a subscriber.
 	t.s.Apply(taskstate.Seen{}, t.cfg.rules())
-	deliver := &v1.Deliver{Frames: frames}
+	deliver, sub := &v1.Deliver{Frames: frames}, pidOf(m.Subscriber)
 	if t.s.Finished {
 		deliver.CloseCode, deliver.CloseReason = uint32(conn.CloseNormal), "task finished"
 	} else {
-		ctx.Watch(m.Subscriber)
-		t.subs = append(t.subs, m.Subscriber)
+		ctx.Watch(sub)
+		t.subs = append(t.subs, sub)
 	}
-	ctx.Send(m.Subscriber, deliver)
+	ctx.Send(sub, deliver)
 	respond(ctx, sender, t.subscribeAck(ctx))
 }
 
@@ -114,7 +114,7 @@ func (t *TaskActor) forgetLost(pid *actor.PID) {
 }
 
 func (t *TaskActor) subscribeAck(ctx actor.Context) *v1.SubscribeAck {
-	return &v1.SubscribeAck{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq, Finished: t.s.Finished, Task: ctx.Self()}
+	return &v1.SubscribeAck{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq, Finished: t.s.Finished, Task: refOf(ctx.Self())}
 }
 
 // appendQueue appends the flush of rule 1 (docs/design.md): a gap for what the trim rule
@@ -232,7 +232,7 @@ func (t *TaskActor) onBackfilled(ctx actor.Context, b *backfilled) {
 	t.j.reading--
 	if len(t.subs) >= t.cfg.MaxViewersPerTask {
 		respond(ctx, b.sender, &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_TOO_MANY_VIEWERS})
-	} else if t.subscribed(b.subscribe.Subscriber) {
+	} else if t.subscribed(pidOf(b.subscribe.Subscriber)) {
 		respond(ctx, b.sender, t.subscribeAck(ctx))
 	} else {
 		t.register(ctx, b.subscribe, b.sender, b.entries)

@@ -145,8 +145,8 @@ func TestClusterViewerDroppedWithItsConnectionIsToldToGo(t *testing.T) {
 	task := a.spawnTask(t, "t")
 	publishTo(t, a, task, "t", "m1")
 	v, sock := b.viewer(t, "t")
-	ack := request[*v1.SubscribeAck](t, b, task, &v1.Subscribe{TaskId: "t", Subscriber: seenFrom(v.PID())})
-	v.Subscribed(ack.Task)
+	ack := request[*v1.SubscribeAck](t, b, task, &v1.Subscribe{TaskId: "t", Subscriber: &v1.ActorRef{Address: v.PID().Address, Id: v.PID().Id}})
+	v.Subscribed(actortest.PIDOf(ack.Task))
 	sock.WaitFrames(t, 2, wait) // hello, m1
 	// What the library's member list does when a member at b's address leaves.
 	a.sys.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: b.sys.Address()})
@@ -170,9 +170,9 @@ func TestClusterSubscriberOfAProcessThatDiedNeverReachesItsSuccessor(t *testing.
 	task := a.spawnTask(t, "secret")
 	publishTo(t, a, task, "secret", "m1")
 	v, sock := b.viewer(t, "secret")
-	late := &v1.Subscribe{TaskId: "secret", Subscriber: seenFrom(v.PID())}
+	late := &v1.Subscribe{TaskId: "secret", Subscriber: &v1.ActorRef{Address: v.PID().Address, Id: v.PID().Id}}
 	ack := request[*v1.SubscribeAck](t, b, task, late)
-	v.Subscribed(ack.Task)
+	v.Subscribed(actortest.PIDOf(ack.Task))
 	sock.WaitFrames(t, 2, wait)
 	b.crash()
 	actortest.AwaitCondition(t, wait, "the task forgot the crashed viewer", func() bool { return subscribers(t, a, task, "secret") == 0 })

@@ -214,6 +214,7 @@ func (s *socketActor) unsubscribe(ctx actor.Context) {
 	if onOtherMember(ctx, s.task) {
 		ctx.Unwatch(s.task)
 	}
-	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: ctx.Self()})
+	self := ctx.Self()
+	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: &v1.ActorRef{Address: self.Address, Id: self.Id}})
 	s.task = nil
 }

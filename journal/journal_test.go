@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tasktail/tasktail/internal/pgserver"
 	"github.com/tasktail/tasktail/internal/pgtest"
 
 	"github.com/tasktail/tasktail/journal"
@@ -33,7 +34,7 @@ func implementations(t *testing.T) map[string]func(t *testing.T) journal.Journal
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	pgtest.StopShared()
+	pgserver.StopShared()
 	os.Exit(code)
 }
 

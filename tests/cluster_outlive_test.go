@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
+	"github.com/tasktail/tasktail/internal/pgserver"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -159,7 +160,7 @@ func sharedClusterOn(t *testing.T, endpoint string) []*member {
 // transaction (its journal's sessions name the process).
 func idleInTransaction(t *testing.T, m *member) bool {
 	t.Helper()
-	srv, err := pgtest.Shared()
+	srv, err := pgserver.Shared()
 	if err != nil {
 		t.Fatal(err)
 	}

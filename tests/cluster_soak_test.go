@@ -14,7 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/client"
-	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/internal/pgserver"
 )
 
 // The cluster soak: three members sharing a PostgreSQL journal, found through etcd with
@@ -146,7 +146,7 @@ func TestClusterSoakUnderFaults(t *testing.T) {
 	t.Logf("seed %d (TASKTAIL_CLUSTER_SOAK_SEED replays the faults), %v", seed, length)
 	rng := rand.New(rand.NewPCG(seed, seed))
 
-	db, err := pgtest.Start() // a database of its own: the soak stops it
+	db, err := pgserver.Start() // a database of its own: the soak stops it
 	if err != nil {
 		if os.Getenv("CI") != "true" {
 			t.Skip(err)

@@ -17,11 +17,11 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/client"
-	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/internal/pgserver"
 	"github.com/tasktail/tasktail/server"
 )
 
-func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, removeBinary, pgtest.StopShared) }
+func TestMain(m *testing.M) { actortest.VerifyNoLeaks(m, removeBinary, pgserver.StopShared) }
 
 const wait = 10 * time.Second
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/client"
-	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/internal/pgserver"
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
 )
@@ -351,8 +351,8 @@ func TestIdempotencyKeyOverHTTP(t *testing.T) {
 // status and viewers keep working, and once the database is back publishing works again
 // without a restart, with every acknowledged message stored once and in order.
 func TestJournalPostgresStoppedMidLoad(t *testing.T) {
-	pg, err := pgtest.Start() // a database of its own: this test stops it
-	if errors.Is(err, pgtest.ErrMissing) && os.Getenv("CI") != "true" {
+	pg, err := pgserver.Start() // a database of its own: this test stops it
+	if errors.Is(err, pgserver.ErrMissing) && os.Getenv("CI") != "true" {
 		t.Skip(err)
 	}
 	if err != nil {

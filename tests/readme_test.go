@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/internal/pgserver"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -112,7 +113,7 @@ func TestReadmePythonInstallAndHandler(t *testing.T) {
 func TestReadmePostgresRoleAndDatabase(t *testing.T) {
 	psql := requireTool(t, "psql")
 	pgtest.ForTest(t) // skips without PostgreSQL, as every journal test
-	pg, err := pgtest.Shared()
+	pg, err := pgserver.Shared()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@
 //
 //	sys, task := actortest.SpawnTask(t, "import-42", actors.Config{})
 //	probe := actortest.NewProbe(t, sys)
-//	sys.Root.RequestFuture(task, &v1.Subscribe{TaskId: "import-42", Subscriber: probe.PID()}, time.Second).Result()
+//	sys.Root.RequestFuture(task, &v1.Subscribe{TaskId: "import-42", Subscriber: probe.Ref()}, time.Second).Result()
 //	actortest.Expect[*v1.Deliver](t, probe, time.Second) // the hello
 //	sys.Root.Send(task, &v1.Publish{TaskId: "import-42", Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "rows 1-100"}}})
 //	live := actortest.DecodeFrames(t, actortest.Expect[*v1.Deliver](t, probe, time.Second).Frames)

@@ -17,7 +17,7 @@ func TestKitExample(t *testing.T) {
 	sys, task := actortest.SpawnTask(t, "import-42", actors.Config{})
 	probe := actortest.NewProbe(t, sys)
 
-	reply, err := sys.Root.RequestFuture(task, &v1.Subscribe{TaskId: "import-42", Subscriber: probe.PID()}, time.Second).Result()
+	reply, err := sys.Root.RequestFuture(task, &v1.Subscribe{TaskId: "import-42", Subscriber: probe.Ref()}, time.Second).Result()
 	if ack, ok := reply.(*v1.SubscribeAck); err != nil || !ok || ack.LastSeq != 0 {
 		t.Fatalf("subscribe: %v %v", reply, err)
 	}

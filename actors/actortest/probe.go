@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
 // NewSystem returns an actor system that logs nothing; it is shut down when t ends.
@@ -50,6 +51,12 @@ func NewProbe(t testing.TB, sys *actor.ActorSystem) *Probe {
 
 // PID is the probe's address.
 func (p *Probe) PID() *actor.PID { return p.pid }
+
+// Ref is the probe as messages name an actor (v1.Subscribe's subscriber).
+func (p *Probe) Ref() *v1.ActorRef { return &v1.ActorRef{Address: p.pid.Address, Id: p.pid.Id} }
+
+// PIDOf is the actor that a message's ref names (v1.SubscribeAck's task).
+func PIDOf(ref *v1.ActorRef) *actor.PID { return actor.NewPID(ref.Address, ref.Id) }
 
 // Expect waits up to timeout for the probe's next message and fails t unless it is a T.
 func Expect[T any](t testing.TB, p *Probe, timeout time.Duration) T {

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tasktail/tasktail/internal/pgtest"
+	"github.com/tasktail/tasktail/internal/pgserver"
 
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -78,7 +78,7 @@ func fsyncProbe(dir string, stdout io.Writer) error {
 // throwawayPostgres runs a PostgreSQL for a benchmark of the postgres journal until ctx
 // ends (SIGINT, SIGTERM), then removes it.
 func throwawayPostgres(ctx context.Context, stdout io.Writer) error {
-	pg, err := pgtest.Start()
+	pg, err := pgserver.Start()
 	if err != nil {
 		return err
 	}

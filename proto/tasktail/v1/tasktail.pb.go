@@ -12,7 +12,6 @@
 package tasktailv1
 
 import (
-	actor "github.com/asynkron/protoactor-go/actor"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -678,13 +677,69 @@ func (x *PublishAck) GetGroups() []*GroupAck {
 	return nil
 }
 
+// ActorRef names an actor on a cluster member, as the actor library's PID does: its
+// member's address and its id there. The messages carry it instead of the library's own
+// type, so that what reads or stores them (the task's state, the journal) links no actor
+// library; the actors turn it into a PID where they send to it.
+type ActorRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorRef) Reset() {
+	*x = ActorRef{}
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorRef) ProtoMessage() {}
+
+func (x *ActorRef) ProtoReflect() protoreflect.Message {
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorRef.ProtoReflect.Descriptor instead.
+func (*ActorRef) Descriptor() ([]byte, []int) {
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ActorRef) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *ActorRef) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // Subscribe registers subscriber (a socket actor) with the task. The task watches it,
 // sends it a hello frame, then the queued or replayed frames, then live frames.
 // Answered with SubscribeAck.
 type Subscribe struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	TaskId     string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Subscriber *actor.PID             `protobuf:"bytes,2,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	Subscriber *ActorRef              `protobuf:"bytes,2,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
 	// resume selects history replay from since; without it the queue is flushed (rule 1 of docs/design.md).
 	Resume bool   `protobuf:"varint,3,opt,name=resume,proto3" json:"resume,omitempty"`
 	Since  uint64 `protobuf:"varint,4,opt,name=since,proto3" json:"since,omitempty"`
@@ -696,7 +751,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +763,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[5]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +776,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{5}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Subscribe) GetTaskId() string {
@@ -731,7 +786,7 @@ func (x *Subscribe) GetTaskId() string {
 	return ""
 }
 
-func (x *Subscribe) GetSubscriber() *actor.PID {
+func (x *Subscribe) GetSubscriber() *ActorRef {
 	if x != nil {
 		return x.Subscriber
 	}
@@ -767,14 +822,14 @@ type SubscribeAck struct {
 	LastSeq  uint64                 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	Finished bool                   `protobuf:"varint,4,opt,name=finished,proto3" json:"finished,omitempty"`
 	// task is the task actor's PID, which the subscriber watches.
-	Task          *actor.PID `protobuf:"bytes,5,opt,name=task,proto3" json:"task,omitempty"`
+	Task          *ActorRef `protobuf:"bytes,5,opt,name=task,proto3" json:"task,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeAck) Reset() {
 	*x = SubscribeAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +841,7 @@ func (x *SubscribeAck) String() string {
 func (*SubscribeAck) ProtoMessage() {}
 
 func (x *SubscribeAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[6]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +854,7 @@ func (x *SubscribeAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeAck.ProtoReflect.Descriptor instead.
 func (*SubscribeAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{6}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubscribeAck) GetTaskId() string {
@@ -830,7 +885,7 @@ func (x *SubscribeAck) GetFinished() bool {
 	return false
 }
 
-func (x *SubscribeAck) GetTask() *actor.PID {
+func (x *SubscribeAck) GetTask() *ActorRef {
 	if x != nil {
 		return x.Task
 	}
@@ -841,14 +896,14 @@ func (x *SubscribeAck) GetTask() *actor.PID {
 type Unsubscribe struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Subscriber    *actor.PID             `protobuf:"bytes,2,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	Subscriber    *ActorRef              `protobuf:"bytes,2,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +915,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[7]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +928,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{7}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Unsubscribe) GetTaskId() string {
@@ -883,7 +938,7 @@ func (x *Unsubscribe) GetTaskId() string {
 	return ""
 }
 
-func (x *Unsubscribe) GetSubscriber() *actor.PID {
+func (x *Unsubscribe) GetSubscriber() *ActorRef {
 	if x != nil {
 		return x.Subscriber
 	}
@@ -900,7 +955,7 @@ type Delete struct {
 
 func (x *Delete) Reset() {
 	*x = Delete{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +967,7 @@ func (x *Delete) String() string {
 func (*Delete) ProtoMessage() {}
 
 func (x *Delete) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[8]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +980,7 @@ func (x *Delete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delete.ProtoReflect.Descriptor instead.
 func (*Delete) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{8}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Delete) GetTaskId() string {
@@ -946,7 +1001,7 @@ type DeleteAck struct {
 
 func (x *DeleteAck) Reset() {
 	*x = DeleteAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1013,7 @@ func (x *DeleteAck) String() string {
 func (*DeleteAck) ProtoMessage() {}
 
 func (x *DeleteAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[9]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1026,7 @@ func (x *DeleteAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAck.ProtoReflect.Descriptor instead.
 func (*DeleteAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{9}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteAck) GetTaskId() string {
@@ -1000,7 +1055,7 @@ type Restart struct {
 
 func (x *Restart) Reset() {
 	*x = Restart{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1067,7 @@ func (x *Restart) String() string {
 func (*Restart) ProtoMessage() {}
 
 func (x *Restart) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[10]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1080,7 @@ func (x *Restart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Restart.ProtoReflect.Descriptor instead.
 func (*Restart) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{10}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Restart) GetTaskId() string {
@@ -1047,7 +1102,7 @@ type RestartAck struct {
 
 func (x *RestartAck) Reset() {
 	*x = RestartAck{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1114,7 @@ func (x *RestartAck) String() string {
 func (*RestartAck) ProtoMessage() {}
 
 func (x *RestartAck) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[11]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1127,7 @@ func (x *RestartAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartAck.ProtoReflect.Descriptor instead.
 func (*RestartAck) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{11}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RestartAck) GetTaskId() string {
@@ -1107,7 +1162,7 @@ type GetLog struct {
 
 func (x *GetLog) Reset() {
 	*x = GetLog{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1174,7 @@ func (x *GetLog) String() string {
 func (*GetLog) ProtoMessage() {}
 
 func (x *GetLog) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[12]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1187,7 @@ func (x *GetLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLog.ProtoReflect.Descriptor instead.
 func (*GetLog) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{12}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetLog) GetTaskId() string {
@@ -1155,7 +1210,7 @@ type LogFrames struct {
 
 func (x *LogFrames) Reset() {
 	*x = LogFrames{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1222,7 @@ func (x *LogFrames) String() string {
 func (*LogFrames) ProtoMessage() {}
 
 func (x *LogFrames) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[13]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1235,7 @@ func (x *LogFrames) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFrames.ProtoReflect.Descriptor instead.
 func (*LogFrames) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{13}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LogFrames) GetTaskId() string {
@@ -1214,7 +1269,7 @@ type GetStatus struct {
 
 func (x *GetStatus) Reset() {
 	*x = GetStatus{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1281,7 @@ func (x *GetStatus) String() string {
 func (*GetStatus) ProtoMessage() {}
 
 func (x *GetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[14]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1294,7 @@ func (x *GetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatus.ProtoReflect.Descriptor instead.
 func (*GetStatus) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{14}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStatus) GetTaskId() string {
@@ -1273,7 +1328,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1340,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[15]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1353,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{15}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Status) GetTaskId() string {
@@ -1396,7 +1451,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1463,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[16]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1476,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{16}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTasks) GetPrefix() string {
@@ -1441,7 +1496,7 @@ type TaskList struct {
 
 func (x *TaskList) Reset() {
 	*x = TaskList{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1508,7 @@ func (x *TaskList) String() string {
 func (*TaskList) ProtoMessage() {}
 
 func (x *TaskList) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[17]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1521,7 @@ func (x *TaskList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskList.ProtoReflect.Descriptor instead.
 func (*TaskList) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{17}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskList) GetTasks() []*Status {
@@ -1493,7 +1548,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1560,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[18]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1573,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{18}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LogEntry) GetTaskId() string {
@@ -1591,7 +1646,7 @@ type Gap struct {
 
 func (x *Gap) Reset() {
 	*x = Gap{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1658,7 @@ func (x *Gap) String() string {
 func (*Gap) ProtoMessage() {}
 
 func (x *Gap) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[19]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1671,7 @@ func (x *Gap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gap.ProtoReflect.Descriptor instead.
 func (*Gap) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{19}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Gap) GetTaskId() string {
@@ -1660,7 +1715,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1727,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[20]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1740,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{20}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Hello) GetTaskId() string {
@@ -1729,7 +1784,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +1796,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[21]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +1809,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{21}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Deliver) GetFrames() [][]byte {
@@ -1789,7 +1844,7 @@ type TaskFailure struct {
 
 func (x *TaskFailure) Reset() {
 	*x = TaskFailure{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1856,7 @@ func (x *TaskFailure) String() string {
 func (*TaskFailure) ProtoMessage() {}
 
 func (x *TaskFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[22]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1869,7 @@ func (x *TaskFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFailure.ProtoReflect.Descriptor instead.
 func (*TaskFailure) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{22}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TaskFailure) GetTaskId() string {
@@ -1842,7 +1897,7 @@ type Refused struct {
 
 func (x *Refused) Reset() {
 	*x = Refused{}
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[23]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1909,7 @@ func (x *Refused) String() string {
 func (*Refused) ProtoMessage() {}
 
 func (x *Refused) ProtoReflect() protoreflect.Message {
-	mi := &file_tasktail_v1_tasktail_proto_msgTypes[23]
+	mi := &file_tasktail_v1_tasktail_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1922,7 @@ func (x *Refused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refused.ProtoReflect.Descriptor instead.
 func (*Refused) Descriptor() ([]byte, []int) {
-	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{23}
+	return file_tasktail_v1_tasktail_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Refused) GetTaskId() string {
@@ -1888,7 +1943,7 @@ var File_tasktail_v1_tasktail_proto protoreflect.FileDescriptor
 
 const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\n" +
-	"\x1atasktail/v1/tasktail.proto\x12\vtasktail.v1\x1a\vactor.proto\"\xb4\x01\n" +
+	"\x1atasktail/v1/tasktail.proto\x12\vtasktail.v1\"\xb4\x01\n" +
 	"\bLogInput\x12(\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x12.tasktail.v1.LevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
@@ -1914,28 +1969,28 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"PublishAck\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12-\n" +
-	"\x06groups\x18\x03 \x03(\v2\x15.tasktail.v1.GroupAckR\x06groups\"\x94\x01\n" +
+	"\x06groups\x18\x03 \x03(\v2\x15.tasktail.v1.GroupAckR\x06groups\"4\n" +
+	"\bActorRef\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x9f\x01\n" +
 	"\tSubscribe\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12*\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x125\n" +
 	"\n" +
-	"subscriber\x18\x02 \x01(\v2\n" +
-	".actor.PIDR\n" +
+	"subscriber\x18\x02 \x01(\v2\x15.tasktail.v1.ActorRefR\n" +
 	"subscriber\x12\x16\n" +
 	"\x06resume\x18\x03 \x01(\bR\x06resume\x12\x14\n" +
 	"\x05since\x18\x04 \x01(\x04R\x05since\x12\x14\n" +
-	"\x05epoch\x18\x05 \x01(\tR\x05epoch\"\x94\x01\n" +
+	"\x05epoch\x18\x05 \x01(\tR\x05epoch\"\x9f\x01\n" +
 	"\fSubscribeAck\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12\x19\n" +
 	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\x12\x1a\n" +
-	"\bfinished\x18\x04 \x01(\bR\bfinished\x12\x1e\n" +
-	"\x04task\x18\x05 \x01(\v2\n" +
-	".actor.PIDR\x04task\"R\n" +
+	"\bfinished\x18\x04 \x01(\bR\bfinished\x12)\n" +
+	"\x04task\x18\x05 \x01(\v2\x15.tasktail.v1.ActorRefR\x04task\"]\n" +
 	"\vUnsubscribe\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12*\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x125\n" +
 	"\n" +
-	"subscriber\x18\x02 \x01(\v2\n" +
-	".actor.PIDR\n" +
+	"subscriber\x18\x02 \x01(\v2\x15.tasktail.v1.ActorRefR\n" +
 	"subscriber\"!\n" +
 	"\x06Delete\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\":\n" +
@@ -2049,7 +2104,7 @@ func file_tasktail_v1_tasktail_proto_rawDescGZIP() []byte {
 }
 
 var file_tasktail_v1_tasktail_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_tasktail_v1_tasktail_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(Level)(0),           // 0: tasktail.v1.Level
 	(Section)(0),         // 1: tasktail.v1.Section
@@ -2061,26 +2116,26 @@ var file_tasktail_v1_tasktail_proto_goTypes = []any{
 	(*Publish)(nil),      // 7: tasktail.v1.Publish
 	(*GroupAck)(nil),     // 8: tasktail.v1.GroupAck
 	(*PublishAck)(nil),   // 9: tasktail.v1.PublishAck
-	(*Subscribe)(nil),    // 10: tasktail.v1.Subscribe
-	(*SubscribeAck)(nil), // 11: tasktail.v1.SubscribeAck
-	(*Unsubscribe)(nil),  // 12: tasktail.v1.Unsubscribe
-	(*Delete)(nil),       // 13: tasktail.v1.Delete
-	(*DeleteAck)(nil),    // 14: tasktail.v1.DeleteAck
-	(*Restart)(nil),      // 15: tasktail.v1.Restart
-	(*RestartAck)(nil),   // 16: tasktail.v1.RestartAck
-	(*GetLog)(nil),       // 17: tasktail.v1.GetLog
-	(*LogFrames)(nil),    // 18: tasktail.v1.LogFrames
-	(*GetStatus)(nil),    // 19: tasktail.v1.GetStatus
-	(*Status)(nil),       // 20: tasktail.v1.Status
-	(*ListTasks)(nil),    // 21: tasktail.v1.ListTasks
-	(*TaskList)(nil),     // 22: tasktail.v1.TaskList
-	(*LogEntry)(nil),     // 23: tasktail.v1.LogEntry
-	(*Gap)(nil),          // 24: tasktail.v1.Gap
-	(*Hello)(nil),        // 25: tasktail.v1.Hello
-	(*Deliver)(nil),      // 26: tasktail.v1.Deliver
-	(*TaskFailure)(nil),  // 27: tasktail.v1.TaskFailure
-	(*Refused)(nil),      // 28: tasktail.v1.Refused
-	(*actor.PID)(nil),    // 29: actor.PID
+	(*ActorRef)(nil),     // 10: tasktail.v1.ActorRef
+	(*Subscribe)(nil),    // 11: tasktail.v1.Subscribe
+	(*SubscribeAck)(nil), // 12: tasktail.v1.SubscribeAck
+	(*Unsubscribe)(nil),  // 13: tasktail.v1.Unsubscribe
+	(*Delete)(nil),       // 14: tasktail.v1.Delete
+	(*DeleteAck)(nil),    // 15: tasktail.v1.DeleteAck
+	(*Restart)(nil),      // 16: tasktail.v1.Restart
+	(*RestartAck)(nil),   // 17: tasktail.v1.RestartAck
+	(*GetLog)(nil),       // 18: tasktail.v1.GetLog
+	(*LogFrames)(nil),    // 19: tasktail.v1.LogFrames
+	(*GetStatus)(nil),    // 20: tasktail.v1.GetStatus
+	(*Status)(nil),       // 21: tasktail.v1.Status
+	(*ListTasks)(nil),    // 22: tasktail.v1.ListTasks
+	(*TaskList)(nil),     // 23: tasktail.v1.TaskList
+	(*LogEntry)(nil),     // 24: tasktail.v1.LogEntry
+	(*Gap)(nil),          // 25: tasktail.v1.Gap
+	(*Hello)(nil),        // 26: tasktail.v1.Hello
+	(*Deliver)(nil),      // 27: tasktail.v1.Deliver
+	(*TaskFailure)(nil),  // 28: tasktail.v1.TaskFailure
+	(*Refused)(nil),      // 29: tasktail.v1.Refused
 }
 var file_tasktail_v1_tasktail_proto_depIdxs = []int32{
 	0,  // 0: tasktail.v1.LogInput.level:type_name -> tasktail.v1.Level
@@ -2089,10 +2144,10 @@ var file_tasktail_v1_tasktail_proto_depIdxs = []int32{
 	5,  // 3: tasktail.v1.Publish.entries:type_name -> tasktail.v1.LogInput
 	2,  // 4: tasktail.v1.GroupAck.status:type_name -> tasktail.v1.PublishStatus
 	8,  // 5: tasktail.v1.PublishAck.groups:type_name -> tasktail.v1.GroupAck
-	29, // 6: tasktail.v1.Subscribe.subscriber:type_name -> actor.PID
-	29, // 7: tasktail.v1.SubscribeAck.task:type_name -> actor.PID
-	29, // 8: tasktail.v1.Unsubscribe.subscriber:type_name -> actor.PID
-	20, // 9: tasktail.v1.TaskList.tasks:type_name -> tasktail.v1.Status
+	10, // 6: tasktail.v1.Subscribe.subscriber:type_name -> tasktail.v1.ActorRef
+	10, // 7: tasktail.v1.SubscribeAck.task:type_name -> tasktail.v1.ActorRef
+	10, // 8: tasktail.v1.Unsubscribe.subscriber:type_name -> tasktail.v1.ActorRef
+	21, // 9: tasktail.v1.TaskList.tasks:type_name -> tasktail.v1.Status
 	0,  // 10: tasktail.v1.LogEntry.level:type_name -> tasktail.v1.Level
 	6,  // 11: tasktail.v1.LogEntry.attrs:type_name -> tasktail.v1.LineAttrs
 	3,  // 12: tasktail.v1.Gap.reason:type_name -> tasktail.v1.GapReason
@@ -2115,7 +2170,7 @@ func file_tasktail_v1_tasktail_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tasktail_v1_tasktail_proto_rawDesc), len(file_tasktail_v1_tasktail_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,66 @@
+// Package deptest holds the test of tasktail's layering: what each package may link,
+// checked over its transitive imports (go list -deps), not only its own import lines.
+package deptest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tasktail/tasktail/"
+
+// rules say, for each package, the imports (and their subpackages) it must not link.
+var rules = []struct {
+	pkg, why string
+	bad      []string
+}{
+	{"taskstate", "a task's state and rules are pure: no actors, no I/O, no backend",
+		[]string{"github.com/asynkron/protoactor-go", "github.com/cockroachdb/pebble", "github.com/jackc/pgx", module + "actors", module + "conn"}},
+	{"journal", "the journal is below the actors and knows no edge",
+		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "conn", module + "server"}},
+	{"actors", "a program that embeds tasktail's actors does not link the cluster or the edge",
+		[]string{"google.golang.org/grpc", "go.etcd.io/etcd", "github.com/labstack/echo", module + "cluster", module + "server", module + "client"}},
+	{"conn", "connection I/O is below the actors",
+		[]string{module + "actors", module + "journal", module + "server"}},
+	{"server", "the edge clusters only when its program passes it a cluster",
+		[]string{"google.golang.org/grpc", "go.etcd.io/etcd", module + "cluster"}},
+	{"client", "the Go client is small: no actors, no journal, no server",
+		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "journal", module + "server", "github.com/cockroachdb/pebble", "github.com/jackc/pgx"}},
+	{"token", "subscribe tokens need nothing beyond the standard library",
+		[]string{"github.com/", "golang.org/", "google.golang.org/"}},
+	{"cmd/tasktail", "the binary does not link the test framework",
+		[]string{"testing"}},
+	{"cmd/tasktail-bench", "the load generator does not link the test framework",
+		[]string{"testing"}},
+}
+
+func TestLayering(t *testing.T) {
+	for _, r := range rules {
+		deps := listDeps(t, module+r.pkg)
+		for _, dep := range deps {
+			if dep == module+r.pkg {
+				continue
+			}
+			for _, bad := range r.bad {
+				if dep == bad || strings.HasPrefix(dep, strings.TrimSuffix(bad, "/")+"/") {
+					t.Errorf("%s links %s (forbidden: %s): %s", r.pkg, dep, bad, r.why)
+				}
+			}
+		}
+	}
+}
+
+// listDeps returns every package pkg links, itself included.
+func listDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg += ": " + string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps %s: %s", pkg, msg)
+	}
+	return strings.Fields(string(out))
+}
