@@ -680,7 +680,8 @@ func (x *PublishAck) GetGroups() []*GroupAck {
 // ActorRef names an actor on a cluster member, as the actor library's PID does: its
 // member's address and its id there. The messages carry it instead of the library's own
 // type, so that what reads or stores them (the task's state, the journal) links no actor
-// library; the actors turn it into a PID where they send to it.
+// library; the actors turn it into a PID where they send to it. Its fields are the PID's
+// first two, with their numbers, so that the bytes are the same as a PID's on the wire.
 type ActorRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
