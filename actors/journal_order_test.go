@@ -16,6 +16,8 @@ import (
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
+	"github.com/tasktail/tasktail/journal/pebble"
+	"github.com/tasktail/tasktail/journal/postgres"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -65,7 +67,7 @@ func TestDeleteOfAWatchedTaskStaysDeleted(t *testing.T) {
 func TestSizeCapBelowTheQueue(t *testing.T) {
 	dir := t.TempDir()
 	open := func() *actors.Manager {
-		j, err := journal.OpenPebble(dir, journal.PebbleOptions{MaxTaskBytes: 4 << 10})
+		j, err := pebble.Open(dir, pebble.Options{MaxTaskBytes: 4 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +124,7 @@ func TestAmbiguousCommitReloadsTheTask(t *testing.T) {
 
 // On PostgreSQL a restart carries the activation's owner: it is stored, not fenced.
 func TestRestartOnPostgres(t *testing.T) {
-	j, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	j, err := postgres.Open(pgtest.ForTest(t), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestIdempotencyKeysKeepTheirWindow(t *testing.T) {
 // cap (plus the newest chunk, which always stays).
 func TestSizeCapHoldsUnderConcurrentWriters(t *testing.T) {
 	const capBytes = 1 << 20
-	j, err := journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: capBytes})
+	j, err := pebble.Open(t.TempDir(), pebble.Options{MaxTaskBytes: capBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

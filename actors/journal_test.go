@@ -11,8 +11,8 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/conn"
-	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
+	"github.com/tasktail/tasktail/journal/pebble"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -20,7 +20,7 @@ import (
 // is stop, then durable on the same dir).
 func durable(t *testing.T, dir string, cfg actors.Config) (m *actors.Manager, stop func()) {
 	t.Helper()
-	j, err := journal.OpenPebble(dir, journal.PebbleOptions{})
+	j, err := pebble.Open(dir, pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestJournalReplaysOlderThanTheHistory(t *testing.T) {
 
 // What a task's size cap dropped from the journal is a gap with reason retention.
 func TestJournalSizeCapIsARetentionGap(t *testing.T) {
-	j, err := journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: 8 << 10})
+	j, err := pebble.Open(t.TempDir(), pebble.Options{MaxTaskBytes: 8 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
+	"github.com/tasktail/tasktail/journal/pebble"
+	"github.com/tasktail/tasktail/journal/postgres"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -184,9 +186,9 @@ func (r *modelRun) open() {
 	var err error
 	switch r.kind {
 	case "pebble":
-		j, err = journal.OpenPebble(r.dir, journal.PebbleOptions{MaxTaskBytes: maxBytes})
+		j, err = pebble.Open(r.dir, pebble.Options{MaxTaskBytes: maxBytes})
 	case "postgres":
-		j, err = journal.OpenPostgres(r.url, journal.PostgresOptions{MaxTaskBytes: maxBytes})
+		j, err = postgres.Open(r.url, postgres.Options{MaxTaskBytes: maxBytes})
 	}
 	if err != nil {
 		r.fatalf("open journal: %v", err)

@@ -3,10 +3,12 @@
 //
 // A Journal stores a task's entries of one commit as chunks of consecutive entries (of at
 // most 64 KiB each) and the task's meta beside them, written in the same atomic write.
-// Reads of entries go a page at a time (read.go), so a slow reader holds neither an
-// iterator nor a connection. Pebble is the embedded
-// implementation (one directory); journaltest has an in-memory one with failure injection
-// for tests. Without a journal, tasks live in memory only.
+// Reads of entries go a page at a time (record.ReadPaged), so a slow reader holds neither
+// an iterator nor a connection. Each backend is a package of its own behind the Journal
+// interface: journal/pebble is the embedded one (one directory), journal/postgres the one
+// cluster members share, and journal/backends opens either by name; journaltest has an
+// in-memory one with failure injection for tests. This package links none of them.
+// Without a journal, tasks live in memory only.
 //
 // # Group commit and ordering
 //

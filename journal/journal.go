@@ -3,10 +3,8 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -77,8 +75,9 @@ type Append struct {
 	Keys []Key
 	// Reset drops every entry and key the task had before this append (a restarted task).
 	Reset bool
-	// skip is set by a commit that leaves out a meta-only append (Admit: Skip).
-	skip bool
+	// Skipped is set by a commit that leaves out a meta-only append (Admit: Skip): nothing
+	// of it was written, and nothing needed to be.
+	Skipped bool
 	// Fenced is set by Commit when the append was not written because the journal's task
 	// is not the one its writer had (Admit): another activation owns it, or it was deleted,
 	// swept or written since. The writer must load the task again.
@@ -207,7 +206,7 @@ func (m Meta) Expired(now time.Time, r Retention) bool {
 	return now.UnixNano()-m.Active > int64(r.Idle)
 }
 
-// The journals a server can open by name (Open).
+// The journals a server can open by name (backends.Open).
 const (
 	KindMemory   = "memory"   // no journal: tasks live in memory only
 	KindPebble   = "pebble"   // the embedded journal in a directory
@@ -220,53 +219,17 @@ const (
 // DefaultMaxTaskBytes is the size cap of one task's entries unless told otherwise.
 const DefaultMaxTaskBytes = 64 << 20
 
-// OpenOptions say where the journal of each kind is.
-type OpenOptions struct {
-	Dir          string // pebble
-	PostgresURL  string // postgres
-	MaxTaskBytes int64
-	Logger       *slog.Logger
-	// AcceptLoss opens a pebble journal whose write-ahead log is damaged
-	// (PebbleOptions.AcceptLoss).
-	AcceptLoss bool
-	// SyncInterval is the pebble journal's (PebbleOptions.SyncInterval; ParseSync).
-	SyncInterval time.Duration
-}
-
-// ParseSync reads a durability setting: "always" (0: every commit synced before it is
-// acknowledged) or "interval=DURATION", from 1 ms to 1 s (PebbleOptions.SyncInterval).
-func ParseSync(s string) (time.Duration, error) {
-	if s == "always" {
-		return 0, nil
-	}
-	text, ok := strings.CutPrefix(s, "interval=")
-	d, err := time.ParseDuration(text)
-	if !ok || err != nil || d < time.Millisecond || d > time.Second {
-		return 0, fmt.Errorf("--sync %q: want always, or interval= a duration from 1ms to 1s (interval=10ms)", s)
-	}
-	return d, nil
-}
-
-// Open opens the journal of kind; memory is none (nil).
-func Open(kind string, o OpenOptions) (Journal, error) {
-	switch kind {
-	case KindMemory:
-		return nil, nil
-	case KindPebble:
-		return OpenPebble(o.Dir, PebbleOptions{Logger: o.Logger, MaxTaskBytes: o.MaxTaskBytes, AcceptLoss: o.AcceptLoss, SyncInterval: o.SyncInterval})
-	case KindPostgres:
-		if o.PostgresURL == "" {
-			return nil, errors.New("the postgres journal needs a database URL (--postgres-url)")
-		}
-		return OpenPostgres(o.PostgresURL, PostgresOptions{MaxTaskBytes: o.MaxTaskBytes})
-	}
-	return nil, fmt.Errorf("journal %q: want %s, %s or %s", kind, KindPebble, KindPostgres, KindMemory)
-}
-
 // Fencer is implemented by a journal that every process shares and that refuses the
 // writes of an activation another process has since taken the task from (PostgreSQL's
 // owner generations): with it, a cluster member may serve on while its membership
 // provider is away, since a wrong guess about who owns a task cannot store anything.
 type Fencer interface {
 	FencesStaleOwners()
+}
+
+// HealthChecker is implemented by a journal that can tell whether it can store writes now
+// (readiness).
+type HealthChecker interface {
+	// Healthy returns why writes fail now, or nil.
+	Healthy() error
 }

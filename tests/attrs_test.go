@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/client"
-	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/pebble"
 	"github.com/tasktail/tasktail/server"
 )
 
@@ -160,7 +160,7 @@ func TestGoClientCarriesAttributes(t *testing.T) {
 // withPebble is the default configuration with a Pebble journal in dir.
 func withPebble(t testing.TB, dir string) server.Config {
 	t.Helper()
-	j, err := journal.OpenPebble(dir, journal.PebbleOptions{})
+	j, err := pebble.Open(dir, pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

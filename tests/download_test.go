@@ -14,13 +14,15 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/backends"
+	"github.com/tasktail/tasktail/journal/postgres"
 	"github.com/tasktail/tasktail/server"
 )
 
 // durableDefaults is defaults() with a Pebble journal of the test's own.
 func durableDefaults(t *testing.T) server.Config {
 	t.Helper()
-	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	j, err := backends.Open(journal.KindPebble, backends.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestDownloadThatCannotFinishIsAborted(t *testing.T) {
 // On PostgreSQL a download slower than the journal's query timeout is whole, and stalled
 // downloads hold no connection a publish needs.
 func TestPostgresDownloadsAreWholeAndStarveNoPublish(t *testing.T) {
-	j, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{Timeout: 500 * time.Millisecond})
+	j, err := postgres.Open(pgtest.ForTest(t), postgres.Options{Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

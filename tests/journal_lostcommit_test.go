@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/internal/pgtest"
-	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/postgres"
 )
 
 // PostgreSQL connections cut after COMMIT was sent, under load (group commits of many
@@ -21,7 +21,7 @@ import (
 // with a duplicate key for good).
 func TestJournalPostgresLostCommitsUnderLoadWedgeNothing(t *testing.T) {
 	proxy := pgtest.NewCutProxy(t, pgtest.ForTest(t))
-	j, err := journal.OpenPostgres(proxy.URL, journal.PostgresOptions{Timeout: 2 * time.Second})
+	j, err := postgres.Open(proxy.URL, postgres.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/tasktail/tasktail/internal/pgtest"
-	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/postgres"
 )
 
 // Through the binary on Pebble: DELETE of a task a viewer watches answers 204, closes the
@@ -53,7 +53,7 @@ func TestDeleteOfAWatchedTaskOverHTTP(t *testing.T) {
 // Over HTTP on PostgreSQL: a restart is stored (it used to be fenced, a 500), and the same
 // Idempotency-Key with another body answers 422 idempotency_key_reused.
 func TestRestartAndKeysOnPostgresOverHTTP(t *testing.T) {
-	j, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	j, err := postgres.Open(pgtest.ForTest(t), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

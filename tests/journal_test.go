@@ -21,8 +21,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/client"
 	"github.com/tasktail/tasktail/internal/pgserver"
-	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
+	"github.com/tasktail/tasktail/journal/postgres"
 )
 
 // startDurable starts the binary with its journal in dir.
@@ -359,7 +359,7 @@ func TestJournalPostgresStoppedMidLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Stop()
-	j, err := journal.OpenPostgres(pg.URL, journal.PostgresOptions{Timeout: 2 * time.Second})
+	j, err := postgres.Open(pg.URL, postgres.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

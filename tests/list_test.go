@@ -13,6 +13,8 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/backends"
+	"github.com/tasktail/tasktail/journal/postgres"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -153,11 +155,11 @@ func TestCLIList(t *testing.T) {
 // A prefix no task_id can start with (a NUL, invalid UTF-8, a space) is refused with 400
 // by every journal, never sent to it.
 func TestListPrefixOutsideTaskIDsIsRefused(t *testing.T) {
-	pebble, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	pebble, err := backends.Open(journal.KindPebble, backends.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	pg, err := postgres.Open(pgtest.ForTest(t), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,7 @@ func TestListPrefixOutsideTaskIDsIsRefused(t *testing.T) {
 // A list that cannot finish within the request timeout answers 503 (retry), never 500.
 // Here the journal holds 50,000 tasks, more than a list reads in 20ms.
 func TestListThatCannotFinishAnswers503(t *testing.T) {
-	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	j, err := backends.Open(journal.KindPebble, backends.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

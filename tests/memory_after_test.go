@@ -11,6 +11,7 @@ import (
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/backends"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -60,7 +61,7 @@ func manyTasksComeAndGo(tb testing.TB, m *actors.Manager, n int) {
 // stays is the actor library's registry, whose maps keep their largest size.
 func BenchmarkHeapAfterTasksGo(b *testing.B) {
 	for b.Loop() {
-		j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: b.TempDir()})
+		j, err := backends.Open(journal.KindPebble, backends.Options{Dir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/internal/pgserver"
 	"github.com/tasktail/tasktail/internal/pgtest"
-	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/postgres"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -128,7 +128,7 @@ func TestReadmePostgresRoleAndDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbURL := strings.Replace(strings.TrimPrefix(export[0], "export TASKTAIL_POSTGRES_URL="), "db.internal:5432", u.Host, 1)
-	j, err := journal.OpenPostgres(dbURL, journal.PostgresOptions{})
+	j, err := postgres.Open(dbURL, postgres.Options{})
 	if err != nil {
 		t.Fatalf("the journal in the README's database, as its role: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/pebble"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -26,7 +27,7 @@ import (
 // bytes each, every 10th coloured, every 1,000th an error.
 func fillLargeTask(b *testing.B, dir, taskID string, n int) {
 	b.Helper()
-	j, err := journal.OpenPebble(dir, journal.PebbleOptions{})
+	j, err := pebble.Open(dir, pebble.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/internal/pgserver"
+	"github.com/tasktail/tasktail/journal/pebble"
 
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
@@ -22,7 +23,7 @@ func fillJournal(c benchConfig, stdout io.Writer) error {
 	if _, err := os.Stat(c.fill); err == nil {
 		return fmt.Errorf("%s exists: --fill-journal makes a new journal", c.fill)
 	}
-	j, err := journal.OpenPebble(c.fill, journal.PebbleOptions{})
+	j, err := pebble.Open(c.fill, pebble.Options{})
 	if err != nil {
 		return err
 	}

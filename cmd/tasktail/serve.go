@@ -13,6 +13,8 @@ import (
 	"github.com/tasktail/tasktail/cluster"
 	"github.com/tasktail/tasktail/internal/cli"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/backends"
+	"github.com/tasktail/tasktail/journal/pebble"
 
 	"github.com/tasktail/tasktail/server"
 )
@@ -135,7 +137,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil { // before the journal's directory is made
 		return cli.UsageError{Err: err}
 	}
-	syncInterval, err := journal.ParseSync(syncSetting)
+	syncInterval, err := pebble.ParseSync(syncSetting)
 	if err == nil && syncInterval > 0 && journalKind != journal.KindPebble {
 		err = fmt.Errorf("--sync %s: only the pebble journal has a sync interval (PostgreSQL's is its synchronous_commit)", syncSetting)
 	}
@@ -143,7 +145,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.UsageError{Err: err}
 	}
 	cfg.ClusterJournal = journalKind == journal.KindPostgres || allowLocal
-	if cfg.Journal, err = journal.Open(journalKind, journal.OpenOptions{
+	if cfg.Journal, err = backends.Open(journalKind, backends.Options{
 		Dir: dataDir, PostgresURL: postgresURL, MaxTaskBytes: maxTaskBytes, Logger: logger, AcceptLoss: acceptLoss, SyncInterval: syncInterval,
 	}); err != nil {
 		return cli.UsageError{Err: err}

@@ -1,4 +1,7 @@
-package journal
+// Package pebble is the embedded journal: one Pebble database in a directory on the
+// server's own disk, with its write-ahead log checked on open, a disk-full ballast and a
+// sync setting (docs/design.md, "Durability").
+package pebble
 
 import (
 	"encoding/binary"
@@ -8,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
+	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/record"
 )
 
 // Pebble is the embedded journal: one Pebble database in one directory. Keys:
@@ -20,16 +25,16 @@ import (
 //
 // A task_id holds none of 0x00 and 0x01, so each task's chunks and keys sort together,
 // oldest first.
-type Pebble struct {
-	db           *pebble.DB
+type Journal struct {
+	db           *pebbledb.DB
 	maxTaskBytes int64
 	keyWindow    int
 	health       *pebbleHealth
 	syncer       *pebbleSyncer // nil: every commit is synced before it returns
 }
 
-// PebbleOptions configure a Pebble journal; zero fields mean defaults.
-type PebbleOptions struct {
+// Options configure a Pebble journal; zero fields mean defaults.
+type Options struct {
 	// Logger receives Pebble's log lines: routine ones at Debug (default: discard).
 	Logger *slog.Logger
 	// MaxTaskBytes caps what one task's entries take on disk; past it the oldest chunks
@@ -54,10 +59,10 @@ type PebbleOptions struct {
 	SyncInterval time.Duration
 }
 
-// OpenPebble opens (creating if needed) the journal in dir, which is made 0700. A
+// Open opens (creating if needed) the journal in dir, which is made 0700. A
 // write-ahead log that ends before its last record (damaged or truncated) is refused
 // unless opts.AcceptLoss is set (docs/design.md, "Durability").
-func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
+func Open(dir string, opts Options) (*Journal, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -118,22 +123,22 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	} else {
 		h.mu.Unlock()
 	}
-	db, err := pebble.Open(dir, &pebble.Options{
+	db, err := pebbledb.Open(dir, &pebbledb.Options{
 		// On ENOSPC the ballast goes, and Pebble's write is tried once more.
 		FS:            vfs.OnDiskFull(opts.FS, func() { h.diskFull(syscall.ENOSPC) }),
 		Logger:        pebbleLogger{l: opts.Logger, health: h},
 		EventListener: h.listener(),
 		// Every chunk of the log then says how far the log was synced, so Pebble itself
 		// tells damage in the middle of a log from a torn last write.
-		FormatMajorVersion: pebble.FormatWALSyncChunks,
+		FormatMajorVersion: pebbledb.FormatWALSyncChunks,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
 	if opts.KeyWindow <= 0 {
-		opts.KeyWindow = DefaultKeyWindow
+		opts.KeyWindow = journal.DefaultKeyWindow
 	}
-	p := &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
+	p := &Journal{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
 
 	if owed {
 		if err := p.newEpochs(); err != nil {
@@ -181,11 +186,11 @@ func seqBounds(kind byte, taskID string) (start, end []byte) {
 
 // Commit implements Journal: one batch, synced. Each append is admitted against the
 // task's meta as stored, or as an earlier append of the same commit left it.
-func (p *Pebble) Commit(appends []Append) error {
+func (p *Journal) Commit(appends []journal.Append) error {
 	b := p.db.NewBatch()
 	defer b.Close()
 	var buf []byte
-	written := map[string]Meta{}
+	written := map[string]journal.Meta{}
 	for i := range appends {
 		a := &appends[i]
 		stored, found := written[a.TaskID]
@@ -196,10 +201,10 @@ func (p *Pebble) Commit(appends []Append) error {
 			}
 		}
 		switch a.Admit(stored, found) {
-		case Refuse:
+		case journal.Refuse:
 			a.Fenced = true
 			continue
-		case Skip:
+		case journal.Skip:
 			continue
 		}
 		a.Meta.Bytes, a.Meta.FirstSeq, a.Meta.Keys = stored.Bytes, stored.FirstSeq, stored.Keys // the journal keeps them
@@ -217,7 +222,7 @@ func (p *Pebble) Commit(appends []Append) error {
 		}
 		if len(a.Entries) > 0 {
 			var err error
-			buf, err = putChunks(buf, a.Entries, func(first uint64, _ int, data []byte) error {
+			buf, err = record.PutChunks(buf, a.Entries, func(first uint64, _ int, data []byte) error {
 				a.Meta.Bytes += int64(len(data))
 				return b.Set(chunkKey(a.TaskID, first), data, nil) // Set copies
 			})
@@ -233,7 +238,7 @@ func (p *Pebble) Commit(appends []Append) error {
 				}
 			}
 		}
-		buf = appendMeta(buf[:0], a.Meta)
+		buf = record.AppendMeta(buf[:0], a.Meta)
 		if err := b.Set(metaKey(a.TaskID), buf, nil); err != nil {
 			return err
 		}
@@ -244,10 +249,10 @@ func (p *Pebble) Commit(appends []Append) error {
 
 // putKeys adds to b the records of a's idempotency keys, and the deletes of the task's
 // oldest ones past the key window.
-func (p *Pebble) putKeys(b *pebble.Batch, a *Append) error {
+func (p *Journal) putKeys(b *pebbledb.Batch, a *journal.Append) error {
 	var buf []byte
 	for _, k := range a.Keys {
-		if err := b.Set(keyKey(a.TaskID, k.Last), appendKey(buf[:0], k), nil); err != nil {
+		if err := b.Set(keyKey(a.TaskID, k.Last), record.AppendKey(buf[:0], k), nil); err != nil {
 			return err
 		}
 	}
@@ -256,7 +261,7 @@ func (p *Pebble) putKeys(b *pebble.Batch, a *Append) error {
 		return nil
 	}
 	start, end := seqBounds('k', a.TaskID)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return err
 	}
@@ -273,15 +278,15 @@ func (p *Pebble) putKeys(b *pebble.Batch, a *Append) error {
 // trim adds to b the deletes of a's task's oldest stored chunks until the task is under
 // three quarters of its cap, and moves a.Meta.FirstSeq past them. The chunks a writes are
 // the newest and stay.
-func (p *Pebble) trim(b *pebble.Batch, a *Append) error {
+func (p *Journal) trim(b *pebbledb.Batch, a *journal.Append) error {
 	start, end := chunkBounds(a.TaskID)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	for ok := it.First(); ok && a.Meta.Bytes > p.maxTaskBytes*3/4; ok = it.Next() {
-		n, err := chunkLen(it.Value())
+		n, err := record.ChunkLen(it.Value())
 		if err != nil {
 			return err
 		}
@@ -295,7 +300,7 @@ func (p *Pebble) trim(b *pebble.Batch, a *Append) error {
 }
 
 // Delete implements Journal.
-func (p *Pebble) Delete(taskID string) error {
+func (p *Journal) Delete(taskID string) error {
 	b := p.db.NewBatch()
 	defer b.Close()
 	if err := p.deleteTask(b, taskID); err != nil {
@@ -305,7 +310,7 @@ func (p *Pebble) Delete(taskID string) error {
 }
 
 // deleteTask adds to b the deletes of every key of a task.
-func (p *Pebble) deleteTask(b *pebble.Batch, taskID string) error {
+func (p *Journal) deleteTask(b *pebbledb.Batch, taskID string) error {
 	for _, kind := range []byte{'c', 'k'} {
 		start, end := seqBounds(kind, taskID)
 		if err := b.DeleteRange(start, end, nil); err != nil {
@@ -317,7 +322,7 @@ func (p *Pebble) deleteTask(b *pebble.Batch, taskID string) error {
 
 // DeleteExpired implements Journal: each task's meta is read again and the expired ones
 // are deleted in one batch.
-func (p *Pebble) DeleteExpired(taskIDs []string, now time.Time, r Retention) (int, error) {
+func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Retention) (int, error) {
 	b := p.db.NewBatch()
 	defer b.Close()
 	n := 0
@@ -346,7 +351,7 @@ func (p *Pebble) DeleteExpired(taskIDs []string, now time.Time, r Retention) (in
 // Close implements Journal. A healthy journal flushes first, so that a journal stopped
 // cleanly keeps nothing in its write-ahead log alone. After a fatal error Pebble's commit
 // pipeline may be stuck, and the database is left to the process's end.
-func (p *Pebble) Close() error {
+func (p *Journal) Close() error {
 	if err := p.stopSyncer(); err != nil {
 		p.health.logger.Warn("journal: the last sync before close failed: the next start gives every task a new epoch",
 			slog.String("component", "journal"), slog.Any("error", err))

@@ -1,4 +1,4 @@
-package journal
+package pebble
 
 import (
 	"errors"
@@ -8,8 +8,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
+	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/tasktail/tasktail/journal"
 )
 
 // What Pebble does when its disk fails (pebble v2.1.7, read from its source):
@@ -34,13 +35,6 @@ const DefaultBallastBytes = 64 << 20
 // ballastName is the ballast's file name in the journal's directory; Pebble ignores it.
 const ballastName = "EMERGENCY_BALLAST"
 
-// HealthChecker is implemented by a journal that can tell whether it can store writes now
-// (readiness).
-type HealthChecker interface {
-	// Healthy returns why writes fail now, or nil.
-	Healthy() error
-}
-
 // pebbleHealth is what the Pebble journal knows of its disk. Its methods are safe for
 // concurrent use: Pebble calls its listeners from its own goroutines.
 type pebbleHealth struct {
@@ -64,7 +58,7 @@ type pebbleHealth struct {
 const spaceCheckInterval = time.Second
 
 // Healthy implements HealthChecker.
-func (p *Pebble) Healthy() error { return p.health.err(false) }
+func (p *Journal) Healthy() error { return p.health.err(false) }
 
 // err is why a write cannot go to Pebble now, or nil; freeing is true for a write that
 // only deletes (a delete, a retention sweep), which may go on while the disk is full.
@@ -75,7 +69,7 @@ func (h *pebbleHealth) readErr() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failed != nil {
-		return fmt.Errorf("%w: %v (restart the server once the disk is fixed)", ErrUnavailable, h.failed)
+		return fmt.Errorf("%w: %v (restart the server once the disk is fixed)", journal.ErrUnavailable, h.failed)
 	}
 	return nil
 }
@@ -84,7 +78,7 @@ func (h *pebbleHealth) err(freeing bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failed != nil {
-		return fmt.Errorf("%w: %v (restart the server once the disk is fixed)", ErrUnavailable, h.failed)
+		return fmt.Errorf("%w: %v (restart the server once the disk is fixed)", journal.ErrUnavailable, h.failed)
 	}
 	if h.full && time.Since(h.checked) >= spaceCheckInterval {
 		h.checked = time.Now()
@@ -93,7 +87,7 @@ func (h *pebbleHealth) err(freeing bool) error {
 	// A delete may go on while the disk is full (it frees space once flushed), unless
 	// Pebble's write stall would hold it, and with it every request behind it.
 	if h.full && (!freeing || h.stalled) {
-		return fmt.Errorf("%w: disk full in %s", ErrUnavailable, h.dir)
+		return fmt.Errorf("%w: disk full in %s", journal.ErrUnavailable, h.dir)
 	}
 	return nil
 }
@@ -160,22 +154,22 @@ func (h *pebbleHealth) fatals() uint64 {
 }
 
 // listener carries Pebble's events that concern the disk to h.
-func (h *pebbleHealth) listener() *pebble.EventListener {
-	l := &pebble.EventListener{
+func (h *pebbleHealth) listener() *pebbledb.EventListener {
+	l := &pebbledb.EventListener{
 		BackgroundError: func(err error) {
 			if isNoSpace(err) {
 				h.diskFull(err)
 			}
 		},
-		FlushEnd: func(info pebble.FlushInfo) {
+		FlushEnd: func(info pebbledb.FlushInfo) {
 			if info.Err != nil && isNoSpace(info.Err) {
 				h.diskFull(info.Err)
 			}
 		},
-		WriteStallBegin: func(pebble.WriteStallBeginInfo) { h.setStalled(true) },
+		WriteStallBegin: func(pebbledb.WriteStallBeginInfo) { h.setStalled(true) },
 		WriteStallEnd:   func() { h.setStalled(false) },
 		// A damaged sstable found while reading: one line, without Pebble's default Fatalf.
-		DataCorruption: func(info pebble.DataCorruptionInfo) {
+		DataCorruption: func(info pebbledb.DataCorruptionInfo) {
 			h.logger.Error("journal: damaged file", slog.String("component", "journal"),
 				slog.String("path", info.Path), slog.String("error", fmt.Sprint(info.Details)))
 		},
@@ -243,12 +237,12 @@ func (h *pebbleHealth) removeBallast() int64 {
 }
 
 // commitSynced commits b under the journal's sync setting: synced before it returns, or,
-// with PebbleOptions.SyncInterval, written and synced by the next tick (pebble_sync.go).
-func (p *Pebble) commitSynced(b *pebble.Batch, freeing bool) error {
+// with Options.SyncInterval, written and synced by the next tick (sync.go).
+func (p *Journal) commitSynced(b *pebbledb.Batch, freeing bool) error {
 	if p.syncer == nil {
-		return p.commitWith(b, freeing, pebble.Sync)
+		return p.commitWith(b, freeing, pebbledb.Sync)
 	}
-	if err := p.commitWith(b, freeing, pebble.NoSync); err != nil {
+	if err := p.commitWith(b, freeing, pebbledb.NoSync); err != nil {
 		return err
 	}
 	p.syncer.written.Store(true)
@@ -259,7 +253,7 @@ func (p *Pebble) commitSynced(b *pebble.Batch, freeing bool) error {
 // while the journal cannot write (freeing: b only deletes), and when the commit fails:
 // Pebble's error, a Fatalf during the commit (after which Pebble returns nil), or its
 // panic on a WAL that failed before.
-func (p *Pebble) commitWith(b *pebble.Batch, freeing bool, opts *pebble.WriteOptions) (err error) {
+func (p *Journal) commitWith(b *pebbledb.Batch, freeing bool, opts *pebbledb.WriteOptions) (err error) {
 	if err := p.health.err(freeing); err != nil {
 		return err
 	}
@@ -267,14 +261,14 @@ func (p *Pebble) commitWith(b *pebble.Batch, freeing bool, opts *pebble.WriteOpt
 	defer func() {
 		if r := recover(); r != nil {
 			p.health.fatal(fmt.Sprintf("pebble: commit panicked: %v", r))
-			err = fmt.Errorf("%w: %v", ErrUnavailable, r)
+			err = fmt.Errorf("%w: %v", journal.ErrUnavailable, r)
 		}
 	}()
 	if err := b.Commit(opts); err != nil {
 		if isNoSpace(err) {
 			p.health.diskFull(err)
 		}
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", journal.ErrUnavailable, err)
 	}
 	if p.health.fatals() != before {
 		return p.health.err(freeing)

@@ -1,4 +1,4 @@
-package journal_test
+package backends_test
 
 import (
 	"errors"
@@ -12,6 +12,9 @@ import (
 
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/journaltest"
+	"github.com/tasktail/tasktail/journal/pebble"
+	"github.com/tasktail/tasktail/journal/postgres"
 )
 
 // A meta-only write never creates a task: written after a delete (a task's last meta as it
@@ -21,7 +24,7 @@ func TestJournalMetaOnlyWriteNeverCreatesATask(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			j := open(t)
 			meta := journal.Meta{Epoch: "e1"}
-			commit(t, j, "a", 1, 3, &meta)
+			journaltest.Commit(t, j, "a", 1, 3, &meta)
 			if err := j.Delete("a"); err != nil {
 				t.Fatal(err)
 			}
@@ -51,11 +54,11 @@ func TestJournalStaleAppendIsRefusedAlone(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			j := open(t)
 			meta := journal.Meta{Epoch: "e1"}
-			commit(t, j, "a", 1, 3, &meta)
+			journaltest.Commit(t, j, "a", 1, 3, &meta)
 			old := meta
-			commit(t, j, "a", 4, 5, &meta)
+			journaltest.Commit(t, j, "a", 4, 5, &meta)
 			other := journal.Meta{Epoch: "e2"}
-			commit(t, j, "b", 1, 1, &other)
+			journaltest.Commit(t, j, "b", 1, 1, &other)
 
 			retry := old
 			retry.LastSeq = 5
@@ -63,10 +66,10 @@ func TestJournalStaleAppendIsRefusedAlone(t *testing.T) {
 			otherEpoch.Epoch, otherEpoch.LastSeq = "elsewhere", 6
 			other.LastSeq = 2
 			group := []journal.Append{
-				{TaskID: "a", Meta: retry, Entries: entries(4, 5)},                                  // the lost answer's retry
-				{TaskID: "b", Meta: other, Entries: entries(2, 2)},                                  // a good one beside it
-				{TaskID: "a", Meta: otherEpoch, Entries: entries(6, 6)},                             // another incarnation's
-				{TaskID: "new", Meta: journal.Meta{Epoch: "n", LastSeq: 3}, Entries: entries(2, 3)}, // not from 1
+				{TaskID: "a", Meta: retry, Entries: journaltest.Entries(4, 5)},                                  // the lost answer's retry
+				{TaskID: "b", Meta: other, Entries: journaltest.Entries(2, 2)},                                  // a good one beside it
+				{TaskID: "a", Meta: otherEpoch, Entries: journaltest.Entries(6, 6)},                             // another incarnation's
+				{TaskID: "new", Meta: journal.Meta{Epoch: "n", LastSeq: 3}, Entries: journaltest.Entries(2, 3)}, // not from 1
 			}
 			if err := j.Commit(group); err != nil {
 				t.Fatalf("a commit with stale appends failed as a whole: %v", err)
@@ -96,7 +99,7 @@ func TestJournalStaleAppendIsRefusedAlone(t *testing.T) {
 				t.Fatalf("a holds %v, want 1..5 once", got)
 			}
 			meta.LastSeq = 6 // the owner's next write still lands
-			next := []journal.Append{{TaskID: "a", Meta: meta, Entries: entries(6, 6)}}
+			next := []journal.Append{{TaskID: "a", Meta: meta, Entries: journaltest.Entries(6, 6)}}
 			if err := j.Commit(next); err != nil || next[0].Fenced {
 				t.Fatalf("the next write of the task: %v refused=%v", err, next[0].Fenced)
 			}
@@ -111,7 +114,7 @@ func TestJournalResetOfAGoneTaskIsRefused(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			j := open(t)
 			meta := journal.Meta{Epoch: "e1"}
-			commit(t, j, "a", 1, 2, &meta)
+			journaltest.Commit(t, j, "a", 1, 2, &meta)
 			if err := j.Delete("a"); err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +140,7 @@ func TestSweepNeverDeletesAnAcknowledgedCommit(t *testing.T) {
 			old := time.Now().Add(-2 * time.Hour).UnixNano()
 			var group []journal.Append
 			for i := range tasks {
-				group = append(group, journal.Append{TaskID: fmt.Sprintf("t%04d", i), Meta: journal.Meta{Epoch: "e", LastSeq: 1, Active: old}, Entries: entries(1, 1)})
+				group = append(group, journal.Append{TaskID: fmt.Sprintf("t%04d", i), Meta: journal.Meta{Epoch: "e", LastSeq: 1, Active: old}, Entries: journaltest.Entries(1, 1)})
 			}
 			j := &publishAfterRead{Journal: open(t)}
 			if err := j.Commit(group); err != nil {
@@ -151,7 +154,7 @@ func TestSweepNeverDeletesAnAcknowledgedCommit(t *testing.T) {
 				var wg sync.WaitGroup
 				for i := 0; i < tasks; i += 2 {
 					a := group[i]
-					a.Meta.LastSeq, a.Meta.Active, a.Entries = 2, time.Now().UnixNano(), entries(2, 2)
+					a.Meta.LastSeq, a.Meta.Active, a.Entries = 2, time.Now().UnixNano(), journaltest.Entries(2, 2)
 					wg.Add(1)
 					w.Commit(a, func(_ journal.Meta, err error) {
 						defer wg.Done()
@@ -200,12 +203,12 @@ func (p *publishAfterRead) Expired(now time.Time, r journal.Retention, fn func(s
 // Owner generations never go back, also across a delete and a new task under the same
 // id: a stale activation from before the delete cannot write over the new incarnation.
 func TestPostgresOwnersNeverGoBack(t *testing.T) {
-	p, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	p, err := postgres.Open(pgtest.ForTest(t), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	first := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 1}, Entries: entries(1, 1)}}
+	first := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 1}, Entries: journaltest.Entries(1, 1)}}
 	if err := p.Commit(first); err != nil || first[0].Fenced {
 		t.Fatal(err)
 	}
@@ -213,7 +216,7 @@ func TestPostgresOwnersNeverGoBack(t *testing.T) {
 	if err := p.Delete("f"); err != nil {
 		t.Fatal(err)
 	}
-	again := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e2", LastSeq: 1}, Entries: entries(1, 1)}}
+	again := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e2", LastSeq: 1}, Entries: journaltest.Entries(1, 1)}}
 	if err := p.Commit(again); err != nil || again[0].Fenced {
 		t.Fatal(err)
 	}
@@ -221,7 +224,7 @@ func TestPostgresOwnersNeverGoBack(t *testing.T) {
 		t.Fatalf("the new incarnation's owner %d is not past the old one's %d", again[0].Meta.Owner, stale.Owner)
 	}
 	stale.Epoch, stale.LastSeq = "e2", 2 // even with the new epoch guessed right
-	late := []journal.Append{{TaskID: "f", Meta: stale, Entries: entries(2, 2)}}
+	late := []journal.Append{{TaskID: "f", Meta: stale, Entries: journaltest.Entries(2, 2)}}
 	if err := p.Commit(late); err != nil || !late[0].Fenced {
 		t.Fatalf("a write of the activation from before the delete: %v fenced=%v", err, late[0].Fenced)
 	}
@@ -233,15 +236,15 @@ func TestPostgresOwnersNeverGoBack(t *testing.T) {
 func TestPostgresLostCommitAnswerIsOutcomeUnknown(t *testing.T) {
 	direct := pgtest.ForTest(t)
 	proxy := pgtest.NewCutProxy(t, direct)
-	p, err := journal.OpenPostgres(proxy.URL, journal.PostgresOptions{Timeout: 5 * time.Second})
+	p, err := postgres.Open(proxy.URL, postgres.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	meta := journal.Meta{Epoch: "e"}
-	commit(t, p, "u", 1, 2, &meta)
+	journaltest.Commit(t, p, "u", 1, 2, &meta)
 	meta.LastSeq = 3
-	lost := []journal.Append{{TaskID: "u", Meta: meta, Entries: entries(3, 3)}}
+	lost := []journal.Append{{TaskID: "u", Meta: meta, Entries: journaltest.Entries(3, 3)}}
 	proxy.CutNextCommit()
 	if err := p.Commit(lost); !errors.Is(err, journal.ErrOutcomeUnknown) {
 		t.Fatalf("a commit whose answer was lost: %v, want ErrOutcomeUnknown", err)
@@ -252,7 +255,7 @@ func TestPostgresLostCommitAnswerIsOutcomeUnknown(t *testing.T) {
 	if m, _, _ := p.Stat("u"); m.LastSeq != 3 {
 		t.Fatalf("stored last_seq %d, want 3: the commit was applied", m.LastSeq)
 	}
-	retry := []journal.Append{{TaskID: "u", Meta: meta, Entries: entries(3, 3)}}
+	retry := []journal.Append{{TaskID: "u", Meta: meta, Entries: journaltest.Entries(3, 3)}}
 	if err := p.Commit(retry); err != nil || !retry[0].Fenced {
 		t.Fatalf("the retry of the same append: %v refused=%v, want refused alone", err, retry[0].Fenced)
 	}
@@ -261,7 +264,7 @@ func TestPostgresLostCommitAnswerIsOutcomeUnknown(t *testing.T) {
 		t.Fatalf("load: %+v %v", loaded, err)
 	}
 	loaded.LastSeq = 4
-	next := []journal.Append{{TaskID: "u", Meta: loaded, Entries: entries(4, 4)}}
+	next := []journal.Append{{TaskID: "u", Meta: loaded, Entries: journaltest.Entries(4, 4)}}
 	if err := p.Commit(next); err != nil || next[0].Fenced {
 		t.Fatalf("the next append after a load: %v refused=%v", err, next[0].Fenced)
 	}
@@ -278,7 +281,7 @@ func TestPostgresMembersStartedTogetherAllOpen(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := journal.OpenPostgres(url, journal.PostgresOptions{})
+			p, err := postgres.Open(url, postgres.Options{})
 			if err == nil {
 				p.Close()
 			}
@@ -299,18 +302,18 @@ func TestPostgresMembersStartedTogetherAllOpen(t *testing.T) {
 // looks clean, and its tasks would number on in the old epoch.
 func TestPebbleGivesOwedEpochsOnTheNextOpen(t *testing.T) {
 	dir := t.TempDir()
-	p, err := journal.OpenPebble(dir, journal.PebbleOptions{BallastBytes: -1})
+	p, err := pebble.Open(dir, pebble.Options{BallastBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	meta := journal.Meta{Epoch: "before"}
-	commit(t, p, "a", 1, 3, &meta)
+	journaltest.Commit(t, p, "a", 1, 3, &meta)
 	p.Close()
 	// What a start that cut the log leaves when it dies before the new epochs are stored.
 	if err := os.WriteFile(filepath.Join(dir, "NEW_EPOCHS_PENDING"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err = journal.OpenPebble(dir, journal.PebbleOptions{BallastBytes: -1})
+	p, err = pebble.Open(dir, pebble.Options{BallastBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,23 +334,23 @@ func TestPebbleGivesOwedEpochsOnTheNextOpen(t *testing.T) {
 func TestPostgresPausedCommitHoldsNobodyUp(t *testing.T) {
 	direct := pgtest.ForTest(t)
 	proxy := pgtest.NewCutProxy(t, direct)
-	opts := journal.PostgresOptions{Timeout: 5 * time.Second, IdleInTransaction: 500 * time.Millisecond, LockTimeout: 300 * time.Millisecond}
-	victim, err := journal.OpenPostgres(proxy.URL, opts)
+	opts := postgres.Options{Timeout: 5 * time.Second, IdleInTransaction: 500 * time.Millisecond, LockTimeout: 300 * time.Millisecond}
+	victim, err := postgres.Open(proxy.URL, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer victim.Close()
-	survivor, err := journal.OpenPostgres(direct, opts)
+	survivor, err := postgres.Open(direct, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer survivor.Close()
 	meta := journal.Meta{Epoch: "e"}
-	commit(t, victim, "v", 1, 1, &meta)
+	journaltest.Commit(t, victim, "v", 1, 1, &meta)
 	held, release := proxy.HoldNextCommit()
 	paused := make(chan error, 1)
 	meta.LastSeq = 2
-	inHand := []journal.Append{{TaskID: "v", Meta: meta, Entries: entries(2, 2)}}
+	inHand := []journal.Append{{TaskID: "v", Meta: meta, Entries: journaltest.Entries(2, 2)}}
 	go func() { paused <- victim.Commit(inHand) }()
 	<-held
 	released := false
@@ -357,7 +360,7 @@ func TestPostgresPausedCommitHoldsNobodyUp(t *testing.T) {
 		}
 	}()
 	own := journal.Meta{Epoch: "s"}
-	commit(t, survivor, "s", 1, 1, &own) // a task of the survivor's own goes on
+	journaltest.Commit(t, survivor, "s", 1, 1, &own) // a task of the survivor's own goes on
 
 	began := time.Now()
 	var loaded journal.Meta
@@ -380,7 +383,7 @@ func TestPostgresPausedCommitHoldsNobodyUp(t *testing.T) {
 	if err := <-paused; err == nil && !inHand[0].Fenced {
 		t.Fatal("the paused commit was acknowledged after its session had ended")
 	}
-	retry := []journal.Append{{TaskID: "v", Meta: meta, Entries: entries(2, 2)}}
+	retry := []journal.Append{{TaskID: "v", Meta: meta, Entries: journaltest.Entries(2, 2)}}
 	if err := victim.Commit(retry); err != nil || !retry[0].Fenced {
 		t.Fatalf("the paused activation's next commit: %v refused=%v, want refused as stale", err, retry[0].Fenced)
 	}
@@ -390,18 +393,18 @@ func TestPostgresPausedCommitHoldsNobodyUp(t *testing.T) {
 // owner claims the task first, and the old one's commits are refused from then on.
 func TestPostgresLoadBesideAWritingOwner(t *testing.T) {
 	url := pgtest.ForTest(t)
-	a, err := journal.OpenPostgres(url, journal.PostgresOptions{})
+	a, err := postgres.Open(url, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := journal.OpenPostgres(url, journal.PostgresOptions{})
+	b, err := postgres.Open(url, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 	meta := journal.Meta{Epoch: "e"}
-	commit(t, a, "w", 1, 1, &meta)
+	journaltest.Commit(t, a, "w", 1, 1, &meta)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var written atomic.Int64
@@ -414,7 +417,7 @@ func TestPostgresLoadBesideAWritingOwner(t *testing.T) {
 			}
 			m := meta
 			m.LastSeq = seq
-			as := []journal.Append{{TaskID: "w", Meta: m, Entries: entries(seq, seq)}}
+			as := []journal.Append{{TaskID: "w", Meta: m, Entries: journaltest.Entries(seq, seq)}}
 			if err := a.Commit(as); err != nil || as[0].Fenced {
 				return
 			}

@@ -1,4 +1,4 @@
-package journal_test
+package pebble_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
+	"github.com/tasktail/tasktail/journal/pebble"
 )
 
 // lockedBuffer is a log destination tests read while the journal writes.
@@ -81,10 +82,10 @@ func newestWAL(t *testing.T, dir string) string {
 func walWithMessages(t *testing.T) (string, journal.Meta) {
 	t.Helper()
 	dir := t.TempDir()
-	p := openPebble(t, dir)
+	p := openJournal(t, dir)
 	meta := journal.Meta{Epoch: "e1"}
 	for s := uint64(1); s <= 300; s++ {
-		commit(t, p, "t1", s, s, &meta)
+		journaltest.Commit(t, p, "t1", s, s, &meta)
 	}
 	return crashImage(t, dir), meta
 }
@@ -113,7 +114,7 @@ func TestPebbleRefusesDamagedWAL(t *testing.T) {
 			damage(t, wal)
 
 			var logs lockedBuffer
-			_, err := journal.OpenPebble(dir, journal.PebbleOptions{Logger: newLogger(&logs), BallastBytes: -1})
+			_, err := pebble.Open(dir, pebble.Options{Logger: newLogger(&logs), BallastBytes: -1})
 			if err == nil {
 				t.Fatal("a journal whose write-ahead log lost acknowledged writes opened without a word")
 			}
@@ -124,7 +125,7 @@ func TestPebbleRefusesDamagedWAL(t *testing.T) {
 				t.Errorf("no ERROR line for the damaged log:\n%s", logs.String())
 			}
 
-			p, err := journal.OpenPebble(dir, journal.PebbleOptions{AcceptLoss: true, BallastBytes: -1})
+			p, err := pebble.Open(dir, pebble.Options{AcceptLoss: true, BallastBytes: -1})
 			if err != nil {
 				t.Fatalf("open accepting the loss: %v", err)
 			}
@@ -155,7 +156,7 @@ func TestPebbleRefusesDamagedWAL(t *testing.T) {
 
 func TestPebbleOpensACleanCrashImage(t *testing.T) {
 	dir, before := walWithMessages(t)
-	p, err := journal.OpenPebble(dir, journal.PebbleOptions{BallastBytes: -1})
+	p, err := pebble.Open(dir, pebble.Options{BallastBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestPebbleOpensACleanCrashImage(t *testing.T) {
 
 func TestPebbleDataDirIsPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	openPebble(t, dir)
+	openJournal(t, dir)
 	fi, err := os.Stat(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -201,10 +202,10 @@ func (n *noSpace) MaybeError(op errorfs.Op) error {
 
 // openFilling opens a journal with a 1 MiB ballast on a file system that, once inj.on is
 // set, answers ENOSPC to every write of a file whose name ends with suffix.
-func openFilling(t *testing.T, suffix string) (dir string, inj *noSpace, logs *lockedBuffer, p *journal.Pebble) {
+func openFilling(t *testing.T, suffix string) (dir string, inj *noSpace, logs *lockedBuffer, p *pebble.Journal) {
 	t.Helper()
 	dir, inj, logs = t.TempDir(), &noSpace{suffixes: []string{suffix}}, &lockedBuffer{}
-	p, err := journal.OpenPebble(dir, journal.PebbleOptions{Logger: newLogger(logs), BallastBytes: 1 << 20,
+	p, err := pebble.Open(dir, pebble.Options{Logger: newLogger(logs), BallastBytes: 1 << 20,
 		FS: errorfs.Wrap(vfs.Default, inj)})
 	if err != nil {
 		t.Fatal(err)
@@ -216,20 +217,20 @@ func openFilling(t *testing.T, suffix string) (dir string, inj *noSpace, logs *l
 func TestPebbleDiskFullOnTheLog(t *testing.T) {
 	dir, inj, logs, p := openFilling(t, ".log")
 	meta := journal.Meta{Epoch: "e1"}
-	commit(t, p, "kept", 1, 10, &meta)
+	journaltest.Commit(t, p, "kept", 1, 10, &meta)
 	if _, err := os.Stat(filepath.Join(dir, "EMERGENCY_BALLAST")); err != nil {
 		t.Fatalf("no ballast: %v", err)
 	}
 
 	inj.on.Store(true) // the disk is full from now on, ballast or not
 	m2 := journal.Meta{Epoch: "e2", LastSeq: 1}
-	err := p.Commit([]journal.Append{{TaskID: "lost", Meta: m2, Entries: entries(1, 1)}})
+	err := p.Commit([]journal.Append{{TaskID: "lost", Meta: m2, Entries: journaltest.Entries(1, 1)}})
 	if !errors.Is(err, journal.ErrUnavailable) {
 		t.Fatalf("commit on a full disk: %v, want ErrUnavailable", err)
 	}
 	// Later writes are refused too, at once, and the process lives.
 	for range 3 {
-		if err := p.Commit([]journal.Append{{TaskID: "lost", Meta: m2, Entries: entries(1, 1)}}); !errors.Is(err, journal.ErrUnavailable) {
+		if err := p.Commit([]journal.Append{{TaskID: "lost", Meta: m2, Entries: journaltest.Entries(1, 1)}}); !errors.Is(err, journal.ErrUnavailable) {
 			t.Fatalf("later commit: %v, want ErrUnavailable", err)
 		}
 	}
@@ -258,7 +259,7 @@ func TestPebbleDiskFullOnFlush(t *testing.T) {
 	var refused error
 	for s := uint64(1); s <= 400 && refused == nil; s++ {
 		meta.LastSeq = s
-		es := entries(s, s)
+		es := journaltest.Entries(s, s)
 		es[0].Message = big
 		refused = p.Commit([]journal.Append{{TaskID: "t", Meta: meta, Entries: es}})
 	}
@@ -275,4 +276,15 @@ func TestPebbleDiskFullOnFlush(t *testing.T) {
 	if err := p.Delete("t"); err != nil {
 		t.Fatalf("delete on a full disk: %v", err)
 	}
+}
+
+// openJournal opens a journal in dir that the test closes.
+func openJournal(t *testing.T, dir string) *pebble.Journal {
+	t.Helper()
+	p, err := pebble.Open(dir, pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
 }

@@ -1,10 +1,11 @@
-package journal_test
+package backends_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/journaltest"
 )
 
 // A commit larger than a chunk is stored as several, and a read from any seq goes over
@@ -15,7 +16,7 @@ func TestReadGoesOverManyChunksInPages(t *testing.T) {
 			j := open(t)
 			var batch []journal.Entry
 			big := strings.Repeat("x", 3000)
-			for _, e := range entries(1, 400) { // ~1.2 MB in one commit: many chunks, many pages
+			for _, e := range journaltest.Entries(1, 400) { // ~1.2 MB in one commit: many chunks, many pages
 				e.Message += big
 				batch = append(batch, e)
 			}
@@ -24,7 +25,7 @@ func TestReadGoesOverManyChunksInPages(t *testing.T) {
 				t.Fatalf("commit: %v %v", err, a[0].Fenced)
 			}
 			meta := a[0].Meta
-			commit(t, j, "big", 401, 410, &meta)
+			journaltest.Commit(t, j, "big", 401, 410, &meta)
 			for _, from := range []uint64{0, 1, 2, 21, 22, 150, 400, 401, 405, 410, 411} {
 				var got []uint64
 				if err := j.Read("big", from, func(e journal.Entry) bool {

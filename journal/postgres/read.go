@@ -1,4 +1,4 @@
-package journal
+package postgres
 
 // The PostgreSQL journal's reads: a task's meta, the task list, a load (which also claims
 // the task for the caller) and a range of entries.
@@ -10,26 +10,28 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/record"
 )
 
 // Stat implements Journal.
-func (p *Postgres) Stat(taskID string) (Meta, bool, error) {
+func (p *Journal) Stat(taskID string) (journal.Meta, bool, error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	var raw []byte
 	err := p.pool.QueryRow(ctx, `SELECT meta FROM tasktail_tasks WHERE task_id = $1`, taskID).Scan(&raw)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) || err == nil && len(raw) == 0:
-		return Meta{}, false, nil
+		return journal.Meta{}, false, nil
 	case err != nil:
-		return Meta{}, false, unavailable(err)
+		return journal.Meta{}, false, unavailable(err)
 	}
-	meta, err := decodeMeta(raw)
+	meta, err := record.DecodeMeta(raw)
 	return meta, err == nil, err
 }
 
 // List implements Journal.
-func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
+func (p *Journal) List(prefix string, fn func(string, journal.Meta) bool) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	rows, err := p.pool.Query(ctx, `SELECT task_id, meta FROM tasktail_tasks WHERE starts_with(task_id, $1) AND meta <> ''`, prefix)
@@ -43,7 +45,7 @@ func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
 		if err := rows.Scan(&taskID, &raw); err != nil {
 			return unavailable(err)
 		}
-		meta, err := decodeMeta(raw)
+		meta, err := record.DecodeMeta(raw)
 		if err != nil {
 			return err
 		}
@@ -64,26 +66,26 @@ func (p *Postgres) List(prefix string, fn func(string, Meta) bool) error {
 // claim left or what a newer owner wrote since; a writer that commits during the load
 // never makes it fail. A delete or sweep between the two leaves nothing to read: the task
 // is not found.
-func (p *Postgres) Load(taskID string, window int) (meta Meta, recent []Entry, found bool, err error) {
+func (p *Journal) Load(taskID string, window int) (meta journal.Meta, recent []journal.Entry, found bool, err error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	var owner int64
 	err = p.pool.QueryRow(ctx, `UPDATE tasktail_tasks SET owner = nextval('tasktail_owner') WHERE task_id = $1 RETURNING owner`, taskID).Scan(&owner)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Meta{}, nil, false, nil
+		return journal.Meta{}, nil, false, nil
 	}
 	if err != nil {
-		return Meta{}, nil, false, unavailable(err)
+		return journal.Meta{}, nil, false, unavailable(err)
 	}
 	err = p.inTxWith(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(ctx context.Context, tx pgx.Tx) error {
 		meta, recent, found, err = p.load(ctx, tx, taskID, window)
 		return err
 	})
-	if errors.Is(err, ErrOutcomeUnknown) { // a read's commit changes nothing
+	if errors.Is(err, journal.ErrOutcomeUnknown) { // a read's commit changes nothing
 		err = unavailable(err)
 	}
 	if err != nil {
-		return Meta{}, nil, false, err
+		return journal.Meta{}, nil, false, err
 	}
 	meta.Owner = uint64(owner)
 	return meta, recent, found, nil
@@ -91,28 +93,28 @@ func (p *Postgres) Load(taskID string, window int) (meta Meta, recent []Entry, f
 
 // load reads a task's meta and newest window entries in tx; a task claimed by a first
 // commit still on its way has an empty meta and is not found yet.
-func (p *Postgres) load(ctx context.Context, tx pgx.Tx, taskID string, window int) (Meta, []Entry, bool, error) {
+func (p *Journal) load(ctx context.Context, tx pgx.Tx, taskID string, window int) (journal.Meta, []journal.Entry, bool, error) {
 	var raw []byte
 	err := tx.QueryRow(ctx, `SELECT meta FROM tasktail_tasks WHERE task_id = $1`, taskID).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && len(raw) == 0 {
-		return Meta{}, nil, false, nil
+		return journal.Meta{}, nil, false, nil
 	}
 	if err != nil {
-		return Meta{}, nil, false, unavailable(err)
+		return journal.Meta{}, nil, false, unavailable(err)
 	}
-	meta, err := decodeMeta(raw)
+	meta, err := record.DecodeMeta(raw)
 	if err != nil {
-		return Meta{}, nil, false, fmt.Errorf("task %s: %w", taskID, err)
+		return journal.Meta{}, nil, false, fmt.Errorf("task %s: %w", taskID, err)
 	}
 	recent, err := p.newestEntries(ctx, tx, taskID, window)
 	if err != nil {
-		return Meta{}, nil, false, err
+		return journal.Meta{}, nil, false, err
 	}
 	return meta, recent, true, nil
 }
 
 // newestEntries reads a task's newest window entries, oldest first.
-func (p *Postgres) newestEntries(ctx context.Context, tx pgx.Tx, taskID string, window int) ([]Entry, error) {
+func (p *Journal) newestEntries(ctx context.Context, tx pgx.Tx, taskID string, window int) ([]journal.Entry, error) {
 	if window <= 0 {
 		return nil, nil
 	}
@@ -121,14 +123,14 @@ func (p *Postgres) newestEntries(ctx context.Context, tx pgx.Tx, taskID string, 
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	w := newest{size: window}
-	for !w.full() && rows.Next() {
+	w := record.Newest{Size: window}
+	for !w.Full() && rows.Next() {
 		var first int64
 		var data []byte
 		if err := rows.Scan(&first, &data); err != nil {
 			return nil, unavailable(err)
 		}
-		if err := w.add(data, uint64(first)); err != nil {
+		if err := w.Add(data, uint64(first)); err != nil {
 			return nil, err
 		}
 	}
@@ -136,11 +138,11 @@ func (p *Postgres) newestEntries(ctx context.Context, tx pgx.Tx, taskID string, 
 	if err := rows.Err(); err != nil {
 		return nil, unavailable(err)
 	}
-	return w.entries(), nil
+	return w.Entries(), nil
 }
 
 // Keys implements Journal.
-func (p *Postgres) Keys(taskID string, n int) ([]Key, error) {
+func (p *Journal) Keys(taskID string, n int) ([]journal.Key, error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	rows, err := p.pool.Query(ctx, `SELECT key, hash, first_seq, last_seq, at FROM tasktail_keys WHERE task_id = $1 ORDER BY last_seq DESC LIMIT $2`, taskID, n)
@@ -148,9 +150,9 @@ func (p *Postgres) Keys(taskID string, n int) ([]Key, error) {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var keys []Key
+	var keys []journal.Key
 	for rows.Next() {
-		var k Key
+		var k journal.Key
 		var hash, first, last int64
 		if err := rows.Scan(&k.Key, &hash, &first, &last, &k.At); err != nil {
 			return nil, unavailable(err)
@@ -168,7 +170,7 @@ func (p *Postgres) Keys(taskID string, n int) ([]Key, error) {
 // Read implements Journal, a page at a time (see readPaged): each page is a query of its
 // own, so a slow reader holds no connection, and no query outlives Options.Timeout however
 // long the whole read takes.
-func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
+func (p *Journal) Read(taskID string, from uint64, fn func(journal.Entry) bool) error {
 	first := func() (uint64, error) {
 		ctx, cancel := p.ctx()
 		defer cancel()
@@ -180,23 +182,23 @@ func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
 		}
 		return uint64(at), nil
 	}
-	page := func(at uint64) ([]storedChunk, error) {
+	page := func(at uint64) ([]record.Chunk, error) {
 		ctx, cancel := p.ctx()
 		defer cancel()
 		rows, err := p.pool.Query(ctx, `SELECT first_seq, data FROM tasktail_chunks WHERE task_id = $1 AND first_seq >= $2 ORDER BY first_seq LIMIT $3`,
-			taskID, int64(at), readPageBytes/maxChunkBytes)
+			taskID, int64(at), record.ReadPageBytes/record.MaxChunkBytes)
 		if err != nil {
 			return nil, unavailable(err)
 		}
 		defer rows.Close()
-		var chunks []storedChunk
+		var chunks []record.Chunk
 		for rows.Next() {
-			var c storedChunk
+			var c record.Chunk
 			var first int64
-			if err := rows.Scan(&first, &c.data); err != nil {
+			if err := rows.Scan(&first, &c.Data); err != nil {
 				return nil, unavailable(err)
 			}
-			c.first = uint64(first)
+			c.First = uint64(first)
 			chunks = append(chunks, c)
 		}
 		if err := rows.Err(); err != nil {
@@ -204,5 +206,5 @@ func (p *Postgres) Read(taskID string, from uint64, fn func(Entry) bool) error {
 		}
 		return chunks, nil
 	}
-	return readPaged(from, first, page, fn)
+	return record.ReadPaged(from, first, page, fn)
 }

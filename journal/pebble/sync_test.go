@@ -1,4 +1,4 @@
-package journal_test
+package pebble_test
 
 import (
 	"math/rand/v2"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/journaltest"
+	"github.com/tasktail/tasktail/journal/pebble"
 )
 
 // The durability setting, checked by the machine crashing (a copy of the file system with
@@ -14,9 +16,9 @@ import (
 // interval a commit returns once written, what was acknowledged since the last sync is
 // what a crash loses, and the timer makes it durable within the interval.
 func TestPebbleSyncSetting(t *testing.T) {
-	open := func(fs *vfs.MemFS, every time.Duration) *journal.Pebble {
+	open := func(fs *vfs.MemFS, every time.Duration) *pebble.Journal {
 		t.Helper()
-		p, err := journal.OpenPebble("/j", journal.PebbleOptions{FS: fs, BallastBytes: -1, SyncInterval: every})
+		p, err := pebble.Open("/j", pebble.Options{FS: fs, BallastBytes: -1, SyncInterval: every})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +41,7 @@ func TestPebbleSyncSetting(t *testing.T) {
 		p := open(fs, 0)
 		defer p.Close()
 		meta := journal.Meta{Epoch: "e"}
-		commit(t, p, "t", 1, 10, &meta)
+		journaltest.Commit(t, p, "t", 1, 10, &meta)
 		if got := lastSeqAfterCrash(fs); got != 10 {
 			t.Fatalf("after a crash right after the commit: last seq %d, want 10", got)
 		}
@@ -49,7 +51,7 @@ func TestPebbleSyncSetting(t *testing.T) {
 		p := open(fs, 50*time.Millisecond)
 		defer p.Close()
 		meta := journal.Meta{Epoch: "e"}
-		commit(t, p, "t", 1, 10, &meta)
+		journaltest.Commit(t, p, "t", 1, 10, &meta)
 		began := time.Now()
 		for lastSeqAfterCrash(fs) != 10 {
 			if time.Since(began) > 5*time.Second {
@@ -63,7 +65,7 @@ func TestPebbleSyncSetting(t *testing.T) {
 		fs := vfs.NewCrashableMem()
 		p := open(fs, time.Hour)
 		meta := journal.Meta{Epoch: "e"}
-		commit(t, p, "t", 1, 10, &meta)
+		journaltest.Commit(t, p, "t", 1, 10, &meta)
 		if got := lastSeqAfterCrash(fs); got != 0 {
 			t.Fatalf("a crash before the interval's sync kept last seq %d: the commit was synced after all", got)
 		}
@@ -84,11 +86,11 @@ func TestPebbleSyncSetting(t *testing.T) {
 		p := open(fs, time.Hour)
 		defer p.Close()
 		meta := journal.Meta{Epoch: "e"}
-		commit(t, p, "t", 1, 10, &meta)
+		journaltest.Commit(t, p, "t", 1, 10, &meta)
 		if err := p.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		commit(t, p, "t", 11, 12, &meta) // acknowledged, not yet synced
+		journaltest.Commit(t, p, "t", 11, 12, &meta) // acknowledged, not yet synced
 		if got := lastSeqAfterCrash(fs); got != 10 {
 			t.Fatalf("after the crash: last seq %d, want the synced 10", got)
 		}
@@ -101,7 +103,7 @@ func TestPebbleSyncSetting(t *testing.T) {
 // epochAfterCrash is the epoch of task t in a journal opened on what a crash leaves of fs.
 func epochAfterCrash(t *testing.T, fs *vfs.MemFS) string {
 	t.Helper()
-	p, err := journal.OpenPebble("/j", journal.PebbleOptions{FS: fs.CrashClone(vfs.CrashCloneCfg{}), BallastBytes: -1})
+	p, err := pebble.Open("/j", pebble.Options{FS: fs.CrashClone(vfs.CrashCloneCfg{}), BallastBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,21 +121,21 @@ func epochAfterCrash(t *testing.T, fs *vfs.MemFS) string {
 func TestPebbleSyncIntervalSurvivesATornTail(t *testing.T) {
 	for run := range 20 {
 		fs := vfs.NewCrashableMem()
-		p, err := journal.OpenPebble("/j", journal.PebbleOptions{FS: fs, BallastBytes: -1, SyncInterval: time.Hour})
+		p, err := pebble.Open("/j", pebble.Options{FS: fs, BallastBytes: -1, SyncInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
 		meta := journal.Meta{Epoch: "e"}
-		commit(t, p, "t", 1, 10, &meta)
+		journaltest.Commit(t, p, "t", 1, 10, &meta)
 		if err := p.Sync(); err != nil {
 			t.Fatal(err)
 		}
 		for seq := uint64(11); seq <= 300; seq += 10 {
-			commit(t, p, "t", seq, seq+9, &meta) // acknowledged, not synced
+			journaltest.Commit(t, p, "t", seq, seq+9, &meta) // acknowledged, not synced
 		}
 		crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(uint64(run), uint64(run)*7919+1))})
 		p.Close()
-		again, err := journal.OpenPebble("/j", journal.PebbleOptions{FS: crashed, BallastBytes: -1})
+		again, err := pebble.Open("/j", pebble.Options{FS: crashed, BallastBytes: -1})
 		if err != nil {
 			t.Fatalf("run %d: the journal after a power cut in interval mode: %v", run, err)
 		}

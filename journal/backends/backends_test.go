@@ -1,4 +1,4 @@
-package journal_test
+package backends_test
 
 import (
 	"errors"
@@ -13,7 +13,8 @@ import (
 
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/journal/pebble"
+	"github.com/tasktail/tasktail/journal/postgres"
 )
 
 // implementations opens each Journal for a contract test.
@@ -22,7 +23,7 @@ func implementations(t *testing.T) map[string]func(t *testing.T) journal.Journal
 		"pebble": func(t *testing.T) journal.Journal { return openPebble(t, t.TempDir()) },
 		"memory": func(t *testing.T) journal.Journal { return journaltest.NewMemory() },
 		"postgres": func(t *testing.T) journal.Journal {
-			p, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+			p, err := postgres.Open(pgtest.ForTest(t), postgres.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,9 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func openPebble(t *testing.T, dir string) *journal.Pebble {
+func openPebble(t *testing.T, dir string) *pebble.Journal {
 	t.Helper()
-	p, err := journal.OpenPebble(dir, journal.PebbleOptions{})
+	p, err := pebble.Open(dir, pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,57 +49,24 @@ func openPebble(t *testing.T, dir string) *journal.Pebble {
 	return p
 }
 
-// entries returns entries from..to with messages "m<seq>".
-func entries(from, to uint64) []journal.Entry {
-	var out []journal.Entry
-	for s := from; s <= to; s++ {
-		out = append(out, journal.Entry{Seq: s, TimeUnixNano: int64(s) * 1000, Level: v1.Level_LEVEL_INFO,
-			Message: fmt.Sprintf("m%d", s), Progress: float64(s % 101), Finished: false})
-	}
-	return out
-}
-
-// commit writes entries from..to with meta, and keeps in meta what the journal stored,
-// as a task does for its next write.
-func commit(t *testing.T, j journal.Journal, taskID string, from, to uint64, meta *journal.Meta) {
-	t.Helper()
-	meta.LastSeq = to
-	a := []journal.Append{{TaskID: taskID, Meta: *meta, Entries: entries(from, to)}}
-	if err := j.Commit(a); err != nil {
-		t.Fatal(err)
-	}
-	if a[0].Fenced {
-		t.Fatalf("commit to %s fenced", taskID)
-	}
-	*meta = a[0].Meta
-}
-
-func seqs(es []journal.Entry) []uint64 {
-	var out []uint64
-	for _, e := range es {
-		out = append(out, e.Seq)
-	}
-	return out
-}
-
 func TestJournalContract(t *testing.T) {
 	for name, open := range implementations(t) {
 		t.Run(name, func(t *testing.T) {
 			j := open(t)
 			meta := journal.Meta{Epoch: "e1", Seen: 3, Progress: 40, Active: 123}
-			commit(t, j, "a", 1, 5, &meta)
-			commit(t, j, "a", 6, 6, &meta)
-			commit(t, j, "a", 7, 12, &meta)
-			commit(t, j, "b", 1, 2, &journal.Meta{Epoch: "eb"})
+			journaltest.Commit(t, j, "a", 1, 5, &meta)
+			journaltest.Commit(t, j, "a", 6, 6, &meta)
+			journaltest.Commit(t, j, "a", 7, 12, &meta)
+			journaltest.Commit(t, j, "b", 1, 2, &journal.Meta{Epoch: "eb"})
 
 			got, recent, found, err := j.Load("a", 8)
 			if err != nil || !found || got.Epoch != "e1" || got.LastSeq != 12 || got.Seen != 3 || got.Progress != 40 || got.Active != 123 {
 				t.Fatalf("load: %+v %v %v", got, found, err)
 			}
-			if s := seqs(recent); len(s) != 8 || s[0] != 5 || s[7] != 12 {
+			if s := journaltest.Seqs(recent); len(s) != 8 || s[0] != 5 || s[7] != 12 {
 				t.Fatalf("window of 8: %v, want 5..12", s)
 			}
-			if recent[0] != entries(5, 5)[0] {
+			if recent[0] != journaltest.Entries(5, 5)[0] {
 				t.Fatalf("entry round trip: %+v", recent[0])
 			}
 			if _, _, found, _ := j.Load("nobody", 10); found {
@@ -109,15 +77,15 @@ func TestJournalContract(t *testing.T) {
 			if err := j.Read("a", 6, func(e journal.Entry) bool { read = append(read, e); return len(read) < 4 }); err != nil {
 				t.Fatal(err)
 			}
-			if s := seqs(read); len(s) != 4 || s[0] != 6 || s[3] != 9 {
+			if s := journaltest.Seqs(read); len(s) != 4 || s[0] != 6 || s[3] != 9 {
 				t.Fatalf("read from 6, 4 entries: %v", s)
 			}
 
-			if err := j.Commit([]journal.Append{{TaskID: "a", Reset: true, Meta: journal.Meta{Epoch: "e2", LastSeq: 1, Owner: got.Owner}, Entries: entries(1, 1)}}); err != nil {
+			if err := j.Commit([]journal.Append{{TaskID: "a", Reset: true, Meta: journal.Meta{Epoch: "e2", LastSeq: 1, Owner: got.Owner}, Entries: journaltest.Entries(1, 1)}}); err != nil {
 				t.Fatal(err)
 			}
 			if got, recent, _, _ := j.Load("a", 100); got.Epoch != "e2" || len(recent) != 1 || recent[0].Seq != 1 {
-				t.Fatalf("after a reset: %+v %v", got, seqs(recent))
+				t.Fatalf("after a reset: %+v %v", got, journaltest.Seqs(recent))
 			}
 
 			if err := j.Delete("a"); err != nil {
@@ -139,10 +107,10 @@ func TestJournalSweep(t *testing.T) {
 			j := open(t)
 			now := time.Now()
 			hour := int64(time.Hour)
-			commit(t, j, "done-old", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - 3*hour, Active: now.UnixNano()})
-			commit(t, j, "done-new", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - hour/2, Active: now.UnixNano() - 3*hour})
-			commit(t, j, "idle-old", 1, 1, &journal.Meta{Active: now.UnixNano() - 5*hour})
-			commit(t, j, "idle-new", 1, 1, &journal.Meta{Active: now.UnixNano() - 3*hour})
+			journaltest.Commit(t, j, "done-old", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - 3*hour, Active: now.UnixNano()})
+			journaltest.Commit(t, j, "done-new", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - hour/2, Active: now.UnixNano() - 3*hour})
+			journaltest.Commit(t, j, "idle-old", 1, 1, &journal.Meta{Active: now.UnixNano() - 5*hour})
+			journaltest.Commit(t, j, "idle-new", 1, 1, &journal.Meta{Active: now.UnixNano() - 3*hour})
 			n, err := journal.NewWriter(j).Sweep(now, journal.Retention{Finished: time.Hour, Idle: 4 * time.Hour})
 			if err != nil || n != 2 {
 				t.Fatalf("sweep removed %d, %v; want 2", n, err)
@@ -159,11 +127,11 @@ func TestJournalSweep(t *testing.T) {
 // What was committed is there after the journal is closed and opened again.
 func TestPebbleKeepsWhatWasCommittedAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
-	p, err := journal.OpenPebble(dir, journal.PebbleOptions{})
+	p, err := pebble.Open(dir, pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	commit(t, p, "t", 1, 100, &journal.Meta{Epoch: "e", Seen: 50})
+	journaltest.Commit(t, p, "t", 1, 100, &journal.Meta{Epoch: "e", Seen: 50})
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +157,7 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 			id := fmt.Sprintf("t%d", i)
 			for s := uint64(1); s <= each; s++ {
 				done := make(chan error, 1)
-				w.Commit(journal.Append{TaskID: id, Meta: journal.Meta{LastSeq: s}, Entries: entries(s, s)}, func(_ journal.Meta, err error) { done <- err })
+				w.Commit(journal.Append{TaskID: id, Meta: journal.Meta{LastSeq: s}, Entries: journaltest.Entries(s, s)}, func(_ journal.Meta, err error) { done <- err })
 				if err := <-done; err != nil {
 					t.Error(err)
 				}
@@ -208,12 +176,12 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 	}
 	mem.Fail(errors.New("disk full"))
 	failed := make(chan error, 1)
-	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })
+	w.Commit(journal.Append{TaskID: "x", Entries: journaltest.Entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })
 	if err := <-failed; !errors.Is(err, journal.ErrUnavailable) {
 		t.Fatalf("commit on a failing journal: %v", err)
 	}
 	mem.Fail(nil)
-	w.Commit(journal.Append{TaskID: "x", Entries: entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })
+	w.Commit(journal.Append{TaskID: "x", Entries: journaltest.Entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })
 	if err := <-failed; err != nil {
 		t.Fatalf("commit after the journal recovered: %v", err)
 	}
@@ -224,10 +192,10 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 func TestSizeCapDropsTheOldest(t *testing.T) {
 	for name, open := range map[string]func() (journal.Journal, error){
 		"pebble": func() (journal.Journal, error) {
-			return journal.OpenPebble(t.TempDir(), journal.PebbleOptions{MaxTaskBytes: 4 << 10})
+			return pebble.Open(t.TempDir(), pebble.Options{MaxTaskBytes: 4 << 10})
 		},
 		"postgres": func() (journal.Journal, error) {
-			return journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{MaxTaskBytes: 4 << 10})
+			return postgres.Open(pgtest.ForTest(t), postgres.Options{MaxTaskBytes: 4 << 10})
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -244,7 +212,7 @@ func TestSizeCapDropsTheOldest(t *testing.T) {
 func sizeCapDropsTheOldest(t *testing.T, p journal.Journal) {
 	meta := journal.Meta{Epoch: "e"}
 	for from := uint64(1); from <= 500; from += 10 {
-		a := []journal.Append{{TaskID: "big", Meta: meta, Entries: entries(from, from+9)}}
+		a := []journal.Append{{TaskID: "big", Meta: meta, Entries: journaltest.Entries(from, from+9)}}
 		a[0].Meta.LastSeq = from + 9
 		if err := p.Commit(a); err != nil {
 			t.Fatal(err)
@@ -270,16 +238,16 @@ func sizeCapDropsTheOldest(t *testing.T, p journal.Journal) {
 // In a shared journal each Load makes a new owner (Stat does not), and a commit from an
 // older one is fenced: nothing of it is written.
 func TestPostgresFencesStaleActivations(t *testing.T) {
-	p, err := journal.OpenPostgres(pgtest.ForTest(t), journal.PostgresOptions{})
+	p, err := postgres.Open(pgtest.ForTest(t), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	first := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 1}, Entries: entries(1, 1)}}
+	first := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 1}, Entries: journaltest.Entries(1, 1)}}
 	if err := p.Commit(first); err != nil || first[0].Fenced || first[0].Meta.Owner != 1 {
 		t.Fatalf("first commit: %v fenced=%v owner=%d", err, first[0].Fenced, first[0].Meta.Owner)
 	}
-	rival := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "other", LastSeq: 1}, Entries: entries(1, 1)}}
+	rival := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "other", LastSeq: 1}, Entries: journaltest.Entries(1, 1)}}
 	if err := p.Commit(rival); err != nil || !rival[0].Fenced {
 		t.Fatalf("a second activation that also found the task new: %v fenced=%v", err, rival[0].Fenced)
 	}
@@ -290,12 +258,12 @@ func TestPostgresFencesStaleActivations(t *testing.T) {
 	if err != nil || !found || meta.Owner != 2 || meta.Epoch != "e" {
 		t.Fatalf("load: %+v %v %v", meta, found, err)
 	}
-	stale := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 2, Owner: 1}, Entries: entries(2, 2)}}
+	stale := []journal.Append{{TaskID: "f", Meta: journal.Meta{Epoch: "e", LastSeq: 2, Owner: 1}, Entries: journaltest.Entries(2, 2)}}
 	if err := p.Commit(stale); err != nil || !stale[0].Fenced {
 		t.Fatalf("a commit of the old owner: %v fenced=%v", err, stale[0].Fenced)
 	}
 	meta.LastSeq = 2
-	owned := []journal.Append{{TaskID: "f", Meta: meta, Entries: entries(2, 2)}}
+	owned := []journal.Append{{TaskID: "f", Meta: meta, Entries: journaltest.Entries(2, 2)}}
 	if err := p.Commit(owned); err != nil || owned[0].Fenced {
 		t.Fatalf("a commit of the new owner: %v fenced=%v", err, owned[0].Fenced)
 	}
@@ -312,7 +280,7 @@ func TestJournalList(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			j := open(t)
 			for _, id := range []string{"import-1", "import-2", "import_3", "report-1", "imp"} {
-				commit(t, j, id, 1, 2, &journal.Meta{Epoch: "e-" + id, Finished: id == "import-2", Failed: id == "import-2"})
+				journaltest.Commit(t, j, id, 1, 2, &journal.Meta{Epoch: "e-" + id, Finished: id == "import-2", Failed: id == "import-2"})
 			}
 			got := map[string]journal.Meta{}
 			if err := j.List("import-", func(id string, m journal.Meta) bool { got[id] = m; return true }); err != nil {

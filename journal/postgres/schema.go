@@ -1,4 +1,4 @@
-package journal
+package postgres
 
 // The PostgreSQL journal's tables, and their migrations from one version to the next.
 

@@ -1,4 +1,7 @@
-package journal
+// Package record is how the journal's backends encode what they store: a task's meta,
+// its idempotency keys and its entries as chunks, each with a version byte, and how they
+// read a task's entries a page at a time.
+package record
 
 import (
 	"encoding/binary"
@@ -6,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/tasktail/tasktail/journal"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -29,10 +34,10 @@ const (
 	attrSection  = 3 << 3 // two bits: v1.Section
 )
 
-var errCorrupt = errors.New("corrupt journal record")
+var ErrCorrupt = errors.New("corrupt journal record")
 
-// appendMeta encodes m.
-func appendMeta(b []byte, m Meta) []byte {
+// AppendMeta encodes m.
+func AppendMeta(b []byte, m journal.Meta) []byte {
 	b = append(b, recordVersion)
 	b = binary.AppendUvarint(b, uint64(len(m.Epoch)))
 	b = append(b, m.Epoch...)
@@ -55,13 +60,13 @@ func appendMeta(b []byte, m Meta) []byte {
 	return b
 }
 
-// decodeMeta decodes a record appendMeta wrote.
-func decodeMeta(b []byte) (Meta, error) {
+// DecodeMeta decodes a record AppendMeta wrote.
+func DecodeMeta(b []byte) (journal.Meta, error) {
 	d := decoder{b: b}
 	if d.byte() != recordVersion {
-		return Meta{}, fmt.Errorf("meta: %w", errCorrupt)
+		return journal.Meta{}, fmt.Errorf("meta: %w", ErrCorrupt)
 	}
-	m := Meta{Epoch: d.string(), LastSeq: d.uvarint(), Seen: d.uvarint(), Progress: d.float()}
+	m := journal.Meta{Epoch: d.string(), LastSeq: d.uvarint(), Seen: d.uvarint(), Progress: d.float()}
 	m.Finished = d.byte() == 1
 	m.Active, m.FinishedAt = d.varint(), d.varint()
 	if len(d.b) > 0 { // fields a later version added stay zero in an older record
@@ -83,13 +88,13 @@ func decodeMeta(b []byte) (Meta, error) {
 		}
 	}
 	if d.err != nil {
-		return Meta{}, fmt.Errorf("meta: %w", d.err)
+		return journal.Meta{}, fmt.Errorf("meta: %w", d.err)
 	}
 	return m, nil
 }
 
-// appendKey encodes an idempotency key record; its last seq is in the record's key.
-func appendKey(b []byte, k Key) []byte {
+// AppendKey encodes an idempotency key record; its last seq is in the record's key.
+func AppendKey(b []byte, k journal.Key) []byte {
 	b = append(b, recordVersion)
 	b = binary.AppendUvarint(b, uint64(len(k.Key)))
 	b = append(b, k.Key...)
@@ -98,13 +103,13 @@ func appendKey(b []byte, k Key) []byte {
 	return binary.AppendVarint(b, k.At)
 }
 
-// decodeKey decodes a record appendKey wrote for the publish that ended at last.
-func decodeKey(b []byte, last uint64) (Key, error) {
+// DecodeKey decodes a record AppendKey wrote for the publish that ended at last.
+func DecodeKey(b []byte, last uint64) (journal.Key, error) {
 	d := decoder{b: b}
 	if d.byte() != recordVersion {
-		return Key{}, fmt.Errorf("key: %w", errCorrupt)
+		return journal.Key{}, fmt.Errorf("key: %w", ErrCorrupt)
 	}
-	k := Key{Key: d.string(), Last: last}
+	k := journal.Key{Key: d.string(), Last: last}
 	if len(d.b) >= 8 {
 		k.Hash = binary.LittleEndian.Uint64(d.b)
 		d.b = d.b[8:]
@@ -113,15 +118,15 @@ func decodeKey(b []byte, last uint64) (Key, error) {
 	}
 	k.First, k.At = d.uvarint(), d.varint()
 	if d.err != nil {
-		return Key{}, fmt.Errorf("key: %w", d.err)
+		return journal.Key{}, fmt.Errorf("key: %w", d.err)
 	}
 	return k, nil
 }
 
-// appendChunk encodes entries with consecutive seqs; the first seq is in the record's key.
-func appendChunk(b []byte, entries []Entry) []byte {
+// AppendChunk encodes entries with consecutive seqs; the first seq is in the record's key.
+func AppendChunk(b []byte, entries []journal.Entry) []byte {
 	version := byte(plainChunks)
-	if slices.ContainsFunc(entries, func(e Entry) bool { return e.Attrs != nil }) {
+	if slices.ContainsFunc(entries, func(e journal.Entry) bool { return e.Attrs != nil }) {
 		version = chunkVersion
 	}
 	b = append(b, version)
@@ -139,17 +144,17 @@ func appendChunk(b []byte, entries []Entry) []byte {
 	return b
 }
 
-// decodeChunk calls fn with each entry of a chunk whose first seq is first, in order,
+// DecodeChunk calls fn with each entry of a chunk whose first seq is first, in order,
 // until fn returns false.
-func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
+func DecodeChunk(b []byte, first uint64, fn func(journal.Entry) bool) error {
 	d := decoder{b: b}
 	version := d.byte()
 	if version < recordVersion || version > chunkVersion {
-		return fmt.Errorf("chunk: %w", errCorrupt)
+		return fmt.Errorf("chunk: %w", ErrCorrupt)
 	}
 	n := d.uvarint()
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		e := Entry{Seq: first + i, TimeUnixNano: d.varint(), Level: v1.Level(d.byte())}
+		e := journal.Entry{Seq: first + i, TimeUnixNano: d.varint(), Level: v1.Level(d.byte())}
 		e.Finished = d.byte() == 1
 		e.Progress = d.float()
 		e.Message = d.string()
@@ -169,20 +174,20 @@ func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
 	return nil
 }
 
-// newest collects a task's newest entries from its chunks, newest chunk first, for Load.
-type newest struct {
-	size   int
-	chunks [][]Entry // newest first
+// Newest collects a task's newest entries from its chunks, newest chunk first, for Load.
+type Newest struct {
+	Size   int
+	chunks [][]journal.Entry // newest first
 	have   int
 }
 
-// full reports whether the window holds size entries.
-func (w *newest) full() bool { return w.have >= w.size }
+// Full reports whether the window holds size entries.
+func (w *Newest) Full() bool { return w.have >= w.Size }
 
-// add decodes the next older chunk.
-func (w *newest) add(b []byte, first uint64) error {
-	var entries []Entry
-	if err := decodeChunk(b, first, func(e Entry) bool { entries = append(entries, e); return true }); err != nil {
+// Add decodes the next older chunk.
+func (w *Newest) Add(b []byte, first uint64) error {
+	var entries []journal.Entry
+	if err := DecodeChunk(b, first, func(e journal.Entry) bool { entries = append(entries, e); return true }); err != nil {
 		return err
 	}
 	w.chunks = append(w.chunks, entries)
@@ -190,23 +195,23 @@ func (w *newest) add(b []byte, first uint64) error {
 	return nil
 }
 
-// entries returns the newest size entries, oldest first.
-func (w *newest) entries() []Entry {
-	recent := make([]Entry, 0, min(w.have, w.size))
+// Entries returns the newest Size entries, oldest first.
+func (w *Newest) Entries() []journal.Entry {
+	recent := make([]journal.Entry, 0, min(w.have, w.Size))
 	for i := len(w.chunks) - 1; i >= 0; i-- {
 		recent = append(recent, w.chunks[i]...)
 	}
-	if len(recent) > w.size {
-		recent = recent[len(recent)-w.size:]
+	if len(recent) > w.Size {
+		recent = recent[len(recent)-w.Size:]
 	}
 	return recent
 }
 
-// readChunk is a Read's step over one chunk: it calls fn with the chunk's entries from seq
+// ReadChunk is a Read's step over one chunk: it calls fn with the chunk's entries from seq
 // from on and reports whether fn wants more.
-func readChunk(b []byte, first, from uint64, fn func(Entry) bool) (more bool, err error) {
+func ReadChunk(b []byte, first, from uint64, fn func(journal.Entry) bool) (more bool, err error) {
 	more = true
-	err = decodeChunk(b, first, func(e Entry) bool {
+	err = DecodeChunk(b, first, func(e journal.Entry) bool {
 		if e.Seq < from {
 			return true
 		}
@@ -216,11 +221,11 @@ func readChunk(b []byte, first, from uint64, fn func(Entry) bool) (more bool, er
 	return more, err
 }
 
-// chunkLen returns how many entries a chunk holds.
-func chunkLen(b []byte) (uint64, error) {
+// ChunkLen returns how many entries a chunk holds.
+func ChunkLen(b []byte) (uint64, error) {
 	d := decoder{b: b}
 	if v := d.byte(); v < recordVersion || v > chunkVersion {
-		return 0, fmt.Errorf("chunk: %w", errCorrupt)
+		return 0, fmt.Errorf("chunk: %w", ErrCorrupt)
 	}
 	n := d.uvarint()
 	return n, d.err
@@ -239,7 +244,7 @@ type decoder struct {
 	err error
 }
 
-func (d *decoder) fail() { d.err, d.b = errCorrupt, nil }
+func (d *decoder) fail() { d.err, d.b = ErrCorrupt, nil }
 
 func (d *decoder) byte() byte {
 	if len(d.b) < 1 {

@@ -1,16 +1,18 @@
-package journal
+package pebble
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
+	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // pebbleSyncer syncs the Pebble journal's write-ahead log on a timer, for a journal that
-// acknowledges commits once written (PebbleOptions.SyncInterval).
+// acknowledges commits once written (Options.SyncInterval).
 type pebbleSyncer struct {
 	every   time.Duration
 	fs      vfs.FS
@@ -20,13 +22,13 @@ type pebbleSyncer struct {
 	done    chan struct{}
 }
 
-func (p *Pebble) startSyncer(every time.Duration, fs vfs.FS, marker string) {
+func (p *Journal) startSyncer(every time.Duration, fs vfs.FS, marker string) {
 	p.syncer = &pebbleSyncer{every: every, fs: fs, marker: marker, stop: make(chan struct{}), done: make(chan struct{})}
 	go p.syncLoop()
 }
 
 // syncLoop syncs the log every interval in which something was written, until stopSyncer.
-func (p *Pebble) syncLoop() {
+func (p *Journal) syncLoop() {
 	defer close(p.syncer.done)
 	ticker := time.NewTicker(p.syncer.every)
 	defer ticker.Stop()
@@ -44,7 +46,7 @@ func (p *Pebble) syncLoop() {
 
 // syncWritten syncs the log if a commit was written since the last sync: an empty record
 // written with sync makes everything before it durable.
-func (p *Pebble) syncWritten() error {
+func (p *Journal) syncWritten() error {
 	if !p.syncer.written.Swap(false) {
 		return nil
 	}
@@ -52,7 +54,7 @@ func (p *Pebble) syncWritten() error {
 	defer b.Close()
 	err := b.LogData(nil, nil)
 	if err == nil {
-		err = p.commitWith(b, true, pebble.Sync)
+		err = p.commitWith(b, true, pebbledb.Sync)
 	}
 	if err != nil {
 		p.syncer.written.Store(true) // tried again on the next tick
@@ -62,7 +64,7 @@ func (p *Pebble) syncWritten() error {
 
 // stopSyncer stops the timer, syncs what is left and, once that succeeded, removes the
 // marker that owes new epochs; without a syncer it does nothing.
-func (p *Pebble) stopSyncer() error {
+func (p *Journal) stopSyncer() error {
 	if p.syncer == nil {
 		return nil
 	}
@@ -80,10 +82,24 @@ func (p *Pebble) stopSyncer() error {
 }
 
 // Sync makes every commit written so far durable now, whatever the sync setting.
-func (p *Pebble) Sync() error {
+func (p *Journal) Sync() error {
 	if p.syncer == nil {
 		return nil
 	}
 	p.syncer.written.Store(true)
 	return p.syncWritten()
+}
+
+// ParseSync reads a durability setting: "always" (0: every commit synced before it is
+// acknowledged) or "interval=DURATION", from 1 ms to 1 s (Options.SyncInterval).
+func ParseSync(s string) (time.Duration, error) {
+	if s == "always" {
+		return 0, nil
+	}
+	text, ok := strings.CutPrefix(s, "interval=")
+	d, err := time.ParseDuration(text)
+	if !ok || err != nil || d < time.Millisecond || d > time.Second {
+		return 0, fmt.Errorf("--sync %q: want always, or interval= a duration from 1ms to 1s (interval=10ms)", s)
+	}
+	return d, nil
 }

@@ -1,4 +1,6 @@
-package journal
+// Package postgres is the journal that cluster members share: one PostgreSQL database,
+// whose owner generations refuse a stale member's writes (journal.Fencer).
+package postgres
 
 import (
 	"context"
@@ -10,21 +12,23 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/record"
 )
 
 // Postgres is the journal that every cluster member shares: one PostgreSQL database, two
 // tables. A task's meta is one row (with the columns retention and fencing need), and each
 // commit adds one chunk row per task. Commits are transactions with synchronous_commit on
 // (the server's default; Open checks it).
-type Postgres struct {
+type Journal struct {
 	pool         *pgxpool.Pool
 	maxTaskBytes int64
 	keyWindow    int
 	timeout      time.Duration
 }
 
-// PostgresOptions configure a PostgreSQL journal; zero fields mean defaults.
-type PostgresOptions struct {
+// Options configure a PostgreSQL journal; zero fields mean defaults.
+type Options struct {
 	// MaxTaskBytes caps what one task's entries take, as for Pebble (0: no cap).
 	MaxTaskBytes int64
 	// Timeout bounds each operation (default 10 s).
@@ -43,13 +47,13 @@ type PostgresOptions struct {
 	LockTimeout time.Duration
 }
 
-// OpenPostgres connects to the database at url and creates the tables if needed.
-func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
+// Open connects to the database at url and creates the tables if needed.
+func Open(url string, opts Options) (*Journal, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
 	if opts.KeyWindow <= 0 {
-		opts.KeyWindow = DefaultKeyWindow
+		opts.KeyWindow = journal.DefaultKeyWindow
 	}
 	if opts.IdleInTransaction <= 0 {
 		opts.IdleInTransaction = time.Second
@@ -81,13 +85,13 @@ func OpenPostgres(url string, opts PostgresOptions) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres journal: %w", err)
 	}
-	return &Postgres{pool: pool, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, timeout: opts.Timeout}, nil
+	return &Journal{pool: pool, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, timeout: opts.Timeout}, nil
 }
 
 // sessionSettings are what each session of the journal sets at its start, unless the URL
 // sets them: the timeouts of opts, and a name that tells an operator in pg_stat_activity
 // which process holds a session.
-func sessionSettings(params map[string]string, opts PostgresOptions) {
+func sessionSettings(params map[string]string, opts Options) {
 	set := func(name, value string) {
 		if _, ok := params[name]; !ok {
 			params[name] = value
@@ -100,24 +104,24 @@ func sessionSettings(params map[string]string, opts PostgresOptions) {
 }
 
 // FencesStaleOwners implements Fencer: every commit is applied only by the task's owner.
-func (p *Postgres) FencesStaleOwners() {}
+func (p *Journal) FencesStaleOwners() {}
 
-func (p *Postgres) ctx() (context.Context, context.CancelFunc) {
+func (p *Journal) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), p.timeout)
 }
 
-func unavailable(err error) error { return fmt.Errorf("%w: %v", ErrUnavailable, err) }
+func unavailable(err error) error { return fmt.Errorf("%w: %v", journal.ErrUnavailable, err) }
 
 // Commit implements Journal: one transaction of a few round trips whatever the number of
 // appends: the rows of their tasks locked and their owners read in one query, new tasks
 // claimed in one insert, then the chunks and the metas each sent as one pipelined batch.
 // An append whose owner is not the task's (another activation loaded it since) is marked
 // Fenced and left out.
-func (p *Postgres) Commit(appends []Append) error {
+func (p *Journal) Commit(appends []journal.Append) error {
 	return p.inTx(func(ctx context.Context, tx pgx.Tx) error { return p.commit(ctx, tx, appends) })
 }
 
-func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) error {
+func (p *Journal) commit(ctx context.Context, tx pgx.Tx, appends []journal.Append) error {
 	if err := p.claim(ctx, tx, appends); err != nil {
 		return unavailable(err)
 	}
@@ -125,7 +129,7 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 	var buf []byte
 	for i := range appends {
 		a := &appends[i]
-		if a.Fenced || a.skip {
+		if a.Fenced || a.Skipped {
 			continue
 		}
 		if a.Reset {
@@ -143,7 +147,7 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 			a.Meta.Keys = p.keyWindow
 		}
 		if len(a.Entries) > 0 {
-			buf, _ = putChunks(buf, a.Entries, func(first uint64, n int, data []byte) error {
+			buf, _ = record.PutChunks(buf, a.Entries, func(first uint64, n int, data []byte) error {
 				chunks.Queue(`INSERT INTO tasktail_chunks (task_id, first_seq, entries, data) VALUES ($1, $2, $3, $4)`,
 					a.TaskID, int64(first), n, append([]byte(nil), data...))
 				a.Meta.Bytes += int64(len(data))
@@ -160,7 +164,7 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 	var metas pgx.Batch
 	for i := range appends {
 		a := &appends[i]
-		if a.Fenced || a.skip {
+		if a.Fenced || a.Skipped {
 			continue
 		}
 		if p.maxTaskBytes > 0 && a.Meta.Bytes > p.maxTaskBytes && len(a.Entries) > 0 && !a.Reset {
@@ -169,7 +173,7 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 			}
 		}
 		metas.Queue(`UPDATE tasktail_tasks SET meta = $2, finished = $3, finished_at = $4, active = $5 WHERE task_id = $1`,
-			a.TaskID, appendMeta(nil, a.Meta), a.Meta.Finished, a.Meta.FinishedAt, a.Meta.Active)
+			a.TaskID, record.AppendMeta(nil, a.Meta), a.Meta.Finished, a.Meta.FinishedAt, a.Meta.Active)
 	}
 	if err := tx.SendBatch(ctx, &metas).Close(); err != nil {
 		return unavailable(err)
@@ -180,12 +184,12 @@ func (p *Postgres) commit(ctx context.Context, tx pgx.Tx, appends []Append) erro
 // inTx runs f in one transaction and commits it. A failure before the commit was sent
 // rolls everything back (ErrUnavailable); a commit whose answer did not arrive may or may
 // not have been applied (ErrOutcomeUnknown).
-func (p *Postgres) inTx(f func(ctx context.Context, tx pgx.Tx) error) error {
+func (p *Journal) inTx(f func(ctx context.Context, tx pgx.Tx) error) error {
 	return p.inTxWith(pgx.TxOptions{}, f)
 }
 
 // inTxWith is inTx with the transaction's options.
-func (p *Postgres) inTxWith(opts pgx.TxOptions, f func(ctx context.Context, tx pgx.Tx) error) error {
+func (p *Journal) inTxWith(opts pgx.TxOptions, f func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	tx, err := p.pool.BeginTx(ctx, opts)
@@ -197,7 +201,7 @@ func (p *Postgres) inTxWith(opts pgx.TxOptions, f func(ctx context.Context, tx p
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
+		return fmt.Errorf("%w: %v", journal.ErrOutcomeUnknown, err)
 	}
 	return nil
 }
@@ -205,8 +209,8 @@ func (p *Postgres) inTxWith(opts pgx.TxOptions, f func(ctx context.Context, tx p
 // claim locks the rows of the appends' tasks for the transaction and admits each append
 // against its task as stored (Append.Admit, with the owner column as the stored owner):
 // a task new to the journal is inserted with a new owner generation (the first writer
-// wins). A refused append is marked Fenced, a skipped one skip; neither is written.
-func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error {
+// wins). A refused append is marked Fenced, a skipped one Skipped; neither is written.
+func (p *Journal) claim(ctx context.Context, tx pgx.Tx, appends []journal.Append) error {
 	ids := make([]string, 0, len(appends))
 	for _, a := range appends {
 		ids = append(ids, a.TaskID)
@@ -215,7 +219,7 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 	if err != nil {
 		return err
 	}
-	stored := map[string]Meta{}
+	stored := map[string]journal.Meta{}
 	for rows.Next() {
 		var id string
 		var owner int64
@@ -227,7 +231,7 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 		if len(raw) == 0 { // claimed by a first commit still on its way: not stored yet
 			continue
 		}
-		meta, err := decodeMeta(raw)
+		meta, err := record.DecodeMeta(raw)
 		if err != nil {
 			rows.Close()
 			return fmt.Errorf("task %s: %w", id, err)
@@ -244,11 +248,11 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 		a := &appends[i]
 		meta, found := stored[a.TaskID]
 		switch a.Admit(meta, found) {
-		case Refuse:
+		case journal.Refuse:
 			a.Fenced = true
 			continue
-		case Skip:
-			a.skip = true
+		case journal.Skip:
+			a.Skipped = true
 			continue
 		}
 		a.Meta.Bytes, a.Meta.FirstSeq, a.Meta.Keys = meta.Bytes, meta.FirstSeq, meta.Keys // the journal keeps them
@@ -282,7 +286,7 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 	}
 	for i := range appends {
 		a := &appends[i]
-		if a.Fenced || a.skip || a.Meta.Owner != 0 {
+		if a.Fenced || a.Skipped || a.Meta.Owner != 0 {
 			continue
 		}
 		if owner, ok := owners[a.TaskID]; ok {
@@ -295,7 +299,7 @@ func (p *Postgres) claim(ctx context.Context, tx pgx.Tx, appends []Append) error
 }
 
 // trim deletes the task's oldest chunks until it is under three quarters of its cap.
-func (p *Postgres) trim(ctx context.Context, tx pgx.Tx, a *Append) error {
+func (p *Journal) trim(ctx context.Context, tx pgx.Tx, a *journal.Append) error {
 	rows, err := tx.Query(ctx, `SELECT first_seq, entries, length(data) FROM tasktail_chunks WHERE task_id = $1 ORDER BY first_seq`, a.TaskID)
 	if err != nil {
 		return err
@@ -323,7 +327,7 @@ func (p *Postgres) trim(ctx context.Context, tx pgx.Tx, a *Append) error {
 }
 
 // Delete implements Journal.
-func (p *Postgres) Delete(taskID string) error {
+func (p *Journal) Delete(taskID string) error {
 	return p.inTx(func(ctx context.Context, tx pgx.Tx) error {
 		for _, q := range []string{`DELETE FROM tasktail_tasks WHERE task_id = $1`, `DELETE FROM tasktail_chunks WHERE task_id = $1`, `DELETE FROM tasktail_keys WHERE task_id = $1`} { // the row first: it orders the delete with commits
 			if _, err := tx.Exec(ctx, q, taskID); err != nil {
@@ -335,7 +339,7 @@ func (p *Postgres) Delete(taskID string) error {
 }
 
 // Expired implements Journal.
-func (p *Postgres) Expired(now time.Time, r Retention, fn func(taskID string) bool) error {
+func (p *Journal) Expired(now time.Time, r journal.Retention, fn func(taskID string) bool) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	rows, err := p.pool.Query(ctx, `SELECT task_id FROM tasktail_tasks WHERE meta <> '' AND `+expiredSQL,
@@ -364,7 +368,7 @@ func (p *Postgres) Expired(now time.Time, r Retention, fn func(taskID string) bo
 const expiredSQL = `((finished AND finished_at <> 0 AND finished_at < $1) OR (NOT finished AND active < $2))`
 
 // DeleteExpired implements Journal: the rows are locked and checked again by the delete.
-func (p *Postgres) DeleteExpired(taskIDs []string, now time.Time, r Retention) (int, error) {
+func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Retention) (int, error) {
 	var swept int
 	err := p.inTx(func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `DELETE FROM tasktail_tasks WHERE task_id = ANY($3) AND meta <> '' AND `+expiredSQL+` RETURNING task_id`,
@@ -390,7 +394,7 @@ func (p *Postgres) DeleteExpired(taskIDs []string, now time.Time, r Retention) (
 }
 
 // Close implements Journal.
-func (p *Postgres) Close() error {
+func (p *Journal) Close() error {
 	p.pool.Close()
 	return nil
 }

@@ -1,4 +1,4 @@
-package journal
+package pebble
 
 // The Pebble journal's reads: a task's meta, its keys, the task list, a load, a range of
 // entries, and which tasks retention has expired.
@@ -10,23 +10,25 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
+	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/record"
 )
 
 // Keys implements Journal.
-func (p *Pebble) Keys(taskID string, n int) ([]Key, error) {
+func (p *Journal) Keys(taskID string, n int) ([]journal.Key, error) {
 	if err := p.health.readErr(); err != nil {
 		return nil, err
 	}
 	start, end := seqBounds('k', taskID)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", journal.ErrUnavailable, err)
 	}
 	defer it.Close()
-	var keys []Key
+	var keys []journal.Key
 	for ok := it.Last(); ok && len(keys) < n; ok = it.Prev() {
-		k, err := decodeKey(it.Value(), chunkFirst(it.Key()))
+		k, err := record.DecodeKey(it.Value(), chunkFirst(it.Key()))
 		if err != nil {
 			return nil, err
 		}
@@ -37,35 +39,35 @@ func (p *Pebble) Keys(taskID string, n int) ([]Key, error) {
 }
 
 // Stat implements Journal.
-func (p *Pebble) Stat(taskID string) (Meta, bool, error) {
+func (p *Journal) Stat(taskID string) (journal.Meta, bool, error) {
 	if err := p.health.readErr(); err != nil {
-		return Meta{}, false, err
+		return journal.Meta{}, false, err
 	}
 	v, closer, err := p.db.Get(metaKey(taskID))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Meta{}, false, nil
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return journal.Meta{}, false, nil
 	}
 	if err != nil {
-		return Meta{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return journal.Meta{}, false, fmt.Errorf("%w: %v", journal.ErrUnavailable, err)
 	}
 	defer closer.Close()
-	meta, err := decodeMeta(v)
+	meta, err := record.DecodeMeta(v)
 	return meta, err == nil, err
 }
 
 // List implements Journal.
-func (p *Pebble) List(prefix string, fn func(string, Meta) bool) error {
+func (p *Journal) List(prefix string, fn func(string, journal.Meta) bool) error {
 	if err := p.health.readErr(); err != nil {
 		return err
 	}
 	lower := metaKey(prefix)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", journal.ErrUnavailable, err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		meta, err := decodeMeta(it.Value())
+		meta, err := record.DecodeMeta(it.Value())
 		if err != nil {
 			return err
 		}
@@ -89,30 +91,30 @@ func successor(prefix []byte) []byte {
 }
 
 // Load implements Journal.
-func (p *Pebble) Load(taskID string, window int) (Meta, []Entry, bool, error) {
+func (p *Journal) Load(taskID string, window int) (journal.Meta, []journal.Entry, bool, error) {
 	meta, found, err := p.Stat(taskID)
 	if err != nil || !found || window <= 0 {
 		return meta, nil, found, err
 	}
 	start, end := chunkBounds(taskID)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
-		return Meta{}, nil, false, err
+		return journal.Meta{}, nil, false, err
 	}
 	defer it.Close()
-	w := newest{size: window}
-	for ok := it.Last(); ok && !w.full(); ok = it.Prev() {
-		if err := w.add(it.Value(), chunkFirst(it.Key())); err != nil {
-			return Meta{}, nil, false, err
+	w := record.Newest{Size: window}
+	for ok := it.Last(); ok && !w.Full(); ok = it.Prev() {
+		if err := w.Add(it.Value(), chunkFirst(it.Key())); err != nil {
+			return journal.Meta{}, nil, false, err
 		}
 	}
-	return meta, w.entries(), true, it.Error()
+	return meta, w.Entries(), true, it.Error()
 }
 
 func chunkFirst(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
 
 // Read implements Journal, a page at a time (see readPaged).
-func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
+func (p *Journal) Read(taskID string, from uint64, fn func(journal.Entry) bool) error {
 	if err := p.health.readErr(); err != nil {
 		return err
 	}
@@ -123,7 +125,7 @@ func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
 		}
 		// The chunk holding from is the last one that starts at or before it. (Seeking
 		// backwards copies that chunk's value: one chunk, let go with the iterator.)
-		it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+		it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: start, UpperBound: end})
 		if err != nil {
 			return 0, err
 		}
@@ -133,24 +135,24 @@ func (p *Pebble) Read(taskID string, from uint64, fn func(Entry) bool) error {
 		}
 		return chunkFirst(it.Key()), nil
 	}
-	page := func(at uint64) ([]storedChunk, error) {
-		it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: chunkKey(taskID, at), UpperBound: end})
+	page := func(at uint64) ([]record.Chunk, error) {
+		it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: chunkKey(taskID, at), UpperBound: end})
 		if err != nil {
 			return nil, err
 		}
 		defer it.Close()
-		var chunks []storedChunk
+		var chunks []record.Chunk
 		size := 0
-		for ok := it.First(); ok && size < readPageBytes; ok = it.Next() {
-			chunks = append(chunks, storedChunk{chunkFirst(it.Key()), slices.Clone(it.Value())})
+		for ok := it.First(); ok && size < record.ReadPageBytes; ok = it.Next() {
+			chunks = append(chunks, record.Chunk{First: chunkFirst(it.Key()), Data: slices.Clone(it.Value())})
 			size += len(it.Value())
 		}
 		return chunks, it.Error()
 	}
-	return readPaged(from, first, page, fn)
+	return record.ReadPaged(from, first, page, fn)
 }
 
 // Expired implements Journal.
-func (p *Pebble) Expired(now time.Time, r Retention, fn func(taskID string) bool) error {
-	return p.List("", func(id string, m Meta) bool { return !m.Expired(now, r) || fn(id) })
+func (p *Journal) Expired(now time.Time, r journal.Retention, fn func(taskID string) bool) error {
+	return p.List("", func(id string, m journal.Meta) bool { return !m.Expired(now, r) || fn(id) })
 }

@@ -1,4 +1,4 @@
-package journal
+package pebble
 
 import (
 	"encoding/binary"
@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/record"
+	pebbledb "github.com/cockroachdb/pebble/v2"
+	walrecord "github.com/cockroachdb/pebble/v2/record"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/wal"
+	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/record"
 )
 
 // A damaged write-ahead log (pebble v2.1.7, open.go replayWAL): Pebble replays each log
@@ -26,7 +28,7 @@ import (
 // where reading stopped. A recycled log file that ends its records before the old ones
 // left in it stops at a record of another log, and an unused preallocated tail is zeros:
 // neither counts. A torn last write after a power cut does count: the journal cannot tell
-// it from a truncation, and asks (PebbleOptions.AcceptLoss).
+// it from a truncation, and asks (Options.AcceptLoss).
 
 // walDamage is a log that stops before its end.
 type walDamage struct {
@@ -68,8 +70,8 @@ func checkWAL(fs vfs.FS, ll wal.LogicalLog) (*walDamage, error) {
 		if err == nil {
 			continue
 		}
-		if !errors.Is(err, record.ErrUnexpectedEOF) && !errors.Is(err, record.ErrInvalidChunk) &&
-			!errors.Is(err, record.ErrZeroedChunk) {
+		if !errors.Is(err, walrecord.ErrUnexpectedEOF) && !errors.Is(err, walrecord.ErrInvalidChunk) &&
+			!errors.Is(err, walrecord.ErrZeroedChunk) {
 			return nil, err
 		}
 		file := off.PhysicalFile
@@ -81,7 +83,7 @@ func checkWAL(fs vfs.FS, ll wal.LogicalLog) (*walDamage, error) {
 			return nil, serr
 		}
 		d := &walDamage{file: file, offset: off.Physical, size: fi.Size(), err: err}
-		if errors.Is(err, record.ErrUnexpectedEOF) {
+		if errors.Is(err, walrecord.ErrUnexpectedEOF) {
 			own, err := ownRecordAt(fs, file, off.Physical, uint32(ll.Num))
 			if err != nil || !own {
 				return nil, err
@@ -185,8 +187,8 @@ func truncate(f vfs.File, size int64) error {
 // in the lost part of the log may have had seqs the tasks would otherwise number again,
 // and a viewer resuming with an old epoch gets a gap instead of other messages under
 // numbers it has seen.
-func (p *Pebble) newEpochs() error {
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'m'}, UpperBound: []byte{'n'}})
+func (p *Journal) newEpochs() error {
+	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{'m'}, UpperBound: []byte{'n'}})
 	if err != nil {
 		return err
 	}
@@ -194,13 +196,13 @@ func (p *Pebble) newEpochs() error {
 	defer b.Close()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		meta, err := decodeMeta(it.Value())
+		meta, err := record.DecodeMeta(it.Value())
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("task %s: %w", it.Key()[1:], err)
 		}
-		meta.Epoch = NewEpoch()
-		if err := b.Set(it.Key(), appendMeta(nil, meta), nil); err != nil {
+		meta.Epoch = journal.NewEpoch()
+		if err := b.Set(it.Key(), record.AppendMeta(nil, meta), nil); err != nil {
 			it.Close()
 			return err
 		}
@@ -209,7 +211,7 @@ func (p *Pebble) newEpochs() error {
 	if err := it.Close(); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebbledb.Sync); err != nil {
 		return err
 	}
 	p.health.logger.Error("journal: opened without the damaged part of its write-ahead log (--accept-journal-loss): every task starts a new epoch",
