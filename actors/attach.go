@@ -49,15 +49,10 @@ func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Atta
 		TaskID: taskID, Buffer: m.cfg.SocketBuffer, WriteTimeout: m.cfg.WriteTimeout,
 		CloseAll: closeAll, Counters: viewerCounters{m.stats},
 	})}
-	reply, err := m.request(ctx, &v1.Subscribe{TaskId: taskID, Subscriber: refOf(a.viewer.PID()), Resume: from.Replay, Since: from.Since, Epoch: from.Epoch})
+	ack, err := Ask[*v1.SubscribeAck](ctx, m, &v1.Subscribe{TaskId: taskID, Subscriber: refOf(a.viewer.PID()), Resume: from.Replay, Since: from.Since, Epoch: from.Epoch})
 	if err != nil {
 		a.Cancel()
 		return nil, err
-	}
-	ack, ok := reply.(*v1.SubscribeAck)
-	if !ok {
-		a.Cancel()
-		return nil, unexpected(reply)
 	}
 	a.viewer.Subscribed(pidOf(ack.Task))
 	return a, nil

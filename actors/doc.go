@@ -1,6 +1,6 @@
 // Package actors is tasktail's core: task state. One TaskActor per task_id; a Router that
 // finds task actors (the local Registry, or the cluster's grains) and routes by one message
-// table (routes.go); the publish pipe and Producer; supervision; and the Manager, which is
+// table (ops.go); the publish pipe and Producer; supervision; and the Manager, which is
 // the Go API. Connection I/O (sockets, frames, the outbox and its writer) is package conn.
 // The contract and the architecture are docs/design.md.
 //

@@ -160,16 +160,9 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 
 // retainedFrames asks a task for the frames its history holds (a task without a journal).
 func (m *Manager) retainedFrames(ctx context.Context, taskID string) ([][]byte, error) {
-	reply, err := m.request(ctx, &v1.GetLog{TaskId: taskID})
+	frames, err := Ask[*v1.LogFrames](ctx, m, &v1.GetLog{TaskId: taskID})
 	if err != nil {
 		return nil, err
-	}
-	frames, ok := reply.(*v1.LogFrames)
-	switch {
-	case !ok:
-		return nil, unexpected(reply)
-	case !frames.Found:
-		return nil, ErrNotFound
 	}
 	return frames.Frames, nil
 }

@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/tasktail/tasktail/actors/batch"
 	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/goroutines"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // Options are the Manager's collaborators; nil fields mean defaults.
@@ -46,7 +48,7 @@ type Manager struct {
 	system    *actor.ActorSystem
 	router    Router
 	cluster   *memberRouter    // nil on a single node
-	pipes     *pipes           // the publish path (pipe.go)
+	pipes     *batch.Pipes     // the publish path (package batch)
 	store     *store           // the journal; nil without one
 	sweeper   goroutines.Group // the journal's retention sweep
 	stopSweep chan struct{}
@@ -118,7 +120,7 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 		r := &memberRouter{member: member, timeout: cfg.RequestTimeout}
 		m.router, m.cluster = r, r
 	}
-	m.pipes = newPipes(m.router.Publish, cfg.RequestTimeout)
+	m.pipes = batch.NewPipes(m.router.Publish, cfg.RequestTimeout, ErrTimeout)
 	return m, nil
 }
 
@@ -143,49 +145,56 @@ func (m *Manager) Stats() *Stats { return m.stats }
 
 // Status returns a task's status, or ErrNotFound.
 func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error) {
-	st, err := m.status(ctx, taskID)
-	if err == nil && !st.Found {
-		return nil, ErrNotFound
+	st, err := Ask[*v1.Status](ctx, m, &v1.GetStatus{TaskId: taskID})
+	if err != nil {
+		return nil, err
 	}
-	return st, err
+	return st, nil
 }
 
 // status is the task's status, found or not: a task nobody published to may have viewers
 // waiting.
 func (m *Manager) status(ctx context.Context, taskID string) (*v1.Status, error) {
-	if err := m.cfg.ValidateTaskID(taskID); err != nil {
-		return nil, err
+	st, err := Ask[*v1.Status](ctx, m, &v1.GetStatus{TaskId: taskID})
+	if errors.Is(err, ErrNotFound) {
+		return st, nil
 	}
-	reply, err := m.request(ctx, &v1.GetStatus{TaskId: taskID})
-	if err != nil {
-		return nil, err
-	}
-	st, ok := reply.(*v1.Status)
-	if !ok {
-		return nil, unexpected(reply)
-	}
-	return st, nil
+	return st, err
 }
 
 // Restart starts a new incarnation of the task and returns its epoch, or ErrNotFound. Its
 // viewers stay connected and get a gap with reason epoch and a new hello; a finished task
 // takes publishes again.
 func (m *Manager) Restart(ctx context.Context, taskID string) (string, error) {
-	if err := m.cfg.ValidateTaskID(taskID); err != nil {
-		return "", err
-	}
-	reply, err := m.request(ctx, &v1.Restart{TaskId: taskID})
+	ack, err := Ask[*v1.RestartAck](ctx, m, &v1.Restart{TaskId: taskID})
 	if err != nil {
 		return "", err
 	}
-	ack, ok := reply.(*v1.RestartAck)
-	if !ok {
-		return "", unexpected(reply)
-	}
-	if !ack.Found {
-		return "", ErrNotFound
-	}
 	return ack.Epoch, nil
+}
+
+// Ask sends req to its task, by the operations table (ops.go), and returns the task's
+// answer. The errors are the package's: a task_id that is not valid, ErrTimeout, a
+// refusal (ErrTooManyTasks, ErrJournalUnavailable…), ErrTaskFailed, and ErrNotFound with
+// the answer when it says the task does not exist (its found is false). A new task
+// operation needs no Manager method of its own: its route calls Ask.
+func Ask[A proto.Message](ctx context.Context, m *Manager, req TaskMessage) (A, error) {
+	var none A
+	if err := m.cfg.ValidateTaskID(req.GetTaskId()); err != nil {
+		return none, err
+	}
+	reply, err := m.request(ctx, req)
+	if err != nil {
+		return none, err
+	}
+	ans, ok := reply.(A)
+	if !ok {
+		return none, unexpected(reply)
+	}
+	if f, ok := any(ans).(interface{ GetFound() bool }); ok && !f.GetFound() {
+		return ans, ErrNotFound
+	}
+	return ans, nil
 }
 
 // request asks the task's actor through the router, translating the actor library's
@@ -289,7 +298,7 @@ func (m *Manager) shutdown(ctx context.Context, closeJournal bool) error {
 		}
 		return errors.Join(err, fmt.Errorf("%s did not finish within the shutdown timeout", what))
 	}
-	m.pipes.wait()
+	m.pipes.Wait()
 	if m.cluster == nil {
 		m.system.Shutdown() // a cluster's Shutdown has shut its system down
 	}

@@ -68,8 +68,12 @@ func (r *memberRouter) Request(msg TaskMessage, timeout time.Duration) (any, err
 func (r *memberRouter) Publish(c *PublishCall) {
 	p := publishOf(c)
 	withRetryKeys(p)
-	if !r.requests.Go(func() { c.completeFrom(r.member.Request(p, r.timeout)) }) {
-		c.fail(ErrShuttingDown)
+	request := func() {
+		reply, err := r.member.Request(p, r.timeout)
+		completeFrom(c, reply, err)
+	}
+	if !r.requests.Go(request) {
+		c.Fail(ErrShuttingDown)
 	}
 }
 

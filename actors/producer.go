@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/tasktail/tasktail/actors/batch"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -24,7 +25,7 @@ const producerWindow = 4
 type Producer struct {
 	m      *Manager
 	taskID string
-	pipe   *pipe // nil in a cluster
+	pipe   *batch.Pipe // nil in a cluster
 	// sent are the calls holding this Producer's messages, oldest first, with the group
 	// that is the Producer's in each (at most producerWindow).
 	sent   []producerPart
@@ -45,7 +46,7 @@ func (m *Manager) Producer(taskID string) (*Producer, error) {
 	}
 	pr := &Producer{m: m, taskID: taskID, sent: make([]producerPart, 0, producerWindow)}
 	if m.pipes != nil {
-		pr.pipe = m.pipes.acquire(taskID)
+		pr.pipe = m.pipes.Acquire(taskID)
 	}
 	return pr, nil
 }
@@ -75,11 +76,12 @@ func (pr *Producer) SendLog(ctx context.Context, level v1.Level, message string,
 	if pr.err != nil {
 		return pr.err
 	}
-	var prev *producerPart
+	var prev *PublishCall
+	prevPart := 0
 	if n := len(pr.sent); n > 0 {
-		prev = &pr.sent[n-1]
+		prev, prevPart = pr.sent[n-1].call, pr.sent[n-1].part
 	}
-	if c, part, joined := pr.pipe.append(one[0], prev, pr.m.cfg.MaxBatch); !joined {
+	if c, part, joined := pr.pipe.Append(one[0], prev, prevPart, pr.m.cfg.MaxBatch); !joined {
 		pr.sent = append(pr.sent, producerPart{call: c, part: part})
 	}
 	return nil
@@ -102,7 +104,7 @@ func (pr *Producer) Close(ctx context.Context) (Ack, error) {
 	ack, err := pr.Flush(ctx)
 	pr.closed = true
 	if pr.pipe != nil {
-		pr.m.pipes.release(pr.pipe)
+		pr.m.pipes.Release(pr.pipe)
 	}
 	return ack, err
 }
@@ -114,7 +116,7 @@ func (pr *Producer) wait(ctx context.Context, n int) {
 			return
 		}
 		select {
-		case <-pr.sent[0].call.done:
+		case <-pr.sent[0].call.Done():
 			pr.take()
 		case <-ctx.Done():
 			pr.err = ctx.Err()
@@ -129,7 +131,7 @@ func (pr *Producer) wait(ctx context.Context, n int) {
 func (pr *Producer) reap() {
 	for len(pr.sent) > 0 && pr.err == nil {
 		select {
-		case <-pr.sent[0].call.done:
+		case <-pr.sent[0].call.Done():
 			pr.take()
 		default:
 			return
@@ -139,6 +141,6 @@ func (pr *Producer) reap() {
 
 func (pr *Producer) take() {
 	s := pr.sent[0]
-	pr.last, pr.err = s.call.result(s.part)
+	pr.last, pr.err = resultOf(s.call, s.part)
 	pr.sent = append(pr.sent[:0], pr.sent[1:]...)
 }

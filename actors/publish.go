@@ -56,12 +56,12 @@ func (m *Manager) send(ctx context.Context, taskID, key string, entries []logEnt
 	if err := ctx.Err(); err != nil {
 		return Ack{}, err
 	}
-	p := m.pipes.acquire(taskID)
-	defer m.pipes.release(p)
-	c, part := p.add(entries, key, m.cfg.MaxBatch)
+	p := m.pipes.Acquire(taskID)
+	defer m.pipes.Release(p)
+	c, part := p.Add(entries, key, m.cfg.MaxBatch)
 	select {
-	case <-c.done:
-		return c.result(part)
+	case <-c.Done():
+		return resultOf(c, part)
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return Ack{}, ErrTimeout

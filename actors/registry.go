@@ -176,7 +176,7 @@ func (r *Registry) Request(msg TaskMessage, timeout time.Duration) (any, error) 
 
 // Publish implements Router: it hands the call to its task's shard without waiting.
 func (r *Registry) Publish(c *PublishCall) {
-	r.root.Send(r.shards[maphash.String(r.seed, c.taskID)%registryShards], c)
+	r.root.Send(r.shards[maphash.String(r.seed, c.GetTaskId())%registryShards], c)
 }
 
 // Shutdown implements Router: it stops the registry actors and with them every task.
@@ -233,7 +233,7 @@ func (r *registryActor) Receive(ctx actor.Context) {
 	}
 }
 
-// route forwards a task message by the message table (routes.go), creating the task for
+// route forwards a task message by the message table (ops.go), creating the task for
 // a message that creates it, and answers in the task's place when it does not exist or
 // the node has its maximum of tasks. A message not in the table is answered at once.
 func (r *registryActor) route(ctx actor.Context, msg any) {

@@ -14,7 +14,7 @@ type TaskMessage interface {
 
 // Router is what differs between one node and a cluster: how a task's actor is found and
 // how a message reaches it. The local Registry is one implementation; the cluster (a grain
-// kind with identity = task_id) is the other. Both route by the message table (routes.go)
+// kind with identity = task_id) is the other. Both route by the message table (ops.go)
 // to a TaskActor with the same Receive.
 type Router interface {
 	// Request sends msg to the actor of msg.GetTaskId() and waits up to timeout for its

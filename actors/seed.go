@@ -32,17 +32,11 @@ func (m *Manager) Connect(ctx context.Context, taskID string, s conn.Socket) err
 // Disconnect closes the task's sockets with 1000 "task deleted" and drops all its state
 // (rule 2). Deleting an unknown task is not an error.
 func (m *Manager) Disconnect(ctx context.Context, taskID string) error {
-	if err := m.cfg.ValidateTaskID(taskID); err != nil {
-		return err
+	_, err := Ask[*v1.DeleteAck](ctx, m, &v1.Delete{TaskId: taskID})
+	if errors.Is(err, ErrNotFound) {
+		return nil
 	}
-	reply, err := m.request(ctx, &v1.Delete{TaskId: taskID})
-	if err != nil {
-		return err
-	}
-	if _, ok := reply.(*v1.DeleteAck); !ok {
-		return unexpected(reply)
-	}
-	return nil
+	return err
 }
 
 // SendLog publishes one message and returns its seq: delivered now to the connected

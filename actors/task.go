@@ -23,7 +23,7 @@ type TaskActor struct {
 	store  *store       // the journal; nil keeps the task in memory only
 	j      *taskJournal // the task's side of the journal, when there is one
 	// passivate asks whoever routes to this actor to stop it. routed counts the routed
-	// messages (routes.go) handled so far, so the router can tell whether any are still on
+	// messages (ops.go) handled so far, so the router can tell whether any are still on
 	// their way.
 	passivate func(ctx actor.Context, routed uint64)
 	// found, when set, tells the router that the journal had the task: it takes a task
@@ -31,7 +31,7 @@ type TaskActor struct {
 	// counts it then.)
 	found func(ctx actor.Context)
 	// created: a publish made the task exist, or the journal had it. Until then the actor
-	// only holds viewers waiting for the first publish (routes.go, waits): it answers
+	// only holds viewers waiting for the first publish (ops.go, waits): it answers
 	// everything else as for a task that does not exist and stops with its last viewer.
 	created bool
 	// member is the cluster address the task lives on, for its status; empty on one node.
@@ -169,41 +169,52 @@ func (t *TaskActor) handle(ctx actor.Context, msg any, sender *actor.PID) {
 	if rt, _, ok := routeOf(msg); ok && !t.created && t.answeredAsAbsent(ctx, rt, msg, sender) {
 		return
 	}
-	switch m := msg.(type) {
-	case *PublishCall:
-		t.publishCall(ctx, m)
-	case *v1.Publish:
-		c := callOf(m) // the same call, as it crossed members
-		c.answered = func(c *PublishCall) { respond(ctx, sender, ackOf(c)) }
-		t.publishCall(ctx, c)
-	case *v1.Subscribe:
-		t.subscribe(ctx, m, sender)
-	case *v1.GetStatus:
-		respond(ctx, sender, t.status())
-	case *v1.GetLog:
-		frames := t.history.appendRange(nil, t.history.oldest(t.s.LastSeq), t.s.LastSeq)
-		respond(ctx, sender, &v1.LogFrames{TaskId: t.taskID, Found: true, Frames: frames})
-	case *v1.Delete:
-		if t.store != nil {
-			t.deleteDurably(ctx, sender)
-		} else {
-			t.deleteNow(ctx, sender)
-		}
-	case *v1.Restart:
-		if t.store != nil {
-			t.restartDurably(ctx, sender)
-		} else {
-			t.restartTo(ctx, newEpoch())
-			respond(ctx, sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.s.Epoch})
-		}
-	case *v1.Unsubscribe:
-		sub := pidOf(m.Subscriber)
-		ctx.Unwatch(sub)
-		t.removeSubscriber(ctx, sub)
-		t.forgetLost(sub)
-	default:
-		// A message nobody handles is answered at once, never left to time out.
-		respond(ctx, sender, notRoutedFailure(msg))
+	if o := operationOf(msg); o != nil {
+		o.handle(t, ctx, msg, sender)
+		return
+	}
+	// A message nobody handles is answered at once, never left to time out.
+	respond(ctx, sender, notRoutedFailure(msg))
+}
+
+// The handlers of the operations table (ops.go) that fit in a few lines; the others sit
+// with their concern (task_publish.go, task_subscribe.go, task_journal.go).
+
+// publishRemote handles a publish call that crossed members as a *v1.Publish.
+func (t *TaskActor) publishRemote(ctx actor.Context, m *v1.Publish, sender *actor.PID) {
+	t.publishCall(ctx, callOf(m, func(c *PublishCall) { respond(ctx, sender, ackOf(c)) }), sender)
+}
+
+func (t *TaskActor) unsubscribe(ctx actor.Context, m *v1.Unsubscribe, _ *actor.PID) {
+	sub := pidOf(m.Subscriber)
+	ctx.Unwatch(sub)
+	t.removeSubscriber(ctx, sub)
+	t.forgetLost(sub)
+}
+
+func (t *TaskActor) getStatus(ctx actor.Context, _ *v1.GetStatus, sender *actor.PID) {
+	respond(ctx, sender, t.status())
+}
+
+func (t *TaskActor) getLog(ctx actor.Context, _ *v1.GetLog, sender *actor.PID) {
+	frames := t.history.appendRange(nil, t.history.oldest(t.s.LastSeq), t.s.LastSeq)
+	respond(ctx, sender, &v1.LogFrames{TaskId: t.taskID, Found: true, Frames: frames})
+}
+
+func (t *TaskActor) delete(ctx actor.Context, _ *v1.Delete, sender *actor.PID) {
+	if t.store != nil {
+		t.deleteDurably(ctx, sender)
+	} else {
+		t.deleteNow(ctx, sender)
+	}
+}
+
+func (t *TaskActor) restart(ctx actor.Context, _ *v1.Restart, sender *actor.PID) {
+	if t.store != nil {
+		t.restartDurably(ctx, sender)
+	} else {
+		t.restartTo(ctx, newEpoch())
+		respond(ctx, sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.s.Epoch})
 	}
 }
 
@@ -248,7 +259,7 @@ func (t *TaskActor) create() {
 }
 
 // publishCall publishes a call: stored first when there is a journal.
-func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall) {
+func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall, _ *actor.PID) {
 	p := t.plan(c, time.Now())
 	if t.store != nil && len(p.Entries) > 0 {
 		t.publishDurably(ctx, c, p)

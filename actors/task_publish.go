@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/tasktail/tasktail/actors/batch"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
@@ -16,7 +17,7 @@ import (
 
 // plan plans call c at at.
 func (t *TaskActor) plan(c *PublishCall, at time.Time) *taskstate.Plan {
-	return t.s.Plan(c.entries, c.ends, c.key, at, t.cfg.rules())
+	return t.s.Plan(c.Entries(), c.Ends(), c.Key, at, t.cfg.rules())
 }
 
 // applyPlan applies a planned call to the task, delivers all it makes live in one
@@ -54,12 +55,12 @@ func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *taskstate.Pl
 		if g.Appended {
 			queued = !watched
 		} else if g.Repeats > 0 {
-			queued = c.acks[g.Repeats-1].queued
+			queued = c.Part(g.Repeats - 1).Queued
 		}
-		c.acks[i] = partAck{first: g.First, last: g.Last, queued: queued, finished: g.Finished, reused: g.KeyReused}
+		c.SetPart(i, batch.Part{First: g.First, Last: g.Last, Queued: queued, Finished: g.Finished, Reused: g.KeyReused})
 	}
 	t.deliverLive(ctx, live, fx.JustFinished)
-	c.complete(t.s.Epoch, nil)
+	c.Complete(t.s.Epoch, nil)
 }
 
 // stamp is the time of the entries of one call, with its timestamp formatted once.

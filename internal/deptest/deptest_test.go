@@ -28,6 +28,8 @@ var rules = []struct {
 	{"actors", "a program that embeds tasktail in memory links no journal backend, no cluster and no edge",
 		[]string{"github.com/cockroachdb/pebble", "github.com/jackc/pgx", "google.golang.org/grpc", "go.etcd.io/etcd", "github.com/labstack/echo",
 			module + "journal/pebble", module + "journal/postgres", module + "journal/backends", module + "cluster", module + "server", module + "client"}},
+	{"actors/batch", "publish batching is plain Go over the task's state: no actors",
+		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "conn", "github.com/cockroachdb/pebble", "github.com/jackc/pgx"}},
 	{"conn", "connection I/O is below the actors",
 		[]string{module + "actors", module + "journal", module + "server"}},
 	{"server", "the edge clusters only when its program passes it a cluster",

@@ -12,7 +12,7 @@ import (
 )
 
 // notRouted are the messages of proto/ that no router carries to a task, and why. Every
-// other message must be in the table (routes.go).
+// other message must be in the table (ops.go).
 var notRouted = map[protoreflect.Name]string{
 	"LogInput":     "part of a Publish",
 	"LineAttrs":    "part of a LogInput and a LogEntry",
@@ -55,7 +55,7 @@ func TestEveryProtoMessageIsRoutedOrListed(t *testing.T) {
 		case routed && listed:
 			t.Errorf("%s is routed and listed as not routed", desc.Name())
 		case !routed && !listed:
-			t.Errorf("%s is neither in the message table (routes.go) nor listed as not routed", desc.Name())
+			t.Errorf("%s is neither in the message table (ops.go) nor listed as not routed", desc.Name())
 		case routed && desc.Fields().ByName("task_id") == nil:
 			t.Errorf("%s is routed but has no task_id", desc.Name())
 		}
