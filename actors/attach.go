@@ -26,7 +26,7 @@ type Resume struct {
 // the same for the original API.
 type Attachment struct {
 	m      *Manager
-	viewer *conn.Viewer
+	viewer *Viewer
 	used   bool
 }
 
@@ -45,7 +45,7 @@ func (m *Manager) Attach(ctx context.Context, taskID string, from Resume) (*Atta
 	closeAll := m.closeAll
 	m.mu.Unlock()
 
-	a := &Attachment{m: m, viewer: conn.NewViewer(m.system.Root, conn.ViewerOptions{
+	a := &Attachment{m: m, viewer: NewViewer(m.system.Root, ViewerOptions{
 		TaskID: taskID, Buffer: m.cfg.SocketBuffer, WriteTimeout: m.cfg.WriteTimeout,
 		CloseAll: closeAll, Counters: viewerCounters{m.stats},
 	})}

@@ -88,9 +88,9 @@ func (p *process) spawnTask(t *testing.T, taskID string) *actor.PID {
 
 // viewer starts a viewer of taskID on p, writing to a fake socket; it is not yet
 // subscribed.
-func (p *process) viewer(t *testing.T, taskID string) (*conn.Viewer, *actortest.FakeSocket) {
+func (p *process) viewer(t *testing.T, taskID string) (*actors.Viewer, *actortest.FakeSocket) {
 	t.Helper()
-	v := conn.NewViewer(p.sys.Root, conn.ViewerOptions{TaskID: taskID, Buffer: 100, WriteTimeout: time.Second,
+	v := actors.NewViewer(p.sys.Root, actors.ViewerOptions{TaskID: taskID, Buffer: 100, WriteTimeout: time.Second,
 		CloseAll: conn.NewBroadcast(), Counters: counters{}})
 	s := actortest.NewFakeSocket()
 	v.Start(context.Background(), s, func(error) {})

@@ -17,16 +17,16 @@ type closeRequest struct {
 	drain  bool
 }
 
-// outbox is the bounded buffer between a socket actor and the connection. The actor
+// Outbox is the bounded buffer between a viewer's socket actor and its connection. The actor
 // pushes without ever blocking. A writer goroutine runs only while there is something to
 // do: the first push, close or end of connection after start spawns one, it takes
 // everything pending in one step, and it exits when nothing is left, so an idle
 // connection costs no goroutine. Only connection buffering is under its mutex, never
 // task state.
-type outbox struct {
+type Outbox struct {
 	limit   int64
 	pending atomic.Int64 // frames pushed and not yet written (the first push excluded)
-	w       writer       // set by start, read-only after
+	w       Writer       // set by Start, read-only after
 
 	mu      sync.Mutex
 	frames  [][]byte
@@ -43,28 +43,29 @@ type outbox struct {
 // write or a close is in flight.
 type Aborter interface{ Abort() }
 
-// writer is what the writer goroutines of an outbox work with.
-type writer struct {
-	ctx      context.Context // done when the peer left
-	s        Socket
-	timeout  time.Duration
-	closeAll *Broadcast
-	// detach makes the socket leave its task at once. A close can block until the peer
+// Writer is what the writer goroutines of an outbox work with.
+type Writer struct {
+	Ctx      context.Context // done when the peer left
+	Socket   Socket
+	Timeout  time.Duration // bounds a write of one run of frames
+	CloseAll *Broadcast
+	// Detach makes the viewer leave its task at once. A close can block until the peer
 	// answers the close handshake (seconds, for a peer that does not read), so a close for
-	// closeAll calls it first.
-	detach   func()
-	counters Counters
-	end      func(error) // called once, when the connection has ended
+	// CloseAll calls it first.
+	Detach   func()
+	Counters Counters
+	End      func(error) // called once, when the connection has ended
 }
 
-func newOutbox(limit int) *outbox {
-	return &outbox{limit: int64(limit)}
+// NewOutbox returns an outbox that refuses a push past limit frames waiting.
+func NewOutbox(limit int) *Outbox {
+	return &Outbox{limit: int64(limit)}
 }
 
-// push queues frames for writing. It refuses (returns false) when that would leave more
+// Push queues frames for writing. It refuses (returns false) when that would leave more
 // than limit frames waiting. The first push of a connection, the hello and its replay,
 // is exempt: it is bounded by the history limit instead.
-func (o *outbox) push(frames [][]byte, first bool) bool {
+func (o *Outbox) Push(frames [][]byte, first bool) bool {
 	if !first && o.pending.Load()+int64(len(frames)) > o.limit {
 		return false
 	}
@@ -80,7 +81,13 @@ func (o *outbox) push(frames [][]byte, first bool) bool {
 	return true
 }
 
-func (o *outbox) close(req closeRequest) {
+// Close ends the connection with code and reason, once; drain writes the frames waiting
+// first.
+func (o *Outbox) Close(code CloseCode, reason string, drain bool) {
+	o.close(closeRequest{code: code, reason: reason, drain: drain})
+}
+
+func (o *Outbox) close(req closeRequest) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closing == nil {
@@ -89,23 +96,23 @@ func (o *outbox) close(req closeRequest) {
 			// The frames waiting will never be written: let them go now.
 			clear(o.frames)
 			o.frames, o.exempt = o.frames[:0], 0
-			if a, ok := o.w.s.(Aborter); ok && o.started && !o.ended {
+			if a, ok := o.w.Socket.(Aborter); ok && o.started && !o.ended {
 				// A write in flight and the close handshake get the write timeout from now,
 				// together: a peer too slow for its frames may not answer a close either.
-				o.abort = time.AfterFunc(o.w.timeout, a.Abort)
+				o.abort = time.AfterFunc(o.w.Timeout, a.Abort)
 			}
 		}
 	}
 	o.spawnLocked()
 }
 
-// start begins writing to w.s: until then frames only collect. The writer ends the
-// connection when the peer left (w.ctx done), the Manager closed all viewers (shutdown),
-// a close was requested, or a write failed; then it calls w.end.
-func (o *outbox) start(w writer) {
+// Start begins writing to w.Socket: until then frames only collect. The writer ends the
+// connection when the peer left (w.Ctx done), the Manager closed all viewers (shutdown),
+// a close was requested, or a write failed; then it calls w.End.
+func (o *Outbox) Start(w Writer) {
 	o.w = w
-	stopPeer := context.AfterFunc(w.ctx, o.kick)
-	stopAll := context.AfterFunc(w.closeAll.ctx, o.kick)
+	stopPeer := context.AfterFunc(w.Ctx, o.kick)
+	stopAll := context.AfterFunc(w.CloseAll.ctx, o.kick)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stops = [2]func() bool{stopPeer, stopAll}
@@ -113,7 +120,7 @@ func (o *outbox) start(w writer) {
 	o.spawnLocked() // also for a context that ended before started was set
 }
 
-func (o *outbox) kick() {
+func (o *Outbox) kick() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.spawnLocked()
@@ -121,7 +128,7 @@ func (o *outbox) kick() {
 
 // spawnLocked starts a writer goroutine unless one runs, the outbox is not started, or the
 // connection has ended.
-func (o *outbox) spawnLocked() {
+func (o *Outbox) spawnLocked() {
 	if o.started && !o.active && !o.ended {
 		o.active = true
 		go o.write()
@@ -131,10 +138,10 @@ func (o *outbox) spawnLocked() {
 // take swaps out everything waiting, handing back the writer's spent slice for reuse, and
 // returns how many leading frames are exempt from the pending count. With nothing to do,
 // it marks the writer gone (ok false): the next event spawns another.
-func (o *outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRequest, ok bool) {
+func (o *Outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRequest, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.frames) == 0 && o.closing == nil && o.w.ctx.Err() == nil && o.w.closeAll.ctx.Err() == nil {
+	if len(o.frames) == 0 && o.closing == nil && o.w.Ctx.Err() == nil && o.w.CloseAll.ctx.Err() == nil {
 		o.active = false
 		return nil, 0, nil, false
 	}
@@ -145,17 +152,17 @@ func (o *outbox) take(spent [][]byte) (frames [][]byte, exempt int, req *closeRe
 
 // write is a writer goroutine: it writes until nothing is pending or the connection ends.
 // Every write has a deadline.
-func (o *outbox) write() {
+func (o *Outbox) write() {
 	w := &o.w
 	var batch [][]byte
 	for {
 		switch {
-		case w.ctx.Err() != nil:
+		case w.Ctx.Err() != nil:
 			o.finish(nil)
 			return
-		case w.closeAll.ctx.Err() != nil:
-			w.detach()
-			o.finish(ignoreCanceled(w.s.Close(w.closeAll.code, w.closeAll.reason)))
+		case w.CloseAll.ctx.Err() != nil:
+			w.Detach()
+			o.finish(ignoreCanceled(w.Socket.Close(w.CloseAll.code, w.CloseAll.reason)))
 			return
 		}
 		frames, exempt, req, ok := o.take(batch)
@@ -165,25 +172,25 @@ func (o *outbox) write() {
 		if req != nil && !req.drain {
 			frames = frames[:0]
 		}
-		if written, err := writeFrames(w.ctx, w.s, frames, w.timeout); err != nil {
-			w.counters.Delivered(written)
-			if w.ctx.Err() != nil {
+		if written, err := writeFrames(w.Ctx, w.Socket, frames, w.Timeout); err != nil {
+			w.Counters.Delivered(written)
+			if w.Ctx.Err() != nil {
 				o.finish(nil)
 				return
 			}
-			w.counters.WriteFailed()
-			_ = w.s.Close(CloseInternal, "write failed") // the write error is the one to report
+			w.Counters.WriteFailed()
+			_ = w.Socket.Close(CloseInternal, "write failed") // the write error is the one to report
 			o.finish(fmt.Errorf("write frame: %w", err))
 			return
 		}
 		// Shared counters are touched once per batch, not once per frame: with many
 		// viewers every frame of a message is written at about the same time.
-		w.counters.Delivered(len(frames))
+		w.Counters.Delivered(len(frames))
 		if counted := len(frames) - exempt; counted > 0 {
 			o.pending.Add(-int64(counted))
 		}
 		if req != nil {
-			o.finish(ignoreCanceled(w.s.Close(req.code, req.reason)))
+			o.finish(ignoreCanceled(w.Socket.Close(req.code, req.reason)))
 			return
 		}
 		// Keep a small slice for the next batch; let a large replay's go.
@@ -196,7 +203,7 @@ func (o *outbox) write() {
 }
 
 // finish ends the connection's writing for good and reports how it ended.
-func (o *outbox) finish(err error) {
+func (o *Outbox) finish(err error) {
 	o.mu.Lock()
 	o.ended, o.active = true, false
 	stops := o.stops
@@ -207,7 +214,7 @@ func (o *outbox) finish(err error) {
 	for _, stop := range stops {
 		stop()
 	}
-	o.w.end(err)
+	o.w.End(err)
 }
 
 // A write deadline covers a run of frames of at most deadlineFrames frames and

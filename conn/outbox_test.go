@@ -114,7 +114,7 @@ func (s *memSocket) state() ([]string, CloseCode) {
 	return slices.Clone(s.frames), s.closed
 }
 
-func (o *outbox) writing() bool {
+func (o *Outbox) writing() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.active
@@ -132,13 +132,13 @@ func awaitTrue(t *testing.T, what string, cond func() bool) {
 // An idle connection has no writer goroutine; frames, the peer leaving and a close of all
 // viewers each bring one back.
 func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
-	start := func() (*outbox, *memSocket, context.CancelFunc, *Broadcast, chan error) {
-		o, s := newOutbox(16), &memSocket{}
+	start := func() (*Outbox, *memSocket, context.CancelFunc, *Broadcast, chan error) {
+		o, s := NewOutbox(16), &memSocket{}
 		ctx, leave := context.WithCancel(context.Background())
 		all, ended := NewBroadcast(), make(chan error, 1)
-		o.push([][]byte{[]byte("hello")}, true) // before start: waits
-		o.start(writer{ctx: ctx, s: s, timeout: time.Second, closeAll: all, detach: func() {}, counters: nopCounters{},
-			end: func(err error) { ended <- err }})
+		o.Push([][]byte{[]byte("hello")}, true) // before start: waits
+		o.Start(Writer{Ctx: ctx, Socket: s, Timeout: time.Second, CloseAll: all, Detach: func() {}, Counters: nopCounters{},
+			End: func(err error) { ended <- err }})
 		return o, s, leave, all, ended
 	}
 	written := func(s *memSocket, n int) func() bool {
@@ -158,7 +158,7 @@ func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
 	o, s, leave, _, ended := start()
 	awaitTrue(t, "hello written", written(s, 1))
 	awaitTrue(t, "writer gone when idle", func() bool { return !o.writing() })
-	o.push([][]byte{[]byte("a"), []byte("b")}, false)
+	o.Push([][]byte{[]byte("a"), []byte("b")}, false)
 	awaitTrue(t, "frames pushed to an idle outbox written", written(s, 3))
 	awaitTrue(t, "writer gone again", func() bool { return !o.writing() })
 	if frames, _ := s.state(); !slices.Equal(frames, []string{"hello", "a", "b"}) {
@@ -168,7 +168,7 @@ func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
 	if err := endedWith(t, ended); err != nil {
 		t.Fatalf("peer left: ended with %v, want nil", err)
 	}
-	if o.push([][]byte{[]byte("late")}, false); o.writing() {
+	if o.Push([][]byte{[]byte("late")}, false); o.writing() {
 		t.Fatal("a writer started after the connection ended")
 	}
 
@@ -225,16 +225,16 @@ func (s *stuckSocket) Abort() { s.once.Do(func() { close(s.aborted) }) }
 // write in flight and the close handshake end within the write timeout of it, together.
 func TestCloseWithoutDrainEndsWithinTheWriteTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	o, s := newOutbox(16), &stuckSocket{stuck: make(chan struct{}), aborted: make(chan struct{})}
+	o, s := NewOutbox(16), &stuckSocket{stuck: make(chan struct{}), aborted: make(chan struct{})}
 	ended := make(chan error, 1)
-	o.start(writer{ctx: context.Background(), s: s, timeout: timeout, closeAll: NewBroadcast(), detach: func() {},
-		counters: nopCounters{}, end: func(err error) { ended <- err }})
+	o.Start(Writer{Ctx: context.Background(), Socket: s, Timeout: timeout, CloseAll: NewBroadcast(), Detach: func() {},
+		Counters: nopCounters{}, End: func(err error) { ended <- err }})
 	close(s.stuck)
-	o.push(framesOf(10), false)
+	o.Push(framesOf(10), false)
 	awaitTrue(t, "a write in flight", o.writing)
-	o.push(framesOf(10, 10), false)
+	o.Push(framesOf(10, 10), false)
 	began := time.Now()
-	o.close(closeRequest{code: CloseTryAgainLater, reason: "slow consumer"})
+	o.Close(CloseTryAgainLater, "slow consumer", false)
 	if o.mu.Lock(); len(o.frames) != 0 {
 		t.Errorf("%d frames still held after the close", len(o.frames))
 	}

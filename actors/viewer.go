@@ -1,45 +1,16 @@
-package conn
+package actors
 
 import (
 	"context"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-// Counters are the service's counters that viewers update. The actors package's Stats
-// implements them; connection code never reads them.
-type Counters interface {
-	ViewerOpened()
-	ViewerClosed()
-	Delivered(frames int)
-	WriteFailed()
-	SlowConsumer()
-}
-
-// Broadcast closes every viewer started under it with one code and reason, from any
-// goroutine. Its code and reason are written before ctx is cancelled and only read after,
-// so they need no lock. A context, not a channel: an idle viewer, which has no writer
-// goroutine, watches it with context.AfterFunc.
-type Broadcast struct {
-	ctx    context.Context
-	fire   context.CancelFunc
-	code   CloseCode
-	reason string
-}
-
-// NewBroadcast returns a Broadcast that has not fired.
-func NewBroadcast() *Broadcast {
-	ctx, fire := context.WithCancel(context.Background())
-	return &Broadcast{ctx: ctx, fire: fire}
-}
-
-// Fire closes every viewer started under b with code and reason. Call it once.
-func (b *Broadcast) Fire(code CloseCode, reason string) {
-	b.code, b.reason = code, reason
-	b.fire()
-}
+// A viewer in the actor system: the socket actor that its task sends Deliver messages to,
+// over the bounded outbox (package conn) that writes its frames to the connection.
 
 // ViewerOptions configure one viewer.
 type ViewerOptions struct {
@@ -50,8 +21,8 @@ type ViewerOptions struct {
 	// WriteTimeout bounds a write of one run of frames.
 	WriteTimeout time.Duration
 	// CloseAll closes the viewer with everyone else's (a drain).
-	CloseAll *Broadcast
-	Counters Counters
+	CloseAll *conn.Broadcast
+	Counters conn.Counters
 }
 
 // Viewer is one connection in the actor system: a socket actor that its task sends
@@ -60,14 +31,14 @@ type ViewerOptions struct {
 type Viewer struct {
 	root *actor.RootContext
 	pid  *actor.PID
-	out  *outbox
+	out  *conn.Outbox
 	opts ViewerOptions
 }
 
 // NewViewer spawns the socket actor of a new connection; frames delivered to PID collect
 // until Start.
 func NewViewer(root *actor.RootContext, opts ViewerOptions) *Viewer {
-	v := &Viewer{root: root, out: newOutbox(opts.Buffer), opts: opts}
+	v := &Viewer{root: root, out: conn.NewOutbox(opts.Buffer), opts: opts}
 	v.pid = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &socketActor{taskID: opts.TaskID, out: v.out, counters: opts.Counters}
 	}, actor.WithMailbox(actor.Unbounded())))
@@ -85,11 +56,11 @@ func (v *Viewer) Subscribed(task *actor.PID) { v.root.Send(v.pid, watchTask{task
 // wait, until the connection ends: ctx is done (the peer left), the task closed it, it
 // fell behind (1013), a write failed, Close or CloseAll. Then ended is called once, from
 // another goroutine, with the failed write's error or nil.
-func (v *Viewer) Start(ctx context.Context, s Socket, ended func(error)) {
-	v.out.start(writer{
-		ctx: ctx, s: s, timeout: v.opts.WriteTimeout, closeAll: v.opts.CloseAll, counters: v.opts.Counters,
-		detach: func() { v.root.Send(v.pid, detachSocket{}) },
-		end: func(err error) {
+func (v *Viewer) Start(ctx context.Context, s conn.Socket, ended func(error)) {
+	v.out.Start(conn.Writer{
+		Ctx: ctx, Socket: s, Timeout: v.opts.WriteTimeout, CloseAll: v.opts.CloseAll, Counters: v.opts.Counters,
+		Detach: func() { v.root.Send(v.pid, detachSocket{}) },
+		End: func(err error) {
 			v.root.Stop(v.pid)
 			ended(err)
 		},
@@ -99,7 +70,7 @@ func (v *Viewer) Start(ctx context.Context, s Socket, ended func(error)) {
 // Close ends a started viewer's connection with code and reason, from any goroutine: it
 // leaves its task at once, and its writer closes the connection after the frame it may
 // be writing.
-func (v *Viewer) Close(code CloseCode, reason string) {
+func (v *Viewer) Close(code conn.CloseCode, reason string) {
 	v.root.Send(v.pid, closeSocket{code: code, reason: reason})
 }
 
@@ -114,7 +85,7 @@ type taskGone struct{ task *actor.PID }
 
 // closeSocket asks a socket actor to close its connection (Viewer.Close).
 type closeSocket struct {
-	code   CloseCode
+	code   conn.CloseCode
 	reason string
 }
 
@@ -127,8 +98,8 @@ type detachSocket struct{}
 // with 1013 when the outbox overflows. It stops when its writer returns.
 type socketActor struct {
 	taskID   string
-	out      *outbox
-	counters Counters
+	out      *conn.Outbox
+	counters conn.Counters
 
 	task      *actor.PID
 	delivered bool // the first Deliver (hello and replay) has arrived
@@ -157,11 +128,11 @@ func (s *socketActor) Receive(ctx actor.Context) {
 	case taskGone:
 		if s.task != nil && s.task.Equal(m.task) {
 			s.task = nil
-			s.close(ctx, closeRequest{code: CloseGoingAway, reason: "task restarting", drain: true})
+			s.close(ctx, conn.CloseGoingAway, "task restarting", true)
 		}
 	case closeSocket:
 		if !s.closed {
-			s.close(ctx, closeRequest{code: m.code, reason: m.reason})
+			s.close(ctx, m.code, m.reason, false)
 		}
 	case detachSocket:
 		s.closed = true
@@ -191,19 +162,20 @@ func (s *socketActor) deliver(ctx actor.Context, m *v1.Deliver) {
 	}
 	first := !s.delivered
 	s.delivered = true
-	if !s.out.push(m.Frames, first) {
+	if !s.out.Push(m.Frames, first) {
 		s.counters.SlowConsumer()
-		s.close(ctx, closeRequest{code: CloseTryAgainLater, reason: "slow consumer"})
+		s.close(ctx, conn.CloseTryAgainLater, "slow consumer", false)
 		return
 	}
 	if m.CloseCode != 0 {
-		s.close(ctx, closeRequest{code: CloseCode(m.CloseCode), reason: m.CloseReason, drain: true})
+		s.close(ctx, conn.CloseCode(m.CloseCode), m.CloseReason, true)
 	}
 }
 
-func (s *socketActor) close(ctx actor.Context, req closeRequest) {
+// close ends the connection with code and reason; drain writes the frames waiting first.
+func (s *socketActor) close(ctx actor.Context, code conn.CloseCode, reason string, drain bool) {
 	s.closed = true
-	s.out.close(req)
+	s.out.Close(code, reason, drain)
 	s.unsubscribe(ctx)
 }
 
@@ -214,7 +186,6 @@ func (s *socketActor) unsubscribe(ctx actor.Context) {
 	if onOtherMember(ctx, s.task) {
 		ctx.Unwatch(s.task)
 	}
-	self := ctx.Self()
-	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: &v1.ActorRef{Address: self.Address, Id: self.Id}})
+	ctx.Send(s.task, &v1.Unsubscribe{TaskId: s.taskID, Subscriber: refOf(ctx.Self())})
 	s.task = nil
 }
