@@ -26,7 +26,7 @@ var errTimedOut = errors.New("timed out")
 type task struct {
 	mu     sync.Mutex
 	t      *testing.T
-	last   map[string]*Call  // by task_id: the call carried last
+	last   map[string]*Call    // by task_id: the call carried last
 	stored map[string][]string // by task_id: the message of each seq, from seq 1
 	calls  chan *Call
 	rng    *rand.Rand
