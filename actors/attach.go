@@ -6,6 +6,7 @@ import (
 
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // Resume selects what a new connection receives before live messages. The zero value is
@@ -89,7 +90,7 @@ func (a *Attachment) Run(ctx context.Context, s conn.Socket) error {
 // Close ends a started attachment's connection with code and reason, from any goroutine:
 // the socket leaves its task at once, and its writer closes the connection after the
 // frame it may be writing.
-func (a *Attachment) Close(code conn.CloseCode, reason string) { a.viewer.Close(code, reason) }
+func (a *Attachment) Close(code wire.CloseCode, reason string) { a.viewer.Close(code, reason) }
 
 // Cancel gives up an attachment that will not Start: the task forgets the subscriber.
 func (a *Attachment) Cancel() {
@@ -113,7 +114,7 @@ func (m *Manager) detached() {
 // CloseViewers closes every connection attached now with code and reason; the tasks keep
 // their state, and clients resume with since/epoch. Shutdown uses it with 1001; a member
 // that hands its tasks to others, or a test of reconnects, may use it alone.
-func (m *Manager) CloseViewers(code conn.CloseCode, reason string) {
+func (m *Manager) CloseViewers(code wire.CloseCode, reason string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fired := m.closeAll

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // printSocket is a conn.Socket that keeps what a viewer would see, to print once closed
@@ -34,7 +34,7 @@ func (s *printSocket) Write(_ context.Context, frame []byte) error {
 	return nil
 }
 
-func (s *printSocket) Close(code conn.CloseCode, reason string) error {
+func (s *printSocket) Close(code wire.CloseCode, reason string) error {
 	s.seen = append(s.seen, fmt.Sprint("closed ", code, " ", reason))
 	close(s.closed)
 	return nil

@@ -10,10 +10,10 @@ import (
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal/journaltest"
 	"github.com/tasktail/tasktail/journal/pebble"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // durable starts a Manager on the Pebble journal in dir; stop shuts it down (a restart
@@ -67,7 +67,7 @@ func TestJournalKeepsTasksAcrossRestart(t *testing.T) {
 	before := status(t, m, "q")
 	seenBefore := status(t, m, "seen")
 	stop()
-	if code, _ := v.WaitClosed(t, wait); code != conn.CloseGoingAway {
+	if code, _ := v.WaitClosed(t, wait); code != wire.CloseGoingAway {
 		t.Fatalf("viewer closed with %d on shutdown, want 1001", code)
 	}
 
@@ -116,7 +116,7 @@ func TestJournalKeepsFinishedTasks(t *testing.T) {
 	}
 	s := actortest.NewFakeSocket()
 	a.Start(context.Background(), s, nil)
-	if code, reason := s.WaitClosed(t, wait); code != conn.CloseNormal || reason != "task finished" {
+	if code, reason := s.WaitClosed(t, wait); code != wire.CloseNormal || reason != "task finished" {
 		t.Fatalf("late viewer closed %d %q", code, reason)
 	}
 	if seqs := logSeqs(t, actortest.DecodeFrames(t, s.Frames())); len(seqs) != 4 {

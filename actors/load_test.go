@@ -11,8 +11,8 @@ import (
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // orderSocket checks a connection's frames as they come instead of keeping them: one
@@ -59,7 +59,7 @@ func (s *orderSocket) fail(format string, args ...any) {
 	}
 }
 
-func (s *orderSocket) Close(conn.CloseCode, string) error { return nil }
+func (s *orderSocket) Close(wire.CloseCode, string) error { return nil }
 
 func (s *orderSocket) state() (logs int, first, last, gapFrom, gapTo uint64, err error) {
 	s.mu.Lock()

@@ -5,18 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // entryFrame is the log frame of an entry from the journal; stamp is scratch space for
 // its timestamp.
 func entryFrame(taskID string, e journal.Entry, stamp []byte) []byte {
-	return conn.LogFrame(&v1.LogEntry{
+	return wire.LogFrame(&v1.LogEntry{
 		TaskId: taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
 		Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished, Attrs: e.Attrs,
-	}, conn.AppendTimestamp(stamp, e.TimeUnixNano))
+	}, wire.AppendTimestamp(stamp, e.TimeUnixNano))
 }
 
 // LogLine is one message of a downloaded log: from the journal, an entry that is turned
@@ -43,8 +43,8 @@ func (l LogLine) AppendText(b []byte) ([]byte, error) {
 		if a := l.entry.Attrs; a != nil && a.ProducedUnixNano != 0 {
 			at = a.ProducedUnixNano // the frame's timestamp
 		}
-		b = conn.AppendTimestamp(b, at)
-		b = append(append(append(b, ' '), conn.LevelName(l.entry.Level)...), ' ')
+		b = wire.AppendTimestamp(b, at)
+		b = append(append(append(b, ' '), wire.LevelName(l.entry.Level)...), ' ')
 		return append(append(b, l.entry.Message...), '\n'), nil
 	}
 	var f struct {

@@ -10,10 +10,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/termtext"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // LogPage is a range of a task's log: at most the asked number of log frames from a seq
@@ -167,7 +167,7 @@ func (m *Manager) retainedFrames(ctx context.Context, taskID string) ([][]byte, 
 	return frames.Frames, nil
 }
 
-// frameSeq reads the seq of a log frame conn.LogFrame made: `…,"seq":N,…` (a task_id
+// frameSeq reads the seq of a log frame wire.LogFrame made: `…,"seq":N,…` (a task_id
 // holds no quote, so the first "seq" key is the frame's).
 func frameSeq(frame []byte) uint64 {
 	i := bytes.Index(frame, []byte(`,"seq":`))
@@ -190,7 +190,7 @@ func frameText(frame []byte) (v1.Level, string) {
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(frame, &f) // frames are ours: valid JSON
-	return conn.LevelNamed(f.Level), f.Message
+	return wire.LevelNamed(f.Level), f.Message
 }
 
 // foldMatcher returns a test of whether a message, as shown (escapes removed), contains

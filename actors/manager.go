@@ -17,6 +17,7 @@ import (
 	"github.com/tasktail/tasktail/internal/goroutines"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -271,7 +272,7 @@ func (m *Manager) shutdown(ctx context.Context, closeJournal bool) error {
 		close(m.allEnded)
 	}
 	m.mu.Unlock()
-	m.CloseViewers(conn.CloseGoingAway, "server shutting down")
+	m.CloseViewers(wire.CloseGoingAway, "server shutting down")
 
 	var err error
 	select {

@@ -12,9 +12,9 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/client"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal/journaltest"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 const wait = 5 * time.Second
@@ -289,7 +289,7 @@ func TestDeleteClosesViewersAndStartsNewEpoch(t *testing.T) {
 	if err := m.Disconnect(ctx, "d"); err != nil {
 		t.Fatal(err)
 	}
-	if code, reason := s.WaitClosed(t, wait); code != conn.CloseNormal || reason != "task deleted" {
+	if code, reason := s.WaitClosed(t, wait); code != wire.CloseNormal || reason != "task deleted" {
 		t.Fatalf("close = %d %q", code, reason)
 	}
 	if _, err := m.Status(ctx, "d"); !errors.Is(err, actors.ErrNotFound) {
@@ -311,7 +311,7 @@ func TestFinishedClosesViewersAndRefusesPublishes(t *testing.T) {
 	if _, err := m.SendLog(ctx, "fin", v1.Level_LEVEL_SUCCESS, "done", 100, true); err != nil {
 		t.Fatal(err)
 	}
-	if code, reason := s.WaitClosed(t, wait); code != conn.CloseNormal || reason != "task finished" {
+	if code, reason := s.WaitClosed(t, wait); code != wire.CloseNormal || reason != "task finished" {
 		t.Fatalf("close = %d %q", code, reason)
 	}
 	frames := actortest.DecodeFrames(t, s.Frames())
@@ -323,7 +323,7 @@ func TestFinishedClosesViewersAndRefusesPublishes(t *testing.T) {
 	}
 	// A late viewer still sees the end, then is closed.
 	late := serve(t, m, "fin", actors.Resume{Replay: true})
-	if code, _ := late.WaitClosed(t, wait); code != conn.CloseNormal {
+	if code, _ := late.WaitClosed(t, wait); code != wire.CloseNormal {
 		t.Fatalf("late viewer closed with %d", code)
 	}
 	if f := actortest.DecodeFrames(t, late.Frames()); len(f) != 2 || !f[0].Finished || !f[1].Finished {
@@ -341,7 +341,7 @@ func TestSlowConsumerClosedOthersUnaffected(t *testing.T) {
 		t.Fatalf("fast viewer got %d, want %d", len(seqs), sent)
 	}
 	slow.Release()
-	if code, reason := slow.WaitClosed(t, wait); code != conn.CloseTryAgainLater || reason != "slow consumer" {
+	if code, reason := slow.WaitClosed(t, wait); code != wire.CloseTryAgainLater || reason != "slow consumer" {
 		t.Fatalf("slow viewer closed with %d %q, want 1013", code, reason)
 	}
 	// The stalled write plus at most the buffer: nothing beyond the bound was kept for it.
@@ -451,7 +451,7 @@ func TestShutdownClosesSocketsGoingAway(t *testing.T) {
 	if err := m.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, closed := s.CloseCode(); !closed || code != conn.CloseGoingAway {
+	if code, _, closed := s.CloseCode(); !closed || code != wire.CloseGoingAway {
 		t.Fatalf("close = %d (closed %v), want 1001", code, closed)
 	}
 	if err := m.Connect(context.Background(), "sd", actortest.NewFakeSocket()); !errors.Is(err, actors.ErrShuttingDown) {
@@ -498,8 +498,8 @@ func TestCloseViewersKeepsTaskState(t *testing.T) {
 	s := connect(t, m, "kick")
 	sendN(t, m, "kick", 1, 2)
 	s.WaitFrames(t, 3, wait)
-	m.CloseViewers(conn.CloseGoingAway, "rebalancing")
-	if code, reason := s.WaitClosed(t, wait); code != conn.CloseGoingAway || reason != "rebalancing" {
+	m.CloseViewers(wire.CloseGoingAway, "rebalancing")
+	if code, reason := s.WaitClosed(t, wait); code != wire.CloseGoingAway || reason != "rebalancing" {
 		t.Fatalf("close %d %q", code, reason)
 	}
 	actortest.AwaitCondition(t, wait, "viewer removed", func() bool {
@@ -562,7 +562,7 @@ func TestWriteTimeoutClosesAStalledSocket(t *testing.T) {
 	stalled, other := connect(t, m, "wt"), connect(t, m, "wt")
 	stalled.Stall()
 	sendN(t, m, "wt", 1, 1)
-	if code, reason := stalled.WaitClosed(t, wait); code != conn.CloseInternal || reason != "write failed" {
+	if code, reason := stalled.WaitClosed(t, wait); code != wire.CloseInternal || reason != "write failed" {
 		t.Fatalf("stalled socket closed with %d %q, want 1011 after its write deadline", code, reason)
 	}
 	actortest.AwaitCondition(t, wait, "stalled socket removed", func() bool {
@@ -588,13 +588,13 @@ func TestAttachmentCloseLeavesTheTaskAtOnce(t *testing.T) {
 	s.WaitFrames(t, 1, wait) // hello
 	s.Stall()
 	sendN(t, m, "ac", 1, 1) // the writer now hangs in this write
-	a.Close(conn.ClosePolicy, "token expired")
+	a.Close(wire.ClosePolicy, "token expired")
 	actortest.AwaitCondition(t, wait, "viewer gone from the task while its write hangs", func() bool {
 		ok, _ := m.ConnectionStatus(ctx, "ac")
 		return !ok
 	})
 	s.Release()
-	if code, reason := s.WaitClosed(t, wait); code != conn.ClosePolicy || reason != "token expired" {
+	if code, reason := s.WaitClosed(t, wait); code != wire.ClosePolicy || reason != "token expired" {
 		t.Fatalf("closed with %d %q", code, reason)
 	}
 	if err := <-done; err != nil {

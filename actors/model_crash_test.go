@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal/journaltest"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // TestModel's crashes, faults of one write, and the sweep after a reload.
@@ -297,7 +297,7 @@ func (r *modelRun) fault() {
 		// The task's actor stops; its viewers resume where it loads again (1001).
 		for _, v := range r.model.viewers {
 			if v.task == t && v.closeWant == nil {
-				v.stop(v.epoch, v.pos, conn.CloseGoingAway, conn.CloseNormal)
+				v.stop(v.epoch, v.pos, wire.CloseGoingAway, wire.CloseNormal)
 			}
 		}
 		// The next message loads the task again, as after a crash: the seen watermark

@@ -5,8 +5,8 @@ import (
 	"slices"
 
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // The reference model of TestModel: what the contract (docs/design.md) lets a task be
@@ -350,7 +350,7 @@ func (m *refModel) settleMaybe(t *refTask, stored bool) {
 	if mp.finished {
 		for _, v := range m.viewers {
 			if v.task == t && v.live {
-				v.stop(mp.epoch, mp.last, conn.CloseNormal)
+				v.stop(mp.epoch, mp.last, wire.CloseNormal)
 			}
 		}
 	}

@@ -16,13 +16,13 @@ import (
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/pgtest"
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/journaltest"
 	"github.com/tasktail/tasktail/journal/pebble"
 	"github.com/tasktail/tasktail/journal/postgres"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // TestModel runs random sequences of operations (publishes of every kind, keyed
@@ -208,7 +208,7 @@ func (r *modelRun) shutdown() {
 		return
 	}
 	for _, v := range r.model.viewers {
-		v.stop(v.epoch, v.pos, conn.CloseGoingAway)
+		v.stop(v.epoch, v.pos, wire.CloseGoingAway)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), modelWait)
 	defer cancel()
@@ -371,7 +371,7 @@ func (r *modelRun) published(t *refTask, p published, ack actors.Ack, err error,
 	if t.finished {
 		for _, v := range r.model.viewers {
 			if v.task == t && v.live {
-				v.stop(t.epoch, t.last, conn.CloseNormal)
+				v.stop(t.epoch, t.last, wire.CloseNormal)
 			}
 		}
 	}
@@ -424,7 +424,7 @@ func (r *modelRun) subscribe() {
 	lasts := t.lastSeqs()
 	t.seenLo, t.seenHi = slices.Min(lasts), slices.Max(lasts) // the queue was handed over
 	if t.exists && t.finished && !t.uncertain() {
-		v.closeWant, v.endEpoch, v.endPos = []conn.CloseCode{conn.CloseNormal}, t.epoch, t.last
+		v.closeWant, v.endEpoch, v.endPos = []wire.CloseCode{wire.CloseNormal}, t.epoch, t.last
 		return
 	}
 	v.live = true
@@ -446,8 +446,8 @@ func (r *modelRun) unsubscribe() {
 	v := live[r.rng.IntN(len(live))]
 	t := v.task
 	r.note("unsubscribe %s from %s", v.name, t.id)
-	v.att.Close(conn.CloseNormal, "viewer left")
-	v.stop(v.epoch, v.pos, conn.CloseNormal)
+	v.att.Close(wire.CloseNormal, "viewer left")
+	v.stop(v.epoch, v.pos, wire.CloseNormal)
 	// The task counts the unsubscribe as activity when it handles it: after this call,
 	// which waits for that.
 	defer func() { t.activeHi = max(t.activeHi, now()) }()
@@ -489,7 +489,7 @@ func (r *modelRun) delete() {
 func (r *modelRun) deleted(t *refTask) {
 	for _, v := range r.model.viewers {
 		if v.task == t && v.closeWant == nil {
-			v.stop(v.epoch, v.pos, conn.CloseNormal)
+			v.stop(v.epoch, v.pos, wire.CloseNormal)
 		}
 	}
 	if t.maybeRestart != nil {

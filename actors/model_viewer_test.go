@@ -8,7 +8,7 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/client"
-	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // refViewer is one attached connection in the model, and how far its frames have been
@@ -36,7 +36,7 @@ type refViewer struct {
 	pendingEpochGap uint64
 
 	live      bool             // registered with its task: live messages reach it
-	closeWant []conn.CloseCode // the close codes it may end with; nil: it stays open
+	closeWant []wire.CloseCode // the close codes it may end with; nil: it stays open
 	ended     bool             // closed as wanted: nothing more may come
 	endEpoch  string           // where it stood when it stopped receiving live messages
 	endPos    uint64
@@ -44,7 +44,7 @@ type refViewer struct {
 
 // stop records that the viewer gets nothing after seq pos of epoch and must close with
 // one of codes.
-func (v *refViewer) stop(epoch string, pos uint64, codes ...conn.CloseCode) {
+func (v *refViewer) stop(epoch string, pos uint64, codes ...wire.CloseCode) {
 	if v.closeWant == nil {
 		v.closeWant = codes
 		v.endEpoch, v.endPos = epoch, pos

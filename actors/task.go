@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // TaskActor owns all state of one task_id: its subscribers, queue, history, sequence
@@ -124,7 +124,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		// Stopped by its failure budget, by a shutdown, or moved off a cluster member that
 		// leaves: the viewers resume wherever it starts next. (Delete and passivation leave
 		// no subscriber behind.)
-		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task restarting"})
+		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseGoingAway), CloseReason: "task restarting"})
 		t.dropSubscribers(ctx)
 		t.writeMeta(ctx)
 		// A write in flight may yet be stored (the Writer carries out what was submitted):
@@ -237,7 +237,7 @@ func (t *TaskActor) answeredAsAbsent(ctx actor.Context, rt route, msg any, sende
 	if rt.ends {
 		// The router has forgotten this actor already; its viewers end as a delete ends
 		// them (the original disconnect closes the sockets of a task never published to).
-		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseNormal), CloseReason: "task deleted"})
+		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseNormal), CloseReason: "task deleted"})
 		t.dropSubscribers(ctx)
 		ctx.Stop(ctx.Self())
 	}
@@ -271,7 +271,7 @@ func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall, _ *actor.PID)
 // deleteNow closes the task's sockets and drops all of its state (docs/design.md, rule
 // 2). The router no longer routes to this actor, so nothing is lost by stopping at once.
 func (t *TaskActor) deleteNow(ctx actor.Context, sender *actor.PID) {
-	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseNormal), CloseReason: "task deleted"})
+	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseNormal), CloseReason: "task deleted"})
 	t.dropSubscribers(ctx)
 	respond(ctx, sender, &v1.DeleteAck{TaskId: t.taskID, Found: true})
 	ctx.Stop(ctx.Self())
@@ -286,8 +286,8 @@ func (t *TaskActor) restartTo(ctx actor.Context, epoch string) {
 	t.history = history{}
 	t.lastActive = time.Since(processStart)
 	t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
-		conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, Reason: v1.GapReason_GAP_REASON_EPOCH}),
-		conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch}),
+		wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, Reason: v1.GapReason_GAP_REASON_EPOCH}),
+		wire.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch}),
 	}})
 	t.armTimer(ctx, t.cfg.IdleTTL)
 }

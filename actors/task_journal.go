@@ -5,10 +5,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
+	"github.com/tasktail/tasktail/wire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -164,8 +164,8 @@ func (t *TaskActor) caughtUp(ctx actor.Context, epoch string, last uint64) {
 	switch {
 	case t.s.Epoch != epoch:
 		t.sendAll(ctx, &v1.Deliver{Frames: [][]byte{
-			conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: last + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}),
-			conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq}),
+			wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: last + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}),
+			wire.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq}),
 		}})
 	case t.s.LastSeq > last:
 		var frames [][]byte
@@ -179,7 +179,7 @@ func (t *TaskActor) caughtUp(ctx actor.Context, epoch string, last uint64) {
 	t.s.Apply(taskstate.Seen{}, t.cfg.rules()) // the subscribers have seen it
 	t.markSeen()
 	if t.s.Finished {
-		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseNormal), CloseReason: "task finished"})
+		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseNormal), CloseReason: "task finished"})
 		t.dropSubscribers(ctx)
 	}
 }
@@ -321,7 +321,7 @@ func (t *TaskActor) fenced(ctx actor.Context) {
 	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task changed in the journal (it moved to another member, or was deleted or swept); retry"}
 	t.answerWaiting(ctx, moved, moved) // the write in flight, if any, was refused: nothing stored
 	t.j.failed = true
-	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "task moved"})
+	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseGoingAway), CloseReason: "task moved"})
 	t.dropSubscribers(ctx)
 	ctx.Stop(ctx.Self())
 }

@@ -5,9 +5,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/actors/batch"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // A publish call is planned once from the task's state (taskstate.State.Plan) and the
@@ -40,7 +40,7 @@ func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *taskstate.Pl
 		now := newStamp(p.At, buf[:0])
 		t.history.reserve(n, t.cfg.HistoryLimit)
 		for _, e := range p.Entries {
-			frame := conn.LogFrame(&v1.LogEntry{
+			frame := wire.LogFrame(&v1.LogEntry{
 				TaskId: t.taskID, Seq: e.Seq, TimeUnixNano: e.TimeUnixNano,
 				Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished, Attrs: e.Attrs,
 			}, now.text)
@@ -71,7 +71,7 @@ type stamp struct {
 
 // newStamp formats at into buf.
 func newStamp(at time.Time, buf []byte) stamp {
-	return stamp{at: at, text: conn.AppendTimestamp(buf, at.UnixNano())}
+	return stamp{at: at, text: wire.AppendTimestamp(buf, at.UnixNano())}
 }
 
 // deliverLive sends the subscribers the frames of one call, and when that call finished
@@ -80,7 +80,7 @@ func (t *TaskActor) deliverLive(ctx actor.Context, live [][]byte, justFinished b
 	if len(live) > 0 {
 		deliver := &v1.Deliver{Frames: live}
 		if justFinished {
-			deliver.CloseCode, deliver.CloseReason = uint32(conn.CloseNormal), "task finished"
+			deliver.CloseCode, deliver.CloseReason = uint32(wire.CloseNormal), "task finished"
 		}
 		t.sendAll(ctx, deliver)
 	}

@@ -5,10 +5,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
+	"github.com/tasktail/tasktail/wire"
 )
 
 func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe, sender *actor.PID) {
@@ -33,7 +33,7 @@ func (t *TaskActor) subscribe(ctx actor.Context, m *v1.Subscribe, sender *actor.
 func (t *TaskActor) register(ctx actor.Context, m *v1.Subscribe, sender *actor.PID, older []journal.Entry) {
 	t.lastActive = time.Since(processStart)
 	t.markSeen()
-	frames := [][]byte{conn.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq, Finished: t.s.Finished})}
+	frames := [][]byte{wire.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch, LastSeq: t.s.LastSeq, Finished: t.s.Finished})}
 	if m.Resume {
 		frames = t.appendReplay(frames, m.Since, m.Epoch, older)
 	} else {
@@ -43,7 +43,7 @@ func (t *TaskActor) register(ctx actor.Context, m *v1.Subscribe, sender *actor.P
 	t.s.Apply(taskstate.Seen{}, t.cfg.rules())
 	deliver, sub := &v1.Deliver{Frames: frames}, pidOf(m.Subscriber)
 	if t.s.Finished {
-		deliver.CloseCode, deliver.CloseReason = uint32(conn.CloseNormal), "task finished"
+		deliver.CloseCode, deliver.CloseReason = uint32(wire.CloseNormal), "task finished"
 	} else {
 		ctx.Watch(sub)
 		t.subs = append(t.subs, sub)
@@ -94,7 +94,7 @@ func (t *TaskActor) watchEnded(ctx actor.Context, m *actor.Terminated) {
 // tellLostSubscriber sends a lost subscriber the close and watches it (watchEnded).
 func (t *TaskActor) tellLostSubscriber(ctx actor.Context, pid *actor.PID) {
 	if _, told := t.lost[lostKey(pid)]; told {
-		ctx.Send(pid, &v1.Deliver{CloseCode: uint32(conn.CloseGoingAway), CloseReason: "connection to the task's member lost"})
+		ctx.Send(pid, &v1.Deliver{CloseCode: uint32(wire.CloseGoingAway), CloseReason: "connection to the task's member lost"})
 		ctx.Watch(pid)
 	}
 }
@@ -125,11 +125,11 @@ func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
 		return frames
 	}
 	if unseen < from {
-		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: unseen, ToSeq: from - 1, Reason: v1.GapReason_GAP_REASON_TRIMMED}))
+		frames = append(frames, wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: unseen, ToSeq: from - 1, Reason: v1.GapReason_GAP_REASON_TRIMMED}))
 	}
 	if oldest := t.history.oldest(t.s.LastSeq); oldest > from {
 		// Loaded again after the journal's size cap dropped part of the queue.
-		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: oldest - 1, Reason: v1.GapReason_GAP_REASON_RETENTION}))
+		frames = append(frames, wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: oldest - 1, Reason: v1.GapReason_GAP_REASON_RETENTION}))
 		from = oldest
 	}
 	return t.history.appendRange(frames, from, t.s.LastSeq)
@@ -143,13 +143,13 @@ func (t *TaskActor) appendQueue(frames [][]byte) [][]byte {
 func (t *TaskActor) appendReplay(frames [][]byte, since uint64, epoch string, older []journal.Entry) [][]byte {
 	from, epochGap := t.replayFrom(since, epoch)
 	if epochGap {
-		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: min(since, math.MaxUint64-1) + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
+		frames = append(frames, wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: min(since, math.MaxUint64-1) + 1, Reason: v1.GapReason_GAP_REASON_EPOCH}))
 	}
 	oldest := t.history.oldest(t.s.LastSeq)
 	if t.j != nil && from < t.s.FirstSeq && from < oldest {
 		// The journal's size cap dropped these.
 		end := min(t.s.FirstSeq, oldest) - 1
-		frames = append(frames, conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: end, Reason: v1.GapReason_GAP_REASON_RETENTION}))
+		frames = append(frames, wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: end, Reason: v1.GapReason_GAP_REASON_RETENTION}))
 		from = end + 1
 	}
 	var stamp [40]byte
@@ -180,7 +180,7 @@ func (t *TaskActor) replayFrom(since uint64, epoch string) (from uint64, epochGa
 }
 
 func (t *TaskActor) historyGap(from, to uint64) []byte {
-	return conn.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: to, Reason: v1.GapReason_GAP_REASON_HISTORY})
+	return wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: to, Reason: v1.GapReason_GAP_REASON_HISTORY})
 }
 
 func (t *TaskActor) status() *v1.Status {

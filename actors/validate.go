@@ -5,9 +5,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/taskstate"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // MaxTaskIDLength is the longest task_id the contract allows; Config.MaxTaskIDLength may
@@ -16,10 +16,10 @@ const MaxTaskIDLength = 128
 
 // ParseLevel returns the level named s.
 func ParseLevel(s string) (v1.Level, error) {
-	if l := conn.LevelNamed(s); l != 0 {
+	if l := wire.LevelNamed(s); l != 0 {
 		return l, nil
 	}
-	return 0, invalid("level", "must be one of "+conn.LevelList)
+	return 0, invalid("level", "must be one of "+wire.LevelList)
 }
 
 // ValidateTaskID checks the task_id rule: 1 to MaxTaskIDLength characters of
@@ -106,8 +106,8 @@ func validateEntries(c *Config, entries []logEntry) error {
 }
 
 func checkEntry(c *Config, e logEntry, last bool) *InvalidError {
-	if conn.LevelName(e.Level) == "" {
-		return invalid("level", "must be one of "+conn.LevelList)
+	if wire.LevelName(e.Level) == "" {
+		return invalid("level", "must be one of "+wire.LevelList)
 	}
 	if !utf8.ValidString(e.Message) {
 		return invalid("message", "must be valid UTF-8")

@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // A viewer in the actor system: the socket actor that its task sends Deliver messages to,
@@ -70,7 +71,7 @@ func (v *Viewer) Start(ctx context.Context, s conn.Socket, ended func(error)) {
 // Close ends a started viewer's connection with code and reason, from any goroutine: it
 // leaves its task at once, and its writer closes the connection after the frame it may
 // be writing.
-func (v *Viewer) Close(code conn.CloseCode, reason string) {
+func (v *Viewer) Close(code wire.CloseCode, reason string) {
 	v.root.Send(v.pid, closeSocket{code: code, reason: reason})
 }
 
@@ -85,7 +86,7 @@ type taskGone struct{ task *actor.PID }
 
 // closeSocket asks a socket actor to close its connection (Viewer.Close).
 type closeSocket struct {
-	code   conn.CloseCode
+	code   wire.CloseCode
 	reason string
 }
 
@@ -128,7 +129,7 @@ func (s *socketActor) Receive(ctx actor.Context) {
 	case taskGone:
 		if s.task != nil && s.task.Equal(m.task) {
 			s.task = nil
-			s.close(ctx, conn.CloseGoingAway, "task restarting", true)
+			s.close(ctx, wire.CloseGoingAway, "task restarting", true)
 		}
 	case closeSocket:
 		if !s.closed {
@@ -164,16 +165,16 @@ func (s *socketActor) deliver(ctx actor.Context, m *v1.Deliver) {
 	s.delivered = true
 	if !s.out.Push(m.Frames, first) {
 		s.counters.SlowConsumer()
-		s.close(ctx, conn.CloseTryAgainLater, "slow consumer", false)
+		s.close(ctx, wire.CloseTryAgainLater, "slow consumer", false)
 		return
 	}
 	if m.CloseCode != 0 {
-		s.close(ctx, conn.CloseCode(m.CloseCode), m.CloseReason, true)
+		s.close(ctx, wire.CloseCode(m.CloseCode), m.CloseReason, true)
 	}
 }
 
 // close ends the connection with code and reason; drain writes the frames waiting first.
-func (s *socketActor) close(ctx actor.Context, code conn.CloseCode, reason string, drain bool) {
+func (s *socketActor) close(ctx actor.Context, code wire.CloseCode, reason string, drain bool) {
 	s.closed = true
 	s.out.Close(code, reason, drain)
 	s.unsubscribe(ctx)

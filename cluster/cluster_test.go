@@ -17,8 +17,8 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/cluster"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // newClusterManager starts a Manager as the only member of an automanaged cluster on
@@ -88,7 +88,7 @@ func TestClusterGrainSemantics(t *testing.T) {
 		if err := m.Disconnect(ctx, "q"); err != nil {
 			t.Fatal(err)
 		}
-		if code, reason := s.WaitClosed(t, wait); code != conn.CloseNormal || reason != "task deleted" {
+		if code, reason := s.WaitClosed(t, wait); code != wire.CloseNormal || reason != "task deleted" {
 			t.Fatalf("closed %d %q", code, reason)
 		}
 	})

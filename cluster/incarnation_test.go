@@ -22,6 +22,7 @@ import (
 	"github.com/tasktail/tasktail/cluster"
 	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // A process of its own for these tests: tasktail's actor system, reachable through the
@@ -150,7 +151,7 @@ func TestClusterViewerDroppedWithItsConnectionIsToldToGo(t *testing.T) {
 	sock.WaitFrames(t, 2, wait) // hello, m1
 	// What the library's member list does when a member at b's address leaves.
 	a.sys.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: b.sys.Address()})
-	if code, reason := sock.WaitClosed(t, wait); code != conn.CloseGoingAway {
+	if code, reason := sock.WaitClosed(t, wait); code != wire.CloseGoingAway {
 		t.Fatalf("closed %d %q, want 1001", code, reason)
 	}
 	actortest.AwaitCondition(t, wait, "the task forgot the viewer", func() bool { return subscribers(t, a, task, "t") == 0 })

@@ -1,6 +1,10 @@
 package conn
 
-import "context"
+import (
+	"context"
+
+	"github.com/tasktail/tasktail/wire"
+)
 
 // Counters are the service's counters that viewers update. The actors package's Stats
 // implements them; connection code never reads them.
@@ -19,7 +23,7 @@ type Counters interface {
 type Broadcast struct {
 	ctx    context.Context
 	fire   context.CancelFunc
-	code   CloseCode
+	code   wire.CloseCode
 	reason string
 }
 
@@ -30,7 +34,7 @@ func NewBroadcast() *Broadcast {
 }
 
 // Fire closes every viewer started under b with code and reason. Call it once.
-func (b *Broadcast) Fire(code CloseCode, reason string) {
+func (b *Broadcast) Fire(code wire.CloseCode, reason string) {
 	b.code, b.reason = code, reason
 	b.fire()
 }

@@ -7,12 +7,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tasktail/tasktail/wire"
 )
 
 // closeRequest asks the writer to end the connection; drain says whether the frames
 // already waiting are written first.
 type closeRequest struct {
-	code   CloseCode
+	code   wire.CloseCode
 	reason string
 	drain  bool
 }
@@ -83,7 +85,7 @@ func (o *Outbox) Push(frames [][]byte, first bool) bool {
 
 // Close ends the connection with code and reason, once; drain writes the frames waiting
 // first.
-func (o *Outbox) Close(code CloseCode, reason string, drain bool) {
+func (o *Outbox) Close(code wire.CloseCode, reason string, drain bool) {
 	o.close(closeRequest{code: code, reason: reason, drain: drain})
 }
 
@@ -179,7 +181,7 @@ func (o *Outbox) write() {
 				return
 			}
 			w.Counters.WriteFailed()
-			_ = w.Socket.Close(CloseInternal, "write failed") // the write error is the one to report
+			_ = w.Socket.Close(wire.CloseInternal, "write failed") // the write error is the one to report
 			o.finish(fmt.Errorf("write frame: %w", err))
 			return
 		}

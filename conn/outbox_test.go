@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tasktail/tasktail/wire"
 )
 
 // runSocket records the runs a writer hands to WriteFrames; failAt makes the run holding
@@ -18,7 +20,7 @@ type runSocket struct {
 }
 
 func (s *runSocket) Write(context.Context, []byte) error { return errors.New("want WriteFrames") }
-func (s *runSocket) Close(CloseCode, string) error       { return nil }
+func (s *runSocket) Close(wire.CloseCode, string) error  { return nil }
 
 func (s *runSocket) WriteFrames(deadline time.Time, frames [][]byte) (int, error) {
 	if deadline.IsZero() {
@@ -91,7 +93,7 @@ func TestWriteFramesStopsAtAFailedRun(t *testing.T) {
 type memSocket struct {
 	mu     sync.Mutex
 	frames []string
-	closed CloseCode
+	closed wire.CloseCode
 }
 
 func (s *memSocket) Write(_ context.Context, frame []byte) error {
@@ -101,14 +103,14 @@ func (s *memSocket) Write(_ context.Context, frame []byte) error {
 	return nil
 }
 
-func (s *memSocket) Close(code CloseCode, _ string) error {
+func (s *memSocket) Close(code wire.CloseCode, _ string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = code
 	return nil
 }
 
-func (s *memSocket) state() ([]string, CloseCode) {
+func (s *memSocket) state() ([]string, wire.CloseCode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.frames), s.closed
@@ -174,12 +176,12 @@ func TestOutboxWritesOnlyWhileThereIsWork(t *testing.T) {
 
 	o2, s2, _, all, ended2 := start()
 	awaitTrue(t, "writer gone when idle", func() bool { return written(s2, 1)() && !o2.writing() })
-	all.Fire(CloseGoingAway, "shutdown")
+	all.Fire(wire.CloseGoingAway, "shutdown")
 	if err := endedWith(t, ended2); err != nil {
 		t.Fatalf("close of all viewers: ended with %v", err)
 	}
-	if _, code := s2.state(); code != CloseGoingAway {
-		t.Fatalf("closed with %d, want %d", code, CloseGoingAway)
+	if _, code := s2.state(); code != wire.CloseGoingAway {
+		t.Fatalf("closed with %d, want %d", code, wire.CloseGoingAway)
 	}
 }
 
@@ -214,7 +216,7 @@ func (s *stuckSocket) Write(ctx context.Context, _ []byte) error {
 	}
 }
 
-func (s *stuckSocket) Close(CloseCode, string) error {
+func (s *stuckSocket) Close(wire.CloseCode, string) error {
 	<-s.aborted
 	return errors.New("aborted")
 }
@@ -234,7 +236,7 @@ func TestCloseWithoutDrainEndsWithinTheWriteTimeout(t *testing.T) {
 	awaitTrue(t, "a write in flight", o.writing)
 	o.Push(framesOf(10, 10), false)
 	began := time.Now()
-	o.Close(CloseTryAgainLater, "slow consumer", false)
+	o.Close(wire.CloseTryAgainLater, "slow consumer", false)
 	if o.mu.Lock(); len(o.frames) != 0 {
 		t.Errorf("%d frames still held after the close", len(o.frames))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // WebSocket is a viewer's WebSocket connection as a BatchSocket: the connection under it
@@ -136,7 +137,7 @@ func (s *WebSocket) WriteFrames(deadline time.Time, frames [][]byte) (int, error
 }
 
 // Close ends the connection with code, after the close handshake.
-func (s *WebSocket) Close(code CloseCode, reason string) error {
+func (s *WebSocket) Close(code wire.CloseCode, reason string) error {
 	err := s.c.Close(websocket.StatusCode(code), reason)
 	if errors.Is(err, net.ErrClosed) {
 		return nil

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // logInput is one message of a publish body. Pointers tell a missing field from a zero one.
@@ -90,7 +90,7 @@ func (in *logInput) toProto(prefix string) (*v1.LogInput, error) {
 	}
 	level, err := actors.ParseLevel(*in.Level)
 	if err != nil {
-		return nil, invalidField(prefix+"level", "must be one of "+conn.LevelList)
+		return nil, invalidField(prefix+"level", "must be one of "+wire.LevelList)
 	}
 	if in.Message == nil {
 		return nil, invalidField(prefix+"message", "required")
@@ -123,7 +123,7 @@ func (in *logInput) attrs(prefix string) (*v1.LineAttrs, error) {
 		a.Update = *in.Update
 	}
 	if in.Section != nil {
-		if a.Section = conn.SectionNamed(*in.Section); a.Section == v1.Section_SECTION_NONE {
+		if a.Section = wire.SectionNamed(*in.Section); a.Section == v1.Section_SECTION_NONE {
 			return nil, invalidField(prefix+"section", "must be start or end")
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 func TestDecodePublish(t *testing.T) {
@@ -153,7 +153,7 @@ func checkDecoded(t *testing.T, body []byte) {
 		t.Fatalf("accepted %q as %d entries, want one object", body, len(entries))
 	}
 	for _, e := range entries {
-		if conn.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
+		if wire.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
 			t.Fatalf("accepted %q as %v", body, e)
 		}
 	}

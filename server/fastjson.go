@@ -4,8 +4,8 @@ import (
 	"strconv"
 
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // fastDecode decodes the publish bodies producers almost always send, without reflection:
@@ -93,7 +93,7 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 			field = level
 			var name []byte
 			name, ok = s.plainString()
-			e.Level = conn.LevelNamed(name)
+			e.Level = wire.LevelNamed(name)
 			ok = ok && e.Level != 0
 		case "message":
 			field = message

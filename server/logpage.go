@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tasktail/tasktail/conn"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // Reading a large log a page at a time, and searching all of it (docs/design.md, "How a
@@ -75,8 +75,8 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 	query := q.Get("q")
 	var minLevel v1.Level
 	if name := q.Get("min_level"); name != "" {
-		if minLevel = conn.LevelNamed(name); minLevel == 0 {
-			s.writeError(w, r, invalidField("min_level", "must be one of "+conn.LevelList))
+		if minLevel = wire.LevelNamed(name); minLevel == 0 {
+			s.writeError(w, r, invalidField("min_level", "must be one of "+wire.LevelList))
 			return
 		}
 	}

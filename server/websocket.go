@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // originAllowed reports whether a request's Origin, if it has one, may open a viewer: the
@@ -138,7 +139,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	if !expires.IsZero() {
 		// The token is checked again when it expires: the connection ends with 1008.
 		expiry = time.AfterFunc(time.Until(expires), func() {
-			attachment.Close(conn.ClosePolicy, "token expired")
+			attachment.Close(wire.ClosePolicy, "token expired")
 		})
 	}
 	remote := r.RemoteAddr

@@ -16,9 +16,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/tasktail/tasktail/actors"
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/server"
 	"github.com/tasktail/tasktail/token"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // findChromium locates Debian's chromium; under CI=true a missing browser fails the test.
@@ -175,7 +175,7 @@ func TestViewerReconnectsAndShowsEveryMessageOnce(t *testing.T) {
 	s.publishN("re", 1, 3)
 	until(t, ctx, "first lines", `document.querySelectorAll("#log .line").length === 3`)
 
-	s.srv.Manager().CloseViewers(conn.CloseGoingAway, "server shutting down")
+	s.srv.Manager().CloseViewers(wire.CloseGoingAway, "server shutting down")
 	s.publishN("re", 4, 6) // while the page is away or coming back
 	until(t, ctx, "reconnected", `seen.includes("reconnecting") && document.getElementById("status").textContent === "live"`)
 	s.publishN("re", 7, 9)

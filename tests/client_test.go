@@ -11,7 +11,7 @@ import (
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/client"
-	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/wire"
 )
 
 func newAPIClient(t *testing.T, s *service) *client.Client {
@@ -123,7 +123,7 @@ func TestClientTailResumesAfterServerCloses(t *testing.T) {
 	s.publishN("tail", 1, 5)
 	collect(t, st, &logs, 5)
 
-	for i, code := range []conn.CloseCode{conn.CloseGoingAway, conn.CloseTryAgainLater} {
+	for i, code := range []wire.CloseCode{wire.CloseGoingAway, wire.CloseTryAgainLater} {
 		s.srv.Manager().CloseViewers(code, "test")
 		await(t, "viewer gone", func() bool { return s.status("tail").body["connected"] == false })
 		from := 6 + 10*i
@@ -207,7 +207,7 @@ func TestClientTailReportsNewEpochAsGap(t *testing.T) {
 	s.publishN("ep", 1, 3)
 	collect(t, st, &logs, 3)
 	// Delete and recreate while the viewer is away: same task_id, new incarnation.
-	s.srv.Manager().CloseViewers(conn.CloseGoingAway, "test")
+	s.srv.Manager().CloseViewers(wire.CloseGoingAway, "test")
 	await(t, "viewer gone", func() bool { return s.status("ep").body["connected"] == false })
 	if r := s.do("DELETE", "/v1/tasks/ep", "", nil); r.status != 204 {
 		t.Fatalf("delete: %d", r.status)

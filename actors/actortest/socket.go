@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tasktail/tasktail/conn"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // ErrWriteFailed is what a failing FakeSocket's Write returns.
@@ -20,7 +20,7 @@ type FakeSocket struct {
 	changed chan struct{} // closed and replaced on every change, to wake waiters
 	frames  [][]byte
 	closed  bool
-	code    conn.CloseCode
+	code    wire.CloseCode
 	reason  string
 	fail    bool
 	stall   chan struct{} // non-nil: writes block until it is closed or their deadline
@@ -60,7 +60,7 @@ func (s *FakeSocket) Write(ctx context.Context, frame []byte) error {
 }
 
 // Close implements conn.Socket.
-func (s *FakeSocket) Close(code conn.CloseCode, reason string) error {
+func (s *FakeSocket) Close(code wire.CloseCode, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
@@ -116,7 +116,7 @@ func (s *FakeSocket) Frames() [][]byte {
 }
 
 // CloseCode returns the close code and reason, and whether the socket was closed.
-func (s *FakeSocket) CloseCode() (conn.CloseCode, string, bool) {
+func (s *FakeSocket) CloseCode() (wire.CloseCode, string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.code, s.reason, s.closed
@@ -130,7 +130,7 @@ func (s *FakeSocket) WaitFrames(t testing.TB, n int, timeout time.Duration) [][]
 }
 
 // WaitClosed waits up to timeout for the socket to be closed and returns the code.
-func (s *FakeSocket) WaitClosed(t testing.TB, timeout time.Duration) (conn.CloseCode, string) {
+func (s *FakeSocket) WaitClosed(t testing.TB, timeout time.Duration) (wire.CloseCode, string) {
 	t.Helper()
 	s.waitFor(t, timeout, "close", func() bool { return s.closed })
 	code, reason, _ := s.CloseCode()
@@ -170,7 +170,7 @@ func (s *CountingSocket) Write(context.Context, []byte) error {
 }
 
 // Close implements conn.Socket.
-func (s *CountingSocket) Close(conn.CloseCode, string) error {
+func (s *CountingSocket) Close(wire.CloseCode, string) error {
 	s.closed.Store(true)
 	return nil
 }

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/cli"
+	"github.com/tasktail/tasktail/wire"
 
 	"github.com/tasktail/tasktail/client"
 )
@@ -49,7 +49,7 @@ const prepareTimeout = 10 * time.Second
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, server := cli.ClientCommand("run", runSynopsis, stderr)
-	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: "+conn.LevelList)
+	stderrLevel := fs.String("stderr-level", "warning", "level of standard error lines: "+wire.LevelList)
 	restart := fs.Bool("restart", false, "start the task again first if it exists (a finished task takes no messages otherwise)")
 	lineOpts := addLineFlags(fs)
 	progressPattern := fs.String("progress-pattern", "", "a regular expression whose first group (or whole match) in an output line is the task's progress, 0-100, e.g. '(\\d+)%'")
@@ -66,8 +66,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(command) == 0 {
 		return cli.UsageError{Err: fmt.Errorf("want -- COMMAND ARGS...")}
 	}
-	if conn.LevelNamed(*stderrLevel) == 0 {
-		return cli.Usagef("--stderr-level %q: want one of %s", *stderrLevel, conn.LevelList)
+	if wire.LevelNamed(*stderrLevel) == 0 {
+		return cli.Usagef("--stderr-level %q: want one of %s", *stderrLevel, wire.LevelList)
 	}
 	if err := lineOpts.validate(); err != nil {
 		return err

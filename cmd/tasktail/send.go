@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/cli"
+	"github.com/tasktail/tasktail/wire"
 
 	"github.com/tasktail/tasktail/client"
 )
@@ -69,8 +69,8 @@ func send(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer)
 	if len(words) > 0 {
 		return cli.UsageError{Err: fmt.Errorf("--stdin takes no MESSAGE")}
 	}
-	if conn.LevelNamed(*level) == 0 { // before any input is read: a bad level would lose every line
-		return cli.Usagef("--level %q: want one of %s", *level, conn.LevelList)
+	if wire.LevelNamed(*level) == 0 { // before any input is read: a bad level would lose every line
+		return cli.Usagef("--level %q: want one of %s", *level, wire.LevelList)
 	}
 	return sendLines(ctx, c, taskID, stdin, template, *finished, lineOpts)
 }

@@ -1,4 +1,4 @@
-package conn
+package wire
 
 import v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 
