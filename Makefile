@@ -59,7 +59,7 @@ chart-test:
 # with a bare "context deadline exceeded" at its end on a busy machine (golang/go#75804,
 # fixed in Go 1.27): give a count there.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := server:FuzzDecodePublish server:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify wire:FuzzLogFrame internal/termtext:FuzzClean
+FUZZ_TARGETS := wire:FuzzDecodePublish wire:FuzzDecodeBatch server:FuzzQuery token:FuzzVerify wire:FuzzLogFrame internal/termtext:FuzzClean
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

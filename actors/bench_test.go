@@ -13,6 +13,7 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // benchManager is a Manager with defaults and a history limit that keeps memory small.
@@ -34,7 +35,7 @@ func benchManagerWith(b *testing.B, cfg actors.Config) *actors.Manager {
 	return m
 }
 
-var entry = []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "rows 1000-2000 imported into customers (batch 17 of 40)", Progress: 42}}
+var entry = []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "rows 1000-2000 imported into customers (batch 17 of 40)", Progress: proto.Float64(42)}}
 
 // BenchmarkPublishNoViewer is one SendLog round trip to a task nobody watches.
 func BenchmarkPublishNoViewer(b *testing.B) {

@@ -13,7 +13,20 @@ import (
 type logEntry = taskstate.Input
 
 func entryOf(in *v1.LogInput) logEntry {
-	return logEntry{Level: in.Level, Message: in.Message, Progress: in.Progress, Finished: in.Finished, Attrs: in.Attrs}
+	progress := KeepProgress
+	if in.Progress != nil {
+		progress = *in.Progress
+	}
+	return logEntry{Level: in.Level, Message: in.Message, Progress: progress, Finished: in.Finished, Attrs: in.Attrs}
+}
+
+// inputOf is e as a publish carries it: without a progress when it keeps the task's.
+func inputOf(e logEntry) *v1.LogInput {
+	in := &v1.LogInput{Level: e.Level, Message: e.Message, Finished: e.Finished, Attrs: e.Attrs}
+	if e.Progress != KeepProgress {
+		in.Progress = &e.Progress
+	}
+	return in
 }
 
 // PublishCall is the one publish message a task actor handles: the publishes of one or
@@ -45,7 +58,7 @@ func publishOf(c *PublishCall) *v1.Publish {
 	entries, ends := c.Entries(), c.Ends()
 	p := &v1.Publish{TaskId: c.GetTaskId(), Entries: make([]*v1.LogInput, len(entries)), Ends: make([]uint32, len(ends)), Keys: c.Keys()}
 	for i, e := range entries {
-		p.Entries[i] = &v1.LogInput{Level: e.Level, Message: e.Message, Progress: e.Progress, Finished: e.Finished, Attrs: e.Attrs}
+		p.Entries[i] = inputOf(e)
 	}
 	for i, end := range ends {
 		p.Ends[i] = uint32(end)

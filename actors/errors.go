@@ -3,6 +3,8 @@ package actors
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tasktail/tasktail/wire"
 )
 
 var (
@@ -39,33 +41,20 @@ var (
 	// ErrLogChanged is a log read (Manager.Log) whose task was restarted or deleted while it
 	// read: what it handed out may mix incarnations, so it did not finish.
 	ErrLogChanged = errors.New("the task was restarted or deleted during the read")
-	// ErrTooLarge is wrapped by an InvalidError that breaks a size limit (a message, a
-	// batch, a body): errors.Is tells it from other broken rules.
-	ErrTooLarge = errors.New("too large")
+	// ErrTooLarge is wrapped by an InvalidError that breaks a size limit (wire.ErrTooLarge).
+	ErrTooLarge = wire.ErrTooLarge
 )
 
-// InvalidError reports a field that breaks the contract's field rules.
-type InvalidError struct {
-	Field  string // JSON name of the field, e.g. "level" or "[3].progress"
-	Reason string
-	// Limit is ErrTooLarge when the rule broken is a size limit, else nil.
-	Limit error
-}
-
-func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
-
-// Unwrap returns ErrTooLarge for a broken size limit.
-func (e *InvalidError) Unwrap() error { return e.Limit }
+// InvalidError reports a field that breaks the contract's field rules (wire.InvalidError).
+type InvalidError = wire.InvalidError
 
 // TooLarge returns the error of a field that breaks a size limit.
-func TooLarge(field, reason string) *InvalidError {
-	return &InvalidError{Field: field, Reason: reason, Limit: ErrTooLarge}
-}
+func TooLarge(field, reason string) *InvalidError { return wire.TooLarge(field, reason) }
 
 func tooLarge(field, format string, args ...any) *InvalidError {
-	return TooLarge(field, fmt.Sprintf(format, args...))
+	return wire.TooLarge(field, fmt.Sprintf(format, args...))
 }
 
 func invalid(field, format string, args ...any) *InvalidError {
-	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	return wire.Invalidf(field, format, args...)
 }

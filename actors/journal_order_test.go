@@ -151,11 +151,11 @@ func TestRestartOnPostgres(t *testing.T) {
 // is refused. In memory and with a journal.
 func TestIdempotencyKeysKeepTheirWindow(t *testing.T) {
 	in := func(msg string) []*v1.LogInput {
-		return []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: msg, Progress: actors.KeepProgress}}
+		return []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: msg}}
 	}
 	big := make([]*v1.LogInput, 1000)
 	for i := range big {
-		big[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: "row", Progress: actors.KeepProgress}
+		big[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: "row"}
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -208,7 +208,7 @@ func TestSizeCapHoldsUnderConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
 	batch := make([]*v1.LogInput, 50)
 	for i := range batch {
-		batch[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: strings.Repeat("y", 1000), Progress: actors.KeepProgress}
+		batch[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: strings.Repeat("y", 1000)}
 	}
 	var wg sync.WaitGroup
 	for range 8 {
@@ -309,7 +309,7 @@ func TestAmbiguousCommitBeyondTheHistoryIsAGap(t *testing.T) {
 	v.WaitFrames(t, 3, wait)
 	batch := make([]*v1.LogInput, 50)
 	for i := range batch {
-		batch[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: fmt.Sprint("b", i), Progress: actors.KeepProgress}
+		batch[i] = &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: fmt.Sprint("b", i)}
 	}
 	j.Arm(journaltest.Ambiguous)
 	if _, err := m.Publish(ctx, "big", batch); !errors.Is(err, actors.ErrOutcomeUnknown) {

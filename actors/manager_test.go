@@ -15,6 +15,7 @@ import (
 	"github.com/tasktail/tasktail/journal/journaltest"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 const wait = 5 * time.Second
@@ -472,8 +473,8 @@ func TestValidation(t *testing.T) {
 		{"long task id", strings.Repeat("a", 129), []*v1.LogInput{{Level: 2}}, "task_id"},
 		{"bad char", "a/b", []*v1.LogInput{{Level: 2}}, "task_id"},
 		{"no level", "ok", []*v1.LogInput{{}}, "level"},
-		{"progress -1", "ok", []*v1.LogInput{{Level: 2, Progress: -1}}, "progress"},
-		{"progress 101", "ok", []*v1.LogInput{{Level: 2, Progress: 101}}, "progress"},
+		{"progress -1", "ok", []*v1.LogInput{{Level: 2, Progress: proto.Float64(-1)}}, "progress"},
+		{"progress 101", "ok", []*v1.LogInput{{Level: 2, Progress: proto.Float64(101)}}, "progress"},
 		{"invalid utf-8", "ok", []*v1.LogInput{{Level: 2, Message: "\xff"}}, "message"},
 		{"too long", "ok", []*v1.LogInput{{Level: 2, Message: "12345678901"}}, "message"},
 		{"finished not last", "ok", []*v1.LogInput{{Level: 2, Finished: true}, {Level: 2}}, "[0].finished"},

@@ -23,6 +23,7 @@ import (
 	"github.com/tasktail/tasktail/journal/postgres"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestModel runs random sequences of operations (publishes of every kind, keyed
@@ -262,7 +263,7 @@ func (r *modelRun) entries(t *refTask, n int, finish bool) ([]*v1.LogInput, publ
 	for i := range n {
 		r.msgs++
 		msg := fmt.Sprintf("%s #%d %s", t.id, r.msgs, strings.Repeat("x", r.rng.IntN(120)))
-		e := &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: msg, Progress: float64(r.msgs % 100)}
+		e := &v1.LogInput{Level: v1.Level_LEVEL_INFO, Message: msg, Progress: proto.Float64(float64(r.msgs % 100))}
 		if finish && i == n-1 {
 			e.Level, e.Finished = v1.Level_LEVEL_SUCCESS, true
 			if r.rng.IntN(3) == 0 {
@@ -316,14 +317,14 @@ func (r *modelRun) send(taskID, how string, in []*v1.LogInput, p published) (act
 	switch how {
 	case "one":
 		e := in[0]
-		return r.m.SendLog(ctx, taskID, e.Level, e.Message, e.Progress, e.Finished)
+		return r.m.SendLog(ctx, taskID, e.Level, e.Message, e.GetProgress(), e.Finished)
 	case "stream":
 		pr, err := r.m.Producer(taskID)
 		if err != nil {
 			return actors.Ack{}, err
 		}
 		for _, e := range in {
-			if err := pr.SendLog(ctx, e.Level, e.Message, e.Progress, e.Finished); err != nil {
+			if err := pr.SendLog(ctx, e.Level, e.Message, e.GetProgress(), e.Finished); err != nil {
 				pr.Close(ctx)
 				return actors.Ack{}, err
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/actors/actortest"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // newRegistry starts a registry and a probe in one quiet actor system.
@@ -145,7 +146,7 @@ func TestRestartStartsANewIncarnation(t *testing.T) {
 		t.Fatalf("status after restart: %v", st)
 	}
 
-	ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: "f", Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_SUCCESS, Message: "done", Progress: 100, Finished: true}}})
+	ask[*v1.PublishAck](t, r, &v1.Publish{TaskId: "f", Entries: []*v1.LogInput{{Level: v1.Level_LEVEL_SUCCESS, Message: "done", Progress: proto.Float64(100), Finished: true}}})
 	ask[*v1.RestartAck](t, r, &v1.Restart{TaskId: "f"})
 	if g := publish(t, r, "f", "again"); g.Status != v1.PublishStatus_PUBLISH_STATUS_ACCEPTED || g.FirstSeq != 1 {
 		t.Fatalf("publish to a restarted finished task: %v", g)

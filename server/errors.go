@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // Error codes of the API's error bodies.
@@ -84,7 +85,7 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 	answer := func(w http.ResponseWriter, status int, code, message string) {
 		writeErrorExtra(w, status, code, message, extra)
 	}
-	var inv *actors.InvalidError
+	var inv *wire.InvalidError
 	var auth *authError
 	var limited *rateLimitError
 	switch {
@@ -98,7 +99,7 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 		s.logger.Info("refused: unauthenticated", slog.String("task_id", r.PathValue("task_id")), slog.String("remote", r.RemoteAddr))
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tasktail"`)
 		answer(w, http.StatusUnauthorized, codeUnauth, auth.message)
-	case errors.As(err, &inv) && errors.Is(err, actors.ErrTooLarge):
+	case errors.As(err, &inv) && errors.Is(err, wire.ErrTooLarge):
 		answer(w, http.StatusRequestEntityTooLarge, codeTooLarge, inv.Error())
 	case errors.As(err, &inv):
 		answer(w, http.StatusBadRequest, codeInvalid, inv.Error())

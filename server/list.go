@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // The task list: GET /v1/tasks?prefix=&state=&limit=&cursor=, the most recently active
@@ -86,14 +87,14 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if state != "" && !slices.Contains(taskStates, state) {
-		s.writeError(w, r, invalidField("state", "must be one of running, finished, failed"))
+		s.writeError(w, r, wire.Invalid("state", "must be one of running, finished, failed"))
 		return
 	}
 	limit := defaultListLimit
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLimit {
-			s.writeError(w, r, invalidField("limit", "must be an integer from 1 to "+strconv.Itoa(maxListLimit)))
+			s.writeError(w, r, wire.Invalid("limit", "must be an integer from 1 to "+strconv.Itoa(maxListLimit)))
 			return
 		}
 		limit = n
@@ -102,7 +103,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("cursor"); v != "" {
 		var ok bool
 		if cursor, ok = parseCursor(v); !ok {
-			s.writeError(w, r, invalidField("cursor", "not a cursor this server gave"))
+			s.writeError(w, r, wire.Invalid("cursor", "not a cursor this server gave"))
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // downloadLog serves GET /v1/tasks/{task_id}/log: the whole retained log of a task, as
@@ -30,7 +31,7 @@ func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request) {
 	case "ndjson":
 		contentType, ext = mediaNDJSON, ".ndjson"
 	default:
-		s.writeError(w, r, invalidField("format", "must be text or ndjson"))
+		s.writeError(w, r, wire.Invalid("format", "must be text or ndjson"))
 		return
 	}
 	release, ok := s.downloads.take(credential(r))

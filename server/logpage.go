@@ -76,12 +76,12 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 	var minLevel v1.Level
 	if name := q.Get("min_level"); name != "" {
 		if minLevel = wire.LevelNamed(name); minLevel == 0 {
-			s.writeError(w, r, invalidField("min_level", "must be one of "+wire.LevelList))
+			s.writeError(w, r, wire.Invalid("min_level", "must be one of "+wire.LevelList))
 			return
 		}
 	}
 	if query == "" && minLevel == 0 || len(query) > maxQueryBytes {
-		s.writeError(w, r, invalidField("q", "must be 1-"+strconv.Itoa(maxQueryBytes)+" bytes (or empty with min_level)"))
+		s.writeError(w, r, wire.Invalid("q", "must be 1-"+strconv.Itoa(maxQueryBytes)+" bytes (or empty with min_level)"))
 		return
 	}
 	from, limit, err := rangeQuery(q, 1, maxSearchLimit, defaultSearchSeqs)
@@ -140,7 +140,7 @@ func queryUint(v, field string, lo, hi, def uint64) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || n < lo || n > hi {
-		return 0, invalidField(field, "must be an integer from "+strconv.FormatUint(lo, 10)+" to "+strconv.FormatUint(hi, 10))
+		return 0, wire.Invalid(field, "must be an integer from "+strconv.FormatUint(lo, 10)+" to "+strconv.FormatUint(hi, 10))
 	}
 	return n, nil
 }

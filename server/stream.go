@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // mediaNDJSON is the Content-Type of a streaming publish: one JSON object per line.
@@ -99,7 +100,7 @@ func (s *Server) publishStream(w http.ResponseWriter, r *http.Request, taskID st
 		return
 	}
 	if p.accepted == 0 {
-		s.writeErrorWith(w, r, p.appendJSON, &actors.InvalidError{Field: "body", Reason: "no lines: want one JSON object per line"})
+		s.writeErrorWith(w, r, p.appendJSON, &wire.InvalidError{Field: "body", Reason: "no lines: want one JSON object per line"})
 		return
 	}
 	b := append(p.appendJSON([]byte{'{'}), "}\n"...)
@@ -117,7 +118,7 @@ func (s *Server) streamLine(ctx context.Context, p *streamProgress, line []byte,
 	p.line++
 	switch {
 	case errors.Is(readErr, bufio.ErrBufferFull):
-		return true, s.flushThen(ctx, p, actors.TooLarge(p.lineField("body"), "line larger than the request limit"))
+		return true, s.flushThen(ctx, p, wire.TooLarge(p.lineField("body"), "line larger than the request limit"))
 	case readErr != nil && readErr != io.EOF:
 		return true, s.flushThen(ctx, p, s.streamReadError(readErr))
 	}
@@ -133,9 +134,9 @@ func (s *Server) streamLine(ctx context.Context, p *streamProgress, line []byte,
 // the line would not fit, or after the line when it finishes the task (only the last
 // entry of a publish may).
 func (s *Server) addStreamLine(ctx context.Context, p *streamProgress, line []byte) error {
-	entries, batch, err := decodePublish(line)
+	entries, batch, err := wire.DecodePublish(line)
 	if err == nil && batch {
-		err = invalidField("body", "must be one JSON object per line")
+		err = wire.Invalid("body", "must be one JSON object per line")
 	}
 	if err == nil && (p.pending.Len() == s.cfg.Actors.MaxBatch || p.pendingBytes+len(line) > streamChunkBytes) {
 		err = s.flushStream(ctx, p)
@@ -147,9 +148,9 @@ func (s *Server) addStreamLine(ctx context.Context, p *streamProgress, line []by
 		err = p.pending.Add(entries[0])
 	}
 	if err != nil {
-		var inv *actors.InvalidError
+		var inv *wire.InvalidError
 		if errors.As(err, &inv) {
-			err = &actors.InvalidError{Field: p.lineField(inv.Field), Reason: inv.Reason, Limit: inv.Limit}
+			err = &wire.InvalidError{Field: p.lineField(inv.Field), Reason: inv.Reason, Limit: inv.Limit}
 		}
 		return s.flushThen(ctx, p, err)
 	}
@@ -193,7 +194,7 @@ func (s *Server) streamReadError(err error) error {
 	case s.drainCtx.Err() != nil:
 		return actors.ErrShuttingDown
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return &actors.InvalidError{Field: "body", Reason: fmt.Sprintf("no line for %s: stream ended", s.cfg.IdleTimeout)}
+		return &wire.InvalidError{Field: "body", Reason: fmt.Sprintf("no line for %s: stream ended", s.cfg.IdleTimeout)}
 	}
 	return fmt.Errorf("read stream: %w", err)
 }

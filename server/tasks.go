@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/wire"
 )
 
 // writePublishReply answers an accepted publish: {"task_id","seq","queued"}, or for a batch
@@ -71,7 +72,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case err == nil && mt == mediaNDJSON && r.Header.Get(idempotencyHeader) != "":
-		s.writeError(w, r, invalidField("idempotency_key", "applies to a single or batch publish; a stream answers where it stopped instead"))
+		s.writeError(w, r, wire.Invalid("idempotency_key", "applies to a single or batch publish; a stream answers where it stopped instead"))
 		return
 	case err == nil && mt == mediaNDJSON:
 		s.publishStream(w, r, taskID) // lasts as long as the producer: not a publish latency
@@ -81,7 +82,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.observePublish(began)
-	tooLarge := actors.TooLarge("body", "larger than the request limit")
+	tooLarge := wire.TooLarge("body", "larger than the request limit")
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		s.writeError(w, r, tooLarge) // refused unread: an oversized body costs no memory
 		return
@@ -113,7 +114,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.bodyReadError(err))
 		return
 	}
-	entries, batch, err := decodePublish(body) // entries hold copies: body is free after
+	entries, batch, err := wire.DecodePublish(body) // entries hold copies: body is free after
 	if err != nil {
 		s.writeError(w, r, err)
 		return

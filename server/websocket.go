@@ -71,16 +71,16 @@ func parseResume(r *http.Request) (actors.Resume, error) {
 	if v := q.Get("since"); v != "" || q.Has("since") {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n > maxSince {
-			return from, &actors.InvalidError{Field: "since", Reason: "must be an integer from 0 to " + strconv.FormatUint(maxSince, 10)}
+			return from, &wire.InvalidError{Field: "since", Reason: "must be an integer from 0 to " + strconv.FormatUint(maxSince, 10)}
 		}
 		from.Replay, from.Since = true, n
 	}
 	if epoch := q.Get("epoch"); epoch != "" {
 		if !from.Replay {
-			return from, &actors.InvalidError{Field: "epoch", Reason: "needs since"}
+			return from, &wire.InvalidError{Field: "epoch", Reason: "needs since"}
 		}
 		if len(epoch) > 64 {
-			return from, &actors.InvalidError{Field: "epoch", Reason: "longer than 64 characters"}
+			return from, &wire.InvalidError{Field: "epoch", Reason: "longer than 64 characters"}
 		}
 		from.Epoch = epoch
 	}

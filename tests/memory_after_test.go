@@ -13,6 +13,7 @@ import (
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/backends"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // heapAfterGC is the live heap once garbage is collected.
@@ -28,7 +29,7 @@ func heapAfterGC() uint64 {
 // waits until every task has passivated.
 func manyTasksComeAndGo(tb testing.TB, m *actors.Manager, n int) {
 	tb.Helper()
-	entry := []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: strings.Repeat("rows 1000-2000 imported. ", 80), Progress: 42}} // 2 KB
+	entry := []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: strings.Repeat("rows 1000-2000 imported. ", 80), Progress: proto.Float64(42)}} // 2 KB
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := range 8 {

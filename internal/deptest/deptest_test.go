@@ -30,6 +30,8 @@ var rules = []struct {
 			module + "journal/pebble", module + "journal/postgres", module + "journal/backends", module + "cluster", module + "server", module + "client"}},
 	{"actors/batch", "publish batching is plain Go over the task's state: no actors",
 		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "conn", "github.com/cockroachdb/pebble", "github.com/jackc/pgx"}},
+	{"wire", "the wire contract is a leaf: the messages and the standard library only",
+		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "conn", module + "journal", module + "server", module + "taskstate", module + "client"}},
 	{"conn", "connection I/O (sockets, the outbox and its writer) is below the actors and links none",
 		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "journal", module + "server"}},
 	{"server", "the edge clusters only when its program passes it a cluster",

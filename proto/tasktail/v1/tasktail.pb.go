@@ -322,11 +322,12 @@ func (RefusedReason) EnumDescriptor() ([]byte, []int) {
 
 // LogInput is one message as a producer publishes it, already validated.
 type LogInput struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Level    Level                  `protobuf:"varint,1,opt,name=level,proto3,enum=tasktail.v1.Level" json:"level,omitempty"`
-	Message  string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Progress float64                `protobuf:"fixed64,3,opt,name=progress,proto3" json:"progress,omitempty"`
-	Finished bool                   `protobuf:"varint,4,opt,name=finished,proto3" json:"finished,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Level   Level                  `protobuf:"varint,1,opt,name=level,proto3,enum=tasktail.v1.Level" json:"level,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// progress is 0–100; absent, the task's progress stays as it is.
+	Progress *float64 `protobuf:"fixed64,3,opt,name=progress,proto3,oneof" json:"progress,omitempty"`
+	Finished bool     `protobuf:"varint,4,opt,name=finished,proto3" json:"finished,omitempty"`
 	// attrs say how the message reads beside its level; absent for a plain message.
 	Attrs         *LineAttrs `protobuf:"bytes,5,opt,name=attrs,proto3" json:"attrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -378,8 +379,8 @@ func (x *LogInput) GetMessage() string {
 }
 
 func (x *LogInput) GetProgress() float64 {
-	if x != nil {
-		return x.Progress
+	if x != nil && x.Progress != nil {
+		return *x.Progress
 	}
 	return 0
 }
@@ -1944,13 +1945,14 @@ var File_tasktail_v1_tasktail_proto protoreflect.FileDescriptor
 
 const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\n" +
-	"\x1atasktail/v1/tasktail.proto\x12\vtasktail.v1\"\xb4\x01\n" +
+	"\x1atasktail/v1/tasktail.proto\x12\vtasktail.v1\"\xc6\x01\n" +
 	"\bLogInput\x12(\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x12.tasktail.v1.LevelR\x05level\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
-	"\bprogress\x18\x03 \x01(\x01R\bprogress\x12\x1a\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\bprogress\x18\x03 \x01(\x01H\x00R\bprogress\x88\x01\x01\x12\x1a\n" +
 	"\bfinished\x18\x04 \x01(\bR\bfinished\x12,\n" +
-	"\x05attrs\x18\x05 \x01(\v2\x16.tasktail.v1.LineAttrsR\x05attrs\"\x99\x01\n" +
+	"\x05attrs\x18\x05 \x01(\v2\x16.tasktail.v1.LineAttrsR\x05attrsB\v\n" +
+	"\t_progress\"\x99\x01\n" +
 	"\tLineAttrs\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x16\n" +
 	"\x06update\x18\x02 \x01(\bR\x06update\x12.\n" +
@@ -2165,6 +2167,7 @@ func file_tasktail_v1_tasktail_proto_init() {
 	if File_tasktail_v1_tasktail_proto != nil {
 		return
 	}
+	file_tasktail_v1_tasktail_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,4 +1,4 @@
-package server
+package wire
 
 import (
 	"bytes"
@@ -10,9 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tasktail/tasktail/actors"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
-	"github.com/tasktail/tasktail/wire"
 )
 
 // logInput is one message of a publish body. Pointers tell a missing field from a zero one.
@@ -28,13 +26,13 @@ type logInput struct {
 	Timestamp *string `json:"timestamp"`
 }
 
-// decodePublish decodes a publish body: one JSON object, or an array of them (a batch).
+// DecodePublish decodes a publish body: one JSON object, or an array of them (a batch).
 // Unknown fields, missing level or message, trailing data and invalid UTF-8 are refused
-// with an *actors.InvalidError naming the field ("[2].level" inside a batch). Range and
+// with an *InvalidError naming the field ("[2].level" inside a batch). Range and
 // size rules are the Manager's.
-func decodePublish(body []byte) (entries []*v1.LogInput, batch bool, err error) {
+func DecodePublish(body []byte) (entries []*v1.LogInput, batch bool, err error) {
 	if !utf8.Valid(body) {
-		return nil, false, invalidField("body", "must be valid UTF-8")
+		return nil, false, Invalid("body", "must be valid UTF-8")
 	}
 	if entries, batch, ok := fastDecode(body); ok {
 		return entries, batch, nil
@@ -46,7 +44,7 @@ func decodePublish(body []byte) (entries []*v1.LogInput, batch bool, err error) 
 func decodeJSON(body []byte) (entries []*v1.LogInput, batch bool, err error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return nil, false, invalidField("body", "must be a JSON object or array")
+		return nil, false, Invalid("body", "must be a JSON object or array")
 	}
 	batch = trimmed[0] == '['
 	if err := strictKeys(trimmed); err != nil {
@@ -66,7 +64,7 @@ func decodeJSON(body []byte) (entries []*v1.LogInput, batch bool, err error) {
 		return nil, batch, jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, batch, invalidField("body", "must hold one JSON value")
+		return nil, batch, Invalid("body", "must hold one JSON value")
 	}
 	entries = make([]*v1.LogInput, len(items))
 	for i, in := range items {
@@ -83,25 +81,20 @@ func decodeJSON(body []byte) (entries []*v1.LogInput, batch bool, err error) {
 
 func (in *logInput) toProto(prefix string) (*v1.LogInput, error) {
 	if in == nil {
-		return nil, invalidField(strings.TrimSuffix(prefix, "."), "must be an object")
+		return nil, Invalid(strings.TrimSuffix(prefix, "."), "must be an object")
 	}
 	if in.Level == nil {
-		return nil, invalidField(prefix+"level", "required")
+		return nil, Invalid(prefix+"level", "required")
 	}
-	level, err := actors.ParseLevel(*in.Level)
+	level, err := ParseLevel(*in.Level)
 	if err != nil {
-		return nil, invalidField(prefix+"level", "must be one of "+wire.LevelList)
+		return nil, Invalid(prefix+"level", "must be one of "+LevelList)
 	}
 	if in.Message == nil {
-		return nil, invalidField(prefix+"message", "required")
+		return nil, Invalid(prefix+"message", "required")
 	}
-	out := &v1.LogInput{Level: level, Message: *in.Message, Progress: actors.KeepProgress}
-	if in.Progress != nil {
-		if p := *in.Progress; !(p >= 0 && p <= 100) {
-			return nil, invalidField(prefix+"progress", "must be a number from 0 to 100")
-		}
-		out.Progress = *in.Progress
-	}
+	// Its range is checked with the other rules (CheckMessage), once for every way in.
+	out := &v1.LogInput{Level: level, Message: *in.Message, Progress: in.Progress}
 	if in.Finished != nil {
 		out.Finished = *in.Finished
 	}
@@ -123,14 +116,14 @@ func (in *logInput) attrs(prefix string) (*v1.LineAttrs, error) {
 		a.Update = *in.Update
 	}
 	if in.Section != nil {
-		if a.Section = wire.SectionNamed(*in.Section); a.Section == v1.Section_SECTION_NONE {
-			return nil, invalidField(prefix+"section", "must be start or end")
+		if a.Section = SectionNamed(*in.Section); a.Section == v1.Section_SECTION_NONE {
+			return nil, Invalid(prefix+"section", "must be start or end")
 		}
 	}
 	if in.Timestamp != nil {
 		t, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
 		if err != nil || t.UnixNano() <= 0 {
-			return nil, invalidField(prefix+"timestamp", "must be an RFC 3339 time, such as 2026-11-21T10:00:00.123Z")
+			return nil, Invalid(prefix+"timestamp", "must be an RFC 3339 time, such as 2026-11-21T10:00:00.123Z")
 		}
 		a.ProducedUnixNano = t.UnixNano()
 	}
@@ -150,15 +143,15 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return invalidField(field, "must be a JSON "+jsonType(typeErr.Type.String()))
+		return Invalid(field, "must be a JSON "+jsonType(typeErr.Type.String()))
 	case errors.As(err, &syntaxErr):
-		return invalidField("body", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
+		return Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return invalidField("body", "malformed JSON: unexpected end")
+		return Invalid("body", "malformed JSON: unexpected end")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return invalidField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+		return Invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
 	}
-	return invalidField("body", "malformed JSON")
+	return Invalid("body", "malformed JSON")
 }
 
 func jsonType(goType string) string {
@@ -169,14 +162,10 @@ func jsonType(goType string) string {
 		return "number"
 	case "bool":
 		return "boolean"
-	case "[]*server.logInput":
+	case "[]*wire.logInput":
 		return "array"
 	}
 	return "object"
-}
-
-func invalidField(field, reason string) *actors.InvalidError {
-	return &actors.InvalidError{Field: field, Reason: reason}
 }
 
 // publishKeys are the keys of a log entry, as the contract spells them.
@@ -216,11 +205,11 @@ func strictKeys(body []byte) error {
 				prefix = fmt.Sprintf("[%d].", stack[0].index-1)
 			}
 			if top.keys[key] {
-				return invalidField(prefix+key, "appears more than once")
+				return Invalid(prefix+key, "appears more than once")
 			}
 			for _, k := range publishKeys {
 				if key != k && strings.EqualFold(key, k) {
-					return invalidField(prefix+key, "unknown field (keys are lower case: "+k+")")
+					return Invalid(prefix+key, "unknown field (keys are lower case: "+k+")")
 				}
 			}
 			top.keys[key], top.keyNext = true, false

@@ -1,11 +1,9 @@
-package server
+package wire
 
 import (
 	"strconv"
 
-	"github.com/tasktail/tasktail/actors"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
-	"github.com/tasktail/tasktail/wire"
 )
 
 // fastDecode decodes the publish bodies producers almost always send, without reflection:
@@ -78,7 +76,7 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 		return nil, false
 	}
 	const level, message, progress, finished = 1, 2, 4, 8
-	e, seen := &v1.LogInput{Progress: actors.KeepProgress}, 0 // no progress: the task's stays
+	e, seen := &v1.LogInput{}, 0 // no progress: the task's stays
 	for {
 		s.space()
 		key, ok := s.plainString()
@@ -93,7 +91,7 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 			field = level
 			var name []byte
 			name, ok = s.plainString()
-			e.Level = wire.LevelNamed(name)
+			e.Level = LevelNamed(name)
 			ok = ok && e.Level != 0
 		case "message":
 			field = message
@@ -102,8 +100,9 @@ func (s *scanner) object() (*v1.LogInput, bool) {
 			e.Message = string(text)
 		case "progress":
 			field = progress
-			e.Progress, ok = s.number()
-			ok = ok && e.Progress >= 0 && e.Progress <= 100 // the full decoder words the error
+			var p float64
+			p, ok = s.number()
+			e.Progress = &p // its range is checked with the other rules (CheckMessage)
 		case "finished":
 			field = finished
 			e.Finished, ok = s.boolean()

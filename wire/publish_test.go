@@ -1,4 +1,4 @@
-package server
+package wire
 
 import (
 	"errors"
@@ -8,9 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tasktail/tasktail/actors"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
-	"github.com/tasktail/tasktail/wire"
 )
 
 func TestDecodePublish(t *testing.T) {
@@ -19,23 +17,23 @@ func TestDecodePublish(t *testing.T) {
 		batch bool
 		want  []*v1.LogInput
 	}{
-		// Without progress (or with null) the task's progress stays: KeepProgress.
-		{`{"level":"info","message":"hi"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "hi", Progress: actors.KeepProgress}}},
-		{`{"level":"info","message":"zero","progress":0}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "zero"}}},
-		{` {"level":"error","message":"","progress":12.5,"finished":true} `, false, []*v1.LogInput{{Level: v1.Level_LEVEL_ERROR, Progress: 12.5, Finished: true}}},
-		{`{"level":"info","message":"a \"quoted\"\nline\u00e9"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "a \"quoted\"\nlineé", Progress: actors.KeepProgress}}},
-		{`{"level":"info","message":"x","progress":null}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "x", Progress: actors.KeepProgress}}},
+		// Without progress (or with null) the task's progress stays: no progress in the message.
+		{`{"level":"info","message":"hi"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "hi"}}},
+		{`{"level":"info","message":"zero","progress":0}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "zero", Progress: proto.Float64(0)}}},
+		{` {"level":"error","message":"","progress":12.5,"finished":true} `, false, []*v1.LogInput{{Level: v1.Level_LEVEL_ERROR, Progress: proto.Float64(12.5), Finished: true}}},
+		{`{"level":"info","message":"a \"quoted\"\nline\u00e9"}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "a \"quoted\"\nlineé"}}},
+		{`{"level":"info","message":"x","progress":null}`, false, []*v1.LogInput{{Level: v1.Level_LEVEL_INFO, Message: "x"}}},
 		{`[{"level":"debug","message":"a"},{"level":"critical","message":"b","progress":100}]`, true,
-			[]*v1.LogInput{{Level: v1.Level_LEVEL_DEBUG, Message: "a", Progress: actors.KeepProgress}, {Level: v1.Level_LEVEL_CRITICAL, Message: "b", Progress: 100}}},
+			[]*v1.LogInput{{Level: v1.Level_LEVEL_DEBUG, Message: "a"}, {Level: v1.Level_LEVEL_CRITICAL, Message: "b", Progress: proto.Float64(100)}}},
 	}
 	for _, tc := range ok {
-		got, batch, err := decodePublish([]byte(tc.body))
+		got, batch, err := DecodePublish([]byte(tc.body))
 		if err != nil || batch != tc.batch || len(got) != len(tc.want) {
 			t.Fatalf("%s: %v %v %v", tc.body, got, batch, err)
 		}
 		for i := range got {
 			if got[i].Level != tc.want[i].Level || got[i].Message != tc.want[i].Message ||
-				got[i].Progress != tc.want[i].Progress || got[i].Finished != tc.want[i].Finished {
+				!proto.Equal(got[i], tc.want[i]) || got[i].Finished != tc.want[i].Finished {
 				t.Fatalf("%s: entry %d = %v, want %v", tc.body, i, got[i], tc.want[i])
 			}
 		}
@@ -63,8 +61,8 @@ func TestDecodePublish(t *testing.T) {
 		{"\xff", "body"},
 	}
 	for _, tc := range bad {
-		_, _, err := decodePublish([]byte(tc.body))
-		var inv *actors.InvalidError
+		_, _, err := DecodePublish([]byte(tc.body))
+		var inv *InvalidError
 		if !errors.As(err, &inv) || inv.Field != tc.field {
 			t.Errorf("%s: err %v, want invalid %s", tc.body, err, tc.field)
 		}
@@ -133,14 +131,14 @@ func checkDecoded(t *testing.T, body []byte) {
 			}
 		}
 	}
-	entries, batch, err := decodePublish(body)
+	entries, batch, err := DecodePublish(body)
 	if err == nil {
 		if keyErr := strictKeys(body); keyErr != nil {
 			t.Fatalf("%q: accepted with %v", body, keyErr)
 		}
 	}
 	if err != nil {
-		var inv *actors.InvalidError
+		var inv *InvalidError
 		if !errors.As(err, &inv) {
 			t.Fatalf("error %v is not an InvalidError", err)
 		}
@@ -153,7 +151,7 @@ func checkDecoded(t *testing.T, body []byte) {
 		t.Fatalf("accepted %q as %d entries, want one object", body, len(entries))
 	}
 	for _, e := range entries {
-		if wire.LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
+		if LevelName(e.Level) == "" || !utf8.ValidString(e.Message) {
 			t.Fatalf("accepted %q as %v", body, e)
 		}
 	}
