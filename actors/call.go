@@ -92,7 +92,7 @@ func callOf(p *v1.Publish, answered func(*PublishCall)) *PublishCall {
 // ackOf is the answer to the *v1.Publish that c was made from: a PublishAck, or the
 // refusal or failure that answered the whole call.
 func ackOf(c *PublishCall) any {
-	epoch, failure := c.Answer()
+	epoch, failure := c.Outcome()
 	if failure != nil {
 		return failure
 	}
@@ -119,14 +119,15 @@ func completeFrom(c *PublishCall, reply any, err error) {
 		err = ErrTimeout // no attempt reached the task's member in time: 503, never 500
 	case err != nil:
 	case ok && len(ack.Groups) == c.Parts():
+		parts := make([]batch.Part, len(ack.Groups))
 		for i, g := range ack.Groups {
-			c.SetPart(i, batch.Part{First: g.FirstSeq, Last: g.LastSeq, Queued: g.Queued,
-				Finished: g.Status == v1.PublishStatus_PUBLISH_STATUS_FINISHED, Reused: g.Status == v1.PublishStatus_PUBLISH_STATUS_KEY_REUSED})
+			parts[i] = batch.Part{First: g.FirstSeq, Last: g.LastSeq, Queued: g.Queued,
+				Finished: g.Status == v1.PublishStatus_PUBLISH_STATUS_FINISHED, Reused: g.Status == v1.PublishStatus_PUBLISH_STATUS_KEY_REUSED}
 		}
-		c.Complete(ack.Epoch, nil)
+		c.Answer(ack.Epoch, parts)
 		return
 	case replyError(reply) != nil:
-		c.Complete("", reply)
+		c.Refuse("", reply)
 		return
 	default:
 		err = unexpected(reply)

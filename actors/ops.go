@@ -94,7 +94,7 @@ func routeOf(msg any) (r route, taskID string, ok bool) {
 // anything else is answered to its sender.
 func answer(respond func(any), msg any, reply proto.Message) {
 	if c, ok := msg.(*PublishCall); ok {
-		c.Complete("", reply)
+		c.Refuse("", reply)
 		return
 	}
 	respond(reply)

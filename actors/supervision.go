@@ -42,7 +42,7 @@ func (s *taskSupervisor) failed(system *actor.ActorSystem, child *actor.PID, rs 
 	}
 	failure := &v1.TaskFailure{TaskId: taskID, Reason: fmt.Sprint(reason)}
 	if c, ok := msg.(*PublishCall); ok {
-		c.Complete("", failure)
+		c.Refuse("", failure)
 	} else if sender != nil {
 		system.Root.Send(sender, failure)
 	}

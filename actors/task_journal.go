@@ -276,7 +276,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 		// so it neither reuses the seqs nor loses what was stored.
 		unknown := &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_OUTCOME_UNKNOWN}
 		if p.call != nil {
-			p.call.Complete(t.s.Epoch, unknown)
+			p.call.Refuse(t.s.Epoch, unknown)
 		} else {
 			respond(ctx, p.sender, unknown)
 		}
@@ -286,7 +286,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 	}
 	switch {
 	case p.call != nil && m.err != nil:
-		p.call.Complete(t.s.Epoch, t.journalUnavailable())
+		p.call.Refuse(t.s.Epoch, t.journalUnavailable())
 	case p.call != nil:
 		t.applyPlan(ctx, p.call, p.plan)
 	case p.restart != "" && m.err != nil:
@@ -333,7 +333,7 @@ func (t *TaskActor) answerWaiting(ctx actor.Context, written, waiting proto.Mess
 		return
 	}
 	if p := t.j.pending; p.call != nil {
-		p.call.Complete(t.s.Epoch, written)
+		p.call.Refuse(t.s.Epoch, written)
 	} else if p.sender != nil {
 		respond(ctx, p.sender, written)
 	}

@@ -50,17 +50,18 @@ func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *taskstate.Pl
 			t.history.push(e.Seq, frame, t.cfg.HistoryLimit, t.cfg.HistoryBytes, t.s.QueueStart())
 		}
 	}
+	parts := make([]batch.Part, len(p.Groups))
 	for i, g := range p.Groups {
 		queued := g.Queued // a retry: as the first time
 		if g.Appended {
 			queued = !watched
 		} else if g.Repeats > 0 {
-			queued = c.Part(g.Repeats - 1).Queued
+			queued = parts[g.Repeats-1].Queued
 		}
-		c.SetPart(i, batch.Part{First: g.First, Last: g.Last, Queued: queued, Finished: g.Finished, Reused: g.KeyReused})
+		parts[i] = batch.Part{First: g.First, Last: g.Last, Queued: queued, Finished: g.Finished, Reused: g.KeyReused}
 	}
 	t.deliverLive(ctx, live, fx.JustFinished)
-	c.Complete(t.s.Epoch, nil)
+	c.Answer(t.s.Epoch, parts)
 }
 
 // stamp is the time of the entries of one call, with its timestamp formatted once.

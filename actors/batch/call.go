@@ -17,8 +17,9 @@ type Input = taskstate.Input
 
 // Call is the publishes of one or more callers to one task, each its own all-or-nothing
 // group, in order. A task's pipe builds it; a call that crossed cluster members is made
-// again with New. The task reads it (Entries, Ends, Key), records each group's outcome
-// (SetPart) and answers it once (Complete); its callers wait on Done and read Result.
+// again with New. The task reads it (Entries, Ends, Key: it changes none of them) and
+// answers it once, with every group's outcome (Answer) or for the whole call (Refuse);
+// its callers wait on Done and read Result.
 type Call struct {
 	taskID  string
 	entries []Input
@@ -51,7 +52,7 @@ type Part struct {
 // New makes a call that is answered in place: answered is called once, on the goroutine
 // that completes it. A call that travelled between cluster members is made again so.
 func New(taskID string, entries []Input, ends []int, keys []string, answered func(*Call)) *Call {
-	return &Call{taskID: taskID, entries: entries, ends: ends, keys: keys, parts: make([]Part, len(ends)), answered: answered}
+	return &Call{taskID: taskID, entries: entries, ends: ends, keys: keys, answered: answered}
 }
 
 // GetTaskId names the call's task.
@@ -82,30 +83,35 @@ func (c *Call) Key(i int) string {
 // Keys are the groups' idempotency keys; nil when none has one.
 func (c *Call) Keys() []string { return c.keys }
 
-// Part is group i's outcome as recorded so far, and SetPart records it; the task records
-// every group's before it completes the call.
-func (c *Call) Part(i int) Part       { return c.parts[i] }
-func (c *Call) SetPart(i int, p Part) { c.parts[i] = p }
-
 // Parts is the number of groups.
 func (c *Call) Parts() int { return len(c.ends) }
 
-// Answer is the call's answer once completed: the task's epoch, and what answered the
-// call as a whole instead of its groups (nil when the task handled it).
-func (c *Call) Answer() (epoch string, failure any) { return c.epoch, c.failure }
+// Part is group i's outcome once the call is answered (Answer).
+func (c *Call) Part(i int) Part { return c.parts[i] }
 
-// Complete answers every caller of c, from whoever handled or refused it (the task, a
-// router, the supervisor); failure is nil when the task handled it. It takes no lock: on a
-// task's goroutine it only records the answer and wakes the callers.
-func (c *Call) Complete(epoch string, failure any) {
+// Outcome is the call's answer once answered: the task's epoch, and what answered the
+// call as a whole instead of its groups (nil when the task handled it).
+func (c *Call) Outcome() (epoch string, failure any) { return c.epoch, c.failure }
+
+// Answer answers every caller of c for the task that handled it: parts holds each group's
+// outcome, in order. Refuse answers the call as a whole instead (a refusal, a failure),
+// from whoever refused it: the task, a router, the supervisor. A call is answered once;
+// an answer after its timer's is dropped. Neither takes a lock: on a task's goroutine
+// they only record the answer and wake the callers.
+func (c *Call) Answer(epoch string, parts []Part) { c.complete(epoch, parts, nil) }
+func (c *Call) Refuse(epoch string, failure any) { c.complete(epoch, nil, failure) }
+
+func (c *Call) complete(epoch string, parts []Part, failure any) {
 	if c.done == nil {
-		c.epoch, c.failure = epoch, failure
-		if !c.state.Swap(true) && c.answered != nil {
-			c.answered(c)
+		if !c.state.Swap(true) {
+			c.epoch, c.parts, c.failure = epoch, parts, failure
+			if c.answered != nil {
+				c.answered(c)
+			}
 		}
 		return
 	}
-	if c.finish(epoch, failure, nil) {
+	if c.finish(epoch, parts, failure, nil) {
 		c.expire.Stop()
 		c.pipe.answered(c)
 	}
@@ -114,7 +120,7 @@ func (c *Call) Complete(epoch string, failure any) {
 // Fail answers c with err from a goroutine that is no actor's (a cluster request), which
 // sends the pipe's next call itself.
 func (c *Call) Fail(err error) {
-	if c.finish("", nil, err) {
+	if c.finish("", nil, nil, err) {
 		c.expire.Stop()
 		c.pipe.sendAfter(c)
 	}
@@ -123,18 +129,21 @@ func (c *Call) Fail(err error) {
 // timedOut is Fail from c's own timer: the timer has fired, and may have fired before
 // newCall stored it in c.expire (a timeout shorter than that step), so it is not touched.
 func (c *Call) timedOut() {
-	if c.finish("", nil, c.pipe.pipes.timeoutErr) {
+	if c.finish("", nil, nil, c.pipe.pipes.timeoutErr) {
 		c.pipe.sendAfter(c)
 	}
 }
 
 // finish answers every caller of c and reports whether this was the answer: a call is
 // answered once, by its task or by its timer, whichever comes first.
-func (c *Call) finish(epoch string, failure any, err error) bool {
+func (c *Call) finish(epoch string, parts []Part, failure any, err error) bool {
 	if !c.state.CompareAndSwap(false, true) {
 		return false
 	}
 	c.epoch, c.failure, c.err = epoch, failure, err
+	if parts != nil {
+		c.parts = parts
+	}
 	close(c.done)
 	return true
 }
@@ -144,13 +153,11 @@ func (c *Call) Done() <-chan struct{} { return c.done }
 
 // Result is group part's outcome once the call is answered: its Part, the task's epoch,
 // what answered the whole call (failure), or the error it failed with (a timeout, Fail's).
-// A call that failed so may still reach its task, which records its groups' outcomes as
-// it handles it: they are not read then.
 func (c *Call) Result(part int) (p Part, epoch string, failure any, err error) {
-	if c.err != nil {
-		return Part{}, "", nil, c.err
+	if c.err != nil || c.failure != nil {
+		return Part{}, c.epoch, c.failure, c.err
 	}
-	return c.parts[part], c.epoch, c.failure, nil
+	return c.parts[part], c.epoch, nil, nil
 }
 
 // setKey gives the group just added (the last) key k.

@@ -56,7 +56,6 @@ func (p *Pipe) Add(entries []Input, key string, maxEntries int) (*Call, int) {
 	c.entries = append(c.entries, entries...)
 	c.ends = append(c.ends, len(c.entries))
 	c.setKey(key)
-	c.parts = append(c.parts, Part{})
 	// The answer to the call in flight may have come before waitingN was stored, when its
 	// task saw no call waiting: then this publisher sends the next call. (waitingN is
 	// stored before the answer is loaded here, and the task stores the answer before it
@@ -167,7 +166,7 @@ func (ps *Pipes) Wait() { ps.senders.Wait() }
 func (ps *Pipes) newCall(p *Pipe, entries, parts int) *Call {
 	c := &Call{
 		taskID: p.taskID, pipe: p, done: make(chan struct{}),
-		entries: make([]Input, 0, entries), ends: make([]int, 0, parts), parts: make([]Part, 0, parts),
+		entries: make([]Input, 0, entries), ends: make([]int, 0, parts),
 	}
 	// A call the task never answers (it was stopped with the call in its mailbox) must
 	// not hold up the calls behind it.

@@ -157,30 +157,49 @@ func cutDamaged(fs vfs.FS, damage []walDamage) error {
 		if err := vfs.CopyAcrossFS(fs, d.file, fs, d.file+".damaged"); err != nil {
 			return fmt.Errorf("keep a copy of %s: %w", d.file, err)
 		}
-		f, err := fs.OpenReadWrite(d.file, vfs.WriteCategoryUnspecified)
-		if err != nil {
-			return err
-		}
-		err = truncate(f, d.offset)
-		if e := f.Sync(); err == nil {
-			err = e
-		}
-		if e := f.Close(); err == nil {
-			err = e
-		}
-		if err != nil {
+		if err := cut(fs, d.file, d.offset); err != nil {
 			return fmt.Errorf("cut %s at %d: %w", d.file, d.offset, err)
 		}
 	}
 	return nil
 }
 
-// truncate cuts f at size; vfs.File has no Truncate, but the operating system's file does.
-func truncate(f vfs.File, size int64) error {
-	if t, ok := f.(interface{ Truncate(int64) error }); ok {
-		return t.Truncate(size)
+// cut shortens the file name to size bytes, synced: in place where the file can be
+// truncated (the operating system's), else by writing its first size bytes to a new
+// file that replaces it (an in-memory FS in tests).
+func cut(fs vfs.FS, name string, size int64) error {
+	f, err := fs.OpenReadWrite(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
 	}
-	return errors.New("file cannot be truncated")
+	if t, ok := f.(interface{ Truncate(int64) error }); ok {
+		err = t.Truncate(size)
+		if e := f.Sync(); err == nil {
+			err = e
+		}
+		return errors.Join(err, f.Close())
+	}
+	f.Close()
+	src, err := fs.Open(name)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := fs.Create(name+".cut", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, io.LimitReader(src, size))
+	if e := dst.Sync(); err == nil {
+		err = e
+	}
+	if e := dst.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return err
+	}
+	return fs.Rename(name+".cut", name)
 }
 
 // newEpochs gives every task a new epoch in one synced batch, keeping LastSeq: entries
