@@ -88,7 +88,10 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, extra fu
 	var inv *wire.InvalidError
 	var auth *authError
 	var limited *rateLimitError
+	var media mediaTypeError
 	switch {
+	case errors.As(err, &media):
+		answer(w, http.StatusUnsupportedMediaType, codeMediaType, media.message)
 	case errors.As(err, &limited):
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(limited.retryAfter.Seconds()))))
 		answer(w, http.StatusTooManyRequests, codeRateLimited, limited.Error())

@@ -15,11 +15,8 @@ import (
 // frames, one per line; with Content-Disposition for a download. It is authorized like
 // viewing. A download that cannot finish (the journal fails, the task restarts under it,
 // the server drains) is aborted, never ended cleanly: the client sees a broken transfer.
-func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request) {
-	taskID, ok := s.viewedTask(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) downloadLog(w http.ResponseWriter, r *http.Request, in *request) {
+	taskID := in.taskID
 	if q := r.URL.Query(); q.Has("from_seq") || q.Has("limit") {
 		s.logPage(w, r, taskID) // a page of the log, for the viewer (logpage.go)
 		return

@@ -66,11 +66,8 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request, taskID string) 
 // searchLog serves GET /v1/tasks/{task_id}/search?q=TEXT&min_level=L&from_seq=N&limit=M:
 // {"task_id","query","seqs":[…],"next_from_seq"}, next_from_seq 0 once the end was
 // reached. q or min_level is needed (min_level=error finds the errors).
-func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
-	taskID, ok := s.viewedTask(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) searchLog(w http.ResponseWriter, r *http.Request, in *request) {
+	taskID := in.taskID
 	q := r.URL.Query()
 	query := q.Get("q")
 	var minLevel v1.Level
@@ -106,21 +103,6 @@ func (s *Server) searchLog(w http.ResponseWriter, r *http.Request) {
 		res.Seqs = []uint64{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_id": taskID, "query": query, "seqs": res.Seqs, "next_from_seq": res.Next})
-}
-
-// viewedTask returns the task_id of a request about a task's log once it is valid and
-// the request may view the task; otherwise it has answered the request.
-func (s *Server) viewedTask(w http.ResponseWriter, r *http.Request) (string, bool) {
-	taskID := r.PathValue("task_id")
-	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
-		s.writeError(w, r, err)
-		return "", false
-	}
-	if _, err := s.authorizeView(r, taskID); err != nil {
-		s.writeError(w, r, err)
-		return "", false
-	}
-	return taskID, true
 }
 
 // rangeQuery parses from_seq (default defFrom) and limit (1 to maxLimit, default

@@ -212,16 +212,9 @@ func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" 
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/tasks", s.listTasks)
-	mux.HandleFunc("POST /v1/tasks/{task_id}/logs", stateChange(s.publish))
-	mux.HandleFunc("GET /v1/tasks/{task_id}", s.status)
-	mux.HandleFunc("DELETE /v1/tasks/{task_id}", stateChange(s.delete))
-	mux.HandleFunc("POST /v1/tasks/{task_id}/restart", stateChange(s.restart))
-	mux.HandleFunc("GET /v1/tasks/{task_id}/log", s.downloadLog)
-	mux.HandleFunc("GET /v1/tasks/{task_id}/search", s.searchLog)
-	mux.HandleFunc("GET /v1/tasks/{task_id}/ws", s.websocket)
-	mux.HandleFunc("GET /tasks/{task_id}", s.viewer)
-	mux.HandleFunc("GET /{$}", s.index)
+	for _, rt := range s.table() { // routes.go
+		mux.HandleFunc(rt.method+" "+rt.pattern, s.serve(rt))
+	}
 	mux.Handle("GET /static/", staticFiles())
 	s.probes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"mime"
 	"net/http"
 	"os"
 	"strconv"
@@ -56,70 +55,24 @@ func releaseBody(buf *[]byte, body []byte) {
 	}
 }
 
-func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
-	began := time.Now()
-	taskID := r.PathValue("task_id")
-	if err := s.authorizePublish(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	// A body must say it is JSON or NDJSON: a page of another site can send a text body
-	// without a preflight, never one of these (see csrf.go).
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+// publish serves a publish: the route table (routes.go) has checked the key and read a
+// JSON body within its bounds, or left an NDJSON stream to read.
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, in *request) {
 	switch {
-	case err == nil && mt == mediaNDJSON && r.Header.Get(idempotencyHeader) != "":
+	case in.stream && r.Header.Get(idempotencyHeader) != "":
 		s.writeError(w, r, wire.Invalid("idempotency_key", "applies to a single or batch publish; a stream answers where it stopped instead"))
 		return
-	case err == nil && mt == mediaNDJSON:
-		s.publishStream(w, r, taskID) // lasts as long as the producer: not a publish latency
-		return
-	case err != nil || mt != "application/json":
-		writeErrorCode(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json, or application/x-ndjson for a stream (with curl: -H 'Content-Type: application/json')")
+	case in.stream:
+		s.publishStream(w, r, in.taskID) // lasts as long as the producer: not a publish latency
 		return
 	}
-	defer s.observePublish(began)
-	tooLarge := wire.TooLarge("body", "larger than the request limit")
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		s.writeError(w, r, tooLarge) // refused unread: an oversized body costs no memory
-		return
-	}
-	// What the body may take is reserved before anything is read: its Content-Length, or
-	// without one the largest body.
-	reserved := r.ContentLength
-	if reserved < 0 {
-		reserved = s.cfg.MaxBodyBytes + 1
-	}
-	if !s.bodies.reserve(reserved) {
-		s.writeError(w, r, errBodyBudget)
-		return
-	}
-	defer s.bodies.release(reserved)
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
-	buf := bodyBuffers.Get().(*[]byte)
-	body := *buf
-	if r.ContentLength > 0 && cap(body) <= int(r.ContentLength) {
-		body = make([]byte, 0, r.ContentLength+1) // one buffer of the body's size; +1 sees the end
-	}
-	body, err = readAll(body, r.Body, s.cfg.MaxBodyBytes)
-	defer releaseBody(buf, body)
-	if err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			err = tooLarge
-		}
-		s.writeError(w, r, s.bodyReadError(err))
-		return
-	}
-	entries, batch, err := wire.DecodePublish(body) // entries hold copies: body is free after
+	defer s.observePublish(time.Now())
+	entries, batch, err := wire.DecodePublish(in.body) // entries hold copies: body is free after
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ack, err := s.Manager().PublishOnce(r.Context(), taskID, r.Header.Get(idempotencyHeader), entries)
+	ack, err := s.Manager().PublishOnce(r.Context(), in.taskID, r.Header.Get(idempotencyHeader), entries)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -154,12 +107,8 @@ func (s *Server) observePublish(began time.Time) {
 	s.metrics.publishLatency.Observe(time.Since(began).Seconds())
 }
 
-func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.authorizeView(r, r.PathValue("task_id")); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	st, err := s.Manager().Status(r.Context(), r.PathValue("task_id"))
+func (s *Server) status(w http.ResponseWriter, r *http.Request, in *request) {
+	st, err := s.Manager().Status(r.Context(), in.taskID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -170,12 +119,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
-	if err := s.authorizePublish(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.Manager().Disconnect(r.Context(), r.PathValue("task_id")); err != nil {
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, in *request) {
+	if err := s.Manager().Disconnect(r.Context(), in.taskID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -184,12 +129,8 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 
 // restart starts a new incarnation of a task: 200 {"task_id","epoch"}, 404 for an unknown
 // task. Like delete, it needs a publish key.
-func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
-	if err := s.authorizePublish(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	taskID := r.PathValue("task_id")
+func (s *Server) restart(w http.ResponseWriter, r *http.Request, in *request) {
+	taskID := in.taskID
 	epoch, err := s.Manager().Restart(r.Context(), taskID)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -16,16 +16,14 @@ var web embed.FS
 // own origin ('self' covers ws: and wss: of the same host).
 const viewerPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-func (s *Server) viewer(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Actors.ValidateTaskID(r.PathValue("task_id")); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Server) viewer(w http.ResponseWriter, r *http.Request, _ *request) {
 	s.page(w, r, "web/viewer.html")
 }
 
 // index is the page at /: the task list, each task linking to its viewer.
-func (s *Server) index(w http.ResponseWriter, r *http.Request) { s.page(w, r, "web/index.html") }
+func (s *Server) index(w http.ResponseWriter, r *http.Request, _ *request) {
+	s.page(w, r, "web/index.html")
+}
 
 // page serves one of the embedded pages.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, name string) {

@@ -87,21 +87,8 @@ func parseResume(r *http.Request) (actors.Resume, error) {
 	return from, nil
 }
 
-func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
-	// A page may read why its WebSocket was refused by fetching the same URL (a browser
-	// shows a refused handshake to its scripts as a bare 1006): every answer but the
-	// upgrade is an error without task content, readable from any origin.
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	taskID := r.PathValue("task_id")
-	if err := s.cfg.Actors.ValidateTaskID(taskID); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	expires, err := s.authorizeView(r, taskID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Server) websocket(w http.ResponseWriter, r *http.Request, in *request) {
+	taskID, expires := in.taskID, in.expires
 	from, err := parseResume(r)
 	if err != nil {
 		s.writeError(w, r, err)
