@@ -86,16 +86,21 @@ type BatchAck struct {
 	Queued   bool   `json:"queued"`
 }
 
-// Status describes a task.
+// Status describes a task, as the server's status answer and each item of its task list
+// do (one shape).
 type Status struct {
 	TaskID      string  `json:"task_id"`
+	State       string  `json:"state"` // running, finished or failed
 	Epoch       string  `json:"epoch"`
 	Connected   bool    `json:"connected"`
-	Subscribers int     `json:"subscribers"`
+	Subscribers int     `json:"subscribers"` // the task's viewers
 	Queued      int     `json:"queued"`
 	LastSeq     uint64  `json:"last_seq"`
 	Progress    float64 `json:"progress"`
 	Finished    bool    `json:"finished"`
+	Failed      bool    `json:"failed"`
+	// LastActive is when the task was last published to, watched or left.
+	LastActive time.Time `json:"last_active"`
 	// Member is the cluster member the task lives on (empty on a single node).
 	Member string `json:"member,omitempty"`
 }
@@ -182,17 +187,8 @@ func (c *Client) Status(ctx context.Context, taskID string) (Status, error) {
 	return st, c.do(ctx, http.MethodGet, taskPath(taskID), nil, http.StatusOK, &st)
 }
 
-// TaskSummary is one task of the task list.
-type TaskSummary struct {
-	TaskID      string    `json:"task_id"`
-	State       string    `json:"state"` // running, finished or failed
-	Epoch       string    `json:"epoch"`
-	LastSeq     uint64    `json:"last_seq"`
-	Progress    float64   `json:"progress"`
-	Subscribers int       `json:"subscribers"`
-	LastActive  time.Time `json:"last_active"`
-	Member      string    `json:"member,omitempty"`
-}
+// TaskSummary is one task of the task list: its Status.
+type TaskSummary = Status
 
 // ListOptions select a page of the task list; zero values mean every task, the first
 // page, and the server's page size.

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/wire"
@@ -23,31 +22,9 @@ const (
 // taskStates are the states a list may be filtered by.
 var taskStates = []string{"running", "finished", "failed"}
 
-type listedTask struct {
-	TaskID      string  `json:"task_id"`
-	State       string  `json:"state"`
-	Epoch       string  `json:"epoch"`
-	LastSeq     uint64  `json:"last_seq"`
-	Progress    float64 `json:"progress"`
-	Subscribers uint32  `json:"subscribers"`
-	LastActive  string  `json:"last_active"`
-	Member      string  `json:"member,omitempty"`
-}
-
 type listReply struct {
-	Tasks      []listedTask `json:"tasks"`
-	NextCursor string       `json:"next_cursor,omitempty"`
-}
-
-// stateOf names a task's state.
-func stateOf(st *v1.Status) string {
-	switch {
-	case st.Failed:
-		return "failed"
-	case st.Finished:
-		return "finished"
-	}
-	return "running"
+	Tasks      []wire.Status `json:"tasks"`
+	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
 // listCursor is where a page ends: the last task's activity time and task_id. "~" is not
@@ -109,10 +86,10 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, _ *request) {
 		return
 	}
 	slices.SortFunc(all, newerFirst)
-	reply := listReply{Tasks: []listedTask{}}
+	reply := listReply{Tasks: []wire.Status{}}
 	var last *v1.Status
 	for _, st := range all {
-		if state != "" && stateOf(st) != state || cursor.taskID != "" && !cursor.after(st) {
+		if state != "" && wire.StateOf(st) != state || cursor.taskID != "" && !cursor.after(st) {
 			continue
 		}
 		if len(reply.Tasks) == limit {
@@ -120,10 +97,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, _ *request) {
 			break
 		}
 		last = st
-		reply.Tasks = append(reply.Tasks, listedTask{
-			TaskID: st.TaskId, State: stateOf(st), Epoch: st.Epoch, LastSeq: st.LastSeq, Progress: st.Progress,
-			Subscribers: st.Subscribers, LastActive: time.Unix(0, st.LastActiveUnixNano).UTC().Format(time.RFC3339Nano), Member: st.Member,
-		})
+		reply.Tasks = append(reply.Tasks, wire.Status{Status: st})
 	}
 	writeJSON(w, http.StatusOK, reply)
 }

@@ -91,18 +91,6 @@ func (s *Server) bodyReadError(err error) error {
 	return err
 }
 
-type statusReply struct {
-	TaskID      string  `json:"task_id"`
-	Epoch       string  `json:"epoch"`
-	Connected   bool    `json:"connected"`
-	Subscribers uint32  `json:"subscribers"`
-	Queued      uint32  `json:"queued"`
-	LastSeq     uint64  `json:"last_seq"`
-	Progress    float64 `json:"progress"`
-	Finished    bool    `json:"finished"`
-	Member      string  `json:"member,omitempty"` // cluster mode: where the task lives
-}
-
 func (s *Server) observePublish(began time.Time) {
 	s.metrics.publishLatency.Observe(time.Since(began).Seconds())
 }
@@ -113,10 +101,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, in *request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, statusReply{
-		TaskID: st.TaskId, Epoch: st.Epoch, Connected: st.Connected, Subscribers: st.Subscribers,
-		Queued: st.Queued, LastSeq: st.LastSeq, Progress: st.Progress, Finished: st.Finished, Member: st.Member,
-	})
+	writeJSON(w, http.StatusOK, wire.Status{Status: st})
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, in *request) {
