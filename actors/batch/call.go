@@ -99,7 +99,7 @@ func (c *Call) Outcome() (epoch string, failure any) { return c.epoch, c.failure
 // an answer after its timer's is dropped. Neither takes a lock: on a task's goroutine
 // they only record the answer and wake the callers.
 func (c *Call) Answer(epoch string, parts []Part) { c.complete(epoch, parts, nil) }
-func (c *Call) Refuse(epoch string, failure any) { c.complete(epoch, nil, failure) }
+func (c *Call) Refuse(epoch string, failure any)  { c.complete(epoch, nil, failure) }
 
 func (c *Call) complete(epoch string, parts []Part, failure any) {
 	if c.done == nil {
