@@ -196,6 +196,17 @@ func (t *TaskActor) getStatus(ctx actor.Context, _ *v1.GetStatus, sender *actor.
 	respond(ctx, sender, t.status())
 }
 
+// status is the task's status, as GetStatus and the task list answer it.
+func (t *TaskActor) status() *v1.Status {
+	return &v1.Status{
+		TaskId: t.taskID, Found: true, Epoch: t.s.Epoch,
+		Connected: len(t.subs) > 0, Subscribers: uint32(len(t.subs)), Queued: t.queued(),
+		LastSeq: t.s.LastSeq, Progress: t.s.Progress, Finished: t.s.Finished, Member: t.member,
+		Failed: t.s.Failed, LastActiveUnixNano: processStart.Add(t.lastActive).UnixNano(),
+	}
+}
+
+
 func (t *TaskActor) getLog(ctx actor.Context, _ *v1.GetLog, sender *actor.PID) {
 	frames := t.history.appendRange(nil, t.history.oldest(t.s.LastSeq), t.s.LastSeq)
 	respond(ctx, sender, &v1.LogFrames{TaskId: t.taskID, Found: true, Frames: frames})

@@ -183,15 +183,6 @@ func (t *TaskActor) historyGap(from, to uint64) []byte {
 	return wire.GapFrame(&v1.Gap{TaskId: t.taskID, FromSeq: from, ToSeq: to, Reason: v1.GapReason_GAP_REASON_HISTORY})
 }
 
-func (t *TaskActor) status() *v1.Status {
-	return &v1.Status{
-		TaskId: t.taskID, Found: true, Epoch: t.s.Epoch,
-		Connected: len(t.subs) > 0, Subscribers: uint32(len(t.subs)), Queued: t.queued(),
-		LastSeq: t.s.LastSeq, Progress: t.s.Progress, Finished: t.s.Finished, Member: t.member,
-		Failed: t.s.Failed, LastActiveUnixNano: processStart.Add(t.lastActive).UnixNano(),
-	}
-}
-
 // backfill starts reading from the journal what a resuming subscriber needs beyond the
 // history, at most Config.ReplayLimit entries back from the last, and reports whether it
 // did; the subscriber is registered when the entries arrive. Publishes wait meanwhile, so
