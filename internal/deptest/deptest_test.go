@@ -46,6 +46,17 @@ var rules = []struct {
 		[]string{"testing"}},
 }
 
+// embedMost bounds what a program that embeds tasktail in memory (actors) links: 304
+// packages when this was written, most of them the actor library's own (protobuf,
+// OpenTelemetry, Prometheus), against 604 when the cluster and both journals came with it.
+const embedMost = 320
+
+func TestEmbeddingStaysSmall(t *testing.T) {
+	if n := len(listDeps(t, module+"actors")); n > embedMost {
+		t.Errorf("a program that embeds the actors links %d packages, more than %d: see what came in with go list -deps ./actors", n, embedMost)
+	}
+}
+
 func TestLayering(t *testing.T) {
 	for _, r := range rules {
 		deps := listDeps(t, module+r.pkg)
