@@ -45,7 +45,7 @@ type Config struct {
 	// Retry-After, before its body is read when it has a Content-Length.
 	MaxBodyMemory int64
 	// MaxDownloads bounds the log downloads served at once (default 16); one more gets 503
-	// with Retry-After. Each holds about a page of the journal (see the README's memory).
+	// with Retry-After. Each holds about a page of the journal (see the operator guide's "Memory").
 	MaxDownloads int
 	// MaxDownloadsPerCredential bounds the log downloads one key or token (or, without
 	// credentials, everyone) has at once (default 4); one more gets 503 with Retry-After.

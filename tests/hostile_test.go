@@ -312,7 +312,7 @@ func TestSlotHoldersDoNotBlindProbes(t *testing.T) {
 	await(t, "a publish once the slow bodies are cut", func() bool { return s.roundTrip(publishRequest) == http.StatusAccepted })
 }
 
-// The attack of finding 3 against the memory formula of the README ("Memory"): tasks of
+// The attack of finding 3 against the memory formula of the operator guide ("Memory"): tasks of
 // large messages hold at most their history bytes plus their queue, and bodies being read
 // at once hold at most twice --max-body-memory.
 func TestMemoryStaysWithinTheFormula(t *testing.T) {

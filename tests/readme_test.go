@@ -17,22 +17,27 @@ import (
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
-// readmeBlock returns the fenced code block of README.md that holds line, without its
+// guides are the documents whose commands a user copies: the README and the guides.
+var guides = []string{"../README.md", "../docs/user-guide.md", "../docs/operator-guide.md", "../docs/library.md"}
+
+// readmeBlock returns the fenced code block of the guides that holds line, without its
 // fences: what a user copies.
 func readmeBlock(t *testing.T, line string) string {
 	t.Helper()
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := strings.Split(string(readme), "\n```")
-	for i := 1; i < len(parts); i += 2 { // odd parts are inside fences
-		if strings.Contains(parts[i], line) {
-			_, body, _ := strings.Cut(parts[i], "\n") // the fence's language
-			return body
+	for _, name := range guides {
+		doc, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(string(doc), "\n```")
+		for i := 1; i < len(parts); i += 2 { // odd parts are inside fences
+			if strings.Contains(parts[i], line) {
+				_, body, _ := strings.Cut(parts[i], "\n") // the fence's language
+				return body
+			}
 		}
 	}
-	t.Fatalf("README.md has no code block with %q", line)
+	t.Fatalf("no code block of %v holds %q", guides, line)
 	return ""
 }
 

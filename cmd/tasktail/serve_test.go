@@ -43,7 +43,7 @@ func TestServeHelpNamesEveryVariable(t *testing.T) {
 	}
 }
 
-// The README's settings tables and `serve --help` come from the same defaults: every flag
+// The operator guide's settings tables and `serve --help` come from the same defaults: every flag
 // of serve is in a table with its variable and default, and every table row is a flag.
 func TestReadmeSettingsMatchServeHelp(t *testing.T) {
 	var stderr bytes.Buffer // help goes to stdout
@@ -65,7 +65,7 @@ func TestReadmeSettingsMatchServeHelp(t *testing.T) {
 		}
 		help[m[1]] = setting{env: m[2], def: def}
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/operator-guide.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,21 +77,21 @@ func TestReadmeSettingsMatchServeHelp(t *testing.T) {
 		h, ok := help[name]
 		switch {
 		case !ok:
-			t.Errorf("README lists --%s, which serve does not have", name)
+			t.Errorf("the operator guide lists --%s, which serve does not have", name)
 		case h.env != env:
-			t.Errorf("README names --%s's variable %s, serve %s", name, env, h.env)
+			t.Errorf("the operator guide names --%s's variable %s, serve %s", name, env, h.env)
 		case !sameDefault(def, h.def):
-			t.Errorf("README says --%s defaults to %q, serve --help %q", name, def, h.def)
+			t.Errorf("the operator guide says --%s defaults to %q, serve --help %q", name, def, h.def)
 		}
 	}
 	for name := range help {
 		if !documented[name] {
-			t.Errorf("serve --%s is in no settings table of the README", name)
+			t.Errorf("serve --%s is in no settings table of the operator guide", name)
 		}
 	}
 }
 
-// sameDefault compares a README default with one serve --help prints: durations by value,
+// sameDefault compares a documented default with one serve --help prints: durations by value,
 // and "none", "off", "false" or a placeholder for no default.
 func sameDefault(readme, help string) bool {
 	if readme == help {

@@ -228,8 +228,9 @@ func checkPod(t *testing.T, pod corev1.PodTemplateSpec, secret string) corev1.Co
 			t.Errorf("%s: %+v, want from the Secret %s", name, e, secret)
 		}
 	}
-	// Every TASKTAIL_ setting the chart sets is one tasktail has (the README's tables list them).
-	readme, err := os.ReadFile("../../README.md")
+	// Every TASKTAIL_ setting the chart sets is one tasktail has (the operator guide's
+	// tables list them).
+	readme, err := os.ReadFile("../../docs/operator-guide.md")
 	if err != nil {
 		t.Fatal(err)
 	}

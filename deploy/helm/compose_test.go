@@ -40,7 +40,7 @@ func TestComposeCluster(t *testing.T) {
 	if err := yaml.UnmarshalStrict(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/operator-guide.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-"""The README's Celery and Django recipes, run for real (Celery eagerly, without a broker)."""
+"""The user guide's Celery and Django recipes, run for real (Celery eagerly, without a broker)."""
 import importlib.util
 import os
 
