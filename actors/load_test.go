@@ -111,7 +111,7 @@ func TestLoadTenThousandTasks(t *testing.T) {
 		limit, keep            = 60, 30
 		workers                = 16
 	)
-	m := newManagerStoppedWithin(t, actors.Config{QueueLimit: limit, QueueKeep: keep, HistoryLimit: 100}, actors.Options{}, time.Minute)
+	m := actortest.NewManager(t, actors.Config{QueueLimit: limit, QueueKeep: keep, HistoryLimit: 100}, actors.Options{}, time.Minute)
 	ctx := context.Background()
 	sockets := make([]*orderSocket, tasks)
 	models := make([]*trimModel, tasks)

@@ -20,62 +20,19 @@ import (
 
 const wait = 5 * time.Second
 
+// The Manager test kit (actortest), with this package's patience.
+var (
+	sendN   = actortest.SendN
+	queued  = actortest.Queued
+	logSeqs = actortest.LogSeqs
+)
+
 func newManager(t *testing.T, cfg actors.Config, opts actors.Options) *actors.Manager {
-	t.Helper()
-	return newManagerStoppedWithin(t, cfg, opts, wait)
+	return actortest.NewManager(t, cfg, opts, wait)
 }
 
-// newManagerStoppedWithin is newManager whose shutdown at the test's end may take up to
-// shutdown: a test of thousands of tasks on a loaded machine with -race stops them in
-// more than wait, and how fast is a benchmark's question, not a test's.
-func newManagerStoppedWithin(t *testing.T, cfg actors.Config, opts actors.Options, shutdown time.Duration) *actors.Manager {
-	t.Helper()
-	m, err := actors.NewManager(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdown)
-		defer cancel()
-		if err := m.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return m
-}
-
-func sendN(t *testing.T, m *actors.Manager, taskID string, from, to int) {
-	t.Helper()
-	for i := from; i <= to; i++ {
-		if _, err := m.SendLog(context.Background(), taskID, v1.Level_LEVEL_INFO, fmt.Sprintf("m%d", i), 0, false); err != nil {
-			t.Fatalf("send m%d: %v", i, err)
-		}
-	}
-}
-
-func queued(t *testing.T, m *actors.Manager, taskID string) int {
-	t.Helper()
-	n, err := m.QueuedCount(context.Background(), taskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// logSeqs returns the seqs of the log frames, failing on a frame out of seq order.
-func logSeqs(t *testing.T, frames []client.Event) []uint64 {
-	t.Helper()
-	var seqs []uint64
-	for _, f := range frames {
-		if f.Type != "log" {
-			continue
-		}
-		if len(seqs) > 0 && f.Seq <= seqs[len(seqs)-1] {
-			t.Fatalf("seq %d after %d", f.Seq, seqs[len(seqs)-1])
-		}
-		seqs = append(seqs, f.Seq)
-	}
-	return seqs
+func connect(t *testing.T, m *actors.Manager, taskID string) *actortest.FakeSocket {
+	return actortest.Connect(t, m, taskID, wait)
 }
 
 func TestQueueFlushedInOrderOnConnect(t *testing.T) {
@@ -167,16 +124,6 @@ func TestBatchTrimsAsIfSentOneByOne(t *testing.T) {
 	if n := queued(t, m, "b"); n != 69 {
 		t.Fatalf("queued = %d, want 69", n)
 	}
-}
-
-func connect(t *testing.T, m *actors.Manager, taskID string) *actortest.FakeSocket {
-	t.Helper()
-	s := actortest.NewFakeSocket()
-	if err := m.Connect(context.Background(), taskID, s); err != nil {
-		t.Fatal(err)
-	}
-	s.WaitFrames(t, 1, wait) // hello
-	return s
 }
 
 func TestLiveDeliveryToEveryViewer(t *testing.T) {

@@ -39,7 +39,7 @@ func newClusterManager(t *testing.T, cfg actors.Config, opts actors.Options) *ac
 		t.Fatal(err)
 	}
 	opts.Cluster = c
-	m := newManager(t, cfg, opts)
+	m := actortest.NewManager(t, cfg, opts, wait)
 	actortest.AwaitCondition(t, wait, "member sees itself", func() bool {
 		members, self, ok := m.ClusterMembers()
 		return ok && len(members) == 1 && members[0] == self
@@ -74,7 +74,7 @@ func TestClusterGrainSemantics(t *testing.T) {
 		if err != nil || st.Queued != 3 || st.Member != self {
 			t.Fatalf("status: %+v, %v; want 3 queued on %s", st, err, self)
 		}
-		s := connect(t, m, "q")
+		s := actortest.Connect(t, m, "q", wait)
 		if seqs := logSeqs(t, actortest.DecodeFrames(t, s.WaitFrames(t, 4, wait))); len(seqs) != 3 || seqs[2] != 3 {
 			t.Fatalf("flushed %v, want 1..3", seqs)
 		}

@@ -20,7 +20,7 @@ import (
 // implementations opens each Journal for a contract test.
 func implementations(t *testing.T) map[string]func(t *testing.T) journal.Journal {
 	return map[string]func(t *testing.T) journal.Journal{
-		"pebble": func(t *testing.T) journal.Journal { return openPebble(t, t.TempDir()) },
+		"pebble": func(t *testing.T) journal.Journal { return journaltest.OpenPebble(t, t.TempDir()) },
 		"memory": func(t *testing.T) journal.Journal { return journaltest.NewMemory() },
 		"postgres": func(t *testing.T) journal.Journal {
 			p, err := postgres.Open(pgtest.ForTest(t), postgres.Options{})
@@ -37,16 +37,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	pgserver.StopShared()
 	os.Exit(code)
-}
-
-func openPebble(t *testing.T, dir string) *pebble.Journal {
-	t.Helper()
-	p, err := pebble.Open(dir, pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
 }
 
 func TestJournalContract(t *testing.T) {
@@ -135,7 +125,7 @@ func TestPebbleKeepsWhatWasCommittedAcrossReopen(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	q := openPebble(t, dir)
+	q := journaltest.OpenPebble(t, dir)
 	meta, recent, found, err := q.Load("t", 1000)
 	if err != nil || !found || meta.Epoch != "e" || meta.LastSeq != 100 || meta.Seen != 50 || len(recent) != 100 {
 		t.Fatalf("after reopen: %+v, %d entries, %v %v", meta, len(recent), found, err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tasktail/tasktail/journal"
+	"github.com/tasktail/tasktail/journal/pebble"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
 
@@ -40,4 +41,15 @@ func Seqs(es []journal.Entry) []uint64 {
 		out = append(out, e.Seq)
 	}
 	return out
+}
+
+// OpenPebble opens a Pebble journal in dir that is closed when t ends.
+func OpenPebble(t testing.TB, dir string) *pebble.Journal {
+	t.Helper()
+	p, err := pebble.Open(dir, pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
 }

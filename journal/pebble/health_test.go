@@ -82,7 +82,7 @@ func newestWAL(t *testing.T, dir string) string {
 func walWithMessages(t *testing.T) (string, journal.Meta) {
 	t.Helper()
 	dir := t.TempDir()
-	p := openJournal(t, dir)
+	p := journaltest.OpenPebble(t, dir)
 	meta := journal.Meta{Epoch: "e1"}
 	for s := uint64(1); s <= 300; s++ {
 		journaltest.Commit(t, p, "t1", s, s, &meta)
@@ -169,7 +169,7 @@ func TestPebbleOpensACleanCrashImage(t *testing.T) {
 
 func TestPebbleDataDirIsPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	openJournal(t, dir)
+	journaltest.OpenPebble(t, dir)
 	fi, err := os.Stat(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -276,15 +276,4 @@ func TestPebbleDiskFullOnFlush(t *testing.T) {
 	if err := p.Delete("t"); err != nil {
 		t.Fatalf("delete on a full disk: %v", err)
 	}
-}
-
-// openJournal opens a journal in dir that the test closes.
-func openJournal(t *testing.T, dir string) *pebble.Journal {
-	t.Helper()
-	p, err := pebble.Open(dir, pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
 }
