@@ -206,7 +206,6 @@ func (t *TaskActor) status() *v1.Status {
 	}
 }
 
-
 func (t *TaskActor) getLog(ctx actor.Context, _ *v1.GetLog, sender *actor.PID) {
 	frames := t.history.appendRange(nil, t.history.oldest(t.s.LastSeq), t.s.LastSeq)
 	respond(ctx, sender, &v1.LogFrames{TaskId: t.taskID, Found: true, Frames: frames})
