@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -231,24 +232,29 @@ func browserFor(b *testing.B) context.Context {
 }
 
 // BenchmarkViewerLiveFloor: the least a page can spend on 2,000 messages a second, for
-// comparison: a bare WebSocket that only parses each frame (no rendering), same load.
+// comparison: a bare WebSocket that only parses each message (no rendering), same load;
+// one frame per message, or batches (the subprotocol the viewer page asks for).
 func BenchmarkViewerLiveFloor(b *testing.B) {
-	s := start(b, defaults())
-	defer s.shutdown()
-	ctx := browserFor(b)
-	if err := chromedp.Run(ctx, performance.Enable(), chromedp.Navigate(s.base+"/healthz")); err != nil {
-		b.Fatal(err)
+	for _, mode := range []struct{ name, protocols string }{{"frames", "[]"}, {"batches", `["` + conn.BatchSubprotocol + `"]`}} {
+		b.Run(mode.name, func(b *testing.B) {
+			s := start(b, defaults())
+			defer s.shutdown()
+			ctx := browserFor(b)
+			if err := chromedp.Run(ctx, performance.Enable(), chromedp.Navigate(s.base+"/healthz")); err != nil {
+				b.Fatal(err)
+			}
+			s.publish("floor", "info", "first", 0, false)
+			run(b, ctx, chromedp.Evaluate(`window.n = 0; const ws = new WebSocket(location.origin.replace("http", "ws") + "/v1/tasks/floor/ws?since=0", `+mode.protocols+`);
+				ws.onmessage = (e) => { const d = JSON.parse(e.data); n += Array.isArray(d) ? d.length : 1 }; true`, nil))
+			waitFor(b, ctx, `window.n >= 2`, 10*time.Second)
+			b.ResetTimer()
+			busy0, began, seq := liveLoad(b, ctx, s, "floor", 1)
+			waitFor(b, ctx, fmt.Sprintf(`window.n >= %d`, seq+2), 30*time.Second)
+			busy, wall := metric(b, ctx, "TaskDuration")-busy0, time.Since(began).Seconds()
+			b.StopTimer()
+			b.ReportMetric(100*busy/wall, "%-of-a-core")
+		})
 	}
-	s.publish("floor", "info", "first", 0, false)
-	run(b, ctx, chromedp.Evaluate(`window.n = 0; const ws = new WebSocket(location.origin.replace("http", "ws") + "/v1/tasks/floor/ws?since=0");
-		ws.onmessage = (e) => { JSON.parse(e.data); n++ }; true`, nil))
-	waitFor(b, ctx, `window.n >= 2`, 10*time.Second)
-	b.ResetTimer()
-	busy0, began, seq := liveLoad(b, ctx, s, "floor", 1)
-	waitFor(b, ctx, fmt.Sprintf(`window.n >= %d`, seq+2), 30*time.Second)
-	busy, wall := metric(b, ctx, "TaskDuration")-busy0, time.Since(began).Seconds()
-	b.StopTimer()
-	b.ReportMetric(100*busy/wall, "%-of-a-core")
 }
 
 // liveLoad publishes 2,000 messages a second for 10 s to taskID, after from-1 were

@@ -7,7 +7,7 @@
 import { tail } from "/static/tasktail.js";
 import { clock, fillLine, gapLine, retime } from "/static/rows.js";
 import { setupFind } from "/static/find.js";
-import { setup, built, newContext, place, endSection, applySections, reveal, entryOf } from "/static/build.js";
+import { setup, built, newContext, place, pass, shown, endSection, applySections, reveal, entryOf } from "/static/build.js";
 
 const PAGE = 500; // messages one read brings
 const MAX_ROWS = 2000; // rows the page holds
@@ -131,11 +131,14 @@ function keepInView(change) {
   if (anchor?.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - before;
 }
 
-async function loadOlder() {
+// loadOlder reads up to n messages before the window and prepends their rows.
+async function loadOlder(n = PAGE) {
   busy = true;
   try {
-    const from = Math.max(first, lo - PAGE);
+    const at = lo;
+    const from = Math.max(first, lo - n);
     const page = await readPage({ from_seq: from, limit: lo - from });
+    if (lo !== at) return; // live messages started the window again meanwhile
     const { c, out } = fill(page.frames.filter((f) => f.seq < lo));
     keepInView(() => {
       rows.querySelector(".gap.top")?.remove();
@@ -283,7 +286,7 @@ async function onScrolled() {
   if (top + h < winTop || top > winBottom) {
     const seq = top + h < winTop ? first + Math.floor(top / pxPerSeq()) : hi + 1 + Math.floor((top - winBottom) / pxPerSeq());
     await jumpTo(Math.min(Math.max(seq, first), last), "start");
-  } else if (lo > first && top < winTop + margin()) {
+  } else if (lo > first && top < winTop + margin() && !following) {
     await loadOlder();
   } else if (!atEnd && top + h > winBottom - margin()) {
     await loadNewer();
@@ -292,12 +295,20 @@ async function onScrolled() {
 
 jump.addEventListener("click", () => jumpToEnd());
 
-// Live messages: appended in batches while the window reaches the end, at most every
-// FLUSH_EVERY ms, so that a fast task costs a few layouts a second, not one per message.
+// Live messages: kept as data until a flush, at most every FLUSH_EVERY ms, so that a fast
+// task costs a few layouts a second, not one per message. While the page follows the
+// log, a flush builds rows only for the messages that can be in view (the newest screen
+// and a few more); the older ones of a burst are passed over as data (build.js, pass) and
+// the window starts again at the first row built. Once no message has come for CALM ms,
+// the rows passed over are read back (loadOlder), up to the window the page would have
+// held had it built them all.
 const FLUSH_EVERY = 100;
-let pending = [];
+const CALM = 500;
+let pending = []; // entries, and {gap: text} for a gap's line
 let flushQueued = false;
 let flushedAt = 0;
+let owed = 0; // the rows the window would hold had no message been passed over
+let fillTimer = 0;
 function live(entry) {
   if (entry.seq <= hi) return; // read with a page already
   last = Math.max(last, entry.seq);
@@ -307,7 +318,7 @@ function live(entry) {
     return;
   }
   hi = entry.seq;
-  place(entry, endContext, pending);
+  pending.push(entry);
   queueFlush();
 }
 
@@ -318,15 +329,38 @@ function queueFlush() {
   setTimeout(() => requestAnimationFrame(flush), wait);
 }
 
+// firstInView is the index of the first of items that can be in view once they are the
+// log's newest rows: a screen of rows that show, and a few more.
+function firstInView(items) {
+  let rowsToShow = Math.ceil(log.clientHeight / rowHeight) + 10;
+  for (let i = items.length - 1; i >= 0; i--) {
+    if (shown(items[i]) && --rowsToShow === 0) return i;
+  }
+  return 0;
+}
+
 function flush() {
   flushQueued = false;
   flushedAt = performance.now();
   if (pending.length === 0) return;
   waiting.remove();
-  const out = pending;
+  const items = pending;
   pending = [];
+  const from = following ? firstInView(items) : 0;
+  const out = [];
+  items.forEach((item, i) => {
+    if (i < from) {
+      if (item.gap === undefined) pass(item, endContext);
+    } else if (item.gap !== undefined) out.push(gapLine(item.gap));
+    else place(item, endContext, out);
+  });
+  if (owed || from > 0) owed = Math.min(MAX_ROWS, (owed || rows.childElementCount) + items.length);
   const add = () => {
-    rows.append(...out);
+    if (from > 0) {
+      rows.replaceChildren(...out);
+      lo = items.slice(from).find((item) => item.seq)?.seq ?? hi;
+      topGap();
+    } else rows.append(...out);
     applySections(out);
     trim("top");
     setSpacers();
@@ -335,7 +369,26 @@ function flush() {
   else keepInView(add);
   if (following) toBottom();
   else jump.hidden = false;
+  if (owed) {
+    clearTimeout(fillTimer);
+    fillTimer = setTimeout(fillBack, CALM);
+  }
   showTarget();
+}
+
+// fillBack reads back the rows a burst passed over, once the log is calm.
+async function fillBack() {
+  const calm = flushedAt;
+  try {
+    while (following && atEnd && !busy && lo > first && rows.childElementCount < owed) {
+      await loadOlder(Math.min(PAGE, owed - rows.childElementCount));
+      if (flushedAt !== calm) return; // messages came meanwhile: the next calm goes on
+      if (following) toBottom();
+    }
+  } catch {
+    // a failed read: scrolling up reads the page again
+  }
+  owed = 0;
 }
 
 // Shown until the first message of a task nobody has published to yet.
@@ -492,9 +545,9 @@ async function open() {
         endContext = newContext();
       }
       if (!atEnd) return;
-      pending.push(gapLine(gap.reason === "epoch"
+      pending.push({ gap: gap.reason === "epoch"
         ? "… the task restarted: messages of its earlier run are not shown"
-        : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`));
+        : `… ${gap.to_seq - gap.from_seq + 1} messages not shown` });
       queueFlush();
     },
     onProgress: setProgress,
