@@ -140,6 +140,9 @@ async function loadOlder(n = PAGE) {
     const page = await readPage({ from_seq: from, limit: lo - from });
     if (lo !== at) return; // live messages started the window again meanwhile
     const { c, out } = fill(page.frames.filter((f) => f.seq < lo));
+    // The rows after the page are in a section that started before it: so is the page.
+    const sec = rows.querySelector(".line[data-seq]")?.dataset.sec;
+    if (sec && +sec < from) for (const row of out) row.dataset.sec = sec;
     keepInView(() => {
       rows.querySelector(".gap.top")?.remove();
       rows.prepend(...out);
@@ -304,6 +307,8 @@ jump.addEventListener("click", () => jumpToEnd());
 // held had it built them all.
 const FLUSH_EVERY = 100;
 const CALM = 500;
+const BUSY_FLUSH_EVERY = 500;
+let busyLog = false;
 let pending = []; // entries, and {gap: text} for a gap's line
 let flushQueued = false;
 let flushedAt = 0;
@@ -325,7 +330,7 @@ function live(entry) {
 function queueFlush() {
   if (flushQueued) return;
   flushQueued = true;
-  const wait = Math.max(0, flushedAt + FLUSH_EVERY - performance.now());
+  const wait = Math.max(0, flushedAt + (busyLog ? BUSY_FLUSH_EVERY : FLUSH_EVERY) - performance.now());
   setTimeout(() => requestAnimationFrame(flush), wait);
 }
 
@@ -347,6 +352,7 @@ function flush() {
   const items = pending;
   pending = [];
   const from = following ? firstInView(items) : 0;
+  busyLog = from > 0;
   const out = [];
   items.forEach((item, i) => {
     if (i < from) {
@@ -403,17 +409,22 @@ function showBanner(kind, text) {
   banner.hidden = false;
 }
 
-// The progress bar is drawn at most once a frame, however many messages move it.
+// The progress bar is drawn at most once a frame, however many messages move it, and
+// only when it moved: a write of the same text would still cost a layout.
 let progress = null;
+let drawn = null;
 function setProgress(p) {
-  if (progress === null) {
+  if (progress === null && p !== drawn) {
     requestAnimationFrame(() => {
-      $("progress").value = progress;
-      $("progress-text").textContent = `${Math.round(progress)}%`;
+      if (progress !== drawn) {
+        $("progress").value = progress;
+        $("progress-text").textContent = `${Math.round(progress)}%`;
+        drawn = progress;
+      }
       progress = null;
     });
   }
-  progress = p;
+  if (progress !== null || p !== drawn) progress = p;
 }
 
 function showStatus(status) {
