@@ -86,7 +86,8 @@ type logItem struct {
 	level   v1.Level
 	message string
 	taskID  string
-	entry   *journal.Entry // from the journal; nil for a frame from memory
+	entry   *journal.Entry // from the journal (held in read); nil for a frame from memory
+	read    journal.Entry  // the entry read last: a copy here, not one on the heap per entry
 	stored  []byte         // the frame kept in memory
 	stamp   [40]byte
 }
@@ -149,7 +150,8 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 	}
 	it := &logItem{taskID: taskID}
 	err = j.Read(taskID, max(from, 1), func(e journal.Entry) bool {
-		it.seq, it.level, it.message, it.entry = e.Seq, e.Level, e.Message, &e
+		it.read = e
+		it.seq, it.level, it.message, it.entry = e.Seq, e.Level, e.Message, &it.read
 		return ctx.Err() == nil && visit(it)
 	})
 	if err != nil {
@@ -216,6 +218,14 @@ func foldMatcher(query string) func(string) bool {
 	}
 }
 
+// indexByteFrom is the index of the first c in s at or after from, or len(s).
+func indexByteFrom(s string, c byte, from int) int {
+	if k := strings.IndexByte(s[from:], c); k >= 0 {
+		return from + k
+	}
+	return len(s)
+}
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -236,7 +246,8 @@ func needsCleaning(s string) bool {
 }
 
 // indexFoldASCII finds lower (lower-case ASCII) in s, ignoring the case of ASCII letters,
-// without allocating.
+// without allocating. Candidates are found with strings.IndexByte (vectorized), for the
+// first byte in each case, each looked for again only once passed.
 func indexFoldASCII(s, lower string) int {
 	if lower == "" {
 		return 0
@@ -246,9 +257,23 @@ func indexFoldASCII(s, lower string) int {
 	if 'a' <= first && first <= 'z' {
 		upper -= 'a' - 'A'
 	}
-	for i := 0; i+len(lower) <= len(s); i++ {
-		if c := s[i]; c != first && c != upper {
-			continue
+	end := len(s) - len(lower) + 1 // candidates start before end
+	if end <= 0 {
+		return -1
+	}
+	nextLower, nextUpper := -1, -1 // the next candidate of each case at or after i; -1 not yet looked for
+	if upper == first {
+		nextUpper = end // none: one IndexByte does
+	}
+	for i := 0; i < end; i++ {
+		if nextLower < i {
+			nextLower = indexByteFrom(s[:end], first, i)
+		}
+		if nextUpper < i {
+			nextUpper = indexByteFrom(s[:end], upper, i)
+		}
+		if i = min(nextLower, nextUpper); i >= end {
+			return -1
 		}
 		j := 1
 		for ; j < len(lower); j++ {

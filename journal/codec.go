@@ -141,8 +141,15 @@ func appendChunk(b []byte, entries []Entry) []byte {
 
 // decodeChunk calls fn with each entry of a chunk whose first seq is first, in order,
 // until fn returns false.
-func decodeChunk(b []byte, first uint64, fn func(Entry) bool) error {
+//
+// With shared, the entries' strings are cut from one copy of the chunk, made once,
+// instead of one copy each: a walk over a long log allocates per chunk, not per message,
+// and an entry kept past fn keeps its whole chunk's text reachable.
+func decodeChunk(b []byte, first uint64, shared bool, fn func(Entry) bool) error {
 	d := decoder{b: b}
+	if shared {
+		d.text = string(b)
+	}
 	version := d.byte()
 	if version < recordVersion || version > chunkVersion {
 		return fmt.Errorf("chunk: %w", errCorrupt)
@@ -182,7 +189,7 @@ func (w *newest) full() bool { return w.have >= w.size }
 // add decodes the next older chunk.
 func (w *newest) add(b []byte, first uint64) error {
 	var entries []Entry
-	if err := decodeChunk(b, first, func(e Entry) bool { entries = append(entries, e); return true }); err != nil {
+	if err := decodeChunk(b, first, false, func(e Entry) bool { entries = append(entries, e); return true }); err != nil {
 		return err
 	}
 	w.chunks = append(w.chunks, entries)
@@ -206,7 +213,7 @@ func (w *newest) entries() []Entry {
 // from on and reports whether fn wants more.
 func readChunk(b []byte, first, from uint64, fn func(Entry) bool) (more bool, err error) {
 	more = true
-	err = decodeChunk(b, first, func(e Entry) bool {
+	err = decodeChunk(b, first, true, func(e Entry) bool {
 		if e.Seq < from {
 			return true
 		}
@@ -235,8 +242,9 @@ func boolByte(v bool) byte {
 
 // decoder reads a record; the first failure sticks in err and later reads return zeros.
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	text string // when set, the whole record as a string: strings are cut from it
+	err  error
 }
 
 func (d *decoder) fail() { d.err, d.b = errCorrupt, nil }
@@ -287,7 +295,13 @@ func (d *decoder) string() string {
 		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if d.text != "" {
+		at := len(d.text) - len(d.b)
+		s = d.text[at : at+int(n)]
+	} else {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }
