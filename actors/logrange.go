@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tasktail/tasktail/conn"
 	"github.com/tasktail/tasktail/internal/termtext"
@@ -203,13 +204,16 @@ func frameText(frame []byte) (v1.Level, string) {
 }
 
 // foldMatcher returns a test of whether a message, as shown (escapes removed), contains
-// query regardless of case.
+// query regardless of case. A message with escapes is cleaned into one buffer the test
+// reuses: it is for one goroutine.
 func foldMatcher(query string) func(string) bool {
 	lower := strings.ToLower(query)
 	ascii := isASCII(lower)
+	var buf []byte
 	return func(message string) bool {
 		if needsCleaning(message) {
-			message = termtext.Clean(message, false)
+			buf = termtext.AppendClean(buf[:0], message, false)
+			message = unsafe.String(unsafe.SliceData(buf), len(buf)) // read only, before buf is written again
 		}
 		if !ascii {
 			return strings.Contains(strings.ToLower(message), lower)
@@ -235,8 +239,26 @@ func isASCII(s string) bool {
 	return true
 }
 
-// needsCleaning reports whether s has a control character that Clean would act on.
+// needsCleaning reports whether s has a byte Clean may act on: a control character but
+// tab, DEL, or 0xc2 (which starts a C1 control). It reads eight bytes at a time: a word
+// of printable ASCII (0x20-0x7e) passes at once, any other is looked at byte by byte.
 func needsCleaning(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A high bit is set where a byte is below 0x20 (the first such byte at least), or
+		// 0x7f and above.
+		if ((w-0x20*ones)&^w|(w+ones)|w)&highs != 0 && needsCleaningBytes(s[i:i+8]) {
+			return true
+		}
+	}
+	return needsCleaningBytes(s[i:])
+}
+
+// needsCleaningBytes is needsCleaning a byte at a time.
+func needsCleaningBytes(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f || c == 0xc2 {
 			return true

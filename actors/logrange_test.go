@@ -28,3 +28,29 @@ func TestIndexFoldASCIIAgreesWithToLower(t *testing.T) {
 		t.Fatal("an empty query matches at 0")
 	}
 }
+
+// needsCleaning, eight bytes at a time, agrees with a byte at a time on texts that mix
+// printable ASCII with every other byte at every offset.
+func TestNeedsCleaningAgreesBytewise(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for at := 0; at < 20; at++ {
+			b := []byte(strings.Repeat("printable ~ text!", 2))[:20]
+			b[at] = byte(c)
+			s := string(b)
+			if got, want := needsCleaning(s), needsCleaningBytes(s); got != want {
+				t.Fatalf("needsCleaning(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkFoldMatcher(b *testing.B) {
+	messages := []string{"step 0000123: processed batch of records from shard 123 in 12 ms",
+		"\x1b[32mok\x1b[0m step 0000130: \x1b[1mcommitted\x1b[0m 130 rows"}
+	match := foldMatcher("never printed")
+	for i := 0; i < b.N; i++ {
+		if match(messages[i%2]) {
+			b.Fatal("matched")
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
@@ -142,13 +143,13 @@ func appendChunk(b []byte, entries []Entry) []byte {
 // decodeChunk calls fn with each entry of a chunk whose first seq is first, in order,
 // until fn returns false.
 //
-// With shared, the entries' strings are cut from one copy of the chunk, made once,
-// instead of one copy each: a walk over a long log allocates per chunk, not per message,
-// and an entry kept past fn keeps its whole chunk's text reachable.
-func decodeChunk(b []byte, first uint64, shared bool, fn func(Entry) bool) error {
+// With owned, b is a copy that nobody writes again (a read's page): the entries' strings
+// are cut from it instead of copied one by one, so a walk over a long log allocates
+// nothing per message, and an entry kept past fn keeps its whole chunk reachable.
+func decodeChunk(b []byte, first uint64, owned bool, fn func(Entry) bool) error {
 	d := decoder{b: b}
-	if shared {
-		d.text = string(b)
+	if owned && len(b) > 0 {
+		d.text = unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	version := d.byte()
 	if version < recordVersion || version > chunkVersion {
@@ -210,7 +211,7 @@ func (w *newest) entries() []Entry {
 }
 
 // readChunk is a Read's step over one chunk: it calls fn with the chunk's entries from seq
-// from on and reports whether fn wants more.
+// from on and reports whether fn wants more. b is a page's own copy (storedChunk).
 func readChunk(b []byte, first, from uint64, fn func(Entry) bool) (more bool, err error) {
 	more = true
 	err = decodeChunk(b, first, true, func(e Entry) bool {

@@ -14,7 +14,9 @@ const (
 	readPageBytes = 256 << 10
 )
 
-// storedChunk is a chunk as a page copied it: its first seq and its encoded entries.
+// storedChunk is a chunk as a page copied it: its first seq and its encoded entries. data
+// is the page's own copy and is never written again: the strings of the entries read
+// from it point into it (decodeChunk, owned).
 type storedChunk struct {
 	first uint64
 	data  []byte

@@ -77,6 +77,9 @@ export function shown(item) {
   return i < 0 || !` ${log.dataset.hide ?? ""} `.includes(` s${i} `);
 }
 
+// folded says whether the section open in context c is folded.
+export const folded = (c) => c.section !== 0 && sections.get(c.section)?.open === false;
+
 // startSection ends the open section and opens the one entry starts.
 function startSection(entry, mark, c) {
   endSection(c, entry);

@@ -7,7 +7,7 @@
 import { tail } from "/static/tasktail.js";
 import { clock, fillLine, gapLine, retime } from "/static/rows.js";
 import { setupFind } from "/static/find.js";
-import { setup, built, newContext, place, pass, shown, endSection, applySections, reveal, entryOf } from "/static/build.js";
+import { setup, built, newContext, place, pass, shown, folded, endSection, applySections, reveal, entryOf } from "/static/build.js";
 
 const PAGE = 500; // messages one read brings
 const MAX_ROWS = 2000; // rows the page holds
@@ -335,8 +335,10 @@ function queueFlush() {
 }
 
 // firstInView is the index of the first of items that can be in view once they are the
-// log's newest rows: a screen of rows that show, and a few more.
+// log's newest rows: a screen of rows that show, and a few more. In a section the reader
+// folded, all of them are built, as before (folded rows take no room).
 function firstInView(items) {
+  if (folded(endContext)) return 0;
   let rowsToShow = Math.ceil(log.clientHeight / rowHeight) + 10;
   for (let i = items.length - 1; i >= 0; i--) {
     if (shown(items[i]) && --rowsToShow === 0) return i;
@@ -551,6 +553,7 @@ async function open() {
     onLog: live,
     onGap: (gap) => {
       if (gap.reason === "epoch") {
+        if (pending.length) flush(); // the earlier run's messages, in its context
         first = lo = 1;
         hi = last = 0;
         endContext = newContext();
