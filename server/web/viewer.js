@@ -7,6 +7,7 @@
 import { tail } from "/static/tasktail.js";
 import { clock, fillLine, gapLine, retime } from "/static/rows.js";
 import { setupFind } from "/static/find.js";
+import { setupToolbar, showBanner, showStatus, refusalText } from "/static/toolbar.js";
 import { setup, built, newContext, place, pass, shown, folded, endSection, applySections, reveal, entryOf } from "/static/build.js";
 
 const PAGE = 500; // messages one read brings
@@ -404,13 +405,6 @@ const waiting = document.createElement("p");
 waiting.className = "waiting";
 waiting.textContent = "Waiting for the first message…";
 
-function showBanner(kind, text) {
-  const banner = $("banner");
-  banner.className = `banner banner-${kind}`;
-  banner.textContent = text;
-  banner.hidden = false;
-}
-
 // The progress bar is drawn at most once a frame, however many messages move it, and
 // only when it moved: a write of the same text would still cost a layout.
 let progress = null;
@@ -429,29 +423,11 @@ function setProgress(p) {
   if (progress !== null || p !== drawn) progress = p;
 }
 
-function showStatus(status) {
-  const el = $("status");
-  el.textContent = status;
-  el.className = `status status-${status}`;
-}
-
 function showEnd(last) {
   const failed = last && (last.level === "error" || last.level === "critical");
   showBanner(failed ? "error" : "success",
     `${failed ? "Failed" : "Finished"}${last ? `: ${last.message}` : ""} (${Math.round(last?.progress ?? $("progress").value)}%)`);
   if (following) requestAnimationFrame(() => following && toBottom());
-}
-
-// The words for a refusal that retrying would not mend.
-function refusalText(error) {
-  switch (error.status) {
-    case 401:
-      return `Not authorised: ${error.message}. Open this page with a valid ?token=.`;
-    case 403:
-      return `Refused: ${error.message}.`;
-    default:
-      return `Disconnected: ${error.message}. Reload the page with a fresh ?token=.`;
-  }
 }
 
 setupFind({
@@ -460,25 +436,12 @@ setupFind({
   jumpTo,
   stopFollowing: () => (following = false),
 });
-
-// The level filter and wrapping change only classes: the rows stay.
-$("min-level").addEventListener("change", (e) => {
-  log.dataset.min = e.target.value;
-  if (following) toBottom();
+setupToolbar({
+  log,
+  rows,
+  filtered: () => following && toBottom(),
 });
-$("wrap").addEventListener("change", (e) => log.classList.toggle("nowrap", !e.target.checked));
 
-// Copy puts the lines shown (the filters apply) on the clipboard as text.
-$("copy").addEventListener("click", async () => {
-  const lines = [...rows.querySelectorAll(".line:not(.gap)")].filter((l) => l.offsetParent !== null);
-  const text = lines.map((l) => `${l.querySelector("time").dateTime} ${l.querySelector(".level").textContent} ${l.querySelector(".message").textContent}`).join("\n");
-  try {
-    await navigator.clipboard.writeText(text + "\n");
-    $("copied").textContent = `Copied ${lines.length.toLocaleString()} ${lines.length === 1 ? "line" : "lines"}`;
-  } catch (err) {
-    $("copied").textContent = `Copy failed: ${err.message}`;
-  }
-});
 
 // Links: #seq-N goes to a message, #seq-N-M marks a range; Shift+click on a time makes a
 // range from the message marked to it.
