@@ -1,8 +1,12 @@
 package tests
 
 import (
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -38,4 +42,36 @@ func TestViewerLiveBurstKeepsOrderLinksAndSearch(t *testing.T) {
 	run(t, ctx, chromedp.Evaluate(`location.hash = "#seq-2500"; true`, nil))
 	until(t, ctx, "linked line shown", `document.getElementById("seq-2500")?.classList.contains("target") &&
 		document.getElementById("seq-2500").querySelector(".message").textContent === "m2500"`)
+}
+
+// A page in the background gets no animation frames, so it renders nothing while messages
+// come: what waits is bounded (the older half passed over), and once it renders again it
+// shows the newest lines and reads the rest back, in order.
+func TestViewerInTheBackgroundBoundsWhatWaits(t *testing.T) {
+	s := start(t, withHistory(6000))
+	ctx := openViewer(t, s, "away")
+	arrived := make(chan struct{})
+	var once sync.Once
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if f, ok := ev.(*network.EventWebSocketFrameReceived); ok && strings.Contains(f.Response.PayloadData, `"seq":4500,`) {
+			once.Do(func() { close(arrived) })
+		}
+	})
+	run(t, ctx, network.Enable(), chromedp.Evaluate(`window.held = []; window.raf = window.requestAnimationFrame;
+		window.requestAnimationFrame = (f) => held.push(f); true`, nil))
+	for from := 1; from <= 4500; from += 500 {
+		s.publishBatch("away", from, from+499)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(wait):
+		t.Fatal("the page did not receive seq 4500")
+	}
+	run(t, ctx, chromedp.Evaluate(`window.requestAnimationFrame = raf; held.forEach((f) => f(performance.now())); true`, nil))
+	until(t, ctx, "last line shown", `document.querySelector("#log .line:last-child")?.dataset.seq === "4500"`)
+	until(t, ctx, "the window read back", `document.querySelectorAll("#log .rows > *").length === 2000`)
+	if got := evalString(t, ctx, `(() => { const seqs = [...document.querySelectorAll("#log .rows > .line")].map(r => +r.dataset.seq);
+		return String(seqs[0] === 2501 && seqs.every((s, i) => i === 0 || s === seqs[i-1] + 1)) })()`); got != "true" {
+		t.Fatal("the rows are not the run 2501-4500")
+	}
 }

@@ -315,6 +315,7 @@ let flushQueued = false;
 let flushedAt = 0;
 let owed = 0; // the rows the window would hold had no message been passed over
 let fillTimer = 0;
+let dropped = false; // messages waiting were passed over before a render: it starts again
 function live(entry) {
   if (entry.seq <= hi) return; // read with a page already
   last = Math.max(last, entry.seq);
@@ -325,6 +326,12 @@ function live(entry) {
   }
   hi = entry.seq;
   pending.push(entry);
+  // A page in the background renders nothing (it gets no animation frames): what waits
+  // is bounded by passing over the older half, as a render would.
+  if (pending.length > 2 * MAX_ROWS) {
+    for (const item of pending.splice(0, MAX_ROWS)) if (item.gap === undefined) pass(item, endContext);
+    dropped = true;
+  }
   queueFlush();
 }
 
@@ -354,8 +361,9 @@ function flush() {
   waiting.remove();
   const items = pending;
   pending = [];
-  const from = following ? firstInView(items) : 0;
-  busyLog = from > 0;
+  const from = following || dropped ? firstInView(items) : 0;
+  const restart = from > 0 || dropped;
+  busyLog = restart;
   const out = [];
   items.forEach((item, i) => {
     if (i < from) {
@@ -363,9 +371,10 @@ function flush() {
     } else if (item.gap !== undefined) out.push(gapLine(item.gap));
     else place(item, endContext, out);
   });
-  if (owed || from > 0) owed = Math.min(MAX_ROWS, (owed || rows.childElementCount) + items.length);
+  if (owed || restart) owed = dropped ? MAX_ROWS : Math.min(MAX_ROWS, (owed || rows.childElementCount) + items.length);
+  dropped = false;
   const add = () => {
-    if (from > 0) {
+    if (restart) {
       rows.replaceChildren(...out);
       lo = items.slice(from).find((item) => item.seq)?.seq ?? hi;
       topGap();
