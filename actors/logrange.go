@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tasktail/tasktail/internal/termtext"
 	"github.com/tasktail/tasktail/journal"
@@ -86,7 +87,8 @@ type logItem struct {
 	level   v1.Level
 	message string
 	taskID  string
-	entry   *journal.Entry // from the journal; nil for a frame from memory
+	entry   *journal.Entry // from the journal (held in read); nil for a frame from memory
+	read    journal.Entry  // the entry read last: a copy here, not one on the heap per entry
 	stored  []byte         // the frame kept in memory
 	stamp   [40]byte
 }
@@ -149,7 +151,8 @@ func (m *Manager) walkLog(ctx context.Context, taskID string, from uint64, visit
 	}
 	it := &logItem{taskID: taskID}
 	err = j.Read(taskID, max(from, 1), func(e journal.Entry) bool {
-		it.seq, it.level, it.message, it.entry = e.Seq, e.Level, e.Message, &e
+		it.read = e
+		it.seq, it.level, it.message, it.entry = e.Seq, e.Level, e.Message, &it.read
 		return ctx.Err() == nil && visit(it)
 	})
 	if err != nil {
@@ -194,19 +197,30 @@ func frameText(frame []byte) (v1.Level, string) {
 }
 
 // foldMatcher returns a test of whether a message, as shown (escapes removed), contains
-// query regardless of case.
+// query regardless of case. A message with escapes is cleaned into one buffer the test
+// reuses: it is for one goroutine.
 func foldMatcher(query string) func(string) bool {
 	lower := strings.ToLower(query)
 	ascii := isASCII(lower)
+	var buf []byte
 	return func(message string) bool {
 		if needsCleaning(message) {
-			message = termtext.Clean(message, false)
+			buf = termtext.AppendClean(buf[:0], message, false)
+			message = unsafe.String(unsafe.SliceData(buf), len(buf)) // read only, before buf is written again
 		}
 		if !ascii {
 			return strings.Contains(strings.ToLower(message), lower)
 		}
 		return indexFoldASCII(message, lower) >= 0
 	}
+}
+
+// indexByteFrom is the index of the first c in s at or after from, or len(s).
+func indexByteFrom(s string, c byte, from int) int {
+	if k := strings.IndexByte(s[from:], c); k >= 0 {
+		return from + k
+	}
+	return len(s)
 }
 
 func isASCII(s string) bool {
@@ -218,8 +232,26 @@ func isASCII(s string) bool {
 	return true
 }
 
-// needsCleaning reports whether s has a control character that Clean would act on.
+// needsCleaning reports whether s has a byte Clean may act on: a control character but
+// tab, DEL, or 0xc2 (which starts a C1 control). It reads eight bytes at a time: a word
+// of printable ASCII (0x20-0x7e) passes at once, any other is looked at byte by byte.
 func needsCleaning(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A high bit is set where a byte is below 0x20 (the first such byte at least), or
+		// 0x7f and above.
+		if ((w-0x20*ones)&^w|(w+ones)|w)&highs != 0 && needsCleaningBytes(s[i:i+8]) {
+			return true
+		}
+	}
+	return needsCleaningBytes(s[i:])
+}
+
+// needsCleaningBytes is needsCleaning a byte at a time.
+func needsCleaningBytes(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f || c == 0xc2 {
 			return true
@@ -229,7 +261,8 @@ func needsCleaning(s string) bool {
 }
 
 // indexFoldASCII finds lower (lower-case ASCII) in s, ignoring the case of ASCII letters,
-// without allocating.
+// without allocating. Candidates are found with strings.IndexByte (vectorized), for the
+// first byte in each case, each looked for again only once passed.
 func indexFoldASCII(s, lower string) int {
 	if lower == "" {
 		return 0
@@ -239,9 +272,23 @@ func indexFoldASCII(s, lower string) int {
 	if 'a' <= first && first <= 'z' {
 		upper -= 'a' - 'A'
 	}
-	for i := 0; i+len(lower) <= len(s); i++ {
-		if c := s[i]; c != first && c != upper {
-			continue
+	end := len(s) - len(lower) + 1 // candidates start before end
+	if end <= 0 {
+		return -1
+	}
+	nextLower, nextUpper := -1, -1 // the next candidate of each case at or after i; -1 not yet looked for
+	if upper == first {
+		nextUpper = end // none: one IndexByte does
+	}
+	for i := 0; i < end; i++ {
+		if nextLower < i {
+			nextLower = indexByteFrom(s[:end], first, i)
+		}
+		if nextUpper < i {
+			nextUpper = indexByteFrom(s[:end], upper, i)
+		}
+		if i = min(nextLower, nextUpper); i >= end {
+			return -1
 		}
 		j := 1
 		for ; j < len(lower); j++ {

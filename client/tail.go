@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,7 @@ type Stream struct {
 	taskID string
 
 	conn    *websocket.Conn
+	batch   []Event // events of the last message not yet handed out
 	epoch   string
 	lastSeq uint64 // the last seq handed out in epoch
 	ended   string // close reason of a normal end
@@ -79,6 +81,14 @@ func (c *Client) Tail(ctx context.Context, taskID string, since uint64) (*Stream
 // io.EOF and EndReason tells which; other errors mean the stream gave up.
 func (s *Stream) Next() (Event, error) {
 	for s.err == nil {
+		if len(s.batch) > 0 {
+			ev := s.batch[0]
+			s.batch = s.batch[1:]
+			if s.skip(&ev) {
+				continue
+			}
+			return ev, nil
+		}
 		if s.conn == nil {
 			if err := s.reconnect(); err != nil {
 				s.err = err
@@ -92,15 +102,7 @@ func (s *Stream) Next() (Event, error) {
 			s.err = s.afterReadError(err)
 			continue
 		}
-		ev, err := ParseEvent(raw)
-		if err != nil {
-			s.err = err
-			break
-		}
-		if s.skip(&ev) {
-			continue
-		}
-		return ev, nil
+		s.batch, s.err = ParseEvents(raw)
 	}
 	return Event{}, s.err
 }
@@ -200,7 +202,7 @@ func (s *Stream) dial() error {
 	u.RawQuery = q.Encode()
 	header := http.Header{}
 	s.c.authorize(header)
-	conn, resp, err := websocket.Dial(s.ctx, u.String(), &websocket.DialOptions{HTTPClient: s.c.http, HTTPHeader: header})
+	conn, resp, err := websocket.Dial(s.ctx, u.String(), &websocket.DialOptions{HTTPClient: s.c.http, HTTPHeader: header, Subprotocols: []string{batchSubprotocol}})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return apiError(resp)
@@ -211,6 +213,35 @@ func (s *Stream) dial() error {
 	s.conn = conn
 	s.dials++
 	return nil
+}
+
+// batchSubprotocol asks the server for batches: a message may carry several frames, as a
+// JSON array (wire.BatchSubprotocol; the client does not import the server's packages).
+const batchSubprotocol = "tasktail.batch"
+
+// ParseEvents decodes one server-to-client message: a frame, or a batch of frames (a JSON
+// array, sent to clients that offer the batch subprotocol). Each event's Raw is its frame.
+func ParseEvents(raw []byte) ([]Event, error) {
+	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '[' {
+		ev, err := ParseEvent(raw)
+		if err != nil {
+			return nil, err
+		}
+		return []Event{ev}, nil
+	}
+	var frames []json.RawMessage
+	if err := json.Unmarshal(raw, &frames); err != nil {
+		return nil, fmt.Errorf("batch %.80q: %w", raw, err)
+	}
+	events := make([]Event, len(frames))
+	for i, frame := range frames {
+		ev, err := ParseEvent(frame)
+		if err != nil {
+			return nil, err
+		}
+		events[i] = ev
+	}
+	return events, nil
 }
 
 // ParseEvent decodes one server-to-client frame of the WebSocket contract.

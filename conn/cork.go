@@ -43,6 +43,14 @@ var corkBuffers = sync.Pool{New: func() any {
 // maxPooledRun keeps a rare very large run's buffer out of the pool.
 const maxPooledRun = 256 << 10
 
+// putCorkBuffer gives a run's buffer back to the pool, empty, unless it is very large.
+func putCorkBuffer(buf *[]byte) {
+	if cap(*buf) <= maxPooledRun {
+		*buf = (*buf)[:0]
+		corkBuffers.Put(buf)
+	}
+}
+
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -70,12 +78,7 @@ func (c *corkConn) flush(deadline time.Time) error {
 		return nil
 	}
 	c.held = nil
-	defer func() {
-		if cap(*buf) <= maxPooledRun {
-			*buf = (*buf)[:0]
-			corkBuffers.Put(buf)
-		}
-	}()
+	defer putCorkBuffer(buf)
 	if len(*buf) == 0 {
 		return nil
 	}

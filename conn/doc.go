@@ -16,7 +16,8 @@
 // connection after Start spawns one, it takes everything pending in one step, and it
 // exits when nothing is left. A run of up to 64 frames and 64 KiB is written under one
 // deadline, in one write on a WebSocket from Accept (the connection below the WebSocket
-// library is corked while the run is handed over). Accept starts the connection's reader,
+// library is corked while the run is handed over); a viewer that chose wire.BatchSubprotocol
+// gets the run as one message, a JSON array. Accept starts the connection's reader,
 // which ends with the connection; End waits for it.
 //
 // # Slow readers

@@ -20,6 +20,7 @@ type WebSocket struct {
 	cork    *corkConn
 	ctx     context.Context
 	reading <-chan struct{}
+	batch   bool // the viewer chose wire.BatchSubprotocol: a run of frames is one message
 }
 
 // Control frames a viewer may send: a burst of controlBurst, then controlRate a second.
@@ -59,7 +60,8 @@ func (b *controlBudget) take(now time.Time, over func()) bool {
 	return false
 }
 
-// Accept upgrades a viewer's request. Messages the viewer sends up to readLimit bytes are
+// Accept upgrades a viewer's request, choosing wire.BatchSubprotocol if the viewer offers it.
+// Messages the viewer sends up to readLimit bytes are
 // discarded (a client's own keepalive); a larger one closes the connection with 1009, and
 // control frames past their budget with 1008.
 // On an error Accept has answered the request (403 for a foreign Origin, unless opts skip
@@ -91,6 +93,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	}
 	o.OnPingReceived = func(context.Context, []byte) bool { return budget.take(time.Now(), closeOver) }
 	o.OnPongReceived = func(context.Context, []byte) { budget.take(time.Now(), closeOver) }
+	o.Subprotocols = append(o.Subprotocols[:len(o.Subprotocols):len(o.Subprotocols)], wire.BatchSubprotocol)
 	c, err := websocket.Accept(cw, r, &o)
 	if err != nil {
 		return nil, err
@@ -109,22 +112,33 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 			}
 		}
 	}()
-	return &WebSocket{c: c, cork: cw.conn, ctx: ctx, reading: reading}, nil
+	return &WebSocket{c: c, cork: cw.conn, ctx: ctx, reading: reading, batch: c.Subprotocol() == wire.BatchSubprotocol}, nil
 }
 
 // Context ends when the peer has left.
 func (s *WebSocket) Context() context.Context { return s.ctx }
 
 func (s *WebSocket) Write(ctx context.Context, frame []byte) error {
+	if s.batch {
+		return s.c.Write(ctx, websocket.MessageText, wire.AppendBatch(make([]byte, 0, len(frame)+2), [][]byte{frame}))
+	}
 	return s.c.Write(ctx, websocket.MessageText, frame)
 }
 
-// WriteFrames writes a run of frames with one write. While the cork is held the library
-// only appends to memory, so its frame writes need no deadline of their own (and skip
-// the timer one would cost); the flush carries the run's.
+// WriteFrames writes a run of frames with one write: one message each, or for a viewer
+// of batches one message for the run. While the cork is held the library only appends
+// to memory, so its frame writes need no deadline of their own (and skip the timer one
+// would cost); the flush carries the run's.
 func (s *WebSocket) WriteFrames(deadline time.Time, frames [][]byte) (int, error) {
+	messages := frames
+	if s.batch {
+		buf := corkBuffers.Get().(*[]byte)
+		*buf = wire.AppendBatch((*buf)[:0], frames)
+		defer putCorkBuffer(buf)
+		messages = [][]byte{*buf}
+	}
 	s.cork.hold()
-	for _, frame := range frames {
+	for _, frame := range messages {
 		if err := s.c.Write(context.Background(), websocket.MessageText, frame); err != nil {
 			_ = s.cork.flush(deadline)
 			return 0, err

@@ -161,6 +161,8 @@ type Journal interface {
 	// false or the entries end. The stored journals read a page at a time and hold
 	// nothing of the store while fn runs: a slow fn costs a page of memory, and a commit
 	// between pages may show (a restart or delete; the caller checks the meta after).
+	// The strings of the entries of one stored chunk point into one copy of it: an entry
+	// fn keeps keeps that chunk reachable.
 	Read(taskID string, from uint64, fn func(Entry) bool) error
 	// List calls fn with the meta of every task whose task_id starts with prefix, in no
 	// particular order, until fn returns false.

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/client"
 	"github.com/tasktail/tasktail/wire"
@@ -269,5 +271,69 @@ func TestClientTailFromAPositionThisIncarnationNeverReached(t *testing.T) {
 	}
 	if !gap || fmt.Sprint(seqs) != "[1 2 3]" {
 		t.Fatalf("epoch gap %v, logs %v; want the gap, then 1 2 3", gap, seqs)
+	}
+}
+
+// A viewer that offers the batch subprotocol gets a burst as JSON arrays of frames; the
+// Go client offers it and hands out every frame once, in order, each as its own event.
+func TestClientTailReadsBatches(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("burst", "info", "first", 0, false)
+	entries := make([]string, 400)
+	for i := range entries {
+		entries[i] = fmt.Sprintf(`{"level":"info","message":"line %d"}`, i+2)
+	}
+	if r := s.publishRaw("burst", []byte("["+strings.Join(entries, ",")+"]")); r.status != 202 {
+		t.Fatalf("publish: %d", r.status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.base, "http")+"/v1/tasks/burst/ws?since=0",
+		&websocket.DialOptions{Subprotocols: []string{wire.BatchSubprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(1 << 20)
+	if ws.Subprotocol() != wire.BatchSubprotocol {
+		t.Fatalf("subprotocol %q, want %q", ws.Subprotocol(), wire.BatchSubprotocol)
+	}
+	var seqs []uint64
+	messages := 0
+	for len(seqs) < 401 {
+		_, raw, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		messages++
+		var frames []struct {
+			Type string `json:"type"`
+			Seq  uint64 `json:"seq"`
+		}
+		if err := json.Unmarshal(raw, &frames); err != nil {
+			t.Fatalf("message %d is not an array of frames: %v: %.80s", messages, err, raw)
+		}
+		for _, f := range frames {
+			if f.Type == "log" {
+				seqs = append(seqs, f.Seq)
+			}
+		}
+	}
+	if messages >= 401/2 {
+		t.Fatalf("401 frames came in %d messages: not batched", messages)
+	}
+
+	st, err := newAPIClient(t, s).Tail(ctx, "burst", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var logs []client.Event
+	collect(t, st, &logs, 401)
+	for i, ev := range logs {
+		if ev.Seq != uint64(i+1) || seqs[i] != ev.Seq || ev.Raw[0] != '{' {
+			t.Fatalf("event %d: seq %d (raw %.40s), frames said %d, want %d", i, ev.Seq, ev.Raw, seqs[i], i+1)
+		}
 	}
 }

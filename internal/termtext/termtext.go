@@ -22,21 +22,28 @@ func Clean(s string, keepSGR bool) string {
 	if clean(s) {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	lineStart := 0 // where the current line starts in b: \r rewinds to it
+	return string(AppendClean(make([]byte, 0, len(s)), s, keepSGR))
+}
+
+// AppendClean appends what Clean returns for s to b: a caller that cleans many messages
+// reuses one buffer.
+func AppendClean(b []byte, s string, keepSGR bool) []byte {
+	if clean(s) {
+		return append(b, s...)
+	}
+	lineStart := len(b) // where the current line starts in b: \r rewinds to it
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case c == 0x1b:
 			n, sgr := sequence(s, i+1, false)
 			if keepSGR && sgr {
-				b.WriteString(s[i : i+n])
+				b = append(b, s[i:i+n]...)
 			}
 			i += n
 		case c == '\n':
-			b.WriteByte(c)
-			lineStart = b.Len()
+			b = append(b, c)
+			lineStart = len(b)
 			i++
 		case c == '\r':
 			// The text after \r replaces the line's text, unless nothing follows on it.
@@ -45,38 +52,38 @@ func Clean(s string, keepSGR bool) string {
 				j++
 			}
 			if j < len(s) && s[j] != '\n' {
-				rewind(&b, lineStart)
+				b = b[:lineStart]
 			}
 			i = j
 		case c == '\t':
-			b.WriteByte(c)
+			b = append(b, c)
 			i++
 		case c < 0x20 || c == 0x7f:
 			i++
 		case c < utf8.RuneSelf:
-			b.WriteByte(c)
+			b = append(b, c)
 			i++
 		default:
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 { // a byte of no character: no parts of one join up
-				b.WriteString("\uFFFD")
+				b = append(b, "\uFFFD"...)
 				i++
 				continue
 			}
 			if r >= 0x80 && r <= 0x9f { // a C1 control: some introduce a sequence
 				n, sgr := sequence(s, i+size, true)
 				if r == 0x9b && keepSGR && sgr { // 8-bit CSI: kept in its 7-bit form
-					b.WriteString("\x1b[")
-					b.WriteString(s[i+size : i+n])
+					b = append(b, "\x1b["...)
+					b = append(b, s[i+size:i+n]...)
 				}
 				i += n
 				continue
 			}
-			b.WriteString(s[i : i+size])
+			b = append(b, s[i:i+size]...)
 			i += size
 		}
 	}
-	return b.String()
+	return b
 }
 
 // clean reports whether s has nothing Clean would change.
@@ -88,13 +95,6 @@ func clean(s string) bool {
 		}
 	}
 	return true
-}
-
-// rewind drops what b holds after lineStart.
-func rewind(b *strings.Builder, lineStart int) {
-	kept := b.String()[:lineStart]
-	b.Reset()
-	b.WriteString(kept)
 }
 
 // sequence measures the escape sequence whose introducer ends just before s[at]: for

@@ -36,6 +36,9 @@ func TestClean(t *testing.T) {
 			if got := Clean(tc.in, false); got != tc.plain {
 				t.Errorf("Clean(%q, false) = %q, want %q", tc.in, got, tc.plain)
 			}
+			if got := string(AppendClean([]byte("> "), tc.in, false)); got != "> "+tc.plain {
+				t.Errorf("AppendClean(\"> \", %q, false) = %q, want %q", tc.in, got, "> "+tc.plain)
+			}
 			if got := Clean(tc.in, true); got != tc.sgr {
 				t.Errorf("Clean(%q, true) = %q, want %q", tc.in, got, tc.sgr)
 			}

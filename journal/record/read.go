@@ -16,7 +16,9 @@ const (
 	ReadPageBytes = 256 << 10
 )
 
-// Chunk is a chunk as a page copied it: its first seq and its encoded entries.
+// Chunk is a chunk as a page copied it: its first seq and its encoded entries. Data is
+// the page's own copy and is never written again: the strings of the entries read from
+// it point into it (DecodeChunk, owned).
 type Chunk struct {
 	First uint64
 	Data  []byte

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/tasktail/tasktail/journal"
 
@@ -146,8 +147,15 @@ func AppendChunk(b []byte, entries []journal.Entry) []byte {
 
 // DecodeChunk calls fn with each entry of a chunk whose first seq is first, in order,
 // until fn returns false.
-func DecodeChunk(b []byte, first uint64, fn func(journal.Entry) bool) error {
+//
+// With owned, b is a copy that nobody writes again (a read's page): the entries' strings
+// are cut from it instead of copied one by one, so a walk over a long log allocates
+// nothing per message, and an entry kept past fn keeps its whole chunk reachable.
+func DecodeChunk(b []byte, first uint64, owned bool, fn func(journal.Entry) bool) error {
 	d := decoder{b: b}
+	if owned && len(b) > 0 {
+		d.text = unsafe.String(unsafe.SliceData(b), len(b))
+	}
 	version := d.byte()
 	if version < recordVersion || version > chunkVersion {
 		return fmt.Errorf("chunk: %w", ErrCorrupt)
@@ -187,7 +195,7 @@ func (w *Newest) Full() bool { return w.have >= w.Size }
 // Add decodes the next older chunk.
 func (w *Newest) Add(b []byte, first uint64) error {
 	var entries []journal.Entry
-	if err := DecodeChunk(b, first, func(e journal.Entry) bool { entries = append(entries, e); return true }); err != nil {
+	if err := DecodeChunk(b, first, false, func(e journal.Entry) bool { entries = append(entries, e); return true }); err != nil {
 		return err
 	}
 	w.chunks = append(w.chunks, entries)
@@ -208,10 +216,10 @@ func (w *Newest) Entries() []journal.Entry {
 }
 
 // ReadChunk is a Read's step over one chunk: it calls fn with the chunk's entries from seq
-// from on and reports whether fn wants more.
+// from on and reports whether fn wants more. b is a page's own copy (Chunk).
 func ReadChunk(b []byte, first, from uint64, fn func(journal.Entry) bool) (more bool, err error) {
 	more = true
-	err = DecodeChunk(b, first, func(e journal.Entry) bool {
+	err = DecodeChunk(b, first, true, func(e journal.Entry) bool {
 		if e.Seq < from {
 			return true
 		}
@@ -240,8 +248,9 @@ func boolByte(v bool) byte {
 
 // decoder reads a record; the first failure sticks in err and later reads return zeros.
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	text string // when set, the whole record as a string: strings are cut from it
+	err  error
 }
 
 func (d *decoder) fail() { d.err, d.b = ErrCorrupt, nil }
@@ -292,7 +301,13 @@ func (d *decoder) string() string {
 		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if d.text != "" {
+		at := len(d.text) - len(d.b)
+		s = d.text[at : at+int(n)]
+	} else {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }

@@ -21,21 +21,23 @@ func TestChunkKeepsAttributes(t *testing.T) {
 		{Seq: 10, TimeUnixNano: 103, Level: v1.Level_LEVEL_INFO, Message: "Build", Attrs: &v1.LineAttrs{Section: v1.Section_SECTION_START, ProducedUnixNano: -5}},
 		{Seq: 11, TimeUnixNano: 104, Level: v1.Level_LEVEL_INFO, Message: "", Finished: true, Attrs: &v1.LineAttrs{Section: v1.Section_SECTION_END, ProducedUnixNano: 99}},
 	}
-	var got []journal.Entry
-	if err := DecodeChunk(AppendChunk(nil, entries), 7, func(e journal.Entry) bool { got = append(got, e); return true }); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(entries) {
-		t.Fatalf("decoded %d entries, want %d", len(got), len(entries))
-	}
-	for i := range entries {
-		want, e := entries[i], got[i]
-		if !proto.Equal(want.Attrs, e.Attrs) || (want.Attrs == nil) != (e.Attrs == nil) {
-			t.Errorf("entry %d attrs %v, want %v", i, e.Attrs, want.Attrs)
+	for _, shared := range []bool{false, true} {
+		var got []journal.Entry
+		if err := DecodeChunk(AppendChunk(nil, entries), 7, shared, func(e journal.Entry) bool { got = append(got, e); return true }); err != nil {
+			t.Fatal(err)
 		}
-		want.Attrs, e.Attrs = nil, nil
-		if want != e {
-			t.Errorf("entry %d = %+v, want %+v", i, e, want)
+		if len(got) != len(entries) {
+			t.Fatalf("shared %v: decoded %d entries, want %d", shared, len(got), len(entries))
+		}
+		for i := range entries {
+			want, e := entries[i], got[i]
+			if !proto.Equal(want.Attrs, e.Attrs) || (want.Attrs == nil) != (e.Attrs == nil) {
+				t.Errorf("shared %v: entry %d attrs %v, want %v", shared, i, e.Attrs, want.Attrs)
+			}
+			want.Attrs, e.Attrs = nil, nil
+			if want != e {
+				t.Errorf("shared %v: entry %d = %+v, want %+v", shared, i, e, want)
+			}
 		}
 	}
 	plain := AppendChunk(nil, entries[:1])

@@ -9,6 +9,9 @@
 //   });
 //   t.close();
 //
+// A burst arrives as batches (several frames in one WebSocket message), handed to the
+// callbacks one frame at a time, in order.
+//
 // It reconnects by itself after a dropped connection or a 1001/1011/1013 close, with
 // exponential backoff, and resumes with since/epoch, so no entry is lost or shown twice.
 // Entries the server could not keep arrive through onGap. A refusal that retrying cannot
@@ -16,6 +19,10 @@
 // not retried: the status turns "refused" and onError says why.
 
 const ACTIVE = new Set(["connecting", "live", "reconnecting"]);
+
+// The subprotocol that asks for batches: a message may then carry several frames, as a
+// JSON array in order. A server that does not know it sends one frame per message.
+const BATCH = "tasktail.batch";
 
 /**
  * @param {string} taskId
@@ -109,11 +116,15 @@ export function tail(taskId, options = {}) {
 
   const connect = () => {
     setStatus(attempt === 0 && !epoch ? "connecting" : "reconnecting");
-    const ws = new WebSocket(url());
+    const ws = new WebSocket(url(), [BATCH]);
     socket = ws;
     let opened = false;
     ws.onopen = () => { opened = true; };
-    ws.onmessage = (e) => onFrame(JSON.parse(e.data));
+    ws.onmessage = (e) => {
+      const data = JSON.parse(e.data);
+      if (Array.isArray(data)) for (const frame of data) onFrame(frame);
+      else onFrame(data);
+    };
     // A handshake that fails ends with error then close in browsers, with error alone in
     // Node 20's WebSocket: whichever comes first ends the connection.
     ws.onerror = () => {

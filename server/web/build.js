@@ -22,13 +22,8 @@ export function place(entry, c, out) {
   built.last = entry;
   const mark = sectionMark(entry);
   if (mark?.kind === "start") {
-    endSection(c, entry);
+    const st = startSection(entry, mark, c);
     const head = sectionHead(entry, mark.title);
-    let st = sections.get(entry.seq);
-    if (!st) {
-      st = { seq: entry.seq, from: entry.timestamp, failed: false, expanded: mark.expanded, collapsed: mark.collapsed, toggled: false, open: !mark.collapsed || mark.expanded };
-      sections.set(entry.seq, st);
-    }
     st.head = head;
     head.querySelector("button").addEventListener("click", () => {
       st.toggled = true;
@@ -36,7 +31,6 @@ export function place(entry, c, out) {
       applySection(st);
     });
     entryOf.set(head, entry);
-    c.section = entry.seq;
     out.push(head);
     return;
   }
@@ -55,6 +49,51 @@ export function place(entry, c, out) {
     fillLine(prev, entry);
     entryOf.set(prev, entry);
   } else addLine(entry, c, out);
+  noteFailure(entry, c);
+}
+
+// pass follows entry in context c without building a row for it: a message that cannot
+// be in view (older than the newest screen of a fast live log). Its section is kept track
+// of as place would; its stream's newest line is then one not built, so a later update of
+// it shows as a line of its own until the page around it is read (joinBoundary folds it).
+export function pass(entry, c) {
+  built.last = entry;
+  const mark = sectionMark(entry);
+  c.lastOf.delete(entry.stream ?? "");
+  if (mark?.kind === "start") startSection(entry, mark, c);
+  else if (mark?.kind === "end") endSection(c, entry);
+  else noteFailure(entry, c);
+}
+
+// shown says whether an entry (or a gap, {gap}) would take a visible row of its own under
+// the level and stream filters: an update folds into its line.
+const RANK = { debug: 0, info: 1, success: 1, warning: 2, error: 3, critical: 4 };
+export function shown(item) {
+  if (item.gap !== undefined) return true;
+  if (item.update) return false;
+  const log = rows.parentElement;
+  if ((RANK[item.level] ?? 1) < (RANK[log.dataset.min] ?? 0)) return false;
+  const i = item.stream ? streamNames.indexOf(item.stream) : -1;
+  return i < 0 || !` ${log.dataset.hide ?? ""} `.includes(` s${i} `);
+}
+
+// folded says whether the section open in context c is folded.
+export const folded = (c) => c.section !== 0 && sections.get(c.section)?.open === false;
+
+// startSection ends the open section and opens the one entry starts.
+function startSection(entry, mark, c) {
+  endSection(c, entry);
+  let st = sections.get(entry.seq);
+  if (!st) {
+    st = { seq: entry.seq, from: entry.timestamp, failed: false, expanded: mark.expanded, collapsed: mark.collapsed, toggled: false, open: !mark.collapsed || mark.expanded };
+    sections.set(entry.seq, st);
+  }
+  c.section = entry.seq;
+  return st;
+}
+
+// noteFailure marks the open section failed when entry is an error.
+function noteFailure(entry, c) {
   if (c.section && (entry.level === "error" || entry.level === "critical")) {
     const st = sections.get(c.section);
     st.failed = true;

@@ -7,7 +7,8 @@
 import { tail } from "/static/tasktail.js";
 import { clock, fillLine, gapLine, retime } from "/static/rows.js";
 import { setupFind } from "/static/find.js";
-import { setup, built, newContext, place, endSection, applySections, reveal, entryOf } from "/static/build.js";
+import { setupToolbar, showBanner, showStatus, refusalText } from "/static/toolbar.js";
+import { setup, built, newContext, place, pass, shown, folded, endSection, applySections, reveal, entryOf } from "/static/build.js";
 
 const PAGE = 500; // messages one read brings
 const MAX_ROWS = 2000; // rows the page holds
@@ -131,12 +132,18 @@ function keepInView(change) {
   if (anchor?.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - before;
 }
 
-async function loadOlder() {
+// loadOlder reads up to n messages before the window and prepends their rows.
+async function loadOlder(n = PAGE) {
   busy = true;
   try {
-    const from = Math.max(first, lo - PAGE);
+    const at = lo;
+    const from = Math.max(first, lo - n);
     const page = await readPage({ from_seq: from, limit: lo - from });
+    if (lo !== at) return; // live messages started the window again meanwhile
     const { c, out } = fill(page.frames.filter((f) => f.seq < lo));
+    // The rows after the page are in a section that started before it: so is the page.
+    const sec = rows.querySelector(".line[data-seq]")?.dataset.sec;
+    if (sec && +sec < from) for (const row of out) row.dataset.sec = sec;
     keepInView(() => {
       rows.querySelector(".gap.top")?.remove();
       rows.prepend(...out);
@@ -283,7 +290,7 @@ async function onScrolled() {
   if (top + h < winTop || top > winBottom) {
     const seq = top + h < winTop ? first + Math.floor(top / pxPerSeq()) : hi + 1 + Math.floor((top - winBottom) / pxPerSeq());
     await jumpTo(Math.min(Math.max(seq, first), last), "start");
-  } else if (lo > first && top < winTop + margin()) {
+  } else if (lo > first && top < winTop + margin() && !following) {
     await loadOlder();
   } else if (!atEnd && top + h > winBottom - margin()) {
     await loadNewer();
@@ -292,12 +299,23 @@ async function onScrolled() {
 
 jump.addEventListener("click", () => jumpToEnd());
 
-// Live messages: appended in batches while the window reaches the end, at most every
-// FLUSH_EVERY ms, so that a fast task costs a few layouts a second, not one per message.
+// Live messages: kept as data until a flush, at most every FLUSH_EVERY ms, so that a fast
+// task costs a few layouts a second, not one per message. While the page follows the
+// log, a flush builds rows only for the messages that can be in view (the newest screen
+// and a few more); the older ones of a burst are passed over as data (build.js, pass) and
+// the window starts again at the first row built. Once no message has come for CALM ms,
+// the rows passed over are read back (loadOlder), up to the window the page would have
+// held had it built them all.
 const FLUSH_EVERY = 100;
-let pending = [];
+const CALM = 500;
+const BUSY_FLUSH_EVERY = 500;
+let busyLog = false;
+let pending = []; // entries, and {gap: text} for a gap's line
 let flushQueued = false;
 let flushedAt = 0;
+let owed = 0; // the rows the window would hold had no message been passed over
+let fillTimer = 0;
+let dropped = false; // messages waiting were passed over before a render: it starts again
 function live(entry) {
   if (entry.seq <= hi) return; // read with a page already
   last = Math.max(last, entry.seq);
@@ -307,15 +325,33 @@ function live(entry) {
     return;
   }
   hi = entry.seq;
-  place(entry, endContext, pending);
+  pending.push(entry);
+  // A page in the background renders nothing (it gets no animation frames): what waits
+  // is bounded by passing over the older half, as a render would.
+  if (pending.length > 2 * MAX_ROWS) {
+    for (const item of pending.splice(0, MAX_ROWS)) if (item.gap === undefined) pass(item, endContext);
+    dropped = true;
+  }
   queueFlush();
 }
 
 function queueFlush() {
   if (flushQueued) return;
   flushQueued = true;
-  const wait = Math.max(0, flushedAt + FLUSH_EVERY - performance.now());
+  const wait = Math.max(0, flushedAt + (busyLog ? BUSY_FLUSH_EVERY : FLUSH_EVERY) - performance.now());
   setTimeout(() => requestAnimationFrame(flush), wait);
+}
+
+// firstInView is the index of the first of items that can be in view once they are the
+// log's newest rows: a screen of rows that show, and a few more. In a section the reader
+// folded, all of them are built, as before (folded rows take no room).
+function firstInView(items) {
+  if (folded(endContext)) return 0;
+  let rowsToShow = Math.ceil(log.clientHeight / rowHeight) + 10;
+  for (let i = items.length - 1; i >= 0; i--) {
+    if (shown(items[i]) && --rowsToShow === 0) return i;
+  }
+  return 0;
 }
 
 function flush() {
@@ -323,10 +359,26 @@ function flush() {
   flushedAt = performance.now();
   if (pending.length === 0) return;
   waiting.remove();
-  const out = pending;
+  const items = pending;
   pending = [];
+  const from = following || dropped ? firstInView(items) : 0;
+  const restart = from > 0 || dropped;
+  busyLog = restart;
+  const out = [];
+  items.forEach((item, i) => {
+    if (i < from) {
+      if (item.gap === undefined) pass(item, endContext);
+    } else if (item.gap !== undefined) out.push(gapLine(item.gap));
+    else place(item, endContext, out);
+  });
+  if (owed || restart) owed = dropped ? MAX_ROWS : Math.min(MAX_ROWS, (owed || rows.childElementCount) + items.length);
+  dropped = false;
   const add = () => {
-    rows.append(...out);
+    if (restart) {
+      rows.replaceChildren(...out);
+      lo = items.slice(from).find((item) => item.seq)?.seq ?? hi;
+      topGap();
+    } else rows.append(...out);
     applySections(out);
     trim("top");
     setSpacers();
@@ -335,7 +387,26 @@ function flush() {
   else keepInView(add);
   if (following) toBottom();
   else jump.hidden = false;
+  if (owed) {
+    clearTimeout(fillTimer);
+    fillTimer = setTimeout(fillBack, CALM);
+  }
   showTarget();
+}
+
+// fillBack reads back the rows a burst passed over, once the log is calm.
+async function fillBack() {
+  const calm = flushedAt;
+  try {
+    while (following && atEnd && !busy && lo > first && rows.childElementCount < owed) {
+      await loadOlder(Math.min(PAGE, owed - rows.childElementCount));
+      if (flushedAt !== calm) return; // messages came meanwhile: the next calm goes on
+      if (following) toBottom();
+    }
+  } catch {
+    // a failed read: scrolling up reads the page again
+  }
+  owed = 0;
 }
 
 // Shown until the first message of a task nobody has published to yet.
@@ -343,30 +414,22 @@ const waiting = document.createElement("p");
 waiting.className = "waiting";
 waiting.textContent = "Waiting for the first message…";
 
-function showBanner(kind, text) {
-  const banner = $("banner");
-  banner.className = `banner banner-${kind}`;
-  banner.textContent = text;
-  banner.hidden = false;
-}
-
-// The progress bar is drawn at most once a frame, however many messages move it.
+// The progress bar is drawn at most once a frame, however many messages move it, and
+// only when it moved: a write of the same text would still cost a layout.
 let progress = null;
+let drawn = null;
 function setProgress(p) {
-  if (progress === null) {
+  if (progress === null && p !== drawn) {
     requestAnimationFrame(() => {
-      $("progress").value = progress;
-      $("progress-text").textContent = `${Math.round(progress)}%`;
+      if (progress !== drawn) {
+        $("progress").value = progress;
+        $("progress-text").textContent = `${Math.round(progress)}%`;
+        drawn = progress;
+      }
       progress = null;
     });
   }
-  progress = p;
-}
-
-function showStatus(status) {
-  const el = $("status");
-  el.textContent = status;
-  el.className = `status status-${status}`;
+  if (progress !== null || p !== drawn) progress = p;
 }
 
 function showEnd(last) {
@@ -376,43 +439,18 @@ function showEnd(last) {
   if (following) requestAnimationFrame(() => following && toBottom());
 }
 
-// The words for a refusal that retrying would not mend.
-function refusalText(error) {
-  switch (error.status) {
-    case 401:
-      return `Not authorised: ${error.message}. Open this page with a valid ?token=.`;
-    case 403:
-      return `Refused: ${error.message}.`;
-    default:
-      return `Disconnected: ${error.message}. Reload the page with a fresh ?token=.`;
-  }
-}
-
 setupFind({
   api,
   rows,
   jumpTo,
   stopFollowing: () => (following = false),
 });
-
-// The level filter and wrapping change only classes: the rows stay.
-$("min-level").addEventListener("change", (e) => {
-  log.dataset.min = e.target.value;
-  if (following) toBottom();
+setupToolbar({
+  log,
+  rows,
+  filtered: () => following && toBottom(),
 });
-$("wrap").addEventListener("change", (e) => log.classList.toggle("nowrap", !e.target.checked));
 
-// Copy puts the lines shown (the filters apply) on the clipboard as text.
-$("copy").addEventListener("click", async () => {
-  const lines = [...rows.querySelectorAll(".line:not(.gap)")].filter((l) => l.offsetParent !== null);
-  const text = lines.map((l) => `${l.querySelector("time").dateTime} ${l.querySelector(".level").textContent} ${l.querySelector(".message").textContent}`).join("\n");
-  try {
-    await navigator.clipboard.writeText(text + "\n");
-    $("copied").textContent = `Copied ${lines.length.toLocaleString()} ${lines.length === 1 ? "line" : "lines"}`;
-  } catch (err) {
-    $("copied").textContent = `Copy failed: ${err.message}`;
-  }
-});
 
 // Links: #seq-N goes to a message, #seq-N-M marks a range; Shift+click on a time makes a
 // range from the message marked to it.
@@ -487,14 +525,15 @@ async function open() {
     onLog: live,
     onGap: (gap) => {
       if (gap.reason === "epoch") {
+        if (pending.length) flush(); // the earlier run's messages, in its context
         first = lo = 1;
         hi = last = 0;
         endContext = newContext();
       }
       if (!atEnd) return;
-      pending.push(gapLine(gap.reason === "epoch"
+      pending.push({ gap: gap.reason === "epoch"
         ? "… the task restarted: messages of its earlier run are not shown"
-        : `… ${gap.to_seq - gap.from_seq + 1} messages not shown`));
+        : `… ${gap.to_seq - gap.from_seq + 1} messages not shown` });
       queueFlush();
     },
     onProgress: setProgress,

@@ -95,6 +95,22 @@ test("a finished task: every entry once, then finished", async () => {
   }
 });
 
+test("a burst arrives in batches: every entry once, in order", async () => {
+  const s = await serve();
+  try {
+    await publish(s.base, "burst", { level: "info", message: "first" });
+    const seen = follow("burst", { baseUrl: s.base });
+    await seen.until("first", () => seen.logs.length === 1);
+    await publish(s.base, "burst", Array.from({ length: 400 }, (_, i) => ({ level: "info", message: `line ${i + 2}` })));
+    await publish(s.base, "burst", { level: "success", message: "end", finished: true });
+    await seen.until("finished", () => seen.statuses.at(-1) === "finished");
+    assert.deepEqual(seen.logs.map((e) => e.seq), Array.from({ length: 402 }, (_, i) => i + 1));
+    assert.equal(seen.logs[400].message, "line 401");
+  } finally {
+    await s.close();
+  }
+});
+
 test("resumes after the server closes with 1001, nothing lost or twice", async () => {
   const s = await serve();
   try {

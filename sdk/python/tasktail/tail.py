@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Union
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from .client import server_url
@@ -20,6 +20,16 @@ def _ws_url(base_url: str, task_id: str, since: Optional[int], epoch: str) -> st
             q["epoch"] = epoch
     scheme = "wss" if u.scheme == "https" else "ws"
     return urlunsplit((scheme, u.netloc, u.path.rstrip("/") + "/v1/tasks/" + quote(task_id, safe="") + "/ws", urlencode(q), ""))
+
+
+# The subprotocol that asks for batches: a message may then carry several frames, as a JSON
+# array in order. A server that does not know it sends one frame per message.
+_BATCH = "tasktail.batch"
+
+
+def _frames(raw: Union[str, bytes]) -> List[Dict[str, Any]]:
+    data = json.loads(raw)
+    return data if isinstance(data, list) else [data]
 
 
 def _refusal(status: int, message: str) -> TasktailError:
@@ -46,20 +56,21 @@ async def atail(task_id: str, since: Optional[int] = 0, *, base_url: Optional[st
     headers = {"Authorization": "Bearer " + token} if token else None
     while True:
         try:
-            async with websockets.connect(_ws_url(base_url, task_id, last, epoch), extra_headers=headers, max_size=8 << 20) as ws:
+            async with websockets.connect(_ws_url(base_url, task_id, last, epoch), extra_headers=headers, max_size=8 << 20,
+                                          subprotocols=[_BATCH]) as ws:
                 async for raw in ws:
-                    frame = json.loads(raw)
-                    kind = frame.get("type")
-                    if kind == "hello":
-                        epoch, attempt = frame["epoch"], 0
-                        last = last or 0
-                    elif kind == "log":
-                        if last is not None and frame["seq"] <= last:
-                            continue  # already yielded
-                        last = frame["seq"]
-                    elif kind == "gap" and frame.get("reason") == "epoch":
-                        last = 0  # numbering starts again at 1
-                    yield frame
+                    for frame in _frames(raw):
+                        kind = frame.get("type")
+                        if kind == "hello":
+                            epoch, attempt = frame["epoch"], 0
+                            last = last or 0
+                        elif kind == "log":
+                            if last is not None and frame["seq"] <= last:
+                                continue  # already yielded
+                            last = frame["seq"]
+                        elif kind == "gap" and frame.get("reason") == "epoch":
+                            last = 0  # numbering starts again at 1
+                        yield frame
             code, reason = ws.close_code, ws.close_reason
         except websockets.exceptions.ConnectionClosed as closed:
             code, reason = closed.code, closed.reason

@@ -42,3 +42,15 @@ def test_atail_yields_in_a_loop(server):
 
     frames = asyncio.run(follow())
     assert [f["type"] for f in frames] == ["hello", "log"]
+
+
+def test_tail_reads_a_burst_in_order(server):
+    # A burst reaches tail() as batches (several frames per WebSocket message): every
+    # frame is yielded once, in order.
+    c = Client(server.url)
+    c.publish_batch("burst", [{"level": "info", "message": f"line {i}"} for i in range(1, 401)])
+    c.publish("burst", "success", "end", finished=True)
+    frames = list(tail("burst", since=0, base_url=server.url))
+    assert frames[0]["type"] == "hello"
+    assert [f["seq"] for f in frames[1:]] == list(range(1, 402))
+    assert frames[400]["message"] == "line 400" and frames[-1]["finished"] is True
