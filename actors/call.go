@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"math"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/actors/batch"
@@ -16,6 +17,11 @@ func entryOf(in *v1.LogInput) logEntry {
 	progress := KeepProgress
 	if in.Progress != nil {
 		progress = *in.Progress
+		if progress == KeepProgress {
+			// Only an absent progress keeps the task's. This value is out of range, and NaN
+			// is refused by the range rule as it is.
+			progress = math.NaN()
+		}
 	}
 	return logEntry{Level: in.Level, Message: in.Message, Progress: progress, Finished: in.Finished, Attrs: in.Attrs}
 }

@@ -181,6 +181,10 @@ func (m *Manager) Restart(ctx context.Context, taskID string) (string, error) {
 // operation needs no Manager method of its own: its route calls Ask.
 func Ask[A proto.Message](ctx context.Context, m *Manager, req TaskMessage) (A, error) {
 	var none A
+	if _, ok := req.(*v1.Publish); ok {
+		// A *v1.Publish is a call that crossed members, checked where it was made.
+		return none, errors.New("actors.Ask: publish with Manager.Publish, which checks the field rules")
+	}
 	if err := m.cfg.ValidateTaskID(req.GetTaskId()); err != nil {
 		return none, err
 	}

@@ -602,3 +602,17 @@ func TestListTasksAndPassivation(t *testing.T) {
 		t.Fatalf("list from the journal: %v %v", list, err)
 	}
 }
+
+// Ask asks any operation, but a publish goes through Publish, which checks the field
+// rules: a *v1.Publish is a call that crossed members, checked where it was made.
+func TestAskRefusesAPublish(t *testing.T) {
+	m := newManager(t, actors.Config{}, actors.Options{})
+	_, err := actors.Ask[*v1.PublishAck](context.Background(), m, &v1.Publish{TaskId: "t",
+		Entries: []*v1.LogInput{{Level: 99, Message: "no level", Progress: proto.Float64(500)}}})
+	if err == nil {
+		t.Fatal("Ask stored a publish that breaks the field rules")
+	}
+	if _, err := m.Status(context.Background(), "t"); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("the task after the refused publish: %v", err)
+	}
+}

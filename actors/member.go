@@ -73,7 +73,7 @@ func (r *memberRouter) Publish(c *PublishCall) {
 		completeFrom(c, reply, err)
 	}
 	if !r.requests.Go(request) {
-		c.Fail(ErrShuttingDown)
+		c.Drop(ErrShuttingDown) // inside the pipe's carry
 	}
 }
 

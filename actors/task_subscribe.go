@@ -72,7 +72,7 @@ type tellLost struct{ pid *actor.PID }
 //
 // The close is tried again, after a doubling wait, each time the connection it travels on
 // drops before the viewer is gone. A viewer that is gone ends the watch with NotFound (the
-// process at its address has no actor by its id: newActorSystem), or with its address
+// process at its address has no actor by its id: NewActorSystem), or with its address
 // again while nobody serves it; one that got the close unsubscribes.
 func (t *TaskActor) watchEnded(ctx actor.Context, m *actor.Terminated) {
 	key := lostKey(m.Who)

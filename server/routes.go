@@ -60,9 +60,11 @@ type route struct {
 // request is what the table checked, for the handler.
 type request struct {
 	taskID  string    // the path's {task_id}, valid; "" without one
+	began   time.Time // when the request arrived
 	expires time.Time // a viewer's: when its credential stops working (zero: never)
 	body    []byte    // publishBody as JSON: the whole body, valid until the handler returns
 	stream  bool      // publishBody as NDJSON: the handler reads r.Body as a stream
+	timed   bool      // publishBody as JSON: its latency is observed
 	json    any       // jsonBody: what newBody returned, decoded
 }
 
@@ -98,10 +100,19 @@ func (s *Server) serve(rt route) http.HandlerFunc {
 			// origin.
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 		}
-		in := &request{taskID: r.PathValue("task_id")}
+		in := &request{taskID: r.PathValue("task_id"), began: time.Now()}
 		if err := s.check(r, rt, in); err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if rt.body == publishBody {
+			// A publish's latency runs from its arrival, its body's reading and refusals
+			// included; a stream lasts as long as its producer, which is no latency.
+			defer func() {
+				if in.timed {
+					s.observePublish(in.began)
+				}
+			}()
 		}
 		if rt.body != noBody {
 			release, err := s.readBody(w, r, rt, in)
@@ -115,24 +126,23 @@ func (s *Server) serve(rt route) http.HandlerFunc {
 	}
 }
 
-// check validates the path's task_id and the request's credential.
+// check checks the request's credential, then the path's task_id: who may call comes
+// first, so a request without one is refused as such (401, counted) whatever it names,
+// and a publish key's rate counts every request it makes.
 func (s *Server) check(r *http.Request, rt route, in *request) error {
-	if in.taskID != "" || rt.access == viewer {
-		if err := s.cfg.Actors.ValidateTaskID(in.taskID); err != nil {
-			return err
-		}
-	}
+	var err error
 	switch rt.access {
 	case viewer:
-		expires, err := s.authorizeView(r, in.taskID)
-		in.expires = expires
-		return err
+		in.expires, err = s.authorizeView(r, in.taskID)
 	case lister:
-		return s.authorizeList(r, r.URL.Query().Get("prefix"))
+		err = s.authorizeList(r, r.URL.Query().Get("prefix"))
 	case publisher:
-		return s.authorizePublish(r)
+		err = s.authorizePublish(r)
 	}
-	return nil
+	if err == nil && (in.taskID != "" || rt.access == viewer) {
+		err = s.cfg.Actors.ValidateTaskID(in.taskID)
+	}
+	return err
 }
 
 // mediaTypeError is a body whose Content-Type the endpoint does not take.
@@ -148,7 +158,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, rt route, in *
 	case rt.body == publishBody && err == nil && mt == mediaNDJSON:
 		in.stream = true
 		return func() {}, nil
-	case err != nil || mt != "application/json":
+	case err == nil && mt == "application/json":
+		in.timed = rt.body == publishBody
+	default:
 		// A page of another site can send a text body without a preflight, never one of
 		// these (csrf.go).
 		if rt.body == publishBody {

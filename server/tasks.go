@@ -66,7 +66,6 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, in *request) {
 		s.publishStream(w, r, in.taskID) // lasts as long as the producer: not a publish latency
 		return
 	}
-	defer s.observePublish(time.Now())
 	entries, batch, err := wire.DecodePublish(in.body) // entries hold copies: body is free after
 	if err != nil {
 		s.writeError(w, r, err)

@@ -10,7 +10,7 @@ import (
 // one object, or a non-empty array of objects, with the four known keys in lower case,
 // each at most once, level and message present, strings without escapes, progress a JSON
 // number, finished true or false. For anything else it returns ok false, and
-// decodePublish decodes the body with encoding/json, which also words the errors. Where
+// DecodePublish decodes the body with encoding/json, which also words the errors. Where
 // fastDecode succeeds, both give the same entries (checked by the fuzzers). The body must
 // be valid UTF-8.
 func fastDecode(body []byte) (entries []*v1.LogInput, batch, ok bool) {

@@ -40,7 +40,7 @@ func DecodePublish(body []byte) (entries []*v1.LogInput, batch bool, err error) 
 	return decodeJSON(body)
 }
 
-// decodeJSON is decodePublish with encoding/json, for any body fastDecode leaves.
+// decodeJSON is DecodePublish with encoding/json, for any body fastDecode leaves.
 func decodeJSON(body []byte) (entries []*v1.LogInput, batch bool, err error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {

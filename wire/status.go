@@ -14,8 +14,8 @@ import (
 // so that a field added to the message appears in both without another declaration.
 // Every field is there, zero or not, under its proto name, numbers as JSON numbers, with
 // three exceptions: found is left out (an answer is about a task that exists),
-// last_active_unix_nano is written as last_active, an RFC 3339 time (absent when
-// unknown), and member only on a cluster member. state, the one derived field, follows
+// last_active_unix_nano is written as last_active, an RFC 3339 time, and member only on a
+// cluster member. state, the one derived field, follows
 // task_id. (The Go client decodes it into client.Status.)
 
 // Status is a task's status as the API writes it (encoding/json calls MarshalJSON).
@@ -55,10 +55,8 @@ func AppendStatus(b []byte, st *v1.Status) []byte {
 		switch name := string(fd.Name()); name {
 		case "found":
 		case "last_active_unix_nano":
-			if at := v.Int(); at != 0 {
-				key("last_active")
-				b = appendJSONString(b, time.Unix(0, at).UTC().Format(time.RFC3339Nano))
-			}
+			key("last_active")
+			b = appendJSONString(b, time.Unix(0, v.Int()).UTC().Format(time.RFC3339Nano))
 		case "member":
 			if v.String() != "" {
 				key(name)

@@ -117,8 +117,16 @@ func (c *Call) complete(epoch string, parts []Part, failure any) {
 	}
 }
 
-// Fail answers c with err from a goroutine that is no actor's (a cluster request), which
-// sends the pipe's next call itself.
+// Drop answers c with err from inside the pipes' carry (a router that cannot take it now,
+// shutting down): the pipe, which holds its lock there, sends its next call itself.
+func (c *Call) Drop(err error) {
+	if c.finish("", nil, nil, err) {
+		c.expire.Stop()
+	}
+}
+
+// Fail answers c with err from a goroutine that is no actor's and not inside carry (a
+// cluster request), which sends the pipe's next call itself.
 func (c *Call) Fail(err error) {
 	if c.finish("", nil, nil, err) {
 		c.expire.Stop()

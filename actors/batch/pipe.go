@@ -103,19 +103,22 @@ func (p *Pipe) sendAfter(c *Call) {
 	}
 }
 
-// sendNextLocked sends the first waiting call, if any, as the one in flight.
+// sendNextLocked sends the first waiting call, if any, as the one in flight; and the next
+// after it, while carry answers the one it carries at once (Drop).
 func (p *Pipe) sendNextLocked() {
-	if len(p.waiting) == 0 {
-		p.inflight = nil
-		return
+	for len(p.waiting) > 0 {
+		c := p.waiting[0]
+		p.waiting[0] = nil
+		p.waiting = p.waiting[1:]
+		p.waitingN.Store(int32(len(p.waiting)))
+		p.inflight = c
+		p.lastEntries, p.lastParts = len(c.entries), len(c.ends)
+		p.pipes.carry(c)
+		if !c.state.Load() {
+			return
+		}
 	}
-	c := p.waiting[0]
-	p.waiting[0] = nil
-	p.waiting = p.waiting[1:]
-	p.waitingN.Store(int32(len(p.waiting)))
-	p.inflight = c
-	p.lastEntries, p.lastParts = len(c.entries), len(c.ends)
-	p.pipes.carry(c)
+	p.inflight = nil
 }
 
 // Pipes holds the pipes of the tasks being published to.

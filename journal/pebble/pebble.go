@@ -385,7 +385,7 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 
 // Fatalf is Pebble's word that the database cannot go on (a failed WAL or MANIFEST write,
 // corruption). The process lives: the journal refuses writes from now on and says why
-// (pebble_health.go). Pebble carries on after Fatalf returns, so commitSynced checks for
+// (health.go). Pebble carries on after Fatalf returns, so commitSynced checks for
 // one around every commit.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.health.fatal(fmt.Sprintf(format, args...))

@@ -179,13 +179,17 @@ func cut(fs vfs.FS, name string, size int64) error {
 		}
 		return errors.Join(err, f.Close())
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
 	src, err := fs.Open(name)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := fs.Create(name+".cut", vfs.WriteCategoryUnspecified)
+	tmp := name + ".cut"
+	_ = fs.Remove(tmp) // what a cut that failed before left
+	dst, err := fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return err
 	}
@@ -196,10 +200,18 @@ func cut(fs vfs.FS, name string, size int64) error {
 	if e := dst.Close(); err == nil {
 		err = e
 	}
+	if err == nil {
+		err = fs.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = fs.Remove(tmp)
+		return err
+	}
+	dir, err := fs.OpenDir(fs.PathDir(name))
 	if err != nil {
 		return err
 	}
-	return fs.Rename(name+".cut", name)
+	return errors.Join(dir.Sync(), dir.Close())
 }
 
 // newEpochs gives every task a new epoch in one synced batch, keeping LastSeq: entries
