@@ -135,6 +135,10 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	}
 	p := &Pebble{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
 
+	if err := p.indexActivity(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: activity order: %w", dir, err)
+	}
 	if owed {
 		if err := p.newEpochs(); err != nil {
 			db.Close()
@@ -237,6 +241,9 @@ func (p *Pebble) Commit(appends []Append) error {
 		if err := b.Set(metaKey(a.TaskID), buf, nil); err != nil {
 			return err
 		}
+		if err := putActivity(b, a.TaskID, stored, found, a.Meta); err != nil {
+			return err
+		}
 		written[a.TaskID] = a.Meta
 	}
 	return p.commitSynced(b, false)
@@ -296,16 +303,23 @@ func (p *Pebble) trim(b *pebble.Batch, a *Append) error {
 
 // Delete implements Journal.
 func (p *Pebble) Delete(taskID string) error {
+	meta, found, err := p.Stat(taskID)
+	if err != nil {
+		return err
+	}
 	b := p.db.NewBatch()
 	defer b.Close()
-	if err := p.deleteTask(b, taskID); err != nil {
+	if err := p.deleteTask(b, taskID, meta, found); err != nil {
 		return err
 	}
 	return p.commitSynced(b, true)
 }
 
-// deleteTask adds to b the deletes of every key of a task.
-func (p *Pebble) deleteTask(b *pebble.Batch, taskID string) error {
+// deleteTask adds to b the deletes of every key of a task, whose meta is stored (if found).
+func (p *Pebble) deleteTask(b *pebble.Batch, taskID string, stored Meta, found bool) error {
+	if err := deleteActivity(b, taskID, stored, found); err != nil {
+		return err
+	}
 	for _, kind := range []byte{'c', 'k'} {
 		start, end := seqBounds(kind, taskID)
 		if err := b.DeleteRange(start, end, nil); err != nil {
@@ -329,7 +343,7 @@ func (p *Pebble) DeleteExpired(taskIDs []string, now time.Time, r Retention) (in
 		if !found || !meta.Expired(now, r) {
 			continue
 		}
-		if err := p.deleteTask(b, id); err != nil {
+		if err := p.deleteTask(b, id, meta, found); err != nil {
 			return 0, err
 		}
 		n++
