@@ -14,16 +14,15 @@ import (
 type taskGrain struct {
 	*TaskActor
 	failures *actor.RestartStatistics // for recoverGrain
-	lister   *actor.PID               // the member's record of its grains, for the task list
 }
 
 // passivateNow is a grain's note to itself to stop if no routed message came since
 // routed was counted. As a message it runs after everything already in the mailbox.
 type passivateNow struct{ routed uint64 }
 
-func newTaskGrain(cfg *Config, stats *Stats, st *store, lister *actor.PID) *taskGrain {
-	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics(), lister: lister}
-	g.store = st
+func newTaskGrain(cfg *Config, stats *Stats, st *store, index *listIndex) *taskGrain {
+	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics()}
+	g.store, g.index = st, index
 	g.passivate = func(ctx actor.Context, routed uint64) { ctx.Send(ctx.Self(), passivateNow{routed: routed}) }
 	return g
 }
@@ -32,13 +31,10 @@ func (g *taskGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.taskID, g.member = m.Identity.Identity, ctx.ActorSystem().Address()
-		ctx.Send(g.lister, &grainUp{taskID: g.taskID, pid: ctx.Self()})
 		if g.store != nil {
 			g.load(ctx)
 		}
 		return
-	case *actor.Stopped:
-		ctx.Send(g.lister, &grainDown{taskID: g.taskID, pid: ctx.Self()})
 	case passivateNow:
 		if g.routed == m.routed {
 			if g.created {
@@ -95,8 +91,8 @@ func recoverGrain(s *taskSupervisor) actor.ReceiverMiddleware {
 
 // taskGrainProps are the props of kind "task": grains, with middleware inside the
 // panic recovery.
-func taskGrainProps(cfg *Config, stats *Stats, st *store, lister *actor.PID, s *taskSupervisor, middleware ...actor.ReceiverMiddleware) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats, st, lister) },
+func taskGrainProps(cfg *Config, stats *Stats, st *store, index *listIndex, s *taskSupervisor, middleware ...actor.ReceiverMiddleware) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats, st, index) },
 		actor.WithMailbox(actor.UnboundedLockfree()),
 		actor.WithReceiverMiddleware(append([]actor.ReceiverMiddleware{recoverGrain(s)}, middleware...)...))
 }

@@ -47,6 +47,7 @@ type Manager struct {
 	cluster   *clusterRouter // nil on a single node
 	pipes     *pipes         // the publish path (pipe.go)
 	store     *store         // the journal; nil without one
+	index     *listIndex     // the tasks in memory here, for the task list (list_index.go)
 	sweeper   goroutines     // the journal's retention sweep
 	stopSweep chan struct{}
 	stats     *Stats
@@ -97,18 +98,19 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 		m.stopSweep = make(chan struct{})
 		m.sweeper.Go(m.sweep)
 	}
+	m.index = newListIndex()
 	if opts.Cluster == nil {
-		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, opts.TaskMiddleware...)
+		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, m.index, opts.TaskMiddleware...)
 	} else {
 		supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
-		lister, err := spawnLister(system, &m.cfg)
+		_, err := spawnLister(system, m.index)
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal()
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 		_, outlive := opts.Journal.(journal.Fencer) // shared: a task that moves continues from it
-		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, opts.TaskMiddleware...), logger, outlive, m.fence)
+		r, err := startCluster(system, *opts.Cluster, &m.cfg, taskGrainProps(&m.cfg, m.stats, m.store, m.index, supervisor, opts.TaskMiddleware...), logger, outlive, m.fence)
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal() // the caller still owns the journal: it was not started

@@ -59,6 +59,7 @@ func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *taskstate.Pl
 		c.acks[i] = partAck{first: g.First, last: g.Last, queued: queued, finished: g.Finished, reused: g.KeyReused}
 	}
 	t.deliverLive(ctx, live, fx.JustFinished)
+	t.relist() // before the answer: a list right after it shows the publish
 	c.complete(t.s.Epoch, nil)
 }
 

@@ -1,14 +1,14 @@
 package server
 
 import (
-	"cmp"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/journal"
 )
 
 // The task list: GET /v1/tasks?prefix=&state=&limit=&cursor=, the most recently active
@@ -38,40 +38,16 @@ type listReply struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
-// stateOf names a task's state.
-func stateOf(st *v1.Status) string {
-	switch {
-	case st.Failed:
-		return "failed"
-	case st.Finished:
-		return "finished"
-	}
-	return "running"
-}
-
 // listCursor is where a page ends: the last task's activity time and task_id. "~" is not
 // a task_id character.
-type listCursor struct {
-	active int64
-	taskID string
-}
+type listCursor journal.Position
 
-func (c listCursor) String() string { return strconv.FormatInt(c.active, 10) + "~" + c.taskID }
+func (c listCursor) String() string { return strconv.FormatInt(c.Active, 10) + "~" + c.TaskID }
 
 func parseCursor(s string) (listCursor, bool) {
 	active, id, ok := strings.Cut(s, "~")
 	n, err := strconv.ParseInt(active, 10, 64)
-	return listCursor{n, id}, ok && err == nil
-}
-
-// newerFirst orders the list: the most recently active first, then by task_id.
-func newerFirst(a, b *v1.Status) int {
-	return cmp.Or(cmp.Compare(b.LastActiveUnixNano, a.LastActiveUnixNano), strings.Compare(a.TaskId, b.TaskId))
-}
-
-// after reports whether st comes after the cursor in the list's order.
-func (c listCursor) after(st *v1.Status) bool {
-	return newerFirst(&v1.Status{LastActiveUnixNano: c.active, TaskId: c.taskID}, st) < 0
+	return listCursor{Active: n, TaskID: id}, ok && err == nil
 }
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
@@ -98,33 +74,29 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var cursor listCursor
+	after := journal.Newest
 	if v := q.Get("cursor"); v != "" {
-		var ok bool
-		if cursor, ok = parseCursor(v); !ok {
+		cursor, ok := parseCursor(v)
+		if !ok {
 			s.writeError(w, r, invalidField("cursor", "not a cursor this server gave"))
 			return
 		}
+		after = journal.Position(cursor)
 	}
-	all, err := s.Manager().ListTasks(r.Context(), prefix)
+	page, err := s.Manager().ListPage(r.Context(), actors.ListQuery{Prefix: prefix, State: state, After: after, Limit: limit})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	slices.SortFunc(all, newerFirst)
-	reply := listReply{Tasks: []listedTask{}}
-	var last *v1.Status
-	for _, st := range all {
-		if state != "" && stateOf(st) != state || cursor.taskID != "" && !cursor.after(st) {
-			continue
-		}
-		if len(reply.Tasks) == limit {
-			reply.NextCursor = listCursor{last.LastActiveUnixNano, last.TaskId}.String()
+	reply := listReply{Tasks: make([]listedTask, 0, min(len(page), limit))}
+	for i, st := range page {
+		if i == limit {
+			last := page[i-1]
+			reply.NextCursor = listCursor{Active: last.LastActiveUnixNano, TaskID: last.TaskId}.String()
 			break
 		}
-		last = st
 		reply.Tasks = append(reply.Tasks, listedTask{
-			TaskID: st.TaskId, State: stateOf(st), Epoch: st.Epoch, LastSeq: st.LastSeq, Progress: st.Progress,
+			TaskID: st.TaskId, State: actors.TaskState(st), Epoch: st.Epoch, LastSeq: st.LastSeq, Progress: st.Progress,
 			Subscribers: st.Subscribers, LastActive: time.Unix(0, st.LastActiveUnixNano).UTC().Format(time.RFC3339Nano), Member: st.Member,
 		})
 	}
