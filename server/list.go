@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
@@ -100,7 +103,25 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 			Subscribers: st.Subscribers, LastActive: time.Unix(0, st.LastActiveUnixNano).UTC().Format(time.RFC3339Nano), Member: st.Member,
 		})
 	}
-	writeJSON(w, http.StatusOK, reply)
+	writeListPage(w, r, reply)
+}
+
+// writeListPage answers a page with an ETag of its contents: a client that sends it back
+// in If-None-Match (the index page, every 5 s) gets 304 and no body while its page has
+// not changed.
+func writeListPage(w http.ResponseWriter, r *http.Request, reply listReply) {
+	body, err := json.Marshal(reply)
+	if err != nil {
+		writeErrorCode(w, http.StatusInternalServerError, "internal", "encode response")
+		return
+	}
+	body = append(body, '\n')
+	sum := fnv.New64a()
+	sum.Write(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("ETag", `"`+strconv.FormatUint(sum.Sum64(), 36)+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
 
 // authorizeList checks the credential of a list: a publish key, or a subscribe token whose
