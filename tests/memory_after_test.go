@@ -80,3 +80,36 @@ func BenchmarkHeapAfterTasksGo(b *testing.B) {
 		cancel()
 	}
 }
+
+// An idle server's heap comes back within twice its baseline after many tasks came and
+// went: nothing keyed by a task (the task list's index, the registry's maps, the journal's
+// writer) keeps memory for tasks that are gone. BenchmarkHeapAfterTasksGo does the same
+// with 300,000 tasks.
+func TestHeapComesBackAfterTasksGo(t *testing.T) {
+	const tasks = 40_000
+	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := actors.NewManager(actors.Config{MaxTasks: 1_000_000, IdleTTL: 100 * time.Millisecond, FinishedTTL: 100 * time.Millisecond},
+		actors.Options{Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil { // closes the journal
+			t.Error(err)
+		}
+	})
+	manyTasksComeAndGo(t, m, 1000)
+	base := heapAfterGC()
+	began := time.Now()
+	manyTasksComeAndGo(t, m, tasks)
+	after := heapAfterGC()
+	t.Logf("heap %.1f MiB at the baseline, %.1f MiB after %d tasks came and went (%v)", float64(base)/(1<<20), float64(after)/(1<<20), tasks, time.Since(began).Round(time.Millisecond))
+	if after > 2*base {
+		t.Fatalf("heap %.1f MiB after %d tasks came and went, more than twice its baseline of %.1f MiB", float64(after)/(1<<20), tasks, float64(base)/(1<<20))
+	}
+}
