@@ -116,6 +116,7 @@ func (m *Manager) listPage(ctx context.Context, q ListQuery) ([]*v1.Status, erro
 // nothing past there can be on the page. The journal's tasks that are in memory are passed
 // over: as they are in memory, they are at least as recently active there, so those passed
 // over are about the page's own, plus those active since the journal last stored them.
+// One that came into memory since live was read is taken as it is there.
 func (m *Manager) listJournal(ctx context.Context, q ListQuery, n int, live []*v1.Status) ([]*v1.Status, error) {
 	var end *journal.Position
 	if len(live) == n {
@@ -131,11 +132,14 @@ func (m *Manager) listJournal(ctx context.Context, q ListQuery, n int, live []*v
 		if end != nil && end.Compare(journal.Position{Active: meta.Active, TaskID: id}) < 0 || ctx.Err() != nil {
 			return false
 		}
-		if inPage[id] || m.index.has(id) {
+		if inPage[id] {
 			return true
 		}
-		st := &v1.Status{TaskId: id, Found: true, Epoch: meta.Epoch, LastSeq: meta.LastSeq, Progress: meta.Progress,
-			Finished: meta.Finished, Failed: meta.Failed, LastActiveUnixNano: meta.Active}
+		st, inMemory := m.index.status(id)
+		if !inMemory {
+			st = &v1.Status{TaskId: id, Found: true, Epoch: meta.Epoch, LastSeq: meta.LastSeq, Progress: meta.Progress,
+				Finished: meta.Finished, Failed: meta.Failed, LastActiveUnixNano: meta.Active}
+		}
 		if q.matches(st) {
 			stored = append(stored, st)
 		}

@@ -91,11 +91,14 @@ func (x *listIndex) remove(taskID string, owner uint64) {
 	}
 }
 
-// has reports whether the task is in memory here.
-func (x *listIndex) has(taskID string) bool {
+// status is the task's status if it is in memory here.
+func (x *listIndex) status(taskID string) (*v1.Status, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.byID[taskID] != nil
+	if e := x.byID[taskID]; e != nil {
+		return e.status(), true
+	}
+	return nil, false
 }
 
 // len is how many tasks the index holds.

@@ -76,7 +76,11 @@ func TestListPageReadsAPage(t *testing.T) {
 	}
 	received.Store(0)
 	j.listed.Store(0)
+	walked := m.ListWalked()
 	page := firstPage(t, m, limit)
+	if n := m.ListWalked() - walked; n > limit+1 {
+		t.Errorf("a page of %d among %d tasks read %d entries of the list index, want a page", limit, tasks, n)
+	}
 	if n := received.Load(); n != 0 {
 		t.Errorf("a page of %d among %d tasks sent %d messages to task actors, want none", limit, tasks, n)
 	}

@@ -135,6 +135,7 @@ func newActorSystem(logger *slog.Logger) *actor.ActorSystem {
 		return slog.New(libraryHandler{logger.Handler()}).With(slog.String("component", "actor"))
 	}))
 	atomic.AddUint64(&system.ProcessRegistry.SequenceID, rand.Uint64()>>1)
+	compactProcessRegistry(system)
 	return system
 }
 
