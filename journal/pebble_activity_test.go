@@ -1,0 +1,43 @@
+package journal
+
+import (
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// A journal written before the activity order existed gets it when it opens: every task
+// is listed, in order.
+func TestPebbleOrdersTheTasksOfAnOlderJournal(t *testing.T) {
+	dir := t.TempDir()
+	p, err := OpenPebble(dir, PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, active := range map[string]int64{"a": 10, "b": 20, "c": 15} {
+		if err := p.Commit([]Append{{TaskID: id, Meta: Meta{Epoch: "e", LastSeq: 1, Active: active}, Entries: []Entry{{Seq: 1, Message: "m"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As an older journal has it: no activity keys, no mark.
+	if err := p.db.DeleteRange([]byte{'a'}, []byte{'b'}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.db.Delete(activityIndexed, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = OpenPebble(dir, PebbleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var got []string
+	if err := p.ListActive("", Newest, func(id string, _ Meta) bool { got = append(got, id); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != "b" || got[1] != "c" || got[2] != "a" {
+		t.Fatalf("listed %v, want b c a", got)
+	}
+}
