@@ -39,11 +39,13 @@ func (q ListQuery) matches(st *v1.Status) bool {
 }
 
 // TaskState names a task's state in the list: running, finished or failed.
-func TaskState(st *v1.Status) string {
+func TaskState(st *v1.Status) string { return stateName(st.Finished, st.Failed) }
+
+func stateName(finished, failed bool) string {
 	switch {
-	case st.Failed:
+	case failed:
 		return "failed"
-	case st.Finished:
+	case finished:
 		return "finished"
 	}
 	return "running"
@@ -128,22 +130,33 @@ func (m *Manager) listJournal(ctx context.Context, q ListQuery, n int, live []*v
 		inPage[st.TaskId] = true
 	}
 	var stored []*v1.Status
-	err := m.store.w.Journal().ListActive(q.Prefix, q.After, func(id string, meta journal.Meta) bool {
-		if end != nil && end.Compare(journal.Position{Active: meta.Active, TaskID: id}) < 0 || ctx.Err() != nil {
-			return false
+	err := m.store.w.Journal().ListActive(q.Prefix, q.After, func(l journal.Listing) (bool, error) {
+		id := l.At.TaskID
+		if end != nil && end.Compare(l.At) < 0 || ctx.Err() != nil {
+			return false, nil
 		}
 		if inPage[id] {
-			return true
+			return true, nil
 		}
-		st, inMemory := m.index.status(id)
+		st, inMemory := m.index.matching(id, q)
+		if inMemory && st == nil {
+			return true, nil
+		}
 		if !inMemory {
+			if q.State != "" && stateName(l.Finished, l.Failed) != q.State {
+				return true, nil // left out without reading its meta
+			}
+			meta, found, err := l.Meta()
+			if err != nil || !found {
+				return err == nil, err
+			}
 			st = &v1.Status{TaskId: id, Found: true, Epoch: meta.Epoch, LastSeq: meta.LastSeq, Progress: meta.Progress,
 				Finished: meta.Finished, Failed: meta.Failed, LastActiveUnixNano: meta.Active}
 		}
 		if q.matches(st) {
 			stored = append(stored, st)
 		}
-		return len(stored) < n
+		return len(stored) < n, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)

@@ -91,14 +91,19 @@ func (x *listIndex) remove(taskID string, owner uint64) {
 	}
 }
 
-// status is the task's status if it is in memory here.
-func (x *listIndex) status(taskID string) (*v1.Status, bool) {
+// matching reports whether the task is in memory here, and its status if q matches it
+// there (else nil).
+func (x *listIndex) matching(taskID string, q ListQuery) (*v1.Status, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if e := x.byID[taskID]; e != nil {
-		return e.status(), true
+	e := x.byID[taskID]
+	if e == nil {
+		return nil, false
 	}
-	return nil, false
+	if q.After.Compare(e.at) >= 0 || q.State != "" && stateName(e.shown.finished, e.shown.failed) != q.State {
+		return nil, true
+	}
+	return e.status(), true
 }
 
 // len is how many tasks the index holds.
@@ -116,12 +121,10 @@ func (x *listIndex) page(q ListQuery, n int) []*v1.Status {
 	defer x.mu.Unlock()
 	x.order.AscendGreaterOrEqual(&listEntry{at: q.After}, func(e *listEntry) bool {
 		x.walked.Add(1)
-		if e.at == q.After || !strings.HasPrefix(e.at.TaskID, q.Prefix) {
+		if e.at == q.After || !strings.HasPrefix(e.at.TaskID, q.Prefix) || q.State != "" && stateName(e.shown.finished, e.shown.failed) != q.State {
 			return true
 		}
-		if st := e.status(); q.matches(st) {
-			out = append(out, st)
-		}
+		out = append(out, e.status())
 		return len(out) < n
 	})
 	return out

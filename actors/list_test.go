@@ -24,8 +24,8 @@ func (j *countingJournal) List(prefix string, fn func(string, journal.Meta) bool
 	return j.Journal.List(prefix, func(id string, m journal.Meta) bool { j.listed.Add(1); return fn(id, m) })
 }
 
-func (j *countingJournal) ListActive(prefix string, after journal.Position, fn func(string, journal.Meta) bool) error {
-	return j.Journal.ListActive(prefix, after, func(id string, m journal.Meta) bool { j.listed.Add(1); return fn(id, m) })
+func (j *countingJournal) ListActive(prefix string, after journal.Position, fn func(journal.Listing) (bool, error)) error {
+	return j.Journal.ListActive(prefix, after, func(l journal.Listing) (bool, error) { j.listed.Add(1); return fn(l) })
 }
 
 // firstPage returns the first page of the task list, as GET /v1/tasks?limit=n reads it.

@@ -22,6 +22,24 @@ type Position struct {
 // active task.
 var Newest = Position{Active: math.MaxInt64}
 
+// A Listing is a task as ListActive reaches it: its place in the order and its state,
+// known without reading its meta, and its meta on demand.
+type Listing struct {
+	At       Position
+	Finished bool
+	Failed   bool
+	meta     func() (Meta, bool, error)
+}
+
+// Meta reads the task's meta; found is false for a task deleted since it was reached.
+func (l Listing) Meta() (m Meta, found bool, err error) { return l.meta() }
+
+// ListingOf is the Listing of a task whose meta is at hand.
+func ListingOf(taskID string, m Meta) Listing {
+	return Listing{At: Position{Active: m.Active, TaskID: taskID}, Finished: m.Finished, Failed: m.Failed,
+		meta: func() (Meta, bool, error) { return m, true, nil }}
+}
+
 // Compare orders positions: negative when p comes before q in the activity order (p is
 // more recently active, or as recently with a smaller task_id), 0 when they are the same.
 func (p Position) Compare(q Position) int {

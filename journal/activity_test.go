@@ -12,9 +12,13 @@ import (
 func listActive(t *testing.T, j journal.Journal, prefix string, after journal.Position, n int) string {
 	t.Helper()
 	var got []string
-	err := j.ListActive(prefix, after, func(id string, m journal.Meta) bool {
-		got = append(got, id+"@"+strconv.FormatInt(m.Active, 10))
-		return len(got) < n
+	err := j.ListActive(prefix, after, func(l journal.Listing) (bool, error) {
+		m, found, err := l.Meta()
+		if err != nil || !found || m.Active != l.At.Active || m.Finished != l.Finished || m.Failed != l.Failed {
+			t.Errorf("%s listed at %d (finished %v, failed %v), its meta %+v found=%v %v", l.At.TaskID, l.At.Active, l.Finished, l.Failed, m, found, err)
+		}
+		got = append(got, l.At.TaskID+"@"+strconv.FormatInt(m.Active, 10))
+		return len(got) < n, nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 package journal
 
 // The Pebble journal's activity order: a key per task, 'a' + the activity time inverted
-// (big-endian, so that the newest sorts first) + the task_id, with no value. It is written
+// (big-endian, so that the newest sorts first) + the task_id, whose value is the task's
+// state (activityState), so that a list filtered by state reads no meta it leaves out. It
+// is written
 // in the same batch as the task's meta, so the two never disagree; a journal written
 // before the family existed gets it once, when it opens (indexActivity).
 
@@ -24,16 +26,28 @@ func activityKey(active int64, taskID string) []byte {
 	return append(k, taskID...)
 }
 
+// activityState is the value of a task's activity key: bit 0 finished, bit 1 failed.
+func activityState(m Meta) []byte {
+	var v byte
+	if m.Finished {
+		v |= 1
+	}
+	if m.Failed {
+		v |= 2
+	}
+	return []byte{v}
+}
+
 // putActivity adds to b the move of a task's activity key from where stored had it (if
-// found) to where meta has it.
+// found) to where meta has it, with meta's state.
 func putActivity(b *pebble.Batch, taskID string, stored Meta, found bool, meta Meta) error {
-	if found && stored.Active == meta.Active {
+	if found && stored.Active == meta.Active && stored.Finished == meta.Finished && stored.Failed == meta.Failed {
 		return nil
 	}
 	if err := deleteActivity(b, taskID, stored, found); err != nil {
 		return err
 	}
-	return b.Set(activityKey(meta.Active, taskID), nil, nil)
+	return b.Set(activityKey(meta.Active, taskID), activityState(meta), nil)
 }
 
 // deleteActivity adds to b the delete of a task's activity key, if found.
@@ -44,9 +58,9 @@ func deleteActivity(b *pebble.Batch, taskID string, stored Meta, found bool) err
 	return b.Delete(activityKey(stored.Active, taskID), nil)
 }
 
-// ListActive implements Journal: a walk of the activity keys from after, reading the meta
-// of each task whose task_id matches prefix.
-func (p *Pebble) ListActive(prefix string, after Position, fn func(string, Meta) bool) error {
+// ListActive implements Journal: a walk of the activity keys from after; a task's meta is
+// read (a lookup) when fn asks for it.
+func (p *Pebble) ListActive(prefix string, after Position, fn func(Listing) (bool, error)) error {
 	if err := p.health.readErr(); err != nil {
 		return err
 	}
@@ -58,16 +72,19 @@ func (p *Pebble) ListActive(prefix string, after Position, fn func(string, Meta)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		taskID := string(it.Key()[9:])
-		if len(taskID) < len(prefix) || taskID[:len(prefix)] != prefix {
+		key := it.Key()
+		if len(key)-9 < len(prefix) || string(key[9:9+len(prefix)]) != prefix {
 			continue
 		}
-		meta, found, err := p.Stat(taskID)
-		if err != nil {
-			return err
+		taskID := string(key[9:])
+		state := byte(0)
+		if v := it.Value(); len(v) > 0 {
+			state = v[0]
 		}
-		if found && !fn(taskID, meta) {
-			break
+		l := Listing{At: Position{Active: int64(^binary.BigEndian.Uint64(key[1:9]) ^ 1<<63), TaskID: taskID},
+			Finished: state&1 != 0, Failed: state&2 != 0, meta: func() (Meta, bool, error) { return p.Stat(taskID) }}
+		if more, err := fn(l); err != nil || !more {
+			return err
 		}
 	}
 	return it.Error()
@@ -95,7 +112,7 @@ func (p *Pebble) indexActivity() error {
 			it.Close()
 			return fmt.Errorf("task %s: %w", it.Key()[1:], err)
 		}
-		if err := b.Set(activityKey(meta.Active, string(it.Key()[1:])), nil, nil); err != nil {
+		if err := b.Set(activityKey(meta.Active, string(it.Key()[1:])), activityState(meta), nil); err != nil {
 			it.Close()
 			return err
 		}

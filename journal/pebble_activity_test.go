@@ -34,7 +34,7 @@ func TestPebbleOrdersTheTasksOfAnOlderJournal(t *testing.T) {
 	}
 	defer p.Close()
 	var got []string
-	if err := p.ListActive("", Newest, func(id string, _ Meta) bool { got = append(got, id); return true }); err != nil {
+	if err := p.ListActive("", Newest, func(l Listing) (bool, error) { got = append(got, l.At.TaskID); return true, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 || got[0] != "b" || got[1] != "c" || got[2] != "a" {

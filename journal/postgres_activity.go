@@ -18,7 +18,7 @@ WHERE active <= $1 AND (active < $1 OR task_id COLLATE "C" > $2) AND starts_with
 ORDER BY active DESC, task_id COLLATE "C" LIMIT $4`
 
 // ListActive implements Journal.
-func (p *Postgres) ListActive(prefix string, after Position, fn func(string, Meta) bool) error {
+func (p *Postgres) ListActive(prefix string, after Position, fn func(Listing) (bool, error)) error {
 	for n := activityPage; ; n = min(n*2, activityPageMax) {
 		read, stopped, err := p.readActivity(prefix, after, n, fn)
 		if err != nil || stopped || read.n < n {
@@ -36,7 +36,7 @@ type activityRead struct {
 
 // readActivity calls fn with a page of at most n tasks after after, and reports whether fn
 // stopped it.
-func (p *Postgres) readActivity(prefix string, after Position, n int, fn func(string, Meta) bool) (activityRead, bool, error) {
+func (p *Postgres) readActivity(prefix string, after Position, n int, fn func(Listing) (bool, error)) (activityRead, bool, error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	var read activityRead
@@ -55,8 +55,8 @@ func (p *Postgres) readActivity(prefix string, after Position, n int, fn func(st
 		if err != nil {
 			return read, false, err
 		}
-		if !fn(read.last.TaskID, meta) {
-			return read, true, nil
+		if more, err := fn(ListingOf(read.last.TaskID, meta)); err != nil || !more {
+			return read, true, err
 		}
 	}
 	if err := rows.Err(); err != nil {

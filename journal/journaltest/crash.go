@@ -162,7 +162,7 @@ func (c *Crash) List(prefix string, fn func(string, journal.Meta) bool) error {
 }
 
 // ListActive implements journal.Journal.
-func (c *Crash) ListActive(prefix string, after journal.Position, fn func(string, journal.Meta) bool) error {
+func (c *Crash) ListActive(prefix string, after journal.Position, fn func(journal.Listing) (bool, error)) error {
 	if _, err := c.enter(false, nil); err != nil {
 		return err
 	}

@@ -209,7 +209,7 @@ func (m *Memory) List(prefix string, fn func(string, journal.Meta) bool) error {
 }
 
 // ListActive implements journal.Journal: every task sorted, as a test journal may.
-func (m *Memory) ListActive(prefix string, after journal.Position, fn func(string, journal.Meta) bool) error {
+func (m *Memory) ListActive(prefix string, after journal.Position, fn func(journal.Listing) (bool, error)) error {
 	type listed struct {
 		at   journal.Position
 		meta journal.Meta
@@ -225,8 +225,8 @@ func (m *Memory) ListActive(prefix string, after journal.Position, fn func(strin
 	m.mu.Unlock()
 	slices.SortFunc(tasks, func(a, b listed) int { return a.at.Compare(b.at) })
 	for _, t := range tasks {
-		if !fn(t.at.TaskID, t.meta) {
-			break
+		if more, err := fn(journal.ListingOf(t.at.TaskID, t.meta)); err != nil || !more {
+			return err
 		}
 	}
 	return nil
