@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -58,11 +59,23 @@ func deleteActivity(b *pebble.Batch, taskID string, stored Meta, found bool) err
 	return b.Delete(activityKey(stored.Active, taskID), nil)
 }
 
+// prefixFew is how many tasks of a prefix ListActive reads by task_id, and sorts, before it
+// walks the activity order instead: a prefix that few tasks have costs a walk of them, not
+// of every task.
+const prefixFew = 1024
+
 // ListActive implements Journal: a walk of the activity keys from after; a task's meta is
-// read (a lookup) when fn asks for it.
+// read (a lookup) when fn asks for it. A prefix that at most prefixFew tasks have is read
+// from the metas, in task_id order, and sorted.
 func (p *Pebble) ListActive(prefix string, after Position, fn func(Listing) (bool, error)) error {
 	if err := p.health.readErr(); err != nil {
 		return err
+	}
+	if prefix != "" {
+		few, ok, err := p.fewOfPrefix(prefix)
+		if err != nil || ok {
+			return listSorted(few, after, fn, err)
+		}
 	}
 	// The least key past after's: task_ids hold no NUL.
 	lower := append(activityKey(after.Active, after.TaskID), 0)
@@ -124,4 +137,43 @@ func (p *Pebble) indexActivity() error {
 		return err
 	}
 	return b.Commit(pebble.Sync)
+}
+
+// fewOfPrefix returns the tasks whose task_id starts with prefix, if there are at most
+// prefixFew (ok).
+func (p *Pebble) fewOfPrefix(prefix string) (few []Listing, ok bool, err error) {
+	lower := metaKey(prefix)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		if len(few) == prefixFew {
+			return nil, false, nil
+		}
+		meta, err := decodeMeta(it.Value())
+		if err != nil {
+			return nil, false, err
+		}
+		few = append(few, ListingOf(string(it.Key()[1:]), meta))
+	}
+	return few, true, it.Error()
+}
+
+// listSorted calls fn with the tasks of few after after, in the activity order.
+func listSorted(few []Listing, after Position, fn func(Listing) (bool, error), err error) error {
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(few, func(a, b Listing) int { return a.At.Compare(b.At) })
+	for _, l := range few {
+		if after.Compare(l.At) >= 0 {
+			continue
+		}
+		if more, err := fn(l); err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
