@@ -2,7 +2,6 @@ package actors_test
 
 import (
 	"context"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,15 +11,6 @@ import (
 	"github.com/tasktail/tasktail/actors/actortest"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
-
-// heapAfterGC is the live heap once garbage is collected.
-func heapAfterGC() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
 
 // comeAndGo publishes once to each of n new tasks from 8 goroutines, then waits until
 // every task has passivated.
@@ -49,9 +39,9 @@ func TestHeapComesBackAfterTasksGo(t *testing.T) {
 	const tasks = 10_000
 	m := newManager(t, actors.Config{MaxTasks: 2 * tasks, IdleTTL: 50 * time.Millisecond, FinishedTTL: 50 * time.Millisecond}, actors.Options{})
 	comeAndGo(t, m, "warm-", 1000)
-	base := heapAfterGC()
+	base := actortest.HeapAfterGC()
 	comeAndGo(t, m, "gone-", tasks)
-	after := heapAfterGC()
+	after := actortest.HeapAfterGC()
 	t.Logf("heap %.2f MiB at the baseline, %.2f MiB after %d tasks came and went", float64(base)/(1<<20), float64(after)/(1<<20), tasks)
 	if n := m.Listed(); n != 0 {
 		t.Errorf("the list index keeps %d entries for tasks that are gone", n)

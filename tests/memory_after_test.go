@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,18 +9,10 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 )
-
-// heapAfterGC is the live heap once garbage is collected.
-func heapAfterGC() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
 
 // manyTasksComeAndGo publishes one message to each of n task ids from 8 goroutines, then
 // waits until every task has passivated.
@@ -70,46 +61,13 @@ func BenchmarkHeapAfterTasksGo(b *testing.B) {
 			b.Fatal(err)
 		}
 		manyTasksComeAndGo(b, m, 1000)
-		base := heapAfterGC()
+		base := actortest.HeapAfterGC()
 		manyTasksComeAndGo(b, m, 300_000)
-		after := heapAfterGC()
+		after := actortest.HeapAfterGC()
 		b.ReportMetric(float64(base)/(1<<20), "MiB-baseline")
 		b.ReportMetric(float64(after)/(1<<20), "MiB-after-300k")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_ = m.Shutdown(ctx) // closes the journal
 		cancel()
-	}
-}
-
-// An idle server's heap comes back within twice its baseline after many tasks came and
-// went: nothing keyed by a task (the task list's index, the registry's maps, the journal's
-// writer) keeps memory for tasks that are gone. BenchmarkHeapAfterTasksGo does the same
-// with 300,000 tasks.
-func TestHeapComesBackAfterTasksGo(t *testing.T) {
-	const tasks = 40_000
-	j, err := journal.Open(journal.KindPebble, journal.OpenOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := actors.NewManager(actors.Config{MaxTasks: 1_000_000, IdleTTL: 100 * time.Millisecond, FinishedTTL: 100 * time.Millisecond},
-		actors.Options{Journal: j})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := m.Shutdown(ctx); err != nil { // closes the journal
-			t.Error(err)
-		}
-	})
-	manyTasksComeAndGo(t, m, 1000)
-	base := heapAfterGC()
-	began := time.Now()
-	manyTasksComeAndGo(t, m, tasks)
-	after := heapAfterGC()
-	t.Logf("heap %.1f MiB at the baseline, %.1f MiB after %d tasks came and went (%v)", float64(base)/(1<<20), float64(after)/(1<<20), tasks, time.Since(began).Round(time.Millisecond))
-	if after > 2*base {
-		t.Fatalf("heap %.1f MiB after %d tasks came and went, more than twice its baseline of %.1f MiB", float64(after)/(1<<20), tasks, float64(base)/(1<<20))
 	}
 }
