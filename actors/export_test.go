@@ -11,3 +11,9 @@ func (m *Manager) SweepAt(now time.Time) (int, error) {
 	}
 	return m.sweepOnce(now)
 }
+
+// Listed is how many tasks the Manager's list index holds.
+func (m *Manager) Listed() int { return m.index.len() }
+
+// ListWalked is how many index entries the Manager's list pages have read.
+func (m *Manager) ListWalked() uint64 { return m.index.walked.Load() }

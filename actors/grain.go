@@ -13,7 +13,6 @@ import (
 type taskGrain struct {
 	*TaskActor
 	failures *actor.RestartStatistics // for recoverGrain
-	lister   *actor.PID               // the member's record of its grains, for the task list
 	// identify reads the task_id from the cluster's activation message.
 	identify func(msg any) (taskID string, ok bool)
 }
@@ -22,9 +21,9 @@ type taskGrain struct {
 // routed was counted. As a message it runs after everything already in the mailbox.
 type passivateNow struct{ routed uint64 }
 
-func newTaskGrain(cfg *Config, stats *Stats, st *store, lister *actor.PID, identify func(any) (string, bool)) *taskGrain {
-	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics(), lister: lister, identify: identify}
-	g.store = st
+func newTaskGrain(cfg *Config, stats *Stats, st *store, index *listIndex, identify func(any) (string, bool)) *taskGrain {
+	g := &taskGrain{TaskActor: NewTaskActor("", cfg, stats), failures: actor.NewRestartStatistics(), identify: identify}
+	g.store, g.index = st, index
 	g.passivate = func(ctx actor.Context, routed uint64) { ctx.Send(ctx.Self(), passivateNow{routed: routed}) }
 	return g
 }
@@ -32,15 +31,12 @@ func newTaskGrain(cfg *Config, stats *Stats, st *store, lister *actor.PID, ident
 func (g *taskGrain) Receive(ctx actor.Context) {
 	if id, ok := g.identify(ctx.Message()); ok {
 		g.taskID, g.member = id, ctx.ActorSystem().Address()
-		ctx.Send(g.lister, &grainUp{taskID: g.taskID, pid: ctx.Self()})
 		if g.store != nil {
 			g.load(ctx)
 		}
 		return
 	}
 	switch m := ctx.Message().(type) {
-	case *actor.Stopped:
-		ctx.Send(g.lister, &grainDown{taskID: g.taskID, pid: ctx.Self()})
 	case passivateNow:
 		if g.routed == m.routed {
 			if g.created {
@@ -97,8 +93,8 @@ func recoverGrain(s *taskSupervisor) actor.ReceiverMiddleware {
 
 // taskGrainProps are the props of task grains, with middleware inside the
 // panic recovery.
-func taskGrainProps(cfg *Config, stats *Stats, st *store, lister *actor.PID, s *taskSupervisor, identify func(any) (string, bool), middleware ...actor.ReceiverMiddleware) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats, st, lister, identify) },
+func taskGrainProps(cfg *Config, stats *Stats, st *store, index *listIndex, s *taskSupervisor, identify func(any) (string, bool), middleware ...actor.ReceiverMiddleware) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newTaskGrain(cfg, stats, st, index, identify) },
 		actor.WithMailbox(actor.UnboundedLockfree()),
 		actor.WithReceiverMiddleware(append([]actor.ReceiverMiddleware{recoverGrain(s)}, middleware...)...))
 }

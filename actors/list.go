@@ -4,45 +4,56 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/wire"
 )
 
-// The task list (GET /v1/tasks): every task a node holds in memory answers its status to
-// a collector; tasks the journal holds and memory does not are added from their metas. In
-// a cluster each member's lister gathers its own grains, and the asking member merges.
+// The task list (GET /v1/tasks), a page at a time. The tasks in memory come from the list
+// index (list_index.go), in a cluster from every member's; those only the journal holds,
+// from the journal's activity order (journal.ListActive). Both are walked from where the
+// page starts and stop where it ends, so a page reads about a page of tasks, however many
+// there are, and asks no task actor anything.
 
 // listerName names the actor of every cluster member that answers ListTasks.
 const listerName = "tasktail-tasks"
 
-// listTasks asks a registry shard for its live tasks whose task_id starts with prefix.
-type listTasks struct{ prefix string }
-
-// listedTasks answers listTasks: the tasks' PIDs and task_ids. The shard counted a routed
-// message for each, the GetStatus the collector sends it.
-type listedTasks struct {
-	pids []*actor.PID
-	ids  []string
+// ListQuery asks for one page of the task list.
+type ListQuery struct {
+	Prefix string // task_ids that start with it
+	State  string // "" for any, else one of wire.State's: running, finished, failed
+	// After is where the previous page ended (its last task's activity time and task_id);
+	// journal.Newest for the first page.
+	After journal.Position
+	Limit int // at most this many tasks (1 or more)
 }
 
-// grainUp and grainDown tell a member's lister which grains it holds.
-type grainUp struct {
-	taskID string
-	pid    *actor.PID
+// matches reports whether a task belongs to the page q asks for (not counting its limit).
+func (q ListQuery) matches(st *v1.Status) bool {
+	return strings.HasPrefix(st.TaskId, q.Prefix) && (q.State == "" || wire.StateOf(st) == q.State) && q.After.Compare(positionOf(st)) < 0
 }
 
-type grainDown grainUp
+// positionOf is a listed task's place in the list's order.
+func positionOf(st *v1.Status) journal.Position {
+	return journal.Position{Active: st.LastActiveUnixNano, TaskID: st.TaskId}
+}
 
-// ListTasks returns the status of every task whose task_id starts with prefix, in no
-// particular order: those in memory (on every cluster member) and, with a journal, those
-// only the journal holds. A task nobody has published to is not among them.
-func (m *Manager) ListTasks(ctx context.Context, prefix string) ([]*v1.Status, error) {
-	list, err := m.listTasks(ctx, prefix)
+// newerFirst orders the list (journal.Position): the most recently active first.
+func newerFirst(a, b *v1.Status) int { return positionOf(a).Compare(positionOf(b)) }
+
+// ListPage returns a page of the task list in its order: the tasks q matches, at most
+// q.Limit+1 of them; the one past q.Limit, if there, says that more follow (the next page
+// starts after the q.Limit-th). Tasks in memory (on every cluster member) show as they
+// stand; with a journal, tasks only the journal holds show as it has them. A task nobody
+// has published to is not listed.
+func (m *Manager) ListPage(ctx context.Context, q ListQuery) ([]*v1.Status, error) {
+	list, err := m.listPage(ctx, q)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		// Not the caller's deadline: the list took longer than RequestTimeout.
 		return nil, fmt.Errorf("%w: the task list did not finish within the request timeout", ErrTimeout)
@@ -50,81 +61,108 @@ func (m *Manager) ListTasks(ctx context.Context, prefix string) ([]*v1.Status, e
 	return list, err
 }
 
-func (m *Manager) listTasks(ctx context.Context, prefix string) ([]*v1.Status, error) {
+// ListTasks returns every task whose task_id starts with prefix, in the list's order,
+// read a page at a time.
+func (m *Manager) ListTasks(ctx context.Context, prefix string) ([]*v1.Status, error) {
+	var all []*v1.Status
+	q := ListQuery{Prefix: prefix, After: journal.Newest, Limit: 500}
+	for {
+		page, err := m.ListPage(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) <= q.Limit {
+			return append(all, page...), nil
+		}
+		all = append(all, page[:q.Limit]...)
+		q.After = positionOf(page[q.Limit-1])
+	}
+}
+
+func (m *Manager) listPage(ctx context.Context, q ListQuery) ([]*v1.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
+	n := q.Limit + 1
 	var live []*v1.Status
-	var err error
 	if m.cluster != nil {
-		live, err = m.listMembers(ctx, prefix)
+		live = m.listMembers(ctx, q, n)
 	} else {
-		live, err = m.listLocal(ctx, prefix)
+		live = m.index.page(q, n)
 	}
+	if m.store == nil {
+		return live, ctx.Err()
+	}
+	stored, err := m.listJournal(ctx, q, n, live)
 	if err != nil {
 		return nil, err
 	}
-	if m.store == nil {
-		return live, nil
+	page := append(live, stored...)
+	slices.SortFunc(page, newerFirst)
+	return page[:min(len(page), n)], nil
+}
+
+// listJournal returns the first n tasks q matches that only the journal holds, or fewer:
+// it stops where the page's tasks in memory (live, n of them when they fill it) end, since
+// nothing past there can be on the page. The journal's tasks that are in memory are passed
+// over: as they are in memory, they are at least as recently active there, so those passed
+// over are about the page's own, plus those active since the journal last stored them.
+// One that came into memory since live was read is taken as it is there.
+func (m *Manager) listJournal(ctx context.Context, q ListQuery, n int, live []*v1.Status) ([]*v1.Status, error) {
+	var end *journal.Position
+	if len(live) == n {
+		p := positionOf(live[n-1])
+		end = &p
 	}
-	seen := make(map[string]bool, len(live))
+	inPage := make(map[string]bool, len(live))
 	for _, st := range live {
-		seen[st.TaskId] = true
+		inPage[st.TaskId] = true
 	}
-	err = m.store.w.Journal().List(prefix, func(id string, meta journal.Meta) bool {
-		if !seen[id] {
-			live = append(live, &v1.Status{TaskId: id, Found: true, Epoch: meta.Epoch, LastSeq: meta.LastSeq,
-				Progress: meta.Progress, Finished: meta.Finished, Failed: meta.Failed, LastActiveUnixNano: meta.Active})
+	var stored []*v1.Status
+	err := m.store.w.Journal().ListActive(q.Prefix, q.After, func(l journal.Listing) (bool, error) {
+		id := l.At.TaskID
+		if end != nil && end.Compare(l.At) < 0 || ctx.Err() != nil {
+			return false, nil
 		}
-		return ctx.Err() == nil
+		if inPage[id] {
+			return true, nil
+		}
+		st, inMemory := m.index.matching(id, q)
+		if inMemory && st == nil {
+			return true, nil
+		}
+		if !inMemory {
+			if q.State != "" && wire.State(l.Finished, l.Failed) != q.State {
+				return true, nil // left out without reading its meta
+			}
+			meta, found, err := l.Meta()
+			if err != nil || !found {
+				return err == nil, err
+			}
+			st = &v1.Status{TaskId: id, Found: true, Epoch: meta.Epoch, LastSeq: meta.LastSeq, Progress: meta.Progress,
+				Finished: meta.Finished, Failed: meta.Failed, LastActiveUnixNano: meta.Active}
+		}
+		if q.matches(st) {
+			stored = append(stored, st)
+		}
+		return len(stored) < n, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrJournalUnavailable, err)
 	}
-	return live, ctx.Err()
+	return stored, ctx.Err()
 }
 
-// listLocal asks the Registry's shards for their live tasks, then the tasks for their
-// status.
-func (m *Manager) listLocal(ctx context.Context, prefix string) ([]*v1.Status, error) {
-	r := m.router.(*Registry)
-	var pids []*actor.PID
-	var ids []string
-	for _, shard := range r.shards {
-		reply, err := m.system.Root.RequestFuture(shard, listTasks{prefix: prefix}, m.cfg.RequestTimeout).Result()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrTimeout, err)
-		}
-		listed := reply.(listedTasks)
-		pids, ids = append(pids, listed.pids...), append(ids, listed.ids...)
-	}
-	return m.collect(ctx, pids, ids)
-}
-
-// collect asks each task for its status and returns those that answered in time.
-func (m *Manager) collect(ctx context.Context, pids []*actor.PID, ids []string) ([]*v1.Status, error) {
-	done := make(chan []*v1.Status, 1)
-	deadline, _ := ctx.Deadline()
-	within := time.Until(deadline) * 4 / 5 // what answered, before the caller gives up
-	m.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &statusCollector{pids: pids, ids: ids, within: within, done: func(l *v1.TaskList) { done <- l.Tasks }}
-	}))
-	select {
-	case got := <-done:
-		return got, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// listMembers asks every member's lister and merges their lists; a member that does not
-// answer in time leaves its tasks out, and the list is what the others hold.
-func (m *Manager) listMembers(ctx context.Context, prefix string) ([]*v1.Status, error) {
+// listMembers asks every member's lister for its first n tasks of the page and merges
+// them; a member that does not answer in time leaves its tasks out, and the list is what
+// the others hold.
+func (m *Manager) listMembers(ctx context.Context, q ListQuery, n int) []*v1.Status {
 	members := m.cluster.member.Members()
 	lists := make([][]*v1.Status, len(members))
+	ask := &v1.ListTasks{Prefix: q.Prefix, State: q.State, AfterActive: q.After.Active, AfterTaskId: q.After.TaskID, Limit: uint32(n)}
 	var wg sync.WaitGroup
 	for i, member := range members {
 		wg.Go(func() {
-			reply, err := m.system.Root.RequestFuture(actor.NewPID(member, listerName), &v1.ListTasks{Prefix: prefix}, m.cfg.RequestTimeout).Result()
+			reply, err := m.system.Root.RequestFuture(actor.NewPID(member, listerName), ask, m.cfg.RequestTimeout).Result()
 			if l, ok := reply.(*v1.TaskList); ok && err == nil {
 				lists[i] = l.Tasks
 			}
@@ -135,7 +173,8 @@ func (m *Manager) listMembers(ctx context.Context, prefix string) ([]*v1.Status,
 	for _, l := range lists {
 		for _, st := range l {
 			// A grain moving between members may answer twice: the latest activity wins.
-			if old := byID[st.TaskId]; old == nil || st.LastActiveUnixNano > old.LastActiveUnixNano {
+			// (A member from before pages answers all its tasks: q sorts them out.)
+			if old := byID[st.TaskId]; q.matches(st) && (old == nil || st.LastActiveUnixNano > old.LastActiveUnixNano) {
 				byID[st.TaskId] = st
 			}
 		}
@@ -144,95 +183,25 @@ func (m *Manager) listMembers(ctx context.Context, prefix string) ([]*v1.Status,
 	for _, st := range byID {
 		out = append(out, st)
 	}
-	return out, ctx.Err()
+	slices.SortFunc(out, newerFirst)
+	return out[:min(len(out), n)]
 }
 
-// statusCollector asks tasks for their status and hands the found ones to done (or sends
-// them to replyTo) once all answered or within passed, then stops.
-type statusCollector struct {
-	pids    []*actor.PID
-	ids     []string
-	within  time.Duration
-	done    func(*v1.TaskList)
-	replyTo *actor.PID
-	got     []*v1.Status
-	left    int
-}
+// lister answers a cluster member's ListTasks from the member's list index.
+type lister struct{ index *listIndex }
 
-func (c *statusCollector) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		c.left = len(c.pids)
-		for i, pid := range c.pids {
-			ctx.Request(pid, &v1.GetStatus{TaskId: c.ids[i]})
-		}
-		if c.left == 0 {
-			c.finish(ctx)
-			return
-		}
-		ctx.SetReceiveTimeout(max(c.within, time.Millisecond))
-	case *v1.Status:
-		if m.Found { // a grain nobody published to answers not found
-			c.got = append(c.got, m)
-		}
-		c.answered(ctx)
-	case *v1.TaskFailure, *v1.Refused:
-		c.answered(ctx)
-	case *actor.ReceiveTimeout:
-		c.finish(ctx)
-	}
-}
-
-func (c *statusCollector) answered(ctx actor.Context) {
-	if c.left--; c.left == 0 {
-		c.finish(ctx)
-	}
-}
-
-func (c *statusCollector) finish(ctx actor.Context) {
-	ctx.CancelReceiveTimeout()
-	list := &v1.TaskList{Tasks: c.got}
-	if c.done != nil {
-		c.done(list)
-	} else {
-		ctx.Send(c.replyTo, list)
-	}
-	c.done, c.replyTo = nil, nil
-	ctx.Stop(ctx.Self())
-}
-
-// lister is a cluster member's record of its grains, and answers ListTasks with their
-// statuses within timeout.
-type lister struct {
-	grains  map[string]*actor.PID
-	timeout time.Duration
-}
-
-// spawnLister starts a member's lister under listerName; its grains report to it.
-func spawnLister(system *actor.ActorSystem, cfg *Config) (*actor.PID, error) {
-	return system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &lister{grains: map[string]*actor.PID{}, timeout: cfg.RequestTimeout / 2}
-	}), listerName)
+// spawnLister starts a member's lister under listerName.
+func spawnLister(system *actor.ActorSystem, index *listIndex) (*actor.PID, error) {
+	return system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &lister{index: index} }), listerName)
 }
 
 func (l *lister) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *grainUp:
-		l.grains[m.taskID] = m.pid
-	case *grainDown:
-		if pid := l.grains[m.taskID]; pid != nil && pid.Equal(m.pid) {
-			delete(l.grains, m.taskID)
+	if m, ok := ctx.Message().(*v1.ListTasks); ok {
+		q := ListQuery{Prefix: m.Prefix, State: m.State, After: journal.Position{Active: m.AfterActive, TaskID: m.AfterTaskId}}
+		n := int(m.Limit)
+		if n == 0 { // a member from before pages asks for every task
+			q.After, n = journal.Newest, math.MaxInt
 		}
-	case *v1.ListTasks:
-		var pids []*actor.PID
-		var ids []string
-		for id, pid := range l.grains {
-			if strings.HasPrefix(id, m.Prefix) {
-				pids, ids = append(pids, pid), append(ids, id)
-			}
-		}
-		ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			return &statusCollector{pids: pids, ids: ids, within: l.timeout, replyTo: ctx.Sender()}
-		}))
+		ctx.Respond(&v1.TaskList{Tasks: l.index.page(q, n)})
 	}
 }

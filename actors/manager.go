@@ -51,6 +51,7 @@ type Manager struct {
 	cluster   *memberRouter    // nil on a single node
 	pipes     *batch.Pipes     // the publish path (package batch)
 	store     *store           // the journal; nil without one
+	index     *listIndex       // the tasks in memory here, for the task list (list_index.go)
 	sweeper   goroutines.Group // the journal's retention sweep
 	stopSweep chan struct{}
 	stats     *Stats
@@ -96,11 +97,12 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 		m.stopSweep = make(chan struct{})
 		m.sweeper.Go(m.sweep)
 	}
+	m.index = newListIndex()
 	if opts.Cluster == nil {
-		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, opts.TaskMiddleware...)
+		m.router = newRegistry(system, &m.cfg, m.stats, logger, m.store, m.index, opts.TaskMiddleware...)
 	} else {
 		supervisor := &taskSupervisor{cfg: &m.cfg, stats: m.stats, logger: logger}
-		lister, err := spawnLister(system, &m.cfg)
+		_, err := spawnLister(system, m.index)
 		if err != nil {
 			system.Shutdown()
 			m.stopJournal()
@@ -109,7 +111,7 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 		_, outlive := opts.Journal.(journal.Fencer) // shared: a task that moves continues from it
 		member, err := opts.Cluster.Join(system, Host{
 			Grains: func(identify func(any) (string, bool)) *actor.Props {
-				return taskGrainProps(&m.cfg, m.stats, m.store, lister, supervisor, identify, opts.TaskMiddleware...)
+				return taskGrainProps(&m.cfg, m.stats, m.store, m.index, supervisor, identify, opts.TaskMiddleware...)
 			},
 			Logger: logger, Outlive: outlive, Fenced: m.fence,
 		})
@@ -138,6 +140,7 @@ func NewActorSystem(logger *slog.Logger) *actor.ActorSystem {
 		return slog.New(libraryHandler{logger.Handler()}).With(slog.String("component", "actor"))
 	}))
 	atomic.AddUint64(&system.ProcessRegistry.SequenceID, rand.Uint64()>>1)
+	compactProcessRegistry(system)
 	return system
 }
 

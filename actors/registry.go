@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -123,11 +122,12 @@ func (r *registryActor) created(ref *taskRef, force bool) bool {
 // NewRegistry starts the registry actors. taskMiddleware wraps every task actor's Receive
 // (tracing, fault injection in tests).
 func NewRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
-	return newRegistry(system, cfg, stats, logger, nil, taskMiddleware...)
+	return newRegistry(system, cfg, stats, logger, nil, nil, taskMiddleware...)
 }
 
-// newRegistry is NewRegistry with a journal (st may be nil).
-func newRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, st *store, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
+// newRegistry is NewRegistry with a journal (st may be nil) and a list index that its
+// tasks keep current (nil: none).
+func newRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *slog.Logger, st *store, index *listIndex, taskMiddleware ...actor.ReceiverMiddleware) *Registry {
 	r := &Registry{root: system.Root, seed: maphash.MakeSeed()}
 	count, waiting := &taskCount{max: int64(cfg.MaxTasks)}, &taskCount{max: int64(cfg.MaxWaitingTasks)}
 	// One Props for every task: each actor reads its task_id from its name on Started. The
@@ -135,7 +135,7 @@ func newRegistry(system *actor.ActorSystem, cfg *Config, stats *Stats, logger *s
 	// bytes less per idle task, for one small allocation per message.
 	taskProps := actor.PropsFromProducer(func() actor.Actor {
 		t := NewTaskActor("", cfg, stats)
-		t.passivate, t.swept, t.store = askRegistryToPassivate, true, st
+		t.passivate, t.swept, t.store, t.index = askRegistryToPassivate, true, st, index
 		t.found = tellRegistryFound
 		return t
 	}, actor.WithMailbox(actor.UnboundedLockfree()), actor.WithReceiverMiddleware(taskMiddleware...))
@@ -194,15 +194,6 @@ func (r *registryActor) Receive(ctx actor.Context) {
 			r.stats.TasksPassivated.Add(1)
 			ctx.Stop(m.task)
 		}
-	case listTasks:
-		var listed listedTasks
-		for id, ref := range r.tasks {
-			if !ref.waiting && strings.HasPrefix(id, m.prefix) {
-				ref.routed++ // the GetStatus the collector sends
-				listed.pids, listed.ids = append(listed.pids, ref.pid), append(listed.ids, id)
-			}
-		}
-		ctx.Respond(listed)
 	case *taskFound:
 		if taskID, ok := taskIDOfName(m.task); ok {
 			if ref := r.tasks[taskID]; ref != nil && ref.pid.Equal(m.task) && ref.waiting {

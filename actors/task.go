@@ -49,6 +49,10 @@ type TaskActor struct {
 	// Registry); the task then keeps no timer and closure of its own (~150 bytes).
 	swept bool
 	timer *time.Timer
+	// index is the process's list index (nil: the task is not listed), and listGen this
+	// incarnation's number in it; 0 once the task has left it (relist).
+	index   *listIndex
+	listGen uint64
 }
 
 // processStart is what TaskActor.lastActive counts from.
@@ -110,6 +114,9 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 			t.taskID, _ = taskIDOfName(ctx.Self()) // spawned under a taskName
 		}
 		t.lastActive = time.Since(processStart)
+		if t.index != nil {
+			t.listGen = listGens.Add(1)
+		}
 		t.stats.WaitingTasks.Add(1)
 		t.armTimer(ctx, t.cfg.IdleTTL)
 		if t.store == nil {
@@ -127,6 +134,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseGoingAway), CloseReason: "task restarting"})
 		t.dropSubscribers(ctx)
 		t.writeMeta(ctx)
+		t.unlist()
 		// A write in flight may yet be stored (the Writer carries out what was submitted):
 		// its caller is told the outcome is unknown, so that it retries with its key.
 		t.answerWaiting(ctx, &v1.Refused{TaskId: t.taskID, Reason: v1.RefusedReason_REFUSED_REASON_OUTCOME_UNKNOWN},
@@ -147,6 +155,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		}
 		t.handle(ctx, msg, ctx.Sender())
 	}
+	t.relist()
 }
 
 // handle handles a routed message or an Unsubscribe from sender: now, or once the journal
@@ -283,6 +292,7 @@ func (t *TaskActor) publishCall(ctx actor.Context, c *PublishCall, _ *actor.PID)
 func (t *TaskActor) deleteNow(ctx actor.Context, sender *actor.PID) {
 	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseNormal), CloseReason: "task deleted"})
 	t.dropSubscribers(ctx)
+	t.unlist()
 	respond(ctx, sender, &v1.DeleteAck{TaskId: t.taskID, Found: true})
 	ctx.Stop(ctx.Self())
 }
@@ -300,6 +310,7 @@ func (t *TaskActor) restartTo(ctx actor.Context, epoch string) {
 		wire.HelloFrame(&v1.Hello{TaskId: t.taskID, Epoch: t.s.Epoch}),
 	}})
 	t.armTimer(ctx, t.cfg.IdleTTL)
+	t.relist() // before the answer: a list right after it shows the new epoch
 }
 
 func (t *TaskActor) sendAll(ctx actor.Context, d *v1.Deliver) {

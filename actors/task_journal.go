@@ -296,8 +296,10 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 		respond(ctx, p.sender, &v1.RestartAck{TaskId: t.taskID, Found: true, Epoch: t.s.Epoch})
 	case p.delete && m.err != nil:
 		// The router has forgotten the task already; the journal still has it, and the
-		// next message loads it again. Its viewers resume there (1001).
+		// next message loads it again. Its viewers resume there (1001). The list shows it
+		// from the journal, if it is there.
 		t.j.pending = pendingWrite{}
+		t.unlist()
 		respond(ctx, p.sender, t.journalUnavailable())
 		ctx.Stop(ctx.Self())
 		return
@@ -319,6 +321,7 @@ func (t *TaskActor) onCommitted(ctx actor.Context, m *committed) {
 // is answered with a failure to retry, and it stops.
 func (t *TaskActor) fenced(ctx actor.Context) {
 	moved := &v1.TaskFailure{TaskId: t.taskID, Reason: "the task changed in the journal (it moved to another member, or was deleted or swept); retry"}
+	t.unlist()
 	t.answerWaiting(ctx, moved, moved) // the write in flight, if any, was refused: nothing stored
 	t.j.failed = true
 	t.sendAll(ctx, &v1.Deliver{CloseCode: uint32(wire.CloseGoingAway), CloseReason: "task moved"})

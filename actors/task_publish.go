@@ -61,6 +61,7 @@ func (t *TaskActor) applyPlan(ctx actor.Context, c *PublishCall, p *taskstate.Pl
 		parts[i] = batch.Part{First: g.First, Last: g.Last, Queued: queued, Finished: g.Finished, Reused: g.KeyReused}
 	}
 	t.deliverLive(ctx, live, fx.JustFinished)
+	t.relist() // before the answer: a list right after it shows the publish
 	c.Answer(t.s.Epoch, parts)
 }
 

@@ -167,6 +167,12 @@ type Journal interface {
 	// List calls fn with the meta of every task whose task_id starts with prefix, in no
 	// particular order, until fn returns false.
 	List(prefix string, fn func(taskID string, m Meta) bool) error
+	// ListActive calls fn with every task whose task_id starts with prefix and whose
+	// position (Meta.Active, task_id) comes after after, in the activity order (Position),
+	// until fn returns false or an error, which ListActive returns. It reads about as many
+	// tasks as fn is called for, plus those it passes over for not matching prefix; a
+	// task's meta is read when fn asks for it (Listing.Meta).
+	ListActive(prefix string, after Position, fn func(Listing) (bool, error)) error
 	// Delete removes the task and all its entries, durably.
 	Delete(taskID string) error
 	// Expired calls fn with the task_id of every task that retention has expired at now,

@@ -1,13 +1,17 @@
 package server
 
 import (
-	"cmp"
+	"bytes"
+	"encoding/json"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
-	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
+	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/wire"
 )
 
@@ -29,27 +33,14 @@ type listReply struct {
 
 // listCursor is where a page ends: the last task's activity time and task_id. "~" is not
 // a task_id character.
-type listCursor struct {
-	active int64
-	taskID string
-}
+type listCursor journal.Position
 
-func (c listCursor) String() string { return strconv.FormatInt(c.active, 10) + "~" + c.taskID }
+func (c listCursor) String() string { return strconv.FormatInt(c.Active, 10) + "~" + c.TaskID }
 
 func parseCursor(s string) (listCursor, bool) {
 	active, id, ok := strings.Cut(s, "~")
 	n, err := strconv.ParseInt(active, 10, 64)
-	return listCursor{n, id}, ok && err == nil
-}
-
-// newerFirst orders the list: the most recently active first, then by task_id.
-func newerFirst(a, b *v1.Status) int {
-	return cmp.Or(cmp.Compare(b.LastActiveUnixNano, a.LastActiveUnixNano), strings.Compare(a.TaskId, b.TaskId))
-}
-
-// after reports whether st comes after the cursor in the list's order.
-func (c listCursor) after(st *v1.Status) bool {
-	return newerFirst(&v1.Status{LastActiveUnixNano: c.active, TaskId: c.taskID}, st) < 0
+	return listCursor{Active: n, TaskID: id}, ok && err == nil
 }
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, _ *request) {
@@ -72,34 +63,48 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, _ *request) {
 		}
 		limit = n
 	}
-	var cursor listCursor
+	after := journal.Newest
 	if v := q.Get("cursor"); v != "" {
-		var ok bool
-		if cursor, ok = parseCursor(v); !ok {
+		cursor, ok := parseCursor(v)
+		if !ok {
 			s.writeError(w, r, wire.Invalid("cursor", "not a cursor this server gave"))
 			return
 		}
+		after = journal.Position(cursor)
 	}
-	all, err := s.Manager().ListTasks(r.Context(), prefix)
+	page, err := s.Manager().ListPage(r.Context(), actors.ListQuery{Prefix: prefix, State: state, After: after, Limit: limit})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	slices.SortFunc(all, newerFirst)
-	reply := listReply{Tasks: []wire.Status{}}
-	var last *v1.Status
-	for _, st := range all {
-		if state != "" && wire.StateOf(st) != state || cursor.taskID != "" && !cursor.after(st) {
-			continue
-		}
-		if len(reply.Tasks) == limit {
-			reply.NextCursor = listCursor{last.LastActiveUnixNano, last.TaskId}.String()
+	reply := listReply{Tasks: make([]wire.Status, 0, min(len(page), limit))}
+	for i, st := range page {
+		if i == limit {
+			last := page[i-1]
+			reply.NextCursor = listCursor{Active: last.LastActiveUnixNano, TaskID: last.TaskId}.String()
 			break
 		}
-		last = st
 		reply.Tasks = append(reply.Tasks, wire.Status{Status: st})
 	}
-	writeJSON(w, http.StatusOK, reply)
+	writeListPage(w, r, reply)
+}
+
+// writeListPage answers a page with an ETag of its contents: a client that sends it back
+// in If-None-Match (the index page, every 5 s) gets 304 and no body while its page has
+// not changed.
+func writeListPage(w http.ResponseWriter, r *http.Request, reply listReply) {
+	body, err := json.Marshal(reply)
+	if err != nil {
+		writeErrorCode(w, http.StatusInternalServerError, "internal", "encode response")
+		return
+	}
+	body = append(body, '\n')
+	sum := fnv.New64a()
+	sum.Write(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("ETag", `"`+strconv.FormatUint(sum.Sum64(), 36)+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
 
 // authorizeList checks the credential of a list: a publish key, or a subscribe token whose

@@ -560,3 +560,21 @@ func TestIndexPageListsTasks(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(href))
 	until(t, ctx, "the viewer of the task", `document.querySelector("#log .message")?.textContent === "broke"`)
 }
+
+// The index page refreshes by asking whether its page changed: while it has not, the
+// server answers 304 and the rows stay as they are (only the times since grow); once a
+// task changes, the page is shown anew.
+func TestIndexPageRefreshAsksWhatChanged(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("import-1", "info", "rows", 40, false)
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(s.base+"/"))
+	until(t, ctx, "the task", `document.querySelectorAll("#tasks tbody tr").length === 1`)
+	run(t, ctx, chromedp.Evaluate(`document.querySelector("#tasks tbody tr").dataset.kept = "yes"`, nil))
+	until(t, ctx, "a refresh answered 304", `performance.getEntriesByType("resource").some(e => e.name.includes("/v1/tasks") && e.responseStatus === 304)`)
+	if kept := evalString(t, ctx, `document.querySelector("#tasks tbody tr").dataset.kept || ""`); kept != "yes" {
+		t.Fatalf("the row was made anew though its page had not changed")
+	}
+	s.publish("import-1", "info", "more rows", 60, false)
+	until(t, ctx, "the changed task shown anew", `document.querySelector("#tasks tbody tr progress").value === 60 && !document.querySelector("#tasks tbody tr").dataset.kept`)
+}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -408,6 +409,27 @@ func TestClusterManyTasks(t *testing.T) {
 				t.Fatalf("the list through %s: %s without its %d messages", m.base, id, perTask)
 			}
 		}
+	}
+	// Page by page, merged from every member's pages: each task once, newest first.
+	seen, cursor, last := map[string]bool{}, "", time.Time{}
+	for pages := 0; ; pages++ {
+		page, status := ms[pages%len(ms)].list("", "prefix=many-&limit=30&cursor="+url.QueryEscape(cursor))
+		if status != http.StatusOK || pages > tasks/30+1 {
+			t.Fatalf("page %d: %d", pages, status)
+		}
+		for _, task := range page.Tasks {
+			at, err := time.Parse(time.RFC3339Nano, task.LastActive)
+			if err != nil || seen[task.TaskID] || !last.IsZero() && at.After(last) {
+				t.Fatalf("page %d: %s listed twice or out of order (%s after %s, %v)", pages, task.TaskID, task.LastActive, last, err)
+			}
+			seen[task.TaskID], last = true, at
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(seen) != tasks {
+		t.Fatalf("paged through %d tasks, want %d", len(seen), tasks)
 	}
 }
 

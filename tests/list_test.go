@@ -2,7 +2,7 @@ package tests
 
 import (
 	"encoding/json"
-
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -180,7 +180,8 @@ func TestListPrefixOutsideTaskIDsIsRefused(t *testing.T) {
 }
 
 // A list that cannot finish within the request timeout answers 503 (retry), never 500.
-// Here the journal holds 50,000 tasks, more than a list reads in 20ms.
+// Here the journal holds 50,000 running tasks and the list asks for failed ones: it reads
+// them all, more than it reads in 20ms.
 func TestListThatCannotFinishAnswers503(t *testing.T) {
 	j, err := backends.Open(journal.KindPebble, backends.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -201,8 +202,40 @@ func TestListThatCannotFinishAnswers503(t *testing.T) {
 	cfg.Journal = j
 	cfg.Actors = actors.Config{RequestTimeout: 20 * time.Millisecond}
 	s := start(t, cfg)
-	r := s.do(http.MethodGet, "/v1/tasks", "", nil)
+	r := s.do(http.MethodGet, "/v1/tasks?state=failed", "", nil)
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
-		t.Fatalf("a list of 50,000 tasks within 20ms: %d %v (Retry-After %q), want 503 with Retry-After", r.status, r.body["error"], r.header.Get("Retry-After"))
+		t.Fatalf("a list through 50,000 tasks within 20ms: %d %v (Retry-After %q), want 503 with Retry-After", r.status, r.body["error"], r.header.Get("Retry-After"))
+	}
+}
+
+// A page answers with an ETag of its contents; asked again with it, the server answers 304
+// and no body while the page is the same, and 200 with a new ETag once a task changed.
+func TestListAnswers304WhilePageIsTheSame(t *testing.T) {
+	s := start(t, defaults())
+	s.publish("import-1", "info", "rows", 40, false)
+	ask := func(etag string) (int, string, int) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/v1/tasks?prefix=import-", nil)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("ETag"), len(body)
+	}
+	status, etag, n := ask("")
+	if status != http.StatusOK || etag == "" || n == 0 {
+		t.Fatalf("first: %d, ETag %q, %d bytes", status, etag, n)
+	}
+	if status, again, n := ask(etag); status != http.StatusNotModified || again != etag || n != 0 {
+		t.Fatalf("unchanged: %d, ETag %q, %d bytes; want 304 %s and no body", status, again, n, etag)
+	}
+	s.publish("import-1", "info", "more", 60, false)
+	if status, changed, n := ask(etag); status != http.StatusOK || changed == etag || n == 0 {
+		t.Fatalf("changed: %d, ETag %q, %d bytes; want 200 and a new ETag", status, changed, n)
 	}
 }

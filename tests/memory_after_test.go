@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,20 +9,12 @@ import (
 	"time"
 
 	"github.com/tasktail/tasktail/actors"
+	"github.com/tasktail/tasktail/actors/actortest"
 	"github.com/tasktail/tasktail/journal"
 	"github.com/tasktail/tasktail/journal/backends"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"google.golang.org/protobuf/proto"
 )
-
-// heapAfterGC is the live heap once garbage is collected.
-func heapAfterGC() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
 
 // manyTasksComeAndGo publishes one message to each of n task ids from 8 goroutines, then
 // waits until every task has passivated.
@@ -72,9 +63,9 @@ func BenchmarkHeapAfterTasksGo(b *testing.B) {
 			b.Fatal(err)
 		}
 		manyTasksComeAndGo(b, m, 1000)
-		base := heapAfterGC()
+		base := actortest.HeapAfterGC()
 		manyTasksComeAndGo(b, m, 300_000)
-		after := heapAfterGC()
+		after := actortest.HeapAfterGC()
 		b.ReportMetric(float64(base)/(1<<20), "MiB-baseline")
 		b.ReportMetric(float64(after)/(1<<20), "MiB-after-300k")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -25,11 +25,14 @@ type Status struct{ *v1.Status }
 func (s Status) MarshalJSON() ([]byte, error) { return AppendStatus(nil, s.Status), nil }
 
 // StateOf names a task's state: running, finished or failed.
-func StateOf(st *v1.Status) string {
+func StateOf(st *v1.Status) string { return State(st.Finished, st.Failed) }
+
+// State names the state of a task that has finished or not, and failed or not.
+func State(finished, failed bool) string {
 	switch {
-	case st.Failed:
+	case failed:
 		return "failed"
-	case st.Finished:
+	case finished:
 		return "finished"
 	}
 	return "running"

@@ -57,6 +57,7 @@ type benchConfig struct {
 	postgres  bool   // --throwaway-postgres: run a PostgreSQL for a benchmark instead
 	downloads int    // --downloads: download the task --prefix this many times at once instead
 	listPages int    // --list-pages: measure the CPU of a page of the task list instead
+	listQuery string // --list-query: the page's filter (prefix=…&state=…)
 	stall     bool   // --stall: downloads read their first MiB, then stop for 5 s
 }
 
@@ -79,6 +80,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.fsync, "fsync-probe", "", "instead of a load run: measure 1,000 rounds of a 4 KiB append and fdatasync in this directory (wall and CPU time each)")
 	fs.IntVar(&c.downloads, "downloads", 0, "instead of a load run: download the log of the task named by --prefix this many times at once, reading as fast as it comes, and report the server's highest RSS (needs --pid)")
 	fs.BoolVar(&c.stall, "stall", false, "with --downloads: each reads its first MiB, then nothing for 5 s (a reader that stopped)")
+	fs.StringVar(&c.listQuery, "list-query", "", "with --list-pages: the page's filter, as a query (state=failed, prefix=import-)")
 	fs.IntVar(&c.listPages, "list-pages", 0, "instead of a load run: publish once to each of --tasks tasks over --producers connections, then ask this many times for the list's first page of 50 and report the server's CPU per page (needs --pid)")
 	fs.BoolVar(&c.postgres, "throwaway-postgres", false, "instead of a load run: start a throwaway PostgreSQL in a temporary folder, print its URL, and remove it on SIGINT or SIGTERM")
 	output := fs.String("o", "text", "output: text or json")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,7 +121,7 @@ func listCPU(ctx context.Context, c benchConfig, stdout io.Writer) error {
 		return fmt.Errorf("publish: %w", err)
 	}
 	list := func() error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.server+"/v1/tasks?limit=50", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.server+"/v1/tasks?limit=50&"+c.listQuery, nil)
 		if c.key != "" {
 			req.Header.Set("Authorization", "Bearer "+c.key)
 		}
@@ -146,7 +147,7 @@ func listCPU(ctx context.Context, c benchConfig, stdout io.Writer) error {
 		}
 	}
 	cpuAfter, _ := procUsage(c.pid)
-	fmt.Fprintf(stdout, "list of %d live tasks, first page of 50: %.1f ms server CPU per page, %.1f ms wall (%d pages)\n",
-		c.tasks, (cpuAfter-cpuBefore)*1000/float64(c.listPages), time.Since(began).Seconds()*1000/float64(c.listPages), c.listPages)
+	fmt.Fprintf(stdout, "list of %d live tasks, first page of 50 (%s): %.1f ms server CPU per page, %.1f ms wall (%d pages)\n",
+		c.tasks, cmp.Or(c.listQuery, "no filter"), (cpuAfter-cpuBefore)*1000/float64(c.listPages), time.Since(began).Seconds()*1000/float64(c.listPages), c.listPages)
 	return nil
 }

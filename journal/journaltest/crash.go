@@ -161,6 +161,14 @@ func (c *Crash) List(prefix string, fn func(string, journal.Meta) bool) error {
 	return c.j.List(prefix, fn)
 }
 
+// ListActive implements journal.Journal.
+func (c *Crash) ListActive(prefix string, after journal.Position, fn func(journal.Listing) (bool, error)) error {
+	if _, err := c.enter(false, nil); err != nil {
+		return err
+	}
+	return c.j.ListActive(prefix, after, fn)
+}
+
 // Keys implements journal.Journal.
 func (c *Crash) Keys(taskID string, n int) ([]journal.Key, error) {
 	if _, err := c.enter(false, nil); err != nil {

@@ -2,6 +2,7 @@
 package journaltest
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -202,6 +203,30 @@ func (m *Memory) List(prefix string, fn func(string, journal.Meta) bool) error {
 	for id, meta := range metas {
 		if !fn(id, meta) {
 			break
+		}
+	}
+	return nil
+}
+
+// ListActive implements journal.Journal: every task sorted, as a test journal may.
+func (m *Memory) ListActive(prefix string, after journal.Position, fn func(journal.Listing) (bool, error)) error {
+	type listed struct {
+		at   journal.Position
+		meta journal.Meta
+	}
+	var tasks []listed
+	m.mu.Lock()
+	for id, t := range m.tasks {
+		at := journal.Position{Active: t.meta.Active, TaskID: id}
+		if strings.HasPrefix(id, prefix) && after.Compare(at) < 0 {
+			tasks = append(tasks, listed{at, t.meta})
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(tasks, func(a, b listed) int { return a.at.Compare(b.at) })
+	for _, t := range tasks {
+		if more, err := fn(journal.ListingOf(t.at.TaskID, t.meta)); err != nil || !more {
+			return err
 		}
 	}
 	return nil

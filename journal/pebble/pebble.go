@@ -140,6 +140,10 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	p := &Journal{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
 
+	if err := p.indexActivity(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: activity order: %w", dir, err)
+	}
 	if owed {
 		if err := p.newEpochs(); err != nil {
 			db.Close()
@@ -242,6 +246,9 @@ func (p *Journal) Commit(appends []journal.Append) error {
 		if err := b.Set(metaKey(a.TaskID), buf, nil); err != nil {
 			return err
 		}
+		if err := putActivity(b, a.TaskID, stored, found, a.Meta); err != nil {
+			return err
+		}
 		written[a.TaskID] = a.Meta
 	}
 	return p.commitSynced(b, false)
@@ -301,16 +308,23 @@ func (p *Journal) trim(b *pebbledb.Batch, a *journal.Append) error {
 
 // Delete implements Journal.
 func (p *Journal) Delete(taskID string) error {
+	meta, found, err := p.Stat(taskID)
+	if err != nil {
+		return err
+	}
 	b := p.db.NewBatch()
 	defer b.Close()
-	if err := p.deleteTask(b, taskID); err != nil {
+	if err := p.deleteTask(b, taskID, meta, found); err != nil {
 		return err
 	}
 	return p.commitSynced(b, true)
 }
 
-// deleteTask adds to b the deletes of every key of a task.
-func (p *Journal) deleteTask(b *pebbledb.Batch, taskID string) error {
+// deleteTask adds to b the deletes of every key of a task, whose meta is stored (if found).
+func (p *Journal) deleteTask(b *pebbledb.Batch, taskID string, stored journal.Meta, found bool) error {
+	if err := deleteActivity(b, taskID, stored, found); err != nil {
+		return err
+	}
 	for _, kind := range []byte{'c', 'k'} {
 		start, end := seqBounds(kind, taskID)
 		if err := b.DeleteRange(start, end, nil); err != nil {
@@ -334,7 +348,7 @@ func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Reten
 		if !found || !meta.Expired(now, r) {
 			continue
 		}
-		if err := p.deleteTask(b, id); err != nil {
+		if err := p.deleteTask(b, id, meta, found); err != nil {
 			return 0, err
 		}
 		n++

@@ -14,7 +14,7 @@ import (
 // schemaVersion is the version of the tables this code writes; the tasktail_schema table
 // holds the version a database has. Members started together migrate under one advisory
 // lock, so they never race on creating tables.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // migrations[v] takes a database from version v to v+1.
 var migrations = []string{
@@ -47,6 +47,9 @@ SELECT setval('tasktail_owner', greatest((SELECT max(owner) FROM tasktail_tasks)
 	at        bigint NOT NULL,
 	PRIMARY KEY (task_id, last_seq)
 );`,
+	// The activity order (ListActive): the most recently active first, then by task_id
+	// bytewise, as the task list shows tasks.
+	`CREATE INDEX IF NOT EXISTS tasktail_tasks_activity ON tasktail_tasks (active DESC, task_id COLLATE "C");`,
 }
 
 // migrationLock is the advisory lock key the migrations run under ("tasktail" in ASCII).

@@ -43,6 +43,7 @@ function row(task) {
 
 let cursor = "";
 let paged = false; // the reader asked for more: refreshing the first page would drop them
+let shown = ""; // the ETag of the first page shown: a refresh asks only whether it changed
 
 async function load(append) {
   const q = new URLSearchParams({ limit: "100" });
@@ -50,8 +51,16 @@ async function load(append) {
   if ($("state").value) q.set("state", $("state").value);
   if (append && cursor) q.set("cursor", cursor);
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  if (!append && shown) headers["If-None-Match"] = shown;
   try {
-    const resp = await fetch(`/v1/tasks?${q}`, { headers });
+    const resp = await fetch(`/v1/tasks?${q}`, { headers, cache: "no-store" });
+    if (resp.status === 304) {
+      // The page is as shown: only the times since grow.
+      for (const td of $("tasks").tBodies[0].querySelectorAll("td[title]")) td.textContent = ago(td.title);
+      setStatus("live");
+      return true;
+    }
+    if (!append) shown = resp.ok ? resp.headers.get("ETag") || "" : "";
     const body = await resp.json();
     if (!resp.ok) {
       $("banner").textContent = `${resp.status === 401 ? "Not authorised" : "Refused"}: ${body.error?.message || resp.statusText}`;
@@ -87,6 +96,7 @@ $("filter").addEventListener("submit", (e) => {
   }
   history.replaceState(null, "", `?${q}`);
   paged = false;
+  shown = "";
   load(false);
 });
 $("more").addEventListener("click", () => {

@@ -1443,10 +1443,16 @@ func (x *Status) GetLastActiveUnixNano() int64 {
 }
 
 // ListTasks asks a member for the tasks it holds in memory whose task_id starts with
-// prefix (the task list gathers every member's).
+// prefix (the task list gathers every member's): a page of them, at most limit, in the
+// list's order after the position (after_active, after_task_id), in state if not empty.
+// A member from before the page fields answers every task of the prefix.
 type ListTasks struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Prefix        string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	AfterActive   int64                  `protobuf:"varint,3,opt,name=after_active,json=afterActive,proto3" json:"after_active,omitempty"`
+	AfterTaskId   string                 `protobuf:"bytes,4,opt,name=after_task_id,json=afterTaskId,proto3" json:"after_task_id,omitempty"`
+	Limit         uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1486,6 +1492,34 @@ func (x *ListTasks) GetPrefix() string {
 		return x.Prefix
 	}
 	return ""
+}
+
+func (x *ListTasks) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListTasks) GetAfterActive() int64 {
+	if x != nil {
+		return x.AfterActive
+	}
+	return 0
+}
+
+func (x *ListTasks) GetAfterTaskId() string {
+	if x != nil {
+		return x.AfterTaskId
+	}
+	return ""
+}
+
+func (x *ListTasks) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
 }
 
 // TaskList answers ListTasks.
@@ -2028,9 +2062,13 @@ const file_tasktail_v1_tasktail_proto_rawDesc = "" +
 	"\x06member\x18\n" +
 	" \x01(\tR\x06member\x12\x16\n" +
 	"\x06failed\x18\v \x01(\bR\x06failed\x121\n" +
-	"\x15last_active_unix_nano\x18\f \x01(\x03R\x12lastActiveUnixNano\"#\n" +
+	"\x15last_active_unix_nano\x18\f \x01(\x03R\x12lastActiveUnixNano\"\x96\x01\n" +
 	"\tListTasks\x12\x16\n" +
-	"\x06prefix\x18\x01 \x01(\tR\x06prefix\"5\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12!\n" +
+	"\fafter_active\x18\x03 \x01(\x03R\vafterActive\x12\"\n" +
+	"\rafter_task_id\x18\x04 \x01(\tR\vafterTaskId\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\"5\n" +
 	"\bTaskList\x12)\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x13.tasktail.v1.StatusR\x05tasks\"\x85\x02\n" +
 	"\bLogEntry\x12\x17\n" +
