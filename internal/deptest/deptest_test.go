@@ -32,6 +32,9 @@ var rules = []struct {
 		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "conn", "github.com/cockroachdb/pebble", "github.com/jackc/pgx"}},
 	{"wire", "the wire contract is a leaf: the messages and the standard library only",
 		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "conn", module + "journal", module + "server", module + "taskstate", module + "client"}},
+	{"embed", "the embeddable API is a facade over the actors: no journal backend, no cluster, no edge",
+		[]string{"github.com/cockroachdb/pebble", "github.com/jackc/pgx", "google.golang.org/grpc", "go.etcd.io/etcd",
+			module + "journal/pebble", module + "journal/postgres", module + "cluster", module + "server"}},
 	{"conn", "connection I/O (sockets, the outbox and its writer) is below the actors and links none",
 		[]string{"github.com/asynkron/protoactor-go", module + "actors", module + "journal", module + "server"}},
 	{"server", "the edge clusters only when its program passes it a cluster",
@@ -52,8 +55,10 @@ var rules = []struct {
 const embedMost = 320
 
 func TestEmbeddingStaysSmall(t *testing.T) {
-	if n := len(listDeps(t, module+"actors")); n > embedMost {
-		t.Errorf("a program that embeds the actors links %d packages, more than %d: see what came in with go list -deps ./actors", n, embedMost)
+	for _, pkg := range []string{"embed", "actors"} {
+		if n := len(listDeps(t, module+pkg)); n > embedMost {
+			t.Errorf("a program that embeds %s links %d packages, more than %d: see what came in with go list -deps ./%s", pkg, n, embedMost, pkg)
+		}
 	}
 }
 
