@@ -382,25 +382,3 @@ func (p *Journal) Close() error {
 	}
 	return p.db.Close()
 }
-
-// pebbleLogger carries Pebble's log lines to the service's: its routine lines at Debug.
-type pebbleLogger struct {
-	l      *slog.Logger
-	health *pebbleHealth
-}
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.l.Debug(fmt.Sprintf(format, args...), slog.String("component", "journal"))
-}
-
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.l.Error(fmt.Sprintf(format, args...), slog.String("component", "journal"))
-}
-
-// Fatalf is Pebble's word that the database cannot go on (a failed WAL or MANIFEST write,
-// corruption). The process lives: the journal refuses writes from now on and says why
-// (health.go). Pebble carries on after Fatalf returns, so commitSynced checks for
-// one around every commit.
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.health.fatal(fmt.Sprintf(format, args...))
-}
