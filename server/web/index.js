@@ -104,7 +104,8 @@ $("more").addEventListener("click", () => {
   load(true);
 });
 
-// Refresh the first page now and then, unless the reader has paged on.
+// Refresh the first page now and then, unless the reader has paged on; and at once when
+// the tab is shown again (a hidden tab asks nothing).
 async function refresh() {
   if (!document.hidden && !paged) {
     if (!(await load(false))) return; // refused: reloading will not mend it
@@ -112,3 +113,6 @@ async function refresh() {
   setTimeout(refresh, 5000);
 }
 refresh();
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && !paged) load(false);
+});
