@@ -229,19 +229,25 @@ func BenchmarkProducer(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "msg/s")
 }
 
+// managerWithTasks is a Manager holding n tasks, each made by one publish.
+func managerWithTasks(b *testing.B, n int) *actors.Manager {
+	m := benchManagerWith(b, actors.Config{MaxTasks: 1_000_000})
+	for i := range n {
+		if _, err := m.Publish(context.Background(), "list-"+strconv.Itoa(i), entry); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return m
+}
+
 // BenchmarkListTasks reports how long the task list takes to read every task of a node,
 // page by page (GET /v1/tasks reads one page): 10,000 and 100,000 tasks, each made by one
 // publish. BenchmarkListPage reads the first page.
 func BenchmarkListTasks(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
-			m := benchManagerWith(b, actors.Config{MaxTasks: 1_000_000})
+			m := managerWithTasks(b, n)
 			ctx := context.Background()
-			for i := range n {
-				if _, err := m.Publish(ctx, "list-"+strconv.Itoa(i), entry); err != nil {
-					b.Fatal(err)
-				}
-			}
 			b.ResetTimer()
 			for b.Loop() {
 				list, err := m.ListTasks(ctx, "")
@@ -258,13 +264,8 @@ func BenchmarkListTasks(b *testing.B) {
 func BenchmarkListPage(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
-			m := benchManagerWith(b, actors.Config{MaxTasks: 1_000_000})
+			m := managerWithTasks(b, n)
 			ctx := context.Background()
-			for i := range n {
-				if _, err := m.Publish(ctx, "list-"+strconv.Itoa(i), entry); err != nil {
-					b.Fatal(err)
-				}
-			}
 			b.ResetTimer()
 			for b.Loop() {
 				page, err := m.ListPage(ctx, actors.ListQuery{After: journal.Newest, Limit: 50})
