@@ -98,7 +98,10 @@ func (p *etcdMembership) watchClock(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		if gap := p.tick(); gap > time.Duration(p.granted.Load()) {
+		// The state says "not ready" before the reading that ends the gap is stored: until
+		// then status sees the gap itself, so no readiness check in between answers ready.
+		now := int64(time.Since(p.clock))
+		if gap := time.Duration(now - p.lastTick.Load()); gap > time.Duration(p.granted.Load()) {
 			p.setState(&membershipState{note: fmt.Sprintf("did not run for %v, longer than its lease: checking its membership with etcd", gap.Round(time.Millisecond))})
 			p.logger.Warn("this member did not run for longer than its lease: not ready until etcd says whether it is still a member", slog.Duration("paused", gap.Round(time.Millisecond)))
 			select {
@@ -106,14 +109,12 @@ func (p *etcdMembership) watchClock(ctx context.Context) {
 			default:
 			}
 		}
+		p.lastTick.Store(now)
 	}
 }
 
-// tick reads the clock and returns how long it was since the last reading.
-func (p *etcdMembership) tick() time.Duration {
-	now := int64(time.Since(p.clock))
-	return time.Duration(now - p.lastTick.Swap(now))
-}
+// tick reads the clock as the last reading.
+func (p *etcdMembership) tick() { p.lastTick.Store(int64(time.Since(p.clock))) }
 
 // status reports whether the member serves as a member, and a line that says why not, or
 // what it serves without.
