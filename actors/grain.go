@@ -6,8 +6,9 @@ import (
 )
 
 // taskGrain is a TaskActor as a cluster grain. The cluster activates a grain for any
-// message, and first sends the message that names its task (identify); until a publish creates the task (TaskActor.created) it is a waiting actor, as
-// the local Registry starts one: it answers what does not create the task as for a task
+// message, and first sends the message that names its task (identify); until a publish
+// creates the task (TaskActor.created) it is a waiting actor, as the local Registry
+// starts one: it answers what does not create the task as for a task
 // that does not exist, holds viewers, and stops when it holds none. A member at
 // Config.MaxTasks refuses new tasks, and at Config.MaxWaitingTasks new waiting ones.
 type taskGrain struct {

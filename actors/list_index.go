@@ -44,6 +44,7 @@ type listedTask struct {
 	lastSeq     uint64
 	progress    float64
 	subscribers uint32
+	queued      uint32
 	finished    bool
 	failed      bool
 }
@@ -135,7 +136,7 @@ func (e *listEntry) status() *v1.Status {
 	s := &e.shown
 	return &v1.Status{
 		TaskId: e.at.TaskID, Found: true, Epoch: s.epoch, LastSeq: s.lastSeq, Progress: s.progress,
-		Finished: s.finished, Failed: s.failed, Subscribers: s.subscribers, Connected: s.subscribers > 0,
+		Finished: s.finished, Failed: s.failed, Subscribers: s.subscribers, Connected: s.subscribers > 0, Queued: s.queued,
 		LastActiveUnixNano: e.at.Active, Member: s.member,
 	}
 }
@@ -149,7 +150,7 @@ func (t *TaskActor) relist() {
 	}
 	t.index.put(t.listGen, journal.Position{Active: processStart.Add(t.lastActive).UnixNano(), TaskID: t.taskID}, listedTask{
 		epoch: t.s.Epoch, member: t.member, lastSeq: t.s.LastSeq, progress: t.s.Progress,
-		subscribers: uint32(len(t.subs)), finished: t.s.Finished, failed: t.s.Failed,
+		subscribers: uint32(len(t.subs)), queued: t.queued(), finished: t.s.Finished, failed: t.s.Failed,
 	})
 }
 

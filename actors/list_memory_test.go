@@ -38,9 +38,16 @@ func comeAndGo(t *testing.T, m *actors.Manager, prefix string, n int) {
 func TestHeapComesBackAfterTasksGo(t *testing.T) {
 	const tasks = 10_000
 	m := newManager(t, actors.Config{MaxTasks: 2 * tasks, IdleTTL: 50 * time.Millisecond, FinishedTTL: 50 * time.Millisecond}, actors.Options{})
+	// In waves of 1,000, as the warm-up: the actor library's process registry keeps its
+	// maps at their largest (a slot per task at the peak, which the operator guide prices),
+	// so the test holds the peak where the baseline put it and measures what each task
+	// gone leaves behind. All 10,000 at once grew the heap by 68–130 bytes per task without
+	// -race, which was the registry's peak, not a leak.
 	comeAndGo(t, m, "warm-", 1000)
 	base := actortest.HeapAfterGC()
-	comeAndGo(t, m, "gone-", tasks)
+	for wave := range tasks / 1000 {
+		comeAndGo(t, m, "gone-"+strconv.Itoa(wave)+"-", 1000)
+	}
 	after := actortest.HeapAfterGC()
 	t.Logf("heap %.2f MiB at the baseline, %.2f MiB after %d tasks came and went", float64(base)/(1<<20), float64(after)/(1<<20), tasks)
 	if n := m.Listed(); n != 0 {

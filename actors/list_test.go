@@ -14,6 +14,7 @@ import (
 	"github.com/tasktail/tasktail/journal/pebble"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
 	"github.com/tasktail/tasktail/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // countingJournal counts the tasks a journal hands to the list.
@@ -52,11 +53,11 @@ func TestListPageReadsAPage(t *testing.T) {
 			next(ctx, env)
 		}
 	}
-	pebble, err := pebble.Open(t.TempDir(), pebble.Options{})
+	pj, err := pebble.Open(t.TempDir(), pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &countingJournal{Journal: pebble}
+	j := &countingJournal{Journal: pj}
 	m := newManager(t, actors.Config{MaxTasks: 2 * tasks}, actors.Options{Journal: j, TaskMiddleware: []actor.ReceiverMiddleware{counting}})
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -149,5 +150,28 @@ func TestListPageMergesMemoryAndJournal(t *testing.T) {
 	}
 	if st := status(t, m, "j-1"); st.LastSeq != 2 {
 		t.Fatalf("j-1: last seq %d, want 2 (listed from memory)", st.LastSeq)
+	}
+}
+
+// A task in memory is listed as its status says it is, field for field: the list's items
+// and the status answer are one shape (wire.AppendStatus), so they must not disagree.
+func TestListedTaskIsItsStatus(t *testing.T) {
+	m := newManager(t, actors.Config{}, actors.Options{})
+	ctx := context.Background()
+	sendN(t, m, "queued", 1, 3) // nobody watches: three queued
+	sendN(t, m, "watched", 1, 2)
+	connect(t, m, "watched")
+	page, err := m.ListPage(ctx, actors.ListQuery{After: journal.Newest, Limit: 10})
+	if err != nil || len(page) != 2 {
+		t.Fatalf("page %v %v", page, err)
+	}
+	for _, listed := range page {
+		st, err := m.Status(ctx, listed.TaskId)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(listed, st) {
+			t.Errorf("%s listed as %v, its status is %v", listed.TaskId, listed, st)
+		}
 	}
 }

@@ -124,7 +124,7 @@ func (t *TaskActor) Receive(ctx actor.Context) {
 		} else {
 			t.j = &taskJournal{loading: true} // messages wait for the load
 			if t.taskID != "" {
-				t.load(ctx) // a grain knows its task_id only from ClusterInit, and loads then
+				t.load(ctx) // a grain knows its task_id only from its activation (identify), and loads then
 			}
 		}
 	case *actor.Stopping:

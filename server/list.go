@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tasktail/tasktail/actors"
 	"github.com/tasktail/tasktail/journal"
@@ -101,10 +99,19 @@ func writeListPage(w http.ResponseWriter, r *http.Request, reply listReply) {
 	body = append(body, '\n')
 	sum := fnv.New64a()
 	sum.Write(body)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("ETag", `"`+strconv.FormatUint(sum.Sum64(), 36)+`"`)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	etag := `"` + strconv.FormatUint(sum.Sum64(), 36) + `"`
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", etag)
+	for _, tag := range strings.Split(r.Header.Get("If-None-Match"), ",") {
+		if tag = strings.TrimSpace(tag); tag == etag || tag == "W/"+etag || tag == "*" {
+			w.WriteHeader(http.StatusNotModified) // the page the client shows (no Range: JSON is read whole)
+			return
+		}
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // a failed write means the client left
 }
 
 // authorizeList checks the credential of a list: a publish key, or a subscribe token whose

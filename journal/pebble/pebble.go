@@ -17,11 +17,14 @@ import (
 	"github.com/tasktail/tasktail/journal/record"
 )
 
-// Pebble is the embedded journal: one Pebble database in one directory. Keys:
+// Journal is the embedded journal: one Pebble database in one directory. Keys:
 //
 //	'm' task_id              → the task's meta
 //	'c' task_id 0x00 seq(8)  → a chunk of entries from seq on, one per task per commit
 //	'k' task_id 0x00 seq(8)  → the idempotency key of the publish that ended at seq
+//	'a' ^active(8) task_id   → the task's place in the activity order, its state as value
+//	                           (activity.go)
+//	"\x00activity-order"     → the mark of a journal whose every task has its 'a' key
 //
 // A task_id holds none of 0x00 and 0x01, so each task's chunks and keys sort together,
 // oldest first.
