@@ -34,9 +34,16 @@ type ListQuery struct {
 	Limit int // at most this many tasks (1 or more)
 }
 
-// matches reports whether a task belongs to the page q asks for (not counting its limit).
+// admits reports whether a task at at, finished and failed as given, belongs to the page q
+// asks for (not counting its limit): the one filter of the list, in memory, in the journal
+// and across members.
+func (q ListQuery) admits(at journal.Position, finished, failed bool) bool {
+	return strings.HasPrefix(at.TaskID, q.Prefix) && (q.State == "" || wire.State(finished, failed) == q.State) && q.After.Compare(at) < 0
+}
+
+// matches is admits for a task's status.
 func (q ListQuery) matches(st *v1.Status) bool {
-	return strings.HasPrefix(st.TaskId, q.Prefix) && (q.State == "" || wire.StateOf(st) == q.State) && q.After.Compare(positionOf(st)) < 0
+	return q.admits(positionOf(st), st.Finished, st.Failed)
 }
 
 // positionOf is a listed task's place in the list's order.
@@ -131,7 +138,7 @@ func (m *Manager) listJournal(ctx context.Context, q ListQuery, n int, live []*v
 			return true, nil
 		}
 		if !inMemory {
-			if q.State != "" && wire.State(l.Finished, l.Failed) != q.State {
+			if !q.admits(l.At, l.Finished, l.Failed) {
 				return true, nil // left out without reading its meta
 			}
 			meta, found, err := l.Meta()

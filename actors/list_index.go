@@ -1,14 +1,12 @@
 package actors
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/google/btree"
 	"github.com/tasktail/tasktail/journal"
 	v1 "github.com/tasktail/tasktail/proto/tasktail/v1"
-	"github.com/tasktail/tasktail/wire"
 )
 
 // listIndex is what the task list reads of the tasks a process holds in memory: one entry
@@ -102,7 +100,7 @@ func (x *listIndex) matching(taskID string, q ListQuery) (*v1.Status, bool) {
 	if e == nil {
 		return nil, false
 	}
-	if q.After.Compare(e.at) >= 0 || q.State != "" && wire.State(e.shown.finished, e.shown.failed) != q.State {
+	if !q.admits(e.at, e.shown.finished, e.shown.failed) {
 		return nil, true
 	}
 	return e.status(), true
@@ -117,20 +115,36 @@ func (x *listIndex) len() int {
 
 // page returns the statuses of the first tasks after q.After that q matches, in order, at
 // most n.
+//
+// It holds the index's lock for at most pageStep entries at a time: a filtered page may
+// pass over many tasks, and every task actor takes that lock as it handles a message.
+// Between steps a task may move; it only moves ahead in the order (its activity grows),
+// to before where the walk resumes, so the walk never shows a task twice.
 func (x *listIndex) page(q ListQuery, n int) []*v1.Status {
 	var out []*v1.Status
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.order.AscendGreaterOrEqual(&listEntry{at: q.After}, func(e *listEntry) bool {
-		x.walked.Add(1)
-		if e.at == q.After || !strings.HasPrefix(e.at.TaskID, q.Prefix) || q.State != "" && wire.State(e.shown.finished, e.shown.failed) != q.State {
-			return true
+	from := q.After
+	for {
+		walked, last := 0, from
+		x.mu.Lock()
+		x.order.AscendGreaterOrEqual(&listEntry{at: from}, func(e *listEntry) bool {
+			walked++
+			if from.Compare(e.at) < 0 && q.admits(e.at, e.shown.finished, e.shown.failed) {
+				out = append(out, e.status())
+			}
+			last = e.at
+			return len(out) < n && walked < pageStep
+		})
+		x.mu.Unlock()
+		x.walked.Add(uint64(walked))
+		if len(out) >= n || walked < pageStep {
+			return out
 		}
-		out = append(out, e.status())
-		return len(out) < n
-	})
-	return out
+		from = last
+	}
 }
+
+// pageStep is how many entries a page walks per hold of the index's lock.
+const pageStep = 256
 
 func (e *listEntry) status() *v1.Status {
 	s := &e.shown

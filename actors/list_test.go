@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,5 +174,39 @@ func TestListedTaskIsItsStatus(t *testing.T) {
 		if !proto.Equal(listed, st) {
 			t.Errorf("%s listed as %v, its status is %v", listed.TaskId, listed, st)
 		}
+	}
+}
+
+// A filtered page that passes over more tasks than the index walks per hold of its lock
+// finds every task it asks for, once, in order, page after page.
+func TestFilteredPagesWalkPastManyTasks(t *testing.T) {
+	m := newManager(t, actors.Config{}, actors.Options{})
+	ctx := context.Background()
+	for i := range 1200 {
+		if _, err := m.SendLog(ctx, "walk-"+strconv.Itoa(i), v1.Level_LEVEL_INFO, "m", 0, i%200 == 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	q := actors.ListQuery{State: "finished", After: journal.Newest, Limit: 2}
+	for range 10 {
+		page, err := m.ListPage(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range page {
+			if i < q.Limit {
+				got = append(got, st.TaskId)
+			}
+		}
+		if len(page) <= q.Limit {
+			break
+		}
+		last := page[q.Limit-1]
+		q.After = journal.Position{Active: last.LastActiveUnixNano, TaskID: last.TaskId}
+	}
+	want := []string{"walk-1000", "walk-800", "walk-600", "walk-400", "walk-200", "walk-0"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("finished tasks listed %v, want %v", got, want)
 	}
 }
