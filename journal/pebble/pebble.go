@@ -126,7 +126,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	} else {
 		h.mu.Unlock()
 	}
-	db, err := pebbledb.Open(dir, &pebbledb.Options{
+	dbOpts := &pebbledb.Options{
 		// On ENOSPC the ballast goes, and Pebble's write is tried once more.
 		FS:            vfs.OnDiskFull(opts.FS, func() { h.diskFull(syscall.ENOSPC) }),
 		Logger:        pebbleLogger{l: opts.Logger, health: h},
@@ -134,7 +134,9 @@ func Open(dir string, opts Options) (*Journal, error) {
 		// Every chunk of the log then says how far the log was synced, so Pebble itself
 		// tells damage in the middle of a log from a torn last write.
 		FormatMajorVersion: pebbledb.FormatWALSyncChunks,
-	})
+	}
+	dbOpts.Experimental.CompactionScheduler = newCompactionScheduler() // no 100 ms tick when idle
+	db, err := pebbledb.Open(dir, dbOpts)
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", dir, err)
 	}
