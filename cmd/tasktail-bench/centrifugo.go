@@ -17,8 +17,8 @@ import (
 // anonymous subscriptions: scripts/centrifugo.json); producers publish through its server
 // HTTP API, one /api/publish per message or one /api/batch per batch. Each message's data
 // is a log frame that also carries its producer and that producer's sequence, so viewers
-// count order per producer: Centrifugo's channels have no sequence of their own unless
-// history is on, and a producer's order is what a reader relies on.
+// count order per producer, which is what a reader relies on (a channel's own offset
+// exists only with history on).
 
 // dialCentrifugo connects a viewer and subscribes it to channel.
 func dialCentrifugo(ctx context.Context, view, channel string) (*websocket.Conn, error) {
@@ -84,7 +84,7 @@ func (c benchConfig) centrifugoRequest(b []byte, channel string, p, m, n int, pa
 // newPoster is a producer's connection: to tasktail's publish, or to Centrifugo's server
 // API, which answers 200 with any error in the body.
 func (c benchConfig) newPoster() (*poster, error) {
-	if c.centrifugoKey == "" {
+	if c.cfKey == "" {
 		return newPoster(c.server, c.key)
 	}
 	p, err := newPoster(c.server, "")
@@ -92,7 +92,7 @@ func (c benchConfig) newPoster() (*poster, error) {
 		return nil, err
 	}
 	p.prefix = []byte("POST /api/")
-	p.head = []byte(" HTTP/1.1\r\nHost: " + p.addr + "\r\nContent-Type: application/json\r\nX-API-Key: " + c.centrifugoKey + "\r\nContent-Length: ")
+	p.head = []byte(" HTTP/1.1\r\nHost: " + p.addr + "\r\nContent-Type: application/json\r\nX-API-Key: " + c.cfKey + "\r\nContent-Length: ")
 	p.want, p.failOn = http.StatusOK, []byte(`"error"`)
 	return p, nil
 }

@@ -44,7 +44,7 @@ func produce(ctx context.Context, c benchConfig) error {
 				c.pace(began, p, m)
 				path := c.prefix + strconv.Itoa(c.taskOf(p, m))
 				body = body[:0]
-				if c.centrifugoKey != "" {
+				if c.cfKey != "" {
 					path, body = c.centrifugoRequest(body, path, p, m, n, padding)
 				} else {
 					body = c.appendBatch(body, n, padding)

@@ -32,7 +32,7 @@ func runBench(ctx context.Context, c benchConfig) (benchResult, error) {
 		conn.SetReadLimit(1 << 20)
 		defer conn.CloseNow()
 		viewers[i] = &benchViewer{conn: conn, expected: perTask[i], latencies: make([]int64, 0, perTask[i]), last: make([]uint64, 1)}
-		if c.centrifugoKey != "" {
+		if c.cfKey != "" {
 			viewers[i].last = make([]uint64, c.producers) // order is per producer
 		}
 	}
@@ -88,7 +88,7 @@ func runBench(ctx context.Context, c benchConfig) (benchResult, error) {
 
 // dialViewer connects a viewer to task and waits until it is subscribed.
 func (c benchConfig) dialViewer(ctx context.Context, task string) (*websocket.Conn, error) {
-	if c.centrifugoKey != "" {
+	if c.cfKey != "" {
 		return dialCentrifugo(ctx, c.view, task)
 	}
 	conn, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/v1/tasks/%s/ws", wsURL(c.view), url.PathEscape(task)), &websocket.DialOptions{HTTPHeader: c.header()})
