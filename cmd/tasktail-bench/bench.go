@@ -29,17 +29,24 @@ latency. It reports delivered msg/s, p50/p99/p99.9 latency, lost and reordered m
 and the server's RSS and CPU per delivered message (from its /metrics, or from /proc
 with --pid). It refuses any server that is not on loopback.
 
+With --centrifugo-api-key it loads Centrifugo v6 instead (every load but --stream, and
+--idle-viewers too): viewers subscribe over its JSON WebSocket protocol to channels named like
+the tasks, producers publish with its HTTP API key through /api/publish, or /api/batch
+for --batch; order is checked per producer. scripts/centrifugo.json is a configuration.
+
 Example:
   tasktail-bench --tasks 100 --producers 100 --messages 100
   tasktail-bench --tasks 100 --producers 10 --messages 10000 --batch 100
   tasktail-bench --tasks 100 --producers 100 --messages 1000 --stream --batch 100
   tasktail-bench --tasks 100 --producers 50 --messages 200 --rate 5000
-  tasktail-bench --server http://127.0.0.1:8081 --view-server http://127.0.0.1:8083`
+  tasktail-bench --server http://127.0.0.1:8081 --view-server http://127.0.0.1:8083
+  tasktail-bench --server http://127.0.0.1:8000 --centrifugo-api-key bench --batch 100`
 
 type benchConfig struct {
 	server    string
 	view      string // where viewers connect (default: server), e.g. another cluster member
 	key       string
+	cfKey     string // --centrifugo-api-key: the server is Centrifugo v6, with this API key
 	tasks     int
 	producers int
 	messages  int
@@ -83,6 +90,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.listQuery, "list-query", "", "with --list-pages: the page's filter, as a query (state=failed, prefix=import-)")
 	fs.IntVar(&c.listPages, "list-pages", 0, "instead of a load run: publish once to each of --tasks tasks over --producers connections, then ask this many times for the list's first page of 50 and report the server's CPU per page (needs --pid)")
 	fs.BoolVar(&c.postgres, "throwaway-postgres", false, "instead of a load run: start a throwaway PostgreSQL in a temporary folder, print its URL, and remove it on SIGINT or SIGTERM")
+	fs.StringVar(&c.cfKey, "centrifugo-api-key", "", "the server is Centrifugo v6 and this is its HTTP API key: load it through its protocol (see above)")
 	output := fs.String("o", "text", "output: text or json")
 	if err := cli.ParseWithEnv(fs, args); err != nil {
 		return err
@@ -98,6 +106,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if c.tasks < 1 || c.producers < 1 || c.messages < 1 || c.batch < 1 || c.size < 32 || c.rate < 0 {
 		return cli.UsageError{Err: errors.New("--tasks, --producers, --messages and --batch must be positive, --size at least 32")}
+	}
+	if c.cfKey != "" && (c.stream || c.downloads > 0 || c.listPages > 0) {
+		return cli.UsageError{Err: errors.New("--centrifugo-api-key: Centrifugo has no streaming publish, log download or task list")}
 	}
 	c.view = strings.TrimSuffix(cmp.Or(c.view, c.server), "/")
 	for _, s := range []string{c.server, c.view} {
@@ -177,5 +188,6 @@ type benchViewer struct {
 	expected  int
 	received  atomic.Int64
 	reordered int64
-	latencies []int64 // nanoseconds
+	last      []uint64 // the last seq seen, per producer in Centrifugo mode
+	latencies []int64  // nanoseconds
 }

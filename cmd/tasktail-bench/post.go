@@ -28,6 +28,9 @@ type poster struct {
 	stop   func() bool // ends the context watch of conn
 	br     *bufio.Reader
 	req    []byte
+	want   int          // the status of an accepted publish
+	failOn []byte       // if the answer's body holds this, the publish failed
+	answer bytes.Buffer // the last answer's body
 }
 
 func newPoster(server, key string) (*poster, error) {
@@ -39,10 +42,10 @@ func newPoster(server, key string) (*poster, error) {
 	if key != "" {
 		head += "Authorization: Bearer " + key + "\r\n"
 	}
-	return &poster{addr: u.Host, prefix: []byte("POST " + u.Path + "/v1/tasks/"), head: []byte(head + "Content-Length: ")}, nil
+	return &poster{addr: u.Host, prefix: []byte("POST " + u.Path + "/v1/tasks/"), head: []byte(head + "Content-Length: "), want: http.StatusAccepted}, nil
 }
 
-// post publishes body (one entry or a batch) to taskID and checks for 202 Accepted.
+// post publishes body (one entry or a batch) to taskID and checks for p.want.
 func (p *poster) post(ctx context.Context, taskID string, body []byte) error {
 	if p.conn == nil {
 		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", p.addr)
@@ -67,13 +70,16 @@ func (p *poster) post(ctx context.Context, taskID string, body []byte) error {
 		p.close()
 		return err
 	}
-	if status != http.StatusAccepted {
+	if status != p.want {
 		return fmt.Errorf("publish: %d %s", status, http.StatusText(status))
+	}
+	if p.failOn != nil && bytes.Contains(p.answer.Bytes(), p.failOn) {
+		return fmt.Errorf("publish: %s", p.answer.Bytes())
 	}
 	return nil
 }
 
-// readAnswer reads one response and discards its body, returning the status code. It
+// readAnswer reads one response and its body into p.answer, returning the status code. It
 // closes the connection when the server asks to.
 func (p *poster) readAnswer() (int, error) {
 	line, err := p.br.ReadSlice('\n')
@@ -113,11 +119,14 @@ func (p *poster) readAnswer() (int, error) {
 			closing = bytes.EqualFold(value, []byte("close"))
 		}
 	}
+	p.answer.Reset()
 	switch {
 	case chunked:
-		_, err = io.Copy(io.Discard, httputil.NewChunkedReader(p.br))
+		if _, err = p.answer.ReadFrom(httputil.NewChunkedReader(p.br)); err == nil {
+			err = p.skipTrailer()
+		}
 	case length >= 0:
-		_, err = p.br.Discard(int(length))
+		_, err = io.CopyN(&p.answer, p.br, length)
 	default:
 		return 0, errors.New("answer without a length")
 	}
@@ -128,6 +137,17 @@ func (p *poster) readAnswer() (int, error) {
 		p.close()
 	}
 	return status, nil
+}
+
+// skipTrailer reads the trailer of a chunked body, up to its empty line, which the
+// chunked reader leaves.
+func (p *poster) skipTrailer() error {
+	for {
+		line, err := p.br.ReadSlice('\n')
+		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return err
+		}
+	}
 }
 
 func (p *poster) close() {

@@ -14,7 +14,8 @@ import (
 )
 
 // produce runs the producers.
-func produce(ctx context.Context, c benchConfig, header http.Header) error {
+func produce(ctx context.Context, c benchConfig) error {
+	header := c.header()
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: c.producers, MaxConnsPerHost: c.producers}}
 	defer hc.CloseIdleConnections()
 	padding := strings.Repeat("x", c.size)
@@ -31,7 +32,7 @@ func produce(ctx context.Context, c benchConfig, header http.Header) error {
 				}
 				return
 			}
-			poster, err := newPoster(c.server, c.key)
+			poster, err := c.newPoster()
 			if err != nil {
 				errs <- err
 				return
@@ -41,21 +42,14 @@ func produce(ctx context.Context, c benchConfig, header http.Header) error {
 			for m := 0; m < c.messages; m += c.batch {
 				n := min(c.batch, c.messages-m)
 				c.pace(began, p, m)
-				task := c.taskOf(p, m)
+				path := c.prefix + strconv.Itoa(c.taskOf(p, m))
 				body = body[:0]
-				if c.batch > 1 {
-					body = append(body, '[')
+				if c.cfKey != "" {
+					path, body = c.centrifugoRequest(body, path, p, m, n, padding)
+				} else {
+					body = c.appendBatch(body, n, padding)
 				}
-				for k := range n {
-					if k > 0 {
-						body = append(body, ',')
-					}
-					body = c.appendMessage(body, padding)
-				}
-				if c.batch > 1 {
-					body = append(body, ']')
-				}
-				if err := poster.post(ctx, c.prefix+strconv.Itoa(task), body); err != nil {
+				if err := poster.post(ctx, path, body); err != nil {
 					errs <- err
 					return
 				}
@@ -103,4 +97,21 @@ func streamLogs(ctx context.Context, hc *http.Client, c benchConfig, p int, head
 	}
 	pw.Close()
 	return <-answered
+}
+
+// appendBatch appends a publish body of n messages: one entry, or an array of them.
+func (c benchConfig) appendBatch(b []byte, n int, padding string) []byte {
+	if c.batch > 1 {
+		b = append(b, '[')
+	}
+	for k := range n {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = c.appendMessage(b, padding)
+	}
+	if c.batch > 1 {
+		b = append(b, ']')
+	}
+	return b
 }

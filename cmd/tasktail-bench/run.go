@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,23 +23,18 @@ func runBench(ctx context.Context, c benchConfig) (benchResult, error) {
 			perTask[c.taskOf(p, m)]++
 		}
 	}
-	header := http.Header{}
-	if c.key != "" {
-		header.Set("Authorization", "Bearer "+c.key)
-	}
 	viewers := make([]*benchViewer, c.tasks)
-	wsBase := "ws" + strings.TrimPrefix(c.view, "http")
 	for i := range viewers {
-		conn, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/v1/tasks/%s%d/ws", wsBase, c.prefix, i), &websocket.DialOptions{HTTPHeader: header})
+		conn, err := c.dialViewer(ctx, c.prefix+strconv.Itoa(i))
 		if err != nil {
 			return benchResult{}, fmt.Errorf("viewer %d: %w", i, err)
 		}
 		conn.SetReadLimit(1 << 20)
 		defer conn.CloseNow()
-		if _, _, err := conn.Read(ctx); err != nil { // the hello: subscribed from here on
-			return benchResult{}, fmt.Errorf("viewer %d hello: %w", i, err)
+		viewers[i] = &benchViewer{conn: conn, expected: perTask[i], latencies: make([]int64, 0, perTask[i]), last: make([]uint64, 1)}
+		if c.cfKey != "" {
+			viewers[i].last = make([]uint64, c.producers) // order is per producer
 		}
-		viewers[i] = &benchViewer{conn: conn, expected: perTask[i], latencies: make([]int64, 0, perTask[i])}
 	}
 	cpu0, _ := serverUsage(ctx, c)
 	self0 := selfCPU()
@@ -50,7 +46,7 @@ func runBench(ctx context.Context, c benchConfig) (benchResult, error) {
 		readers.Add(1)
 		go func() { defer readers.Done(); v.read(readCtx) }()
 	}
-	if err := produce(ctx, c, header); err != nil {
+	if err := produce(ctx, c); err != nil {
 		return benchResult{}, err
 	}
 	drained := make(chan struct{})
@@ -90,27 +86,68 @@ func runBench(ctx context.Context, c benchConfig) (benchResult, error) {
 	return r, nil
 }
 
-// read takes frames until the viewer has its share or ctx ends.
+// dialViewer connects a viewer to task and waits until it is subscribed.
+func (c benchConfig) dialViewer(ctx context.Context, task string) (*websocket.Conn, error) {
+	if c.cfKey != "" {
+		return dialCentrifugo(ctx, c.view, task)
+	}
+	conn, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/v1/tasks/%s/ws", wsURL(c.view), url.PathEscape(task)), &websocket.DialOptions{HTTPHeader: c.header()})
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := conn.Read(ctx); err != nil { // the hello: subscribed from here on
+		conn.CloseNow()
+		return nil, fmt.Errorf("hello: %w", err)
+	}
+	return conn, nil
+}
+
+// header authenticates a request to tasktail with --key.
+func (c benchConfig) header() http.Header {
+	header := http.Header{}
+	if c.key != "" {
+		header.Set("Authorization", "Bearer "+c.key)
+	}
+	return header
+}
+
+// wsURL is the WebSocket URL of an http server URL.
+func wsURL(server string) string {
+	return "ws" + strings.TrimPrefix(server, "http")
+}
+
+// read takes frames until the viewer has its share or ctx ends. A frame may hold several
+// messages, one a line (Centrifugo's JSON protocol); a bare {} is Centrifugo's ping.
 func (v *benchViewer) read(ctx context.Context) {
-	last := uint64(0)
 	for int(v.received.Load()) < v.expected {
-		_, b, err := v.conn.Read(ctx)
+		_, frame, err := v.conn.Read(ctx)
 		if err != nil {
 			return
 		}
-		if !bytes.Contains(b, []byte(`"type":"log"`)) { // anywhere: other servers order keys differently
-			continue
+		for len(frame) > 0 {
+			var b []byte
+			b, frame, _ = bytes.Cut(frame, []byte{'\n'})
+			if string(b) == "{}" {
+				_ = v.conn.Write(ctx, websocket.MessageText, b) // pong
+			}
+			if !bytes.Contains(b, []byte(`"type":"log"`)) { // anywhere: other servers order keys differently
+				continue
+			}
+			now := time.Now().UnixNano()
+			from := 0
+			if len(v.last) > 1 {
+				from = int(frameNumber(b, `"producer":`)) % len(v.last)
+			}
+			seq := frameNumber(b, `"seq":`)
+			if seq <= v.last[from] {
+				v.reordered++
+			}
+			v.last[from] = seq
+			if sent := frameNumber(b, `"message":"t=`); sent > 0 {
+				v.latencies = append(v.latencies, now-int64(sent))
+			}
+			v.received.Add(1)
 		}
-		now := time.Now().UnixNano()
-		seq := frameNumber(b, `"seq":`)
-		if seq <= last {
-			v.reordered++
-		}
-		last = seq
-		if sent := frameNumber(b, `"message":"t=`); sent > 0 {
-			v.latencies = append(v.latencies, now-int64(sent))
-		}
-		v.received.Add(1)
 	}
 }
 

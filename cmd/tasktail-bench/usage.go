@@ -19,22 +19,7 @@ import (
 // returns how much the server's RSS grew per viewer. The task exists before the first
 // measurement, so only connections are counted.
 func idleViewerMemory(ctx context.Context, c benchConfig) (float64, error) {
-	header := http.Header{}
-	if c.key != "" {
-		header.Set("Authorization", "Bearer "+c.key)
-	}
-	url := fmt.Sprintf("%s/v1/tasks/%sidle/ws", "ws"+strings.TrimPrefix(c.view, "http"), c.prefix)
-	dial := func() (*websocket.Conn, error) {
-		conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header})
-		if err != nil {
-			return nil, err
-		}
-		if _, _, err := conn.Read(ctx); err != nil { // the hello: attached
-			conn.CloseNow()
-			return nil, err
-		}
-		return conn, nil
-	}
+	dial := func() (*websocket.Conn, error) { return c.dialViewer(ctx, c.prefix+"idle") }
 	first, err := dial()
 	if err != nil {
 		return 0, fmt.Errorf("viewer: %w", err)
