@@ -58,14 +58,15 @@ type benchConfig struct {
 	drain     time.Duration
 	prefix    string
 	json      bool
-	idle      int    // --idle-viewers: measure memory per idle viewer instead
-	fill      string // --fill-journal: write tasks into a journal directory instead
-	fsync     string // --fsync-probe: measure fdatasync in a directory instead
-	postgres  bool   // --throwaway-postgres: run a PostgreSQL for a benchmark instead
-	downloads int    // --downloads: download the task --prefix this many times at once instead
-	listPages int    // --list-pages: measure the CPU of a page of the task list instead
-	listQuery string // --list-query: the page's filter (prefix=…&state=…)
-	stall     bool   // --stall: downloads read their first MiB, then stop for 5 s
+	idle      int           // --idle-viewers: measure memory per idle viewer instead
+	idleFor   time.Duration // --idle-for: then hold them this long and measure the server's CPU
+	fill      string        // --fill-journal: write tasks into a journal directory instead
+	fsync     string        // --fsync-probe: measure fdatasync in a directory instead
+	postgres  bool          // --throwaway-postgres: run a PostgreSQL for a benchmark instead
+	downloads int           // --downloads: download the task --prefix this many times at once instead
+	listPages int           // --list-pages: measure the CPU of a page of the task list instead
+	listQuery string        // --list-query: the page's filter (prefix=…&state=…)
+	stall     bool          // --stall: downloads read their first MiB, then stop for 5 s
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,6 +84,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.prefix, "prefix", fmt.Sprintf("bench-%d-", time.Now().UnixNano()), "task_id prefix")
 	fs.StringVar(&c.view, "view-server", "", "server the viewers connect to, when not --server (another cluster member: publish on one, deliver through another)")
 	fs.IntVar(&c.idle, "idle-viewers", 0, "instead of a load run: connect this many idle viewers to one task and report the server's RSS per viewer (the server needs --max-viewers-per-task at least this)")
+	fs.DurationVar(&c.idleFor, "idle-for", 0, "with --idle-viewers: then hold the viewers this long and report the server's CPU over that time")
 	fs.StringVar(&c.fill, "fill-journal", "", "instead of a load run: write --tasks tasks of --messages entries of --size bytes into a new pebble journal in this directory (no server), for restart measurements")
 	fs.StringVar(&c.fsync, "fsync-probe", "", "instead of a load run: measure 1,000 rounds of a 4 KiB append and fdatasync in this directory (wall and CPU time each)")
 	fs.IntVar(&c.downloads, "downloads", 0, "instead of a load run: download the log of the task named by --prefix this many times at once, reading as fast as it comes, and report the server's highest RSS (needs --pid)")
@@ -123,11 +125,14 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cliError(listCPU(ctx, c, stdout))
 	}
 	if c.idle > 0 {
-		perViewer, err := idleViewerMemory(ctx, c)
+		perViewer, cpu, err := idleViewers(ctx, c)
 		if err != nil {
 			return cli.ExitError{Code: 2, Err: err}
 		}
 		fmt.Fprintf(stdout, "server RSS per idle viewer: %.1f KiB (%d viewers)\n", perViewer/1024, c.idle)
+		if c.idleFor > 0 {
+			fmt.Fprintf(stdout, "server CPU while they idled: %.0f ms in %s\n", cpu*1000, c.idleFor)
+		}
 		return nil
 	}
 	r, err := runBench(ctx, c)

@@ -15,16 +15,30 @@ import (
 	"github.com/coder/websocket"
 )
 
-// idleViewerMemory connects c.idle viewers to one task, waits for each one's hello, and
-// returns how much the server's RSS grew per viewer. The task exists before the first
-// measurement, so only connections are counted.
-func idleViewerMemory(ctx context.Context, c benchConfig) (float64, error) {
-	dial := func() (*websocket.Conn, error) { return c.dialViewer(ctx, c.prefix+"idle") }
+// idleViewers connects c.idle viewers to one task, waits for each one's hello, and
+// returns how much the server's RSS grew per viewer; then, with c.idleFor, it holds them
+// that long and returns the server's CPU seconds meanwhile. The task exists before the
+// first measurement, so only connections are counted; on tasktail it has a message, so
+// the journal keeps it.
+func idleViewers(ctx context.Context, c benchConfig) (perViewer, cpu float64, err error) {
+	task := c.prefix + "idle"
+	dial := func() (*websocket.Conn, error) { return c.dialViewer(ctx, task) }
 	first, err := dial()
 	if err != nil {
-		return 0, fmt.Errorf("viewer: %w", err)
+		return 0, 0, fmt.Errorf("viewer: %w", err)
 	}
 	defer first.CloseNow()
+	if c.cfKey == "" {
+		p, err := c.newPoster()
+		if err != nil {
+			return 0, 0, err
+		}
+		err = p.post(ctx, task, c.appendMessage(nil, strings.Repeat("x", c.size)))
+		p.close()
+		if err != nil {
+			return 0, 0, fmt.Errorf("publish: %w", err)
+		}
+	}
 	time.Sleep(time.Second) // let the server settle before the baseline
 	_, before := serverUsage(ctx, c)
 	conns := make([]*websocket.Conn, 0, c.idle)
@@ -36,16 +50,26 @@ func idleViewerMemory(ctx context.Context, c benchConfig) (float64, error) {
 	for i := range c.idle {
 		conn, err := dial()
 		if err != nil {
-			return 0, fmt.Errorf("viewer %d: %w", i, err)
+			return 0, 0, fmt.Errorf("viewer %d: %w", i, err)
 		}
 		conns = append(conns, conn)
 	}
 	time.Sleep(time.Second)
-	_, after := serverUsage(ctx, c)
+	cpuBefore, after := serverUsage(ctx, c)
 	if before < 0 || after < 0 {
-		return 0, errors.New("server RSS unknown: pass --pid or expose process metrics")
+		return 0, 0, errors.New("server RSS unknown: pass --pid or expose process metrics")
 	}
-	return float64(after-before) / float64(c.idle), nil
+	perViewer = float64(after-before) / float64(c.idle)
+	if c.idleFor <= 0 {
+		return perViewer, 0, nil
+	}
+	select {
+	case <-time.After(c.idleFor):
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	cpuAfter, _ := serverUsage(ctx, c)
+	return perViewer, cpuAfter - cpuBefore, nil
 }
 
 // serverUsage returns the server's CPU seconds and RSS bytes, or -1 when unknown.
