@@ -34,6 +34,7 @@ type Journal struct {
 	keyWindow    int
 	health       *pebbleHealth
 	syncer       *pebbleSyncer // nil: every commit is synced before it returns
+	metas        metaCache
 }
 
 // Options configure a Pebble journal; zero fields mean defaults.
@@ -143,7 +144,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if opts.KeyWindow <= 0 {
 		opts.KeyWindow = journal.DefaultKeyWindow
 	}
-	p := &Journal{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h}
+	p := &Journal{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h, metas: metaCache{}}
 
 	if err := p.indexActivity(); err != nil {
 		db.Close()
@@ -205,7 +206,7 @@ func (p *Journal) Commit(appends []journal.Append) error {
 		stored, found := written[a.TaskID]
 		if !found {
 			var err error
-			if stored, found, err = p.Stat(a.TaskID); err != nil {
+			if stored, found, err = p.stat(a.TaskID); err != nil {
 				return err
 			}
 		}
@@ -256,7 +257,15 @@ func (p *Journal) Commit(appends []journal.Append) error {
 		}
 		written[a.TaskID] = a.Meta
 	}
-	return p.commitSynced(b, false)
+	err := p.commitSynced(b, false)
+	for id, m := range written {
+		if err != nil {
+			delete(p.metas, id) // stored or not: the database says
+		} else {
+			p.metas.put(id, m)
+		}
+	}
+	return err
 }
 
 // putKeys adds to b the records of a's idempotency keys, and the deletes of the task's
@@ -313,7 +322,8 @@ func (p *Journal) trim(b *pebbledb.Batch, a *journal.Append) error {
 
 // Delete implements Journal.
 func (p *Journal) Delete(taskID string) error {
-	meta, found, err := p.Stat(taskID)
+	meta, found, err := p.stat(taskID)
+	delete(p.metas, taskID)
 	if err != nil {
 		return err
 	}
@@ -346,13 +356,14 @@ func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Reten
 	defer b.Close()
 	n := 0
 	for _, id := range taskIDs {
-		meta, found, err := p.Stat(id)
+		meta, found, err := p.stat(id)
 		if err != nil {
 			return 0, err
 		}
 		if !found || !meta.Expired(now, r) {
 			continue
 		}
+		delete(p.metas, id)
 		if err := p.deleteTask(b, id, meta, found); err != nil {
 			return 0, err
 		}
