@@ -147,6 +147,16 @@ func NewActorSystem(logger *slog.Logger) *actor.ActorSystem {
 // Stats returns the Manager's running counters.
 func (m *Manager) Stats() *Stats { return m.stats }
 
+// JournalCounts returns how many commits the journal's Writer has carried out and how many
+// task writes they held; ok is false without a journal.
+func (m *Manager) JournalCounts() (commits, appends uint64, ok bool) {
+	if m.store == nil {
+		return 0, 0, false
+	}
+	commits, appends = m.store.w.Counts()
+	return commits, appends, true
+}
+
 // Status returns a task's status, or ErrNotFound.
 func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error) {
 	st, err := Ask[*v1.Status](ctx, m, &v1.GetStatus{TaskId: taskID})

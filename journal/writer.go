@@ -31,7 +31,13 @@ type Writer struct {
 	closed     atomic.Bool
 	submitting atomic.Int64
 	stop, done chan struct{}
+	commits    atomic.Uint64 // journal commits carried out (groups)
+	appends    atomic.Uint64 // appends in them
 }
+
+// Counts returns how many commits the Writer has carried out and how many appends they
+// held: with every commit synced, appends per commit is what one sync is shared by.
+func (w *Writer) Counts() (commits, appends uint64) { return w.commits.Load(), w.appends.Load() }
 
 type request struct {
 	append   *Append // a commit
@@ -229,6 +235,8 @@ func (w *Writer) carryOut(batch []*request) {
 			return
 		}
 		err := w.j.Commit(appends)
+		w.commits.Add(1)
+		w.appends.Add(uint64(len(appends)))
 		for i, r := range group {
 			if err == nil && appends[i].Fenced {
 				r.stored(appends[i].Meta, ErrFenced)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,30 @@ func TestMetricsExposeTheServiceCounters(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// With a journal, the metrics say how many commits it wrote and how many task writes they
+// carried: how many publishes share one sync.
+func TestMetricsCountJournalCommits(t *testing.T) {
+	s := start(t, durableDefaults(t))
+	s.publish("a", "info", "one", 0, false)
+	s.publish("b", "info", "two", 0, false)
+	body := s.metrics()
+	var commits, appends float64
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "tasktail_journal_commits_total "); ok {
+			commits, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "tasktail_journal_appends_total "); ok {
+			appends, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if commits < 1 || appends < 2 || commits > appends {
+		t.Fatalf("journal commits %v, appends %v: want at least one commit and the two publishes", commits, appends)
+	}
+	if strings.Contains(start(t, defaults()).metrics(), "tasktail_journal_") {
+		t.Fatal("a server without a journal shows journal metrics")
 	}
 }
 
