@@ -2,10 +2,10 @@ package pebble
 
 // The Pebble journal's activity order: a key per task, 'a' + the activity time inverted
 // (big-endian, so that the newest sorts first) + the task_id, whose value is the task's
-// state (activityState), so that a list filtered by state reads no meta it leaves out. It
-// is written
-// in the same batch as the task's meta, so the two never disagree; a journal written
-// before the family existed gets it once, when it opens (indexActivity).
+// state (activityState), so that a list filtered by state reads no meta it leaves out.
+// Commits note the moves they owe and write them later (order.go); a journal written
+// before the family existed, or left with moves owed, rebuilds it when it opens
+// (indexActivity).
 
 import (
 	"encoding/binary"
@@ -41,26 +41,6 @@ func activityState(m journal.Meta) []byte {
 	return []byte{v}
 }
 
-// putActivity adds to b the move of a task's activity key from where stored had it (if
-// found) to where meta has it, with meta's state.
-func putActivity(b *pebbledb.Batch, taskID string, stored journal.Meta, found bool, meta journal.Meta) error {
-	if found && stored.Active == meta.Active && stored.Finished == meta.Finished && stored.Failed == meta.Failed {
-		return nil
-	}
-	if err := deleteActivity(b, taskID, stored, found); err != nil {
-		return err
-	}
-	return b.Set(activityKey(meta.Active, taskID), activityState(meta), nil)
-}
-
-// deleteActivity adds to b the delete of a task's activity key, if found.
-func deleteActivity(b *pebbledb.Batch, taskID string, stored journal.Meta, found bool) error {
-	if !found {
-		return nil
-	}
-	return b.Delete(activityKey(stored.Active, taskID), nil)
-}
-
 // prefixFew is how many tasks of a prefix ListActive reads by task_id, and sorts, before it
 // walks the activity order instead: a prefix that few tasks have costs a walk of them, not
 // of every task.
@@ -74,10 +54,19 @@ func (p *Journal) ListActive(prefix string, after journal.Position, fn func(jour
 		return err
 	}
 	if prefix != "" {
-		few, ok, err := p.fewOfPrefix(prefix)
+		few, ok, err := p.fewOfPrefix(prefix, prefixFew)
 		if err != nil || ok {
 			return listSorted(few, after, fn, err)
 		}
+	}
+	p.order.mu.Lock()
+	err := p.putInOrder()
+	p.order.mu.Unlock()
+	if err != nil {
+		// The keys cannot be put where the metas say (the disk is full, say): the metas,
+		// read and sorted, are the order.
+		all, _, err := p.fewOfPrefix(prefix, -1)
+		return listSorted(all, after, fn, err)
 	}
 	// The least key past after's: task_ids hold no NUL.
 	lower := append(activityKey(after.Active, after.TaskID), 0)
@@ -105,18 +94,32 @@ func (p *Journal) ListActive(prefix string, after journal.Position, fn func(jour
 	return it.Error()
 }
 
-// indexActivity writes the activity key of every task of a journal that has none yet (one
-// written before the family existed), in one synced batch, and marks it done.
+// indexActivity rebuilds the activity order of a journal that lacks the mark of a complete
+// one: one written before the family existed, or one stopped while moves were owed.
 func (p *Journal) indexActivity() error {
 	_, closer, err := p.db.Get(activityIndexed)
 	if err == nil {
+		p.order.marked = true
 		return closer.Close()
 	}
 	if !errors.Is(err, pebbledb.ErrNotFound) {
 		return err
 	}
+	if err := p.rebuildOrder(); err != nil {
+		return err
+	}
+	p.order.marked = true
+	return nil
+}
+
+// rebuildOrder writes the activity key of every task where its meta puts it, and none
+// elsewhere, in one synced batch, and marks the order complete.
+func (p *Journal) rebuildOrder() error {
 	b := p.db.NewBatch()
 	defer b.Close()
+	if err := b.DeleteRange([]byte{'a'}, []byte{'b'}, nil); err != nil {
+		return err
+	}
 	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{'m'}, UpperBound: []byte{'n'}})
 	if err != nil {
 		return err
@@ -138,12 +141,12 @@ func (p *Journal) indexActivity() error {
 	if err := b.Set(activityIndexed, nil, nil); err != nil {
 		return err
 	}
-	return b.Commit(pebbledb.Sync)
+	return p.commitWith(b, false, pebbledb.Sync)
 }
 
 // fewOfPrefix returns the tasks whose task_id starts with prefix, if there are at most
-// prefixFew (ok).
-func (p *Journal) fewOfPrefix(prefix string) (few []journal.Listing, ok bool, err error) {
+// limit (ok; a negative limit is none).
+func (p *Journal) fewOfPrefix(prefix string, limit int) (few []journal.Listing, ok bool, err error) {
 	lower := metaKey(prefix)
 	it, err := p.db.NewIter(&pebbledb.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
 	if err != nil {
@@ -151,7 +154,7 @@ func (p *Journal) fewOfPrefix(prefix string) (few []journal.Listing, ok bool, er
 	}
 	defer it.Close()
 	for valid := it.First(); valid; valid = it.Next() {
-		if len(few) == prefixFew {
+		if len(few) == limit {
 			return nil, false, nil
 		}
 		meta, err := record.DecodeMeta(it.Value())

@@ -35,6 +35,7 @@ type Journal struct {
 	health       *pebbleHealth
 	syncer       *pebbleSyncer // nil: every commit is synced before it returns
 	metas        metaCache
+	order        activityOrder
 }
 
 // Options configure a Pebble journal; zero fields mean defaults.
@@ -144,7 +145,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if opts.KeyWindow <= 0 {
 		opts.KeyWindow = journal.DefaultKeyWindow
 	}
-	p := &Journal{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h, metas: metaCache{}}
+	p := &Journal{db: db, maxTaskBytes: opts.MaxTaskBytes, keyWindow: opts.KeyWindow, health: h, metas: metaCache{}, order: activityOrder{owed: map[string]placed{}}}
 
 	if err := p.indexActivity(); err != nil {
 		db.Close()
@@ -197,10 +198,13 @@ func seqBounds(kind byte, taskID string) (start, end []byte) {
 // Commit implements Journal: one batch, synced. Each append is admitted against the
 // task's meta as stored, or as an earlier append of the same commit left it.
 func (p *Journal) Commit(appends []journal.Append) error {
+	p.order.mu.Lock()
+	defer p.order.mu.Unlock()
 	b := p.db.NewBatch()
 	defer b.Close()
 	var buf []byte
 	written := map[string]journal.Meta{}
+	moves := map[string]placed{}
 	for i := range appends {
 		a := &appends[i]
 		stored, found := written[a.TaskID]
@@ -252,12 +256,10 @@ func (p *Journal) Commit(appends []journal.Append) error {
 		if err := b.Set(metaKey(a.TaskID), buf, nil); err != nil {
 			return err
 		}
-		if err := putActivity(b, a.TaskID, stored, found, a.Meta); err != nil {
-			return err
-		}
+		p.order.note(moves, a.TaskID, stored, found, a.Meta)
 		written[a.TaskID] = a.Meta
 	}
-	err := p.commitSynced(b, false)
+	err := p.commitMoves(b, moves, false)
 	for id, m := range written {
 		if err != nil {
 			delete(p.metas, id) // stored or not: the database says
@@ -327,17 +329,32 @@ func (p *Journal) Delete(taskID string) error {
 	if err != nil {
 		return err
 	}
+	p.order.mu.Lock()
+	defer p.order.mu.Unlock()
 	b := p.db.NewBatch()
 	defer b.Close()
-	if err := p.deleteTask(b, taskID, meta, found); err != nil {
+	moves := map[string]placed{}
+	if err := p.deleteTask(b, moves, taskID, meta, found); err != nil {
 		return err
 	}
-	return p.commitSynced(b, true)
+	return p.commitMoves(b, moves, true)
+}
+
+// commitMoves commits b, which holds moves, under the sync setting, and keeps the
+// activity order's account of them. The caller holds p.order.mu.
+func (p *Journal) commitMoves(b *pebbledb.Batch, moves map[string]placed, freeing bool) error {
+	all, err := p.order.settle(b, moves, false)
+	if err != nil {
+		return err
+	}
+	err = p.commitSynced(b, freeing)
+	p.order.settled(moves, all, err)
+	return err
 }
 
 // deleteTask adds to b the deletes of every key of a task, whose meta is stored (if found).
-func (p *Journal) deleteTask(b *pebbledb.Batch, taskID string, stored journal.Meta, found bool) error {
-	if err := deleteActivity(b, taskID, stored, found); err != nil {
+func (p *Journal) deleteTask(b *pebbledb.Batch, moves map[string]placed, taskID string, stored journal.Meta, found bool) error {
+	if err := p.order.remove(b, moves, taskID, stored, found); err != nil {
 		return err
 	}
 	for _, kind := range []byte{'c', 'k'} {
@@ -352,8 +369,11 @@ func (p *Journal) deleteTask(b *pebbledb.Batch, taskID string, stored journal.Me
 // DeleteExpired implements Journal: each task's meta is read again and the expired ones
 // are deleted in one batch.
 func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Retention) (int, error) {
+	p.order.mu.Lock()
+	defer p.order.mu.Unlock()
 	b := p.db.NewBatch()
 	defer b.Close()
+	moves := map[string]placed{}
 	n := 0
 	for _, id := range taskIDs {
 		meta, found, err := p.stat(id)
@@ -364,7 +384,7 @@ func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Reten
 			continue
 		}
 		delete(p.metas, id)
-		if err := p.deleteTask(b, id, meta, found); err != nil {
+		if err := p.deleteTask(b, moves, id, meta, found); err != nil {
 			return 0, err
 		}
 		n++
@@ -372,7 +392,7 @@ func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Reten
 	if n == 0 {
 		return 0, nil
 	}
-	if err := p.commitSynced(b, true); err != nil {
+	if err := p.commitMoves(b, moves, true); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -382,6 +402,14 @@ func (p *Journal) DeleteExpired(taskIDs []string, now time.Time, r journal.Reten
 // cleanly keeps nothing in its write-ahead log alone. After a fatal error Pebble's commit
 // pipeline may be stuck, and the database is left to the process's end.
 func (p *Journal) Close() error {
+	if p.health.err(false) == nil {
+		p.order.mu.Lock()
+		if err := p.putInOrder(); err != nil {
+			p.health.logger.Warn("journal: writing the activity order before close failed; the next start rebuilds it",
+				slog.String("component", "journal"), slog.Any("error", err))
+		}
+		p.order.mu.Unlock()
+	}
 	if err := p.stopSyncer(); err != nil {
 		p.health.logger.Warn("journal: the last sync before close failed: the next start gives every task a new epoch",
 			slog.String("component", "journal"), slog.Any("error", err))
