@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/tasktail/tasktail/journal"
@@ -91,13 +92,39 @@ func TestPebbleActivityOrderModel(t *testing.T) {
 				model[a.TaskID] = a.Meta
 			}
 			last = "a commit"
-		case r < 65:
+		case r < 60:
 			id := fmt.Sprintf("t%d", rng.IntN(8))
 			if err := p.Delete(id); err != nil {
 				t.Fatal(err)
 			}
 			delete(model, id)
 			last = "a delete"
+		case r < 63: // a restart: a new epoch, no entries
+			id := fmt.Sprintf("t%d", rng.IntN(8))
+			if _, ok := model[id]; !ok {
+				continue
+			}
+			a := []journal.Append{{TaskID: id, Reset: true, Meta: journal.Meta{Epoch: fmt.Sprintf("r%d", step), Active: int64(1 + rng.IntN(40))}}}
+			if err := p.Commit(a); err != nil || a[0].Fenced {
+				t.Fatalf("step %d: restart of %s: %v fenced=%v", step, id, err, a[0].Fenced)
+			}
+			model[id] = a[0].Meta
+			last = "a restart"
+		case r < 65: // the retention sweep: unfinished tasks idle since before a time
+			now, keep := time.Unix(0, 40), journal.Retention{Idle: time.Duration(rng.IntN(40))}
+			var ids []string
+			for id := range model {
+				ids = append(ids, id)
+			}
+			if _, err := p.DeleteExpired(ids, now, keep); err != nil {
+				t.Fatal(err)
+			}
+			for id, m := range model {
+				if m.Expired(now, keep) {
+					delete(model, id)
+				}
+			}
+			last = "a sweep"
 		case r < 85:
 			check(step, last)
 			last = "a read"
