@@ -93,7 +93,7 @@ func newManager(cfg Config, opts Options, stats *Stats, logger *slog.Logger) (*M
 	m := &Manager{cfg: cfg, system: system, stats: stats, logger: logger, opts: opts,
 		closeAll: conn.NewBroadcast(), allEnded: make(chan struct{}), fenced: make(chan error, 1)}
 	if opts.Journal != nil {
-		m.store = &store{w: journal.NewWriter(opts.Journal)}
+		m.store = &store{w: journal.NewWriter(opts.Journal, &stats.Journal)}
 		m.stopSweep = make(chan struct{})
 		m.sweeper.Go(m.sweep)
 	}
@@ -147,14 +147,13 @@ func NewActorSystem(logger *slog.Logger) *actor.ActorSystem {
 // Stats returns the Manager's running counters.
 func (m *Manager) Stats() *Stats { return m.stats }
 
-// JournalCounts returns how many commits the journal's Writer has carried out and how many
-// task writes they held; ok is false without a journal.
+// JournalCounts returns how many commits the journal has written and how many task writes
+// they stored (Stats.Journal); ok is false without a journal.
 func (m *Manager) JournalCounts() (commits, appends uint64, ok bool) {
 	if m.store == nil {
 		return 0, 0, false
 	}
-	commits, appends = m.store.w.Counts()
-	return commits, appends, true
+	return m.stats.Journal.Commits.Load(), m.stats.Journal.Appends.Load(), true
 }
 
 // Status returns a task's status, or ErrNotFound.

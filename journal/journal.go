@@ -141,7 +141,8 @@ type Retention struct {
 }
 
 // Journal keeps the entries and meta of tasks. Implementations are safe for concurrent
-// use; Commit is called by one goroutine at a time (the Writer's).
+// use; Commit, Delete and DeleteExpired are called by one goroutine at a time, in order
+// (the Writer's), so a journal may keep what it last wrote.
 type Journal interface {
 	// Commit writes every append, all or none, and returns once they are durable. It
 	// updates each append's Meta.Bytes and Meta.FirstSeq, dropping a task's oldest

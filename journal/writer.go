@@ -31,13 +31,16 @@ type Writer struct {
 	closed     atomic.Bool
 	submitting atomic.Int64
 	stop, done chan struct{}
-	commits    atomic.Uint64 // journal commits carried out (groups)
-	appends    atomic.Uint64 // appends in them
+	counts     *Counts
 }
 
-// Counts returns how many commits the Writer has carried out and how many appends they
-// held: with every commit synced, appends per commit is what one sync is shared by.
-func (w *Writer) Counts() (commits, appends uint64) { return w.commits.Load(), w.appends.Load() }
+// Counts are what Writers have written: commits that succeeded, and the appends they
+// stored (not those refused or skipped). With every commit synced, appends per commit is
+// how many writes share one sync. Writers may share one, one after another.
+type Counts struct {
+	Commits atomic.Uint64
+	Appends atomic.Uint64
+}
 
 type request struct {
 	append   *Append // a commit
@@ -58,9 +61,13 @@ type request struct {
 	previous *request
 }
 
-// NewWriter starts the Writer's goroutine; Close stops it.
-func NewWriter(j Journal) *Writer {
-	w := &Writer{j: j, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+// NewWriter starts the Writer's goroutine, which adds what it writes to counts (nil: to
+// counts of its own); Close stops it.
+func NewWriter(j Journal, counts *Counts) *Writer {
+	if counts == nil {
+		counts = &Counts{}
+	}
+	w := &Writer{j: j, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), counts: counts}
 	go w.run()
 	return w
 }
@@ -235,8 +242,16 @@ func (w *Writer) carryOut(batch []*request) {
 			return
 		}
 		err := w.j.Commit(appends)
-		w.commits.Add(1)
-		w.appends.Add(uint64(len(appends)))
+		if err == nil {
+			stored := 0
+			for i := range appends {
+				if !appends[i].Fenced && !appends[i].Skipped {
+					stored++
+				}
+			}
+			w.counts.Commits.Add(1)
+			w.counts.Appends.Add(uint64(stored))
+		}
 		for i, r := range group {
 			if err == nil && appends[i].Fenced {
 				r.stored(appends[i].Meta, ErrFenced)

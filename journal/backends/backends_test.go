@@ -101,7 +101,7 @@ func TestJournalSweep(t *testing.T) {
 			journaltest.Commit(t, j, "done-new", 1, 1, &journal.Meta{Finished: true, FinishedAt: now.UnixNano() - hour/2, Active: now.UnixNano() - 3*hour})
 			journaltest.Commit(t, j, "idle-old", 1, 1, &journal.Meta{Active: now.UnixNano() - 5*hour})
 			journaltest.Commit(t, j, "idle-new", 1, 1, &journal.Meta{Active: now.UnixNano() - 3*hour})
-			n, err := journal.NewWriter(j).Sweep(now, journal.Retention{Finished: time.Hour, Idle: 4 * time.Hour})
+			n, err := journal.NewWriter(j, nil).Sweep(now, journal.Retention{Finished: time.Hour, Idle: 4 * time.Hour})
 			if err != nil || n != 2 {
 				t.Fatalf("sweep removed %d, %v; want 2", n, err)
 			}
@@ -136,7 +136,8 @@ func TestPebbleKeepsWhatWasCommittedAcrossReopen(t *testing.T) {
 // together, and reports a failed commit to every request in it.
 func TestWriterOrdersAndGroups(t *testing.T) {
 	mem := journaltest.NewMemory()
-	w := journal.NewWriter(mem)
+	var counts journal.Counts
+	w := journal.NewWriter(mem, &counts)
 	defer w.Close()
 	var wg sync.WaitGroup
 	const tasks, each = 20, 50
@@ -158,6 +159,9 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 	if mem.Commits >= tasks*each {
 		t.Errorf("%d commits for %d appends from %d concurrent tasks: no group commit", mem.Commits, tasks*each, tasks)
 	}
+	if c, a := counts.Commits.Load(), counts.Appends.Load(); c != uint64(mem.Commits) || a != tasks*each {
+		t.Errorf("counted %d commits and %d appends, want %d and %d", c, a, mem.Commits, tasks*each)
+	}
 	loaded := make(chan bool, 1)
 	w.Delete("t0", func(error) {})
 	w.Load("t0", 10, func(l journal.Loaded, _ error) { loaded <- l.Found })
@@ -169,6 +173,9 @@ func TestWriterOrdersAndGroups(t *testing.T) {
 	w.Commit(journal.Append{TaskID: "x", Entries: journaltest.Entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })
 	if err := <-failed; !errors.Is(err, journal.ErrUnavailable) {
 		t.Fatalf("commit on a failing journal: %v", err)
+	}
+	if a := counts.Appends.Load(); a != tasks*each {
+		t.Errorf("a failed commit was counted: %d appends", a)
 	}
 	mem.Fail(nil)
 	w.Commit(journal.Append{TaskID: "x", Entries: journaltest.Entries(1, 1)}, func(_ journal.Meta, err error) { failed <- err })

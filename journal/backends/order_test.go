@@ -146,7 +146,7 @@ func TestSweepNeverDeletesAnAcknowledgedCommit(t *testing.T) {
 			if err := j.Commit(group); err != nil {
 				t.Fatal(err)
 			}
-			w := journal.NewWriter(j)
+			w := journal.NewWriter(j, nil)
 			defer w.Close()
 			acked := map[string]bool{}
 			j.afterRead = func() { // every other task is published to, through the Writer

@@ -105,16 +105,24 @@ func (p *Journal) indexActivity() error {
 	if !errors.Is(err, pebbledb.ErrNotFound) {
 		return err
 	}
-	if err := p.rebuildOrder(); err != nil {
-		return err
-	}
 	p.order.marked = true
+	if err := p.rebuildOrder(); err != nil {
+		if !p.health.fullOnly() {
+			return err
+		}
+		// Refused on a full disk: the journal opens, so that tasks can be read and deleted
+		// to free space; lists sort the metas until the order can be rebuilt.
+		p.order.stale = true
+	}
 	return nil
 }
 
 // rebuildOrder writes the activity key of every task where its meta puts it, and none
 // elsewhere, in one synced batch, and marks the order complete.
 func (p *Journal) rebuildOrder() error {
+	if err := p.health.err(false); err != nil { // refused before the work of the batch
+		return err
+	}
 	b := p.db.NewBatch()
 	defer b.Close()
 	if err := b.DeleteRange([]byte{'a'}, []byte{'b'}, nil); err != nil {

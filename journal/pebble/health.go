@@ -65,6 +65,14 @@ func (p *Journal) Healthy() error { return p.health.err(false) }
 // readErr is a read's answer once the journal has failed: Pebble's memtable may then hold
 // a batch whose write-ahead log write failed, which a read must not hand out as stored
 // (a restart would lose it and give its seqs again).
+// fullOnly reports whether the journal refuses writes because its disk is full, and for
+// nothing worse.
+func (h *pebbleHealth) fullOnly() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.full && h.failed == nil
+}
+
 func (h *pebbleHealth) readErr() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -26,6 +26,9 @@ func (c metaCache) put(taskID string, m journal.Meta) {
 
 // stat is Stat through the cache.
 func (p *Journal) stat(taskID string) (journal.Meta, bool, error) {
+	if err := p.health.readErr(); err != nil {
+		return journal.Meta{}, false, err
+	}
 	if m, ok := p.metas[taskID]; ok {
 		return m, true, nil
 	}

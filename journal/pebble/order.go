@@ -167,6 +167,7 @@ func (p *Journal) putInOrder() error {
 	o := &p.order
 	if o.stale {
 		err := p.rebuildOrder()
+		o.marked = true // written, or it may have been: the next move owed deletes it
 		if err == nil {
 			o.stale = false
 			clear(o.owed)
@@ -181,7 +182,9 @@ func (p *Journal) putInOrder() error {
 	pending := map[string]placed{}
 	all, err := o.settle(b, pending, true)
 	if err == nil {
-		err = p.commitSynced(b, false)
+		// Not synced: if a crash loses it, it loses what follows it in the log too, and
+		// the mark's delete before it stays, so the next open rebuilds the order.
+		err = p.commitWith(b, false, pebbledb.NoSync)
 	}
 	o.settled(pending, all, err)
 	return err

@@ -3,20 +3,23 @@ package pebble
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/tasktail/tasktail/journal"
 )
 
 // The activity order, written lazily, is always the order of the metas when it is read:
 // checked against a model of the metas under random commits (activity times that move
-// either way, tasks finishing and failing), deletes, reads, clean reopens and crashes
-// that lose whatever was not synced.
+// either way, tasks finishing and failing), restarts, deletes, sweeps, a full disk that
+// fails a commit, reads, clean reopens and crashes that lose whatever was not synced.
 func TestPebbleActivityOrderModel(t *testing.T) {
 	defer func(n int) { maxOwed = n }(maxOwed)
 	maxOwed = 3 // the flush of moves past the bound happens too
@@ -125,6 +128,30 @@ func TestPebbleActivityOrderModel(t *testing.T) {
 				}
 			}
 			last = "a sweep"
+		case r < 69: // the disk fills: a commit fails, a delete still goes through; space comes back
+			p.health.diskFull(syscall.ENOSPC)
+			id := fmt.Sprintf("t%d", rng.IntN(8))
+			m, ok := model[id]
+			if !ok {
+				m = journal.Meta{Epoch: "e"}
+			}
+			m.LastSeq++
+			m.Active = int64(1 + rng.IntN(40))
+			if err := p.Commit([]journal.Append{{TaskID: id, Meta: m, Entries: []journal.Entry{{Seq: m.LastSeq, Message: "m"}}}}); err == nil {
+				t.Fatalf("step %d: a commit on a full disk went through", step)
+			}
+			if rng.IntN(2) == 0 {
+				check(step, "a failed commit") // sorts the metas
+			}
+			del := fmt.Sprintf("t%d", rng.IntN(8))
+			if err := p.Delete(del); err != nil {
+				t.Fatal(err)
+			}
+			delete(model, del)
+			p.health.mu.Lock()
+			p.health.full = false // space again
+			p.health.mu.Unlock()
+			last = "a full disk"
 		case r < 85:
 			check(step, last)
 			last = "a read"
@@ -208,5 +235,124 @@ func TestPebbleActivityOrderAfterAFailedWrite(t *testing.T) {
 	}
 	if p.order.stale {
 		t.Fatal("the order is still stale after a list with space")
+	}
+}
+
+// A crash after the order was rebuilt (a write had failed) leaves an order the next open
+// can trust only if the moves owed since deleted the mark again.
+func TestPebbleActivityOrderCrashAfterARebuild(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	open := func(fs vfs.FS) *Journal {
+		t.Helper()
+		p, err := Open("/j", Options{FS: fs, BallastBytes: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := open(fs)
+	defer func() { p.Close() }()
+	metas := map[string]journal.Meta{}
+	commit := func(id string, active int64) error {
+		m, ok := metas[id]
+		if !ok {
+			m = journal.Meta{Epoch: "e"}
+		}
+		m.LastSeq++
+		m.Active = active
+		a := []journal.Append{{TaskID: id, Meta: m, Entries: []journal.Entry{{Seq: m.LastSeq, Message: "m"}}}}
+		if err := p.Commit(a); err != nil {
+			return err
+		}
+		if a[0].Fenced {
+			t.Fatalf("%s fenced", id)
+		}
+		metas[id] = a[0].Meta
+		return nil
+	}
+	list := func() string {
+		t.Helper()
+		var ids []string
+		if err := p.ListActive("", journal.Newest, func(l journal.Listing) (bool, error) { ids = append(ids, l.At.TaskID); return true, nil }); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(ids, " ")
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(commit("a", 10))
+	must(commit("b", 20))
+	if got := list(); got != "b a" {
+		t.Fatalf("listed %q, want b a", got)
+	}
+	p.health.diskFull(syscall.ENOSPC)
+	if commit("a", 30) == nil {
+		t.Fatal("a commit on a full disk went through")
+	}
+	p.health.mu.Lock()
+	p.health.full = false // space again
+	p.health.mu.Unlock()
+	must(commit("b", 40))            // the order is stale: the mark goes
+	if got := list(); got != "b a" { // rebuilt, and marked
+		t.Fatalf("listed %q, want b a", got)
+	}
+	must(commit("c", 50))                         // a new task owes its key
+	must(commit("b", 60))                         // and b a move
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{}) // every commit was synced
+	p.Close()
+	p = open(crashed)
+	must(commit("b", 70))
+	if got := list(); got != "b c a" {
+		t.Fatalf("after a crash, listed %q, want b c a", got)
+	}
+}
+
+// fullBallast answers ENOSPC to writes of the ballast while on: a disk too full to make it.
+type fullBallast struct{ on atomic.Bool }
+
+func (n *fullBallast) String() string { return "ENOSPC" }
+
+func (n *fullBallast) MaybeError(op errorfs.Op) error {
+	if n.on.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && strings.HasSuffix(op.Path, ballastName) {
+		return &os.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+	}
+	return nil
+}
+
+// A journal stopped on a full disk with moves owed opens again on that disk (its order is
+// rebuilt later), so that its tasks can be read and deleted to free space.
+func TestPebbleReopensOnAFullDiskWithMovesOwed(t *testing.T) {
+	inj := &fullBallast{}
+	fs := errorfs.Wrap(vfs.NewMem(), inj)
+	p, err := Open("/j", Options{FS: fs, BallastBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := []journal.Append{{TaskID: "t", Meta: journal.Meta{Epoch: "e", LastSeq: 1, Active: 5}, Entries: []journal.Entry{{Seq: 1, Message: "m"}}}}
+	if err := p.Commit(a); err != nil {
+		t.Fatal(err)
+	}
+	p.health.diskFull(syscall.ENOSPC) // the disk fills; the server is stopped
+	inj.on.Store(true)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = Open("/j", Options{FS: fs, BallastBytes: 1 << 20}); err != nil {
+		t.Fatalf("open on the full disk: %v", err)
+	}
+	defer p.Close()
+	if _, found, err := p.Stat("t"); err != nil || !found {
+		t.Fatalf("stat: %v %v", found, err)
+	}
+	var ids []string
+	if err := p.ListActive("", journal.Newest, func(l journal.Listing) (bool, error) { ids = append(ids, l.At.TaskID); return true, nil }); err != nil || len(ids) != 1 {
+		t.Fatalf("listed %v, %v: want t", ids, err)
+	}
+	if err := p.Delete("t"); err != nil {
+		t.Fatalf("a delete on the full disk: %v", err)
 	}
 }
