@@ -98,13 +98,15 @@ fuzz:
 screenshot:
 	TASKTAIL_UPDATE_SCREENSHOT=$(CURDIR)/docs/viewer.png $(GO) test -count=1 -run TestViewerScreenshot ./tests
 
-# Go benchmarks, the end-to-end loads against a fresh server (scripts/bench-e2e), then the
-# soak: valid and garbage traffic together for SOAK (at most 10m).
+# Go benchmarks, the end-to-end loads against a fresh server (scripts/bench-e2e), the
+# durable path against memory in one sitting (scripts/bench-durable; FLOOR= and CENTRIFUGO=
+# add those servers), then the soak: valid and garbage traffic together for SOAK (at most 10m).
 SOAK ?= 1m
 bench: build bench-build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) test -run '^$$' -bench 'Memory' -benchtime 100000x ./actors
 	scripts/bench-e2e
+	scripts/bench-durable
 	scripts/bench-python
 	scripts/bench-hostile
 	TASKTAIL_SOAK_DURATION=$(SOAK) $(GO) test -tags soak -count=1 -run '^TestSoak$$' -v -timeout 12m ./tests
