@@ -27,15 +27,7 @@ func TestPebbleActivityOrderModel(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	fs := vfs.NewCrashableMem()
-	open := func(fs vfs.FS) *Journal {
-		t.Helper()
-		p, err := Open("/j", Options{FS: fs, BallastBytes: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	p := open(fs)
+	p := openAt(t, fs)
 	defer func() { p.Close() }()
 	model := map[string]journal.Meta{}
 	check := func(step int, what string) {
@@ -159,11 +151,11 @@ func TestPebbleActivityOrderModel(t *testing.T) {
 			crashed := fs.CrashClone(vfs.CrashCloneCfg{})
 			p.Close()
 			fs = crashed
-			p = open(fs)
+			p = openAt(t, fs)
 			last = "a crash"
 		default:
 			p.Close()
-			p = open(fs)
+			p = openAt(t, fs)
 			last = "a reopen"
 		}
 	}
@@ -179,30 +171,8 @@ func TestPebbleActivityOrderAfterAFailedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	metas := map[string]*journal.Meta{}
-	commit := func(id string, active int64) error {
-		m, ok := metas[id]
-		if !ok {
-			m = &journal.Meta{Epoch: "e"}
-		}
-		next := *m
-		next.LastSeq++
-		next.Active = active
-		a := []journal.Append{{TaskID: id, Meta: next, Entries: []journal.Entry{{Seq: next.LastSeq, Message: "m"}}}}
-		if err := p.Commit(a); err != nil {
-			return err
-		}
-		metas[id] = &a[0].Meta
-		return nil
-	}
-	list := func() string {
-		t.Helper()
-		var ids []string
-		if err := p.ListActive("", journal.Newest, func(l journal.Listing) (bool, error) { ids = append(ids, l.At.TaskID); return true, nil }); err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(ids, " ")
-	}
+	commit := committer(t, &p)
+	list := func() string { return listed(t, p) }
 	for id, active := range map[string]int64{"a": 10, "b": 20, "c": 30} {
 		if err := commit(id, active); err != nil {
 			t.Fatal(err)
@@ -242,42 +212,10 @@ func TestPebbleActivityOrderAfterAFailedWrite(t *testing.T) {
 // can trust only if the moves owed since deleted the mark again.
 func TestPebbleActivityOrderCrashAfterARebuild(t *testing.T) {
 	fs := vfs.NewCrashableMem()
-	open := func(fs vfs.FS) *Journal {
-		t.Helper()
-		p, err := Open("/j", Options{FS: fs, BallastBytes: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	p := open(fs)
+	p := openAt(t, fs)
 	defer func() { p.Close() }()
-	metas := map[string]journal.Meta{}
-	commit := func(id string, active int64) error {
-		m, ok := metas[id]
-		if !ok {
-			m = journal.Meta{Epoch: "e"}
-		}
-		m.LastSeq++
-		m.Active = active
-		a := []journal.Append{{TaskID: id, Meta: m, Entries: []journal.Entry{{Seq: m.LastSeq, Message: "m"}}}}
-		if err := p.Commit(a); err != nil {
-			return err
-		}
-		if a[0].Fenced {
-			t.Fatalf("%s fenced", id)
-		}
-		metas[id] = a[0].Meta
-		return nil
-	}
-	list := func() string {
-		t.Helper()
-		var ids []string
-		if err := p.ListActive("", journal.Newest, func(l journal.Listing) (bool, error) { ids = append(ids, l.At.TaskID); return true, nil }); err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(ids, " ")
-	}
+	commit := committer(t, &p)
+	list := func() string { return listed(t, p) }
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -304,7 +242,7 @@ func TestPebbleActivityOrderCrashAfterARebuild(t *testing.T) {
 	must(commit("b", 60))                         // and b a move
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{}) // every commit was synced
 	p.Close()
-	p = open(crashed)
+	p = openAt(t, crashed)
 	must(commit("b", 70))
 	if got := list(); got != "b c a" {
 		t.Fatalf("after a crash, listed %q, want b c a", got)
@@ -354,5 +292,49 @@ func TestPebbleReopensOnAFullDiskWithMovesOwed(t *testing.T) {
 	}
 	if err := p.Delete("t"); err != nil {
 		t.Fatalf("a delete on the full disk: %v", err)
+	}
+}
+
+// openAt opens the journal in /j of fs, without a ballast.
+func openAt(t *testing.T, fs vfs.FS) *Journal {
+	t.Helper()
+	p, err := Open("/j", Options{FS: fs, BallastBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// listed is the task_ids of the journal's activity order, the newest first.
+func listed(t *testing.T, p *Journal) string {
+	t.Helper()
+	var ids []string
+	if err := p.ListActive("", journal.Newest, func(l journal.Listing) (bool, error) { ids = append(ids, l.At.TaskID); return true, nil }); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(ids, " ")
+}
+
+// committer returns a commit of one entry to a task, active at active, in the journal *p
+// (which a test may open again), carrying each task's meta on from its last commit.
+func committer(t *testing.T, p **Journal) func(id string, active int64) error {
+	metas := map[string]journal.Meta{}
+	return func(id string, active int64) error {
+		t.Helper()
+		m, ok := metas[id]
+		if !ok {
+			m = journal.Meta{Epoch: "e"}
+		}
+		m.LastSeq++
+		m.Active = active
+		a := []journal.Append{{TaskID: id, Meta: m, Entries: []journal.Entry{{Seq: m.LastSeq, Message: "m"}}}}
+		if err := (*p).Commit(a); err != nil {
+			return err
+		}
+		if a[0].Fenced {
+			t.Fatalf("%s fenced", id)
+		}
+		metas[id] = a[0].Meta
+		return nil
 	}
 }
