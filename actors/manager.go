@@ -147,14 +147,9 @@ func NewActorSystem(logger *slog.Logger) *actor.ActorSystem {
 // Stats returns the Manager's running counters.
 func (m *Manager) Stats() *Stats { return m.stats }
 
-// JournalCounts returns how many commits the journal has written and how many task writes
-// they stored (Stats.Journal); ok is false without a journal.
-func (m *Manager) JournalCounts() (commits, appends uint64, ok bool) {
-	if m.store == nil {
-		return 0, 0, false
-	}
-	return m.stats.Journal.Commits.Load(), m.stats.Journal.Appends.Load(), true
-}
+// Journaled reports whether the Manager keeps its tasks in a journal (Stats.Journal counts
+// its commits).
+func (m *Manager) Journaled() bool { return m.store != nil }
 
 // Status returns a task's status, or ErrNotFound.
 func (m *Manager) Status(ctx context.Context, taskID string) (*v1.Status, error) {

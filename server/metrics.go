@@ -54,15 +54,9 @@ func newMetrics(mgr func() *actors.Manager) *metrics {
 	counter("task_panics_total", "Messages whose handling panicked; the task resumed without them.", st.TaskPanics.Load)
 	counter("tasks_stopped_total", "Tasks stopped for exceeding their failure budget.", st.TasksStopped.Load)
 	counter("tasks_passivated_total", "Tasks stopped after their idle or finished TTL.", st.TasksPassivated.Load)
-	if _, _, ok := mgr().JournalCounts(); ok {
-		counter("journal_commits_total", "Commits written to the journal, each synced with --sync always: appends per commit is how many writes share a sync.", func() uint64 {
-			commits, _, _ := mgr().JournalCounts()
-			return commits
-		})
-		counter("journal_appends_total", "Task writes (a publish's entries, a restart, a meta) the journal's commits carried.", func() uint64 {
-			_, appends, _ := mgr().JournalCounts()
-			return appends
-		})
+	if mgr().Journaled() {
+		counter("journal_commits_total", "Commits written to the journal, each synced with --sync always: appends per commit is how many writes share a sync.", st.Journal.Commits.Load)
+		counter("journal_appends_total", "Task writes (a publish's entries, a restart, a meta) the journal's commits carried.", st.Journal.Appends.Load)
 	}
 	m := &metrics{
 		reg: reg,

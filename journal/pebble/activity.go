@@ -97,15 +97,14 @@ func (p *Journal) ListActive(prefix string, after journal.Position, fn func(jour
 // indexActivity rebuilds the activity order of a journal that lacks the mark of a complete
 // one: one written before the family existed, or one stopped while moves were owed.
 func (p *Journal) indexActivity() error {
+	p.order.marked = true // found, or written by the rebuild (or it may have been)
 	_, closer, err := p.db.Get(activityIndexed)
 	if err == nil {
-		p.order.marked = true
 		return closer.Close()
 	}
 	if !errors.Is(err, pebbledb.ErrNotFound) {
 		return err
 	}
-	p.order.marked = true
 	if err := p.rebuildOrder(); err != nil {
 		if !p.health.fullOnly() {
 			return err

@@ -62,9 +62,6 @@ func (p *Journal) Healthy() error { return p.health.err(false) }
 
 // err is why a write cannot go to Pebble now, or nil; freeing is true for a write that
 // only deletes (a delete, a retention sweep), which may go on while the disk is full.
-// readErr is a read's answer once the journal has failed: Pebble's memtable may then hold
-// a batch whose write-ahead log write failed, which a read must not hand out as stored
-// (a restart would lose it and give its seqs again).
 // fullOnly reports whether the journal refuses writes because its disk is full, and for
 // nothing worse.
 func (h *pebbleHealth) fullOnly() bool {
@@ -73,6 +70,9 @@ func (h *pebbleHealth) fullOnly() bool {
 	return h.full && h.failed == nil
 }
 
+// readErr is a read's answer once the journal has failed: Pebble's memtable may then hold
+// a batch whose write-ahead log write failed, which a read must not hand out as stored
+// (a restart would lose it and give its seqs again).
 func (h *pebbleHealth) readErr() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
